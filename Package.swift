@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// One module per concern; dependencies point downwards:
+//   emovox (CLI) → EmovoxDistill, EmovoxEval, EmovoxReport → EmovoxModels, EmovoxData
+//   → EmovoxAudio, EmovoxVision → EmovoxCore → CBLAS (OpenBLAS)
+let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "emovox",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "emovox", targets: ["emovox"]),
+        .library(name: "Emovox", targets: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels",
+                                            "EmovoxData", "EmovoxDistill", "EmovoxEval", "EmovoxReport"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
+                       providers: [.apt(["libhdf5-dev"])]),
+        .target(name: "EmovoxCore", dependencies: ["CBLAS"], swiftSettings: optimise),
+        .target(name: "EmovoxAudio", dependencies: ["EmovoxCore"], swiftSettings: optimise),
+        .target(name: "EmovoxVision", dependencies: ["EmovoxCore"], swiftSettings: optimise),
+        .target(name: "EmovoxModels", dependencies: ["EmovoxCore", "CHDF5"], swiftSettings: optimise),
+        .target(name: "EmovoxData", dependencies: ["EmovoxCore"], swiftSettings: optimise),
+        .target(name: "EmovoxEval", dependencies: ["EmovoxCore"], swiftSettings: optimise),
+        .target(name: "EmovoxReport", dependencies: ["EmovoxCore"], swiftSettings: optimise),
+        .target(name: "EmovoxDistill",
+                dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData",
+                               "EmovoxEval", "EmovoxReport"],
+                swiftSettings: optimise),
+        .executableTarget(name: "emovox",
+                          dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels",
+                                         "EmovoxData", "EmovoxDistill", "EmovoxEval", "EmovoxReport",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: optimise),
+        .testTarget(name: "EmovoxCoreTests", dependencies: ["EmovoxCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EmovoxAudioTests", dependencies: ["EmovoxAudio"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EmovoxVisionTests", dependencies: ["EmovoxVision"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EmovoxModelsTests", dependencies: ["EmovoxModels"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EmovoxDataTests", dependencies: ["EmovoxData"]),
+        .testTarget(name: "EmovoxEvalTests", dependencies: ["EmovoxEval"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EmovoxReportTests", dependencies: ["EmovoxReport"]),
+        .testTarget(name: "EmovoxDistillTests", dependencies: ["EmovoxDistill"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,1 @@
+// EmovoxAudio: placeholder, filled in by its issue.

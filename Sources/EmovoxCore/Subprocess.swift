@@ -1,0 +1,93 @@
+import Foundation
+
+/// Runs external tools (ffmpeg, ffprobe, rsvg-convert) as subprocesses.
+public enum Subprocess {
+    /// Finds an executable on PATH; nil when absent.
+    public static func which(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for dir in path.split(separator: ":") {
+            let candidate = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+
+    /// Runs `tool args…` to completion and returns its standard output.
+    /// Standard error is collected and reported on failure; `forFile` names the input in errors.
+    public static func run(_ tool: String, _ args: [String], forFile: String? = nil,
+                           stdin: Data? = nil) throws -> Data {
+        guard let exe = which(tool) else {
+            throw EmovoxError("`\(tool)` is not installed (apt-get install \(tool == "ffprobe" ? "ffmpeg" : tool))",
+                              file: forFile)
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        let inPipe = stdin.map { _ in Pipe() }
+        if let inPipe { p.standardInput = inPipe } else { p.standardInput = FileHandle.nullDevice }
+        try p.run()
+        if let inPipe, let stdin {
+            DispatchQueue.global().async {
+                inPipe.fileHandleForWriting.write(stdin)
+                try? inPipe.fileHandleForWriting.close()
+            }
+        }
+        // Drain stderr concurrently so a chatty tool cannot block on a full pipe.
+        var errData = Data()
+        let errDone = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            errData = err.fileHandleForReading.readDataToEndOfFile()
+            errDone.signal()
+        }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        errDone.wait()
+        if p.terminationStatus != 0 {
+            let msg = String(decoding: errData, as: UTF8.self)
+                .split(separator: "\n").suffix(3).joined(separator: " | ")
+            throw EmovoxError("\(tool) failed (exit \(p.terminationStatus)): \(msg)", file: forFile)
+        }
+        return data
+    }
+
+    /// Starts `tool args…` and returns the process and a handle on its standard output, for streaming
+    /// readers (long audio, video frames). The caller reads until EOF, then calls `waitUntilExit()`.
+    public static func stream(_ tool: String, _ args: [String], forFile: String? = nil) throws -> (Process, FileHandle) {
+        guard let exe = which(tool) else {
+            throw EmovoxError("`\(tool)` is not installed (apt-get install \(tool == "ffprobe" ? "ffmpeg" : tool))",
+                              file: forFile)
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        return (p, out.fileHandleForReading)
+    }
+}
+
+/// Atomic file writes: a temp file in the same folder, then rename, so a crash never leaves half a file.
+public enum AtomicFile {
+    public static func write(_ data: Data, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        try data.write(to: tmp)
+        if FileManager.default.fileExists(atPath: path) {
+            _ = try FileManager.default.replaceItemAt(url, withItemAt: tmp)
+        } else {
+            try FileManager.default.moveItem(at: tmp, to: url)
+        }
+    }
+
+    public static func write(_ text: String, to path: String) throws {
+        try write(Data(text.utf8), to: path)
+    }
+}

@@ -1,0 +1,1 @@
+// EmovoxData: placeholder, filled in by its issue.

@@ -1,0 +1,1 @@
+// EmovoxDistill: placeholder, filled in by its issue.

@@ -1,0 +1,1 @@
+// EmovoxEval: placeholder, filled in by its issue.

@@ -1,0 +1,1 @@
+// EmovoxModels: placeholder, filled in by its issue.

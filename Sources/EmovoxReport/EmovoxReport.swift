@@ -1,0 +1,1 @@
+// EmovoxReport: placeholder, filled in by its issue.

@@ -1,0 +1,1 @@
+// EmovoxVision: placeholder, filled in by its issue.
