@@ -1,0 +1,147 @@
+import Foundation
+
+/// Batch normalisation over N·H·W per channel (works for [N, C] too). PyTorch semantics: training uses the
+/// biased batch variance and updates running_var with the unbiased one; momentum 0.1 (Keras 0.99 ≙ 0.01).
+public final class BatchNorm: Layer {
+    public let channels: Int
+    public let epsilon: Float
+    public let momentum: Float
+    public let weight: Parameter
+    public let bias: Parameter
+    public var runningMean: Tensor
+    public var runningVar: Tensor
+    public var batchesTracked: Int = 0
+    private var xHat: Tensor?
+    private var invStd: [Float] = []
+
+    public init(_ channels: Int, epsilon: Float = 1e-5, momentum: Float = 0.1) {
+        self.channels = channels; self.epsilon = epsilon; self.momentum = momentum
+        weight = Parameter("weight", Tensor(repeating: 1, shape: [channels]))
+        bias = Parameter("bias", Tensor(zeros: [channels]))
+        runningMean = Tensor(zeros: [channels])
+        runningVar = Tensor(repeating: 1, shape: [channels])
+    }
+
+    public var parameters: [Parameter] { [weight, bias] }
+    public var buffers: [(name: String, tensor: Tensor)] {
+        [("running_mean", runningMean), ("running_var", runningVar),
+         ("num_batches_tracked", Tensor(shape: [], data: [Float(batchesTracked)]))]
+    }
+
+    public func setBuffer(_ name: String, _ tensor: Tensor) throws {
+        switch name {
+        case "running_mean": runningMean = tensor
+        case "running_var": runningVar = tensor
+        case "num_batches_tracked": batchesTracked = Int(tensor.data.first ?? 0)
+        default: throw EmovoxError("BatchNorm has no buffer '\(name)'")
+        }
+    }
+
+    private func layout(_ x: Tensor) -> (n: Int, plane: Int) {
+        precondition(x.shape[1] == channels, "BatchNorm(\(channels)) got input \(x.shape)")
+        return (x.shape[0], x.rank > 2 ? x.shape[2...].reduce(1, *) : 1)
+    }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        let (n, plane) = layout(x)
+        var y = Tensor(zeros: x.shape)
+        var scale = [Float](repeating: 0, count: channels), shift = scale
+        if training {
+            let m = Double(n * plane)
+            var mean = [Float](repeating: 0, count: channels)
+            invStd = [Float](repeating: 0, count: channels)
+            x.data.withUnsafeBufferPointer { xp in mean.withUnsafeMutableBufferPointer { mp in invStd.withUnsafeMutableBufferPointer { ip in
+                Threads.parallelFor(channels) { range in
+                    for c in range {
+                        var sum = 0.0, sq = 0.0
+                        for s in 0..<n {
+                            let row = xp.baseAddress! + (s * channels + c) * plane
+                            for q in 0..<plane { let v = Double(row[q]); sum += v; sq += v * v }
+                        }
+                        let mu = sum / m, variance = max(sq / m - mu * mu, 0)
+                        mp[c] = Float(mu)
+                        ip[c] = Float(1 / (variance + Double(epsilon)).squareRoot())
+                        // Running variance is the unbiased estimate, as in PyTorch.
+                        let unbiased = m > 1 ? variance * m / (m - 1) : variance
+                        scale[c] = Float(unbiased)  // reused as scratch below
+                    }
+                }
+            } } }
+            for c in 0..<channels {
+                runningMean.data[c] = (1 - momentum) * runningMean.data[c] + momentum * mean[c]
+                runningVar.data[c] = (1 - momentum) * runningVar.data[c] + momentum * scale[c]
+            }
+            batchesTracked += 1
+            var xh = Tensor(zeros: x.shape)
+            let gamma = weight.value.data, beta = bias.value.data
+            x.data.withUnsafeBufferPointer { xp in xh.data.withUnsafeMutableBufferPointer { hp in y.data.withUnsafeMutableBufferPointer { yp in
+                Threads.parallelFor(n * channels, minChunk: max(1, 4096 / plane)) { range in
+                    for nc in range {
+                        let c = nc % channels, mu = mean[c], inv = invStd[c], g = gamma[c], b = beta[c]
+                        for q in nc * plane..<(nc + 1) * plane {
+                            let h = (xp[q] - mu) * inv
+                            hp[q] = h
+                            yp[q] = h * g + b
+                        }
+                    }
+                }
+            } } }
+            xHat = xh
+        } else {
+            for c in 0..<channels {
+                let inv = 1 / (runningVar.data[c] + epsilon).squareRoot()
+                scale[c] = inv * weight.value.data[c]
+                shift[c] = bias.value.data[c] - runningMean.data[c] * scale[c]
+            }
+            x.data.withUnsafeBufferPointer { xp in y.data.withUnsafeMutableBufferPointer { yp in
+                Threads.parallelFor(n * channels, minChunk: max(1, 4096 / plane)) { range in
+                    for nc in range {
+                        let c = nc % channels, a = scale[c], b = shift[c]
+                        for q in nc * plane..<(nc + 1) * plane { yp[q] = xp[q] * a + b }
+                    }
+                }
+            } }
+        }
+        return y
+    }
+
+    /// Inference-time affine form (scale, shift) per channel, for folding BN into a preceding conv.
+    public func inferenceAffine() -> (scale: [Float], shift: [Float]) {
+        var scale = [Float](repeating: 0, count: channels), shift = scale
+        for c in 0..<channels {
+            scale[c] = weight.value.data[c] / (runningVar.data[c] + epsilon).squareRoot()
+            shift[c] = bias.value.data[c] - runningMean.data[c] * scale[c]
+        }
+        return (scale, shift)
+    }
+
+    /// dx = γ·invStd/m · (m·dy − Σdy − x̂·Σ(dy·x̂)), the standard batch-statistics backward.
+    public func backward(_ dy: Tensor) -> Tensor {
+        guard let xh = xHat else { fatalError("BatchNorm.backward without a training forward") }
+        let (n, plane) = layout(dy)
+        let m = Float(n * plane)
+        var dx = Tensor(zeros: dy.shape)
+        let gamma = weight.value.data, inv = invStd
+        dy.data.withUnsafeBufferPointer { dp in xh.data.withUnsafeBufferPointer { hp in dx.data.withUnsafeMutableBufferPointer { xp in
+        weight.grad.data.withUnsafeMutableBufferPointer { gw in bias.grad.data.withUnsafeMutableBufferPointer { gb in
+            Threads.parallelFor(channels) { range in
+                for c in range {
+                    var sumDy: Float = 0, sumDyXh: Float = 0
+                    for s in 0..<n {
+                        let base = (s * channels + c) * plane
+                        for q in base..<(base + plane) { sumDy += dp[q]; sumDyXh += dp[q] * hp[q] }
+                    }
+                    gw[c] += sumDyXh
+                    gb[c] += sumDy
+                    let k = gamma[c] * inv[c] / m
+                    for s in 0..<n {
+                        let base = (s * channels + c) * plane
+                        for q in base..<(base + plane) { xp[q] = k * (m * dp[q] - sumDy - hp[q] * sumDyXh) }
+                    }
+                }
+            }
+        } } } } }
+        xHat = nil
+        return dx
+    }
+}

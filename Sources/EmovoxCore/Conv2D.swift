@@ -1,0 +1,366 @@
+import Foundation
+
+/// Spatial padding of a conv or pool. `.same` is Keras/TensorFlow 'same': output = ceil(input / stride),
+/// with the odd pixel of padding at the bottom/right (it depends on the input size, so it is resolved per call).
+public enum Padding: Equatable, Sendable {
+    case explicit(top: Int, bottom: Int, left: Int, right: Int)
+    case same
+
+    public static func symmetric(_ h: Int, _ w: Int) -> Padding { .explicit(top: h, bottom: h, left: w, right: w) }
+    public static let valid = Padding.explicit(top: 0, bottom: 0, left: 0, right: 0)
+
+    /// (before, after) padding along one axis.
+    public func resolve(input: Int, kernel: Int, stride: Int, vertical: Bool) -> (Int, Int) {
+        switch self {
+        case let .explicit(t, b, l, r): return vertical ? (t, b) : (l, r)
+        case .same:
+            let out = (input + stride - 1) / stride
+            let total = max((out - 1) * stride + kernel - input, 0)
+            return (total / 2, total - total / 2)
+        }
+    }
+}
+
+/// Geometry of one sliding-window op (conv or pool) on a given input size.
+public struct WindowGeometry: Equatable {
+    public let inH, inW, kh, kw, sh, sw, padTop, padLeft, outH, outW: Int
+
+    public init(inH: Int, inW: Int, kh: Int, kw: Int, sh: Int, sw: Int, padding: Padding) {
+        let (pt, pb) = padding.resolve(input: inH, kernel: kh, stride: sh, vertical: true)
+        let (pl, pr) = padding.resolve(input: inW, kernel: kw, stride: sw, vertical: false)
+        self.inH = inH; self.inW = inW; self.kh = kh; self.kw = kw; self.sh = sh; self.sw = sw
+        padTop = pt; padLeft = pl
+        outH = (inH + pt + pb - kh) / sh + 1
+        outW = (inW + pl + pr - kw) / sw + 1
+        precondition(outH > 0 && outW > 0, "window \(kh)x\(kw) does not fit input \(inH)x\(inW)")
+    }
+}
+
+/// 2-D convolution (cross-correlation, as PyTorch), NCHW, weight [out, in/groups, kh, kw] (PyTorch layout).
+/// General groups use im2col + sgemm; depthwise (groups == in == out) runs a direct loop, 1×1/stride-1
+/// convs skip im2col because the input already is the column matrix.
+public final class Conv2D: Layer {
+    public let inChannels, outChannels, groups: Int
+    public let kernel: (h: Int, w: Int)
+    public let stride: (h: Int, w: Int)
+    public let padding: Padding
+    public let weight: Parameter
+    public let bias: Parameter?
+    private var input: Tensor?
+
+    public init(_ inChannels: Int, _ outChannels: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1),
+                padding: Padding = .valid, groups: Int = 1, bias: Bool = true, rng: inout SeededRNG) {
+        precondition(inChannels % groups == 0 && outChannels % groups == 0, "channels must divide groups")
+        self.inChannels = inChannels; self.outChannels = outChannels; self.groups = groups
+        self.kernel = (kernel.0, kernel.1); self.stride = (stride.0, stride.1); self.padding = padding
+        // Kaiming-uniform-like init scaled by fan-in (PyTorch's default family).
+        let fanIn = inChannels / groups * kernel.0 * kernel.1
+        let bound = Float(sqrt(6.0 / Double(fanIn))) / Float(2).squareRoot()
+        var w = Tensor(zeros: [outChannels, inChannels / groups, kernel.0, kernel.1])
+        for i in w.data.indices { w.data[i] = (rng.uniform() * 2 - 1) * bound }
+        weight = Parameter("weight", w)
+        if bias {
+            let bb = 1 / Float(fanIn).squareRoot()
+            var b = Tensor(zeros: [outChannels])
+            for i in b.data.indices { b.data[i] = (rng.uniform() * 2 - 1) * bb }
+            self.bias = Parameter("bias", b)
+        } else { self.bias = nil }
+    }
+
+    public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
+
+    public func geometry(_ h: Int, _ w: Int) -> WindowGeometry {
+        WindowGeometry(inH: h, inW: w, kh: kernel.h, kw: kernel.w, sh: stride.h, sw: stride.w, padding: padding)
+    }
+
+    var isDepthwise: Bool { groups == inChannels && groups == outChannels && groups > 1 }
+    var isPointwise: Bool {
+        kernel == (1, 1) && stride == (1, 1) && padding.resolve(input: 1, kernel: 1, stride: 1, vertical: true) == (0, 0)
+            && padding.resolve(input: 1, kernel: 1, stride: 1, vertical: false) == (0, 0)
+    }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        precondition(x.rank == 4 && x.shape[1] == inChannels,
+                     "Conv2D expects [N, \(inChannels), H, W], got \(x.shape)")
+        if training { input = x }
+        let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
+        let g = geometry(h, w)
+        var y = Tensor(zeros: [n, outChannels, g.outH, g.outW])
+        if isDepthwise {
+            ConvKernels.depthwiseForward(x: x.data, w: weight.value.data, y: &y.data, n: n, c: inChannels, g: g)
+        } else {
+            ConvKernels.gemmForward(x: x.data, w: weight.value.data, y: &y.data, n: n, cin: inChannels,
+                                    cout: outChannels, groups: groups, g: g, pointwise: isPointwise)
+        }
+        if let b = bias { ConvKernels.addChannelBias(&y.data, b.value.data, n: n, c: outChannels, plane: g.outH * g.outW) }
+        return y
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        guard let x = input else { fatalError("Conv2D.backward without a training forward") }
+        let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
+        let g = geometry(h, w)
+        precondition(dy.shape == [n, outChannels, g.outH, g.outW], "Conv2D.backward: dy \(dy.shape)")
+        var dx = Tensor(zeros: x.shape)
+        if let b = bias { ConvKernels.accumulateChannelSums(dy.data, into: &b.grad.data, n: n, c: outChannels, plane: g.outH * g.outW) }
+        if isDepthwise {
+            ConvKernels.depthwiseBackward(x: x.data, w: weight.value.data, dy: dy.data, dx: &dx.data,
+                                          dw: &weight.grad.data, n: n, c: inChannels, g: g)
+        } else {
+            ConvKernels.gemmBackward(x: x.data, w: weight.value.data, dy: dy.data, dx: &dx.data, dw: &weight.grad.data,
+                                     n: n, cin: inChannels, cout: outChannels, groups: groups, g: g, pointwise: isPointwise)
+        }
+        input = nil
+        return dx
+    }
+}
+
+/// The conv kernels, on raw buffers. Samples are processed in chunks whose column matrix stays
+/// below `columnBudget` floats, so small images (the 64×64 teacher) still make one large GEMM.
+public enum ConvKernels {
+    nonisolated(unsafe) public static var columnBudget = 1 << 22
+
+    /// Copies windows of one sample's channels [c0, c0+cg) into rows (c, i, j) of `cols` at column offset `col0`.
+    static func im2col(_ x: UnsafePointer<Float>, cg: Int, g: WindowGeometry, cols: UnsafeMutablePointer<Float>, ld: Int, col0: Int) {
+        let rows = cg * g.kh * g.kw
+        let plane = g.inH * g.inW
+        Threads.parallelFor(rows, minChunk: 8) { range in
+            for r in range {
+                let c = r / (g.kh * g.kw), i = (r / g.kw) % g.kh, j = r % g.kw
+                let src = x + c * plane
+                var dst = cols + r * ld + col0
+                for oh in 0..<g.outH {
+                    let ih = oh * g.sh - g.padTop + i
+                    if ih < 0 || ih >= g.inH {
+                        dst.update(repeating: 0, count: g.outW)
+                    } else {
+                        let row = src + ih * g.inW
+                        let iw0 = j - g.padLeft
+                        if g.sw == 1 && iw0 >= 0 && iw0 + g.outW <= g.inW {
+                            dst.update(from: row + iw0, count: g.outW)
+                        } else {
+                            for ow in 0..<g.outW {
+                                let iw = ow * g.sw + iw0
+                                dst[ow] = (iw >= 0 && iw < g.inW) ? row[iw] : 0
+                            }
+                        }
+                    }
+                    dst += g.outW
+                }
+            }
+        }
+    }
+
+    /// Adds column rows back into the image (the adjoint of im2col); parallel over channels, so race-free.
+    static func col2im(_ cols: UnsafePointer<Float>, ld: Int, col0: Int, cg: Int, g: WindowGeometry, dx: UnsafeMutablePointer<Float>) {
+        let plane = g.inH * g.inW
+        Threads.parallelFor(cg) { range in
+            for c in range {
+                let dst = dx + c * plane
+                for i in 0..<g.kh { for j in 0..<g.kw {
+                    var src = cols + ((c * g.kh + i) * g.kw + j) * ld + col0
+                    for oh in 0..<g.outH {
+                        let ih = oh * g.sh - g.padTop + i
+                        if ih >= 0 && ih < g.inH {
+                            let row = dst + ih * g.inW
+                            for ow in 0..<g.outW {
+                                let iw = ow * g.sw - g.padLeft + j
+                                if iw >= 0 && iw < g.inW { row[iw] += src[ow] }
+                            }
+                        }
+                        src += g.outW
+                    }
+                } }
+            }
+        }
+    }
+
+    static func chunkSize(n: Int, rows: Int, p: Int) -> Int {
+        max(1, min(n, columnBudget / max(rows * p, 1)))
+    }
+
+    static func gemmForward(x: [Float], w: [Float], y: inout [Float], n: Int, cin: Int, cout: Int, groups: Int,
+                            g: WindowGeometry, pointwise: Bool) {
+        let cg = cin / groups, og = cout / groups, k = cg * g.kh * g.kw, p = g.outH * g.outW
+        let inPlane = g.inH * g.inW
+        let nb = chunkSize(n: n, rows: k, p: p)
+        var cols = [Float](repeating: 0, count: (pointwise && nb == 1) ? 0 : k * nb * p)
+        var ybuf = [Float](repeating: 0, count: nb > 1 ? og * nb * p : 0)
+        x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in y.withUnsafeMutableBufferPointer { yp in
+        cols.withUnsafeMutableBufferPointer { cp in ybuf.withUnsafeMutableBufferPointer { bp in
+            var n0 = 0
+            while n0 < n {
+                let cnt = min(nb, n - n0)
+                for gi in 0..<groups {
+                    let wg = wp.baseAddress! + gi * og * k
+                    if cnt == 1 {
+                        let xs = xp.baseAddress! + (n0 * cin + gi * cg) * inPlane
+                        let src: UnsafePointer<Float>
+                        if pointwise { src = xs } else {
+                            im2col(xs, cg: cg, g: g, cols: cp.baseAddress!, ld: p, col0: 0)
+                            src = UnsafePointer(cp.baseAddress!)
+                        }
+                        sgemm(m: og, n: p, k: k, a: wg, lda: k, b: src, ldb: p,
+                              c: yp.baseAddress! + (n0 * cout + gi * og) * p, ldc: p)
+                    } else {
+                        let ld = cnt * p
+                        for s in 0..<cnt {
+                            im2col(xp.baseAddress! + ((n0 + s) * cin + gi * cg) * inPlane, cg: cg, g: g,
+                                   cols: cp.baseAddress!, ld: ld, col0: s * p)
+                        }
+                        sgemm(m: og, n: ld, k: k, a: wg, lda: k, b: cp.baseAddress!, ldb: ld, c: bp.baseAddress!, ldc: ld)
+                        for s in 0..<cnt { for o in 0..<og {
+                            (yp.baseAddress! + ((n0 + s) * cout + gi * og + o) * p)
+                                .update(from: bp.baseAddress! + o * ld + s * p, count: p)
+                        } }
+                    }
+                }
+                n0 += cnt
+            }
+        } } } } }
+    }
+
+    static func gemmBackward(x: [Float], w: [Float], dy: [Float], dx: inout [Float], dw: inout [Float],
+                             n: Int, cin: Int, cout: Int, groups: Int, g: WindowGeometry, pointwise: Bool) {
+        let cg = cin / groups, og = cout / groups, k = cg * g.kh * g.kw, p = g.outH * g.outW
+        let inPlane = g.inH * g.inW
+        let nb = chunkSize(n: n, rows: k, p: p)
+        var cols = [Float](repeating: 0, count: k * nb * p)
+        var dybuf = [Float](repeating: 0, count: nb > 1 ? og * nb * p : 0)
+        x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in dy.withUnsafeBufferPointer { dyp in
+        dx.withUnsafeMutableBufferPointer { dxp in dw.withUnsafeMutableBufferPointer { dwp in
+        cols.withUnsafeMutableBufferPointer { cp in dybuf.withUnsafeMutableBufferPointer { bp in
+            var n0 = 0
+            while n0 < n {
+                let cnt = min(nb, n - n0)
+                let ld = cnt * p
+                for gi in 0..<groups {
+                    // Gradient rows of this group as one [og, cnt·p] matrix.
+                    let dyg: UnsafePointer<Float>
+                    if cnt == 1 { dyg = dyp.baseAddress! + (n0 * cout + gi * og) * p } else {
+                        for s in 0..<cnt { for o in 0..<og {
+                            (bp.baseAddress! + o * ld + s * p).update(from: dyp.baseAddress! + ((n0 + s) * cout + gi * og + o) * p, count: p)
+                        } }
+                        dyg = UnsafePointer(bp.baseAddress!)
+                    }
+                    // dW += dY · colsᵀ
+                    let colsIn: UnsafePointer<Float>
+                    if pointwise && cnt == 1 { colsIn = xp.baseAddress! + (n0 * cin + gi * cg) * inPlane } else {
+                        for s in 0..<cnt {
+                            let xs = xp.baseAddress! + ((n0 + s) * cin + gi * cg) * inPlane
+                            if pointwise {
+                                for c in 0..<cg { (cp.baseAddress! + c * ld + s * p).update(from: xs + c * inPlane, count: p) }
+                            } else {
+                                im2col(xs, cg: cg, g: g, cols: cp.baseAddress!, ld: ld, col0: s * p)
+                            }
+                        }
+                        colsIn = UnsafePointer(cp.baseAddress!)
+                    }
+                    sgemm(transB: true, m: og, n: k, k: ld, a: dyg, lda: ld, b: colsIn, ldb: ld,
+                          beta: 1, c: dwp.baseAddress! + gi * og * k, ldc: k)
+                    // dCols = Wᵀ · dY, then scatter back to the image.
+                    if pointwise && cnt == 1 {
+                        sgemm(transA: true, m: k, n: p, k: og, a: wp.baseAddress! + gi * og * k, lda: k, b: dyg, ldb: p,
+                              beta: 1, c: dxp.baseAddress! + (n0 * cin + gi * cg) * inPlane, ldc: p)
+                        continue
+                    }
+                    sgemm(transA: true, m: k, n: ld, k: og, a: wp.baseAddress! + gi * og * k, lda: k, b: dyg, ldb: ld,
+                          c: cp.baseAddress!, ldc: ld)
+                    for s in 0..<cnt {
+                        let dxs = dxp.baseAddress! + ((n0 + s) * cin + gi * cg) * inPlane
+                        if pointwise {
+                            for c in 0..<cg {
+                                let dst = dxs + c * inPlane, src = cp.baseAddress! + c * ld + s * p
+                                for q in 0..<p { dst[q] += src[q] }
+                            }
+                        } else {
+                            col2im(cp.baseAddress!, ld: ld, col0: s * p, cg: cg, g: g, dx: dxs)
+                        }
+                    }
+                }
+                n0 += cnt
+            }
+        } } } } } } }
+    }
+
+    static func depthwiseForward(x: [Float], w: [Float], y: inout [Float], n: Int, c: Int, g: WindowGeometry) {
+        let inPlane = g.inH * g.inW, outPlane = g.outH * g.outW, kk = g.kh * g.kw
+        x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in y.withUnsafeMutableBufferPointer { yp in
+            Threads.parallelFor(n * c) { range in
+                for nc in range {
+                    let ch = nc % c
+                    let src = xp.baseAddress! + nc * inPlane, dst = yp.baseAddress! + nc * outPlane
+                    let ker = wp.baseAddress! + ch * kk
+                    for oh in 0..<g.outH { for ow in 0..<g.outW {
+                        var acc: Float = 0
+                        for i in 0..<g.kh {
+                            let ih = oh * g.sh - g.padTop + i
+                            if ih < 0 || ih >= g.inH { continue }
+                            for j in 0..<g.kw {
+                                let iw = ow * g.sw - g.padLeft + j
+                                if iw >= 0 && iw < g.inW { acc += ker[i * g.kw + j] * src[ih * g.inW + iw] }
+                            }
+                        }
+                        dst[oh * g.outW + ow] = acc
+                    } }
+                }
+            }
+        } } }
+    }
+
+    static func depthwiseBackward(x: [Float], w: [Float], dy: [Float], dx: inout [Float], dw: inout [Float],
+                                  n: Int, c: Int, g: WindowGeometry) {
+        let inPlane = g.inH * g.inW, outPlane = g.outH * g.outW, kk = g.kh * g.kw
+        x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in dy.withUnsafeBufferPointer { dyp in
+        dx.withUnsafeMutableBufferPointer { dxp in dw.withUnsafeMutableBufferPointer { dwp in
+            // Parallel over channels: each thread owns dw[ch] and dx[·, ch], so no two threads write one place.
+            Threads.parallelFor(c) { range in
+                for ch in range {
+                    let ker = wp.baseAddress! + ch * kk, dker = dwp.baseAddress! + ch * kk
+                    for s in 0..<n {
+                        let nc = s * c + ch
+                        let src = xp.baseAddress! + nc * inPlane, dsrc = dxp.baseAddress! + nc * inPlane
+                        let grad = dyp.baseAddress! + nc * outPlane
+                        for oh in 0..<g.outH { for ow in 0..<g.outW {
+                            let gv = grad[oh * g.outW + ow]
+                            if gv == 0 { continue }
+                            for i in 0..<g.kh {
+                                let ih = oh * g.sh - g.padTop + i
+                                if ih < 0 || ih >= g.inH { continue }
+                                for j in 0..<g.kw {
+                                    let iw = ow * g.sw - g.padLeft + j
+                                    if iw >= 0 && iw < g.inW {
+                                        dker[i * g.kw + j] += gv * src[ih * g.inW + iw]
+                                        dsrc[ih * g.inW + iw] += gv * ker[i * g.kw + j]
+                                    }
+                                }
+                            }
+                        } }
+                    }
+                }
+            }
+        } } } } }
+    }
+
+    static func addChannelBias(_ y: inout [Float], _ b: [Float], n: Int, c: Int, plane: Int) {
+        y.withUnsafeMutableBufferPointer { yp in b.withUnsafeBufferPointer { bp in
+            Threads.parallelFor(n * c, minChunk: max(1, 4096 / max(plane, 1))) { range in
+                for nc in range {
+                    let v = bp[nc % c], row = yp.baseAddress! + nc * plane
+                    for q in 0..<plane { row[q] += v }
+                }
+            }
+        } }
+    }
+
+    static func accumulateChannelSums(_ dy: [Float], into g: inout [Float], n: Int, c: Int, plane: Int) {
+        dy.withUnsafeBufferPointer { dp in
+            for s in 0..<n { for ch in 0..<c {
+                let row = dp.baseAddress! + (s * c + ch) * plane
+                var acc: Float = 0
+                for q in 0..<plane { acc += row[q] }
+                g[ch] += acc
+            } }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+
+public final class ReLU: Layer {
+    private var mask: [Bool] = []
+    public init() {}
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        var y = x
+        y.data.withUnsafeMutableBufferPointer { yp in
+            Threads.parallelFor(yp.count, minChunk: 1 << 15) { r in for i in r where yp[i] < 0 { yp[i] = 0 } }
+        }
+        if training { mask = x.data.map { $0 > 0 } }
+        return y
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        var dx = dy
+        for i in dx.data.indices where !mask[i] { dx.data[i] = 0 }
+        return dx
+    }
+}
+
+/// Inverted dropout: scales kept units by 1/(1−p) in training, identity at inference.
+public final class Dropout: Layer {
+    public let p: Float
+    public var rng: SeededRNG
+    private var keep: [Float] = []
+
+    public init(_ p: Float, rng: inout SeededRNG) { self.p = p; self.rng = rng.split() }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        guard training, p > 0 else { keep = []; return x }
+        let scale = 1 / (1 - p)
+        keep = (0..<x.count).map { _ in rng.uniform() >= p ? scale : 0 }
+        var y = x
+        for i in y.data.indices { y.data[i] *= keep[i] }
+        return y
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        guard !keep.isEmpty else { return dy }
+        var dx = dy
+        for i in dx.data.indices { dx.data[i] *= keep[i] }
+        return dx
+    }
+}
+
+/// y = x·Wᵀ + b with W [out, in] (PyTorch layout); input [N, in] or [N, in, 1, 1].
+public final class Linear: Layer {
+    public let inFeatures, outFeatures: Int
+    public let weight: Parameter
+    public let bias: Parameter
+    private var input: Tensor?
+
+    public init(_ inFeatures: Int, _ outFeatures: Int, rng: inout SeededRNG) {
+        self.inFeatures = inFeatures; self.outFeatures = outFeatures
+        let bound = 1 / Float(inFeatures).squareRoot()
+        var w = Tensor(zeros: [outFeatures, inFeatures])
+        for i in w.data.indices { w.data[i] = (rng.uniform() * 2 - 1) * bound }
+        var b = Tensor(zeros: [outFeatures])
+        for i in b.data.indices { b.data[i] = (rng.uniform() * 2 - 1) * bound }
+        weight = Parameter("weight", w)
+        bias = Parameter("bias", b)
+    }
+
+    public var parameters: [Parameter] { [weight, bias] }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        let n = x.shape[0]
+        precondition(x.count == n * inFeatures, "Linear(\(inFeatures)) got input \(x.shape)")
+        if training { input = x }
+        var y = Tensor(zeros: [n, outFeatures])
+        for s in 0..<n { for o in 0..<outFeatures { y.data[s * outFeatures + o] = bias.value.data[o] } }
+        x.data.withUnsafeBufferPointer { xp in weight.value.data.withUnsafeBufferPointer { wp in y.data.withUnsafeMutableBufferPointer { yp in
+            sgemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: xp.baseAddress!, lda: inFeatures,
+                  b: wp.baseAddress!, ldb: inFeatures, beta: 1, c: yp.baseAddress!, ldc: outFeatures)
+        } } }
+        return y
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        guard let x = input else { fatalError("Linear.backward without a training forward") }
+        let n = x.shape[0]
+        var dx = Tensor(zeros: x.shape)
+        dy.data.withUnsafeBufferPointer { dp in x.data.withUnsafeBufferPointer { xp in
+        weight.value.data.withUnsafeBufferPointer { wp in weight.grad.data.withUnsafeMutableBufferPointer { gw in
+        dx.data.withUnsafeMutableBufferPointer { dxp in
+            sgemm(transA: true, m: outFeatures, n: inFeatures, k: n, a: dp.baseAddress!, lda: outFeatures,
+                  b: xp.baseAddress!, ldb: inFeatures, beta: 1, c: gw.baseAddress!, ldc: inFeatures)
+            sgemm(m: n, n: inFeatures, k: outFeatures, a: dp.baseAddress!, lda: outFeatures,
+                  b: wp.baseAddress!, ldb: inFeatures, c: dxp.baseAddress!, ldc: inFeatures)
+        } } } } }
+        for s in 0..<n { for o in 0..<outFeatures { bias.grad.data[o] += dy.data[s * outFeatures + o] } }
+        input = nil
+        return dx
+    }
+}
+
+/// [N, …] → [N, prod(…)].
+public final class Flatten: Layer {
+    private var inputShape: [Int] = []
+    public init() {}
+    public func forward(_ x: Tensor, training: Bool) -> Tensor { inputShape = x.shape; return x.reshaped([x.shape[0], -1]) }
+    public func backward(_ dy: Tensor) -> Tensor { dy.reshaped(inputShape) }
+}
+
+/// Elementwise sum of two equally shaped tensors; its backward hands dy to both inputs.
+public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
+    precondition(a.shape == b.shape, "add: shapes \(a.shape) and \(b.shape) differ")
+    var y = a
+    y.data.withUnsafeMutableBufferPointer { yp in b.data.withUnsafeBufferPointer { bp in
+        Threads.parallelFor(yp.count, minChunk: 1 << 15) { r in for i in r { yp[i] += bp[i] } }
+    } }
+    return y
+}
+
+/// y = body(x) + shortcut(x) (shortcut = identity when nil): the residual block of Xception-style nets.
+public final class Residual: Layer {
+    public let body: Layer
+    public let shortcut: Layer?
+
+    public init(body: Layer, shortcut: Layer? = nil) { self.body = body; self.shortcut = shortcut }
+
+    public var parameters: [Parameter] { body.parameters + (shortcut?.parameters ?? []) }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        add(body.forward(x, training: training), shortcut?.forward(x, training: training) ?? x)
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        add(body.backward(dy), shortcut?.backward(dy) ?? dy)
+    }
+}
+
+/// Layers applied in order, with PyTorch-style dotted names ("conv1.weight") for checkpoints.
+public final class Sequential: Layer {
+    public private(set) var layers: [(name: String, layer: Layer)]
+
+    public init(_ layers: [(String, Layer)]) { self.layers = layers.map { (name: $0.0, layer: $0.1) } }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        layers.reduce(x) { $1.layer.forward($0, training: training) }
+    }
+
+    /// Forward that also returns every named layer's output (for model summaries and feature taps).
+    public func forwardTrace(_ x: Tensor) -> [(name: String, output: Tensor)] {
+        var out: [(String, Tensor)] = []
+        var h = x
+        for (name, layer) in layers { h = layer.forward(h, training: false); out.append((name, h)) }
+        return out.map { (name: $0.0, output: $0.1) }
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        layers.reversed().reduce(dy) { $1.layer.backward($0) }
+    }
+
+    public var parameters: [Parameter] { namedParameters.map(\.1) }
+
+    public var namedParameters: [(String, Parameter)] {
+        layers.flatMap { entry -> [(String, Parameter)] in
+            if let seq = entry.layer as? Sequential { return seq.namedParameters.map { ("\(entry.name).\($0.0)", $0.1) } }
+            return entry.layer.parameters.map { ("\(entry.name).\($0.name)", $0) }
+        }
+    }
+
+    public var namedBuffers: [(String, Layer, String, Tensor)] {
+        layers.flatMap { entry -> [(String, Layer, String, Tensor)] in
+            if let seq = entry.layer as? Sequential { return seq.namedBuffers.map { ("\(entry.name).\($0.0)", $0.1, $0.2, $0.3) } }
+            return entry.layer.buffers.map { ("\(entry.name).\($0.name)", entry.layer, $0.name, $0.tensor) }
+        }
+    }
+
+    /// The state dict in PyTorch naming: parameters and buffers by dotted name.
+    public func stateDict() -> [String: Tensor] {
+        var d: [String: Tensor] = [:]
+        for (name, p) in namedParameters { d[name] = p.value }
+        for (name, _, _, t) in namedBuffers { d[name] = t }
+        return d
+    }
+
+    /// Loads a state dict, checking that names and shapes match exactly (like `load_state_dict(strict=True)`).
+    public func load(stateDict: [String: Tensor], source: String) throws {
+        var missing: [String] = []
+        for (name, p) in namedParameters {
+            guard let t = stateDict[name] else { missing.append(name); continue }
+            guard t.shape == p.value.shape else {
+                throw EmovoxError("tensor '\(name)' has shape \(t.shape), the model needs \(p.value.shape)", file: source)
+            }
+            p.value = t
+        }
+        for (name, layer, local, current) in namedBuffers {
+            guard let t = stateDict[name] else { missing.append(name); continue }
+            guard t.count == current.count else {
+                throw EmovoxError("buffer '\(name)' has shape \(t.shape), the model needs \(current.shape)", file: source)
+            }
+            try layer.setBuffer(local, t.reshaped(current.shape))
+        }
+        if !missing.isEmpty {
+            throw EmovoxError("missing tensors: \(missing.prefix(6).joined(separator: ", "))\(missing.count > 6 ? " …" : "")", file: source)
+        }
+        let known = Set(namedParameters.map(\.0) + namedBuffers.map(\.0))
+        let unexpected = stateDict.keys.filter { !known.contains($0) }.sorted()
+        if !unexpected.isEmpty {
+            throw EmovoxError("unexpected tensors: \(unexpected.prefix(6).joined(separator: ", "))", file: source)
+        }
+    }
+}

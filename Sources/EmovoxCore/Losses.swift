@@ -1,0 +1,55 @@
+import Foundation
+
+/// Softmax and losses with temperature T, row-wise over [N, C] logits (computed in Double for stability).
+public enum Softmax {
+    public static func probabilities(_ logits: Tensor, temperature t: Float = 1) -> Tensor {
+        rowwise(logits) { row in
+            let m = row.max() ?? 0
+            let e = row.map { exp(Double(($0 - m) / t)) }
+            let z = e.reduce(0, +)
+            return e.map { Float($0 / z) }
+        }
+    }
+
+    public static func logProbabilities(_ logits: Tensor, temperature t: Float = 1) -> Tensor {
+        rowwise(logits) { row in
+            let m = row.max() ?? 0
+            let lse = log(row.map { exp(Double(($0 - m) / t)) }.reduce(0, +))
+            return row.map { Float(Double(($0 - m) / t) - lse) }
+        }
+    }
+
+    static func rowwise(_ x: Tensor, _ f: ([Float]) -> [Float]) -> Tensor {
+        let (n, c) = (x.shape[0], x.count / x.shape[0])
+        var out = [Float]()
+        out.reserveCapacity(x.count)
+        for i in 0..<n { out += f(Array(x.data[(i * c)..<((i + 1) * c)])) }
+        return Tensor(shape: x.shape, data: out)
+    }
+}
+
+public enum Loss {
+    /// Mean over the batch of −Σ target·log softmax(logits/T), and its gradient w.r.t. the logits:
+    /// (softmax(logits/T) − target) / (T·N). The distillation loss of the paper with T = 2.
+    public static func softCrossEntropy(logits: Tensor, targets: Tensor, temperature t: Float = 1) -> (loss: Float, grad: Tensor) {
+        precondition(logits.shape == targets.shape, "softCrossEntropy: logits \(logits.shape) vs targets \(targets.shape)")
+        let n = logits.shape[0]
+        let logp = Softmax.logProbabilities(logits, temperature: t)
+        var loss = 0.0
+        var grad = Tensor(zeros: logits.shape)
+        for i in 0..<logits.count {
+            loss -= Double(targets.data[i]) * Double(logp.data[i])
+            grad.data[i] = (exp(logp.data[i]) - targets.data[i]) / (t * Float(n))
+        }
+        return (Float(loss / Double(n)), grad)
+    }
+
+    /// KL(target ‖ softmax(logits/T)) averaged over the batch ("batchmean"), with its gradient.
+    /// It equals the soft cross-entropy minus the targets' entropy, so the gradients coincide.
+    public static func klDivergence(logits: Tensor, targets: Tensor, temperature t: Float = 1) -> (loss: Float, grad: Tensor) {
+        let (ce, grad) = softCrossEntropy(logits: logits, targets: targets, temperature: t)
+        var entropy = 0.0
+        for p in targets.data where p > 0 { entropy -= Double(p) * log(Double(p)) }
+        return (ce - Float(entropy / Double(logits.shape[0])), grad)
+    }
+}
