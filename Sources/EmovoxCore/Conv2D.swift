@@ -46,6 +46,8 @@ public final class Conv2D: Layer {
     public let padding: Padding
     public let weight: Parameter
     public let bias: Parameter?
+    /// False for a network's first layer: nobody needs dL/d(input), and col2im there is the costliest step.
+    public var computesInputGradient = true
     private var input: Tensor?
 
     public init(_ inChannels: Int, _ outChannels: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1),
@@ -108,7 +110,8 @@ public final class Conv2D: Layer {
                                           dw: &weight.grad.data, n: n, c: inChannels, g: g)
         } else {
             ConvKernels.gemmBackward(x: x.data, w: weight.value.data, dy: dy.data, dx: &dx.data, dw: &weight.grad.data,
-                                     n: n, cin: inChannels, cout: outChannels, groups: groups, g: g, pointwise: isPointwise)
+                                     n: n, cin: inChannels, cout: outChannels, groups: groups, g: g, pointwise: isPointwise,
+                                     inputGradient: computesInputGradient)
         }
         input = nil
         return dx
@@ -221,7 +224,7 @@ public enum ConvKernels {
     }
 
     static func gemmBackward(x: [Float], w: [Float], dy: [Float], dx: inout [Float], dw: inout [Float],
-                             n: Int, cin: Int, cout: Int, groups: Int, g: WindowGeometry, pointwise: Bool) {
+                             n: Int, cin: Int, cout: Int, groups: Int, g: WindowGeometry, pointwise: Bool, inputGradient: Bool = true) {
         let cg = cin / groups, og = cout / groups, k = cg * g.kh * g.kw, p = g.outH * g.outW
         let inPlane = g.inH * g.inW
         let nb = chunkSize(n: n, rows: k, p: p)
@@ -259,6 +262,7 @@ public enum ConvKernels {
                     sgemm(transB: true, m: og, n: k, k: ld, a: dyg, lda: ld, b: colsIn, ldb: ld,
                           beta: 1, c: dwp.baseAddress! + gi * og * k, ldc: k)
                     // dCols = Wᵀ · dY, then scatter back to the image.
+                    if !inputGradient { continue }
                     if pointwise && cnt == 1 {
                         sgemm(transA: true, m: k, n: p, k: og, a: wp.baseAddress! + gi * og * k, lda: k, b: dyg, ldb: p,
                               beta: 1, c: dxp.baseAddress! + (n0 * cin + gi * cg) * inPlane, ldc: p)

@@ -3,6 +3,8 @@ import EmovoxCore
 
 struct Emovox: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Emotion recognition in speech by cross-modal distillation from a face teacher.")
+        commandName: "emovox",
+        abstract: "Emotion recognition in speech by cross-modal distillation from a face teacher.",
+        subcommands: [BenchCommand.self])
 }
 Emovox.main()

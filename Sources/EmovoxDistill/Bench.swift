@@ -1,0 +1,86 @@
+import Foundation
+import EmovoxCore
+import EmovoxModels
+
+/// Throughput measurements for `emovox bench` (never used in unit tests: timing belongs here).
+public enum Bench {
+    /// Best-of-`repeats` seconds of `body` after one warm-up call.
+    public static func time(repeats: Int = 3, _ body: () -> Void) -> Double {
+        body()
+        var best = Double.infinity
+        for _ in 0..<repeats {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            body()
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        return best
+    }
+
+    /// sgemm GFLOP/s for an m×k · k×n product: the ceiling for every conv here.
+    public static func sgemmGFLOPS(m: Int, n: Int, k: Int) -> Double {
+        var rng = SeededRNG(seed: 1)
+        let a = (0..<(m * k)).map { _ in rng.uniform() }, b = (0..<(k * n)).map { _ in rng.uniform() }
+        var c = [Float](repeating: 0, count: m * n)
+        let s = time {
+            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+                sgemm(m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!, ldb: n, c: cp.baseAddress!, ldc: n)
+            } } }
+        }
+        return 2 * Double(m * n * k) / s / 1e9
+    }
+
+    public struct ConvResult: Codable {
+        public let shape: String
+        public let forwardGFLOPS: Double
+        public let backwardGFLOPS: Double
+    }
+
+    /// Forward and backward (input + weight gradients) GFLOP/s of one conv configuration.
+    public static func conv(batch: Int, cin: Int, cout: Int, h: Int, w: Int, k: Int, stride: Int = 1, pad: Int? = nil) -> ConvResult {
+        var rng = SeededRNG(seed: 2)
+        let conv = Conv2D(cin, cout, kernel: (k, k), stride: (stride, stride), padding: .symmetric(pad ?? k / 2, pad ?? k / 2), bias: false, rng: &rng)
+        var x = Tensor(zeros: [batch, cin, h, w])
+        for i in x.data.indices { x.data[i] = rng.normal() }
+        let y = conv.forward(x, training: false)
+        let flops = 2 * Double(y.count) * Double(cin * k * k)
+        let tf = time { _ = conv.forward(x, training: false) }
+        let tb = time {
+            _ = conv.forward(x, training: true)
+            _ = conv.backward(y)
+        } - tf
+        return ConvResult(shape: "\(batch)x\(cin)x\(h)x\(w) k\(k) s\(stride) -> \(cout)", forwardGFLOPS: flops / tf / 1e9,
+                          backwardGFLOPS: 2 * flops / max(tb, 1e-9) / 1e9)
+    }
+
+    public struct StudentResult: Codable {
+        public let model: String
+        public let batch: Int
+        public let gmacPerCrop: Double
+        public let trainStepSeconds: Double
+        public let trainSamplesPerSecond: Double
+        public let inferenceSamplesPerSecond: Double
+        public let convGFLOPSInference: Double
+    }
+
+    /// Training step (forward + backward + SGD) and inference on random 4.024 s spectrograms.
+    public static func student(_ name: String, batch: Int, classes: Int = 7, frames: Int = 400, repeats: Int = 2) throws -> StudentResult {
+        var rng = SeededRNG(seed: 3)
+        let cfg = try StudentConfig.named(name, classes: classes)
+        let model = StudentModel(config: cfg, rng: &rng)
+        var x = Tensor(zeros: [batch, 1, cfg.bins, frames])
+        for i in x.data.indices { x.data[i] = rng.normal() }
+        let targets = Tensor(repeating: 1 / Float(classes), shape: [batch, classes])
+        let sgd = SGD(model.network.parameters, learningRate: 1e-4, momentum: 0.9, weightDecay: 5e-4)
+        let macs = Double(ModelSummary.rows(model.network, input: [1, 1, cfg.bins, frames]).reduce(0) { $0 + $1.macs })
+        let train = time(repeats: repeats) {
+            sgd.zeroGrad()
+            let logits = model.forward(x, training: true)
+            model.backward(Loss.softCrossEntropy(logits: logits, targets: targets, temperature: 2).grad)
+            sgd.step()
+        }
+        let infer = time(repeats: repeats) { _ = model.forward(x, training: false) }
+        return StudentResult(model: name, batch: batch, gmacPerCrop: macs / 1e9, trainStepSeconds: train,
+                             trainSamplesPerSecond: Double(batch) / train, inferenceSamplesPerSecond: Double(batch) / infer,
+                             convGFLOPSInference: 2 * macs * Double(batch) / infer / 1e9)
+    }
+}

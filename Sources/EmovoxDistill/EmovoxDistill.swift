@@ -1,1 +1,0 @@
-// EmovoxDistill: placeholder, filled in by its issue.

@@ -1,0 +1,72 @@
+import Foundation
+import EmovoxCore
+
+/// labels.jsonl: one `ClipTeacherLabels` per line. Appends whole lines and flushes after each clip,
+/// so a crash loses at most the clip in progress; a torn last line is ignored on reading and
+/// the clip is labelled again on resume.
+public enum LabelStore {
+    public static func read(_ path: String) throws -> [ClipTeacherLabels] {
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        guard let data = FileManager.default.contents(atPath: path) else { throw EmovoxError("cannot read", file: path) }
+        var out: [ClipTeacherLabels] = []
+        let decoder = JSONDecoder()
+        for (i, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
+            do { out.append(try decoder.decode(ClipTeacherLabels.self, from: Data(line))) } catch {
+                // Only a torn final line (interrupted write) is tolerated.
+                if i == data.split(separator: UInt8(ascii: "\n")).count - 1 && data.last != UInt8(ascii: "\n") { break }
+                throw EmovoxError("line \(i + 1) is not a valid label record: \(error)", file: path)
+            }
+        }
+        return out
+    }
+
+    public final class Appender {
+        let handle: FileHandle
+        public init(_ path: String) throws {
+            if !FileManager.default.fileExists(atPath: path) {
+                try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                FileManager.default.createFile(atPath: path, contents: nil)
+            }
+            guard let h = FileHandle(forUpdatingAtPath: path) else { throw EmovoxError("cannot open for appending", file: path) }
+            // Drop a torn last line left by an interrupted run before appending.
+            let data = h.readDataToEndOfFile()
+            if let last = data.lastIndex(of: UInt8(ascii: "\n")), last != data.count - 1 {
+                h.truncateFile(atOffset: UInt64(last + 1))
+            } else if !data.isEmpty && !data.contains(UInt8(ascii: "\n")) {
+                h.truncateFile(atOffset: 0)
+            }
+            h.seekToEndOfFile()
+            handle = h
+        }
+        public func append(_ record: ClipTeacherLabels) throws {
+            var line = try JSONEncoder().encode(record)
+            line.append(UInt8(ascii: "\n"))
+            handle.write(line)
+            try handle.synchronize()
+        }
+        deinit { try? handle.close() }
+    }
+
+    /// Joins shard files, keeping the first record per clip, in clip order of `order` when given.
+    public static func merge(_ inputs: [String], to output: String) throws -> Int {
+        var seen = Set<String>(), lines = Data()
+        let enc = JSONEncoder()
+        for p in inputs {
+            for r in try read(p) where !seen.contains(r.clip) {
+                seen.insert(r.clip)
+                lines.append(try enc.encode(r)); lines.append(UInt8(ascii: "\n"))
+            }
+        }
+        try AtomicFile.write(lines, to: output)
+        return seen.count
+    }
+
+    /// `--shard i/n`: clip k belongs to shard k mod n (stable for a fixed clip order).
+    public static func parseShard(_ text: String) throws -> (index: Int, count: Int) {
+        let parts = text.split(separator: "/").compactMap { Int($0) }
+        guard parts.count == 2, parts[1] > 0, (0..<parts[1]).contains(parts[0]) else {
+            throw EmovoxError("--shard must be i/n with 0 <= i < n, got '\(text)'")
+        }
+        return (parts[0], parts[1])
+    }
+}

@@ -1,1 +1,0 @@
-// EmovoxModels: placeholder, filled in by its issue.

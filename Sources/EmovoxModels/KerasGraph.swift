@@ -1,0 +1,204 @@
+import Foundation
+import EmovoxCore
+
+/// One layer of a Keras functional model as the importer sees it: class, inbound layers, config, weights.
+/// `config` holds plain JSON values (`JSONSerialization` types), `weights` maps short names
+/// ("kernel", "bias", "depthwise_kernel", "gamma", "moving_mean", …) to Keras-layout tensors.
+public struct KerasLayerDescription {
+    public var name: String
+    public var className: String
+    public var inputs: [String]
+    public var config: [String: Any]
+    public var weights: [String: Tensor]
+
+    public init(name: String, className: String, inputs: [String], config: [String: Any], weights: [String: Tensor] = [:]) {
+        self.name = name; self.className = className; self.inputs = inputs; self.config = config; self.weights = weights
+    }
+}
+
+/// A Keras functional graph rebuilt on emovox layers, for inference. Tensors are NCHW inside
+/// (Keras is NHWC; every op here is per-channel, so only the weight layouts need converting).
+public final class KerasGraphNetwork {
+    enum Op {
+        case input
+        case layer(Layer)                   // conv, BN, pool, GAP: single input
+        case separable(Conv2D, Conv2D)      // depthwise then pointwise
+        case activation(String)
+        case add
+    }
+
+    struct Node { let name: String; let inputs: [String]; let op: Op }
+
+    let nodes: [Node]
+    public let inputShape: [Int]           // [C, H, W]
+    /// Name of the node whose output is the logits (the input of a final softmax), else the last node.
+    public let logitsNode: String
+    public let source: String
+
+    public init(layers: [KerasLayerDescription], source: String) throws {
+        self.source = source
+        var nodes: [Node] = []
+        var shape: [Int]? = nil
+        var rng = SeededRNG(seed: 0)  // weights are overwritten; the RNG only satisfies layer init
+        for l in layers {
+            func fail(_ why: String) -> EmovoxError { EmovoxError("layer '\(l.name)' (\(l.className)): \(why)", file: source) }
+            func weight(_ key: String) throws -> Tensor {
+                guard let t = l.weights[key] else { throw fail("missing weight '\(key)'") }
+                return t
+            }
+            func ints(_ key: String, default d: [Int]? = nil) throws -> [Int] {
+                if let v = l.config[key] as? [Any] { return v.compactMap { ($0 as? NSNumber)?.intValue } }
+                if let v = l.config[key] as? NSNumber { return [v.intValue, v.intValue] }
+                if let d { return d }
+                throw fail("config lacks '\(key)'")
+            }
+            func padding() throws -> Padding {
+                switch l.config["padding"] as? String ?? "valid" {
+                case "same": return .same
+                case "valid": return .valid
+                case let other: throw fail("unsupported padding '\(other)'")
+                }
+            }
+            func checkLinear() throws {
+                let act = l.config["activation"] as? String ?? "linear"
+                if act != "linear" { throw fail("fused activation '\(act)' is not supported (use a separate Activation layer)") }
+                if let d = l.config["dilation_rate"] as? [Any], d.compactMap({ ($0 as? NSNumber)?.intValue }) != [1, 1] {
+                    throw fail("dilated convolution is not supported")
+                }
+            }
+            let op: Op
+            switch l.className {
+            case "InputLayer":
+                let s = (l.config["batch_input_shape"] as? [Any] ?? []).dropFirst().compactMap { ($0 as? NSNumber)?.intValue }
+                guard s.count == 3 else { throw fail("needs batch_input_shape [None, H, W, C]") }
+                shape = [s[2], s[0], s[1]]
+                op = .input
+            case "Conv2D":
+                try checkLinear()
+                let k = try weight("kernel")  // [kh, kw, in, out]
+                let conv = Conv2D(k.shape[2], k.shape[3], kernel: (k.shape[0], k.shape[1]),
+                                  stride: try Self.pair(source, ints("strides", default: [1, 1])), padding: try padding(),
+                                  bias: l.config["use_bias"] as? Bool ?? true, rng: &rng)
+                conv.weight.value = KerasLayout.convKernel(k)
+                if let b = conv.bias { b.value = try weight("bias") }
+                op = .layer(conv)
+            case "SeparableConv2D", "DepthwiseConv2D":
+                try checkLinear()
+                let dk = try weight("depthwise_kernel")  // [kh, kw, in, multiplier]
+                guard dk.shape[3] == 1 else { throw fail("depth_multiplier \(dk.shape[3]) is not supported") }
+                let c = dk.shape[2]
+                let stride = try Self.pair(source, ints("strides", default: [1, 1]))
+                let isSeparable = l.className == "SeparableConv2D"
+                let useBias = l.config["use_bias"] as? Bool ?? true
+                let dw = Conv2D(c, c, kernel: (dk.shape[0], dk.shape[1]), stride: stride, padding: try padding(),
+                                groups: c, bias: !isSeparable && useBias, rng: &rng)
+                dw.weight.value = KerasLayout.depthwiseKernel(dk)
+                if !isSeparable {
+                    if let b = dw.bias { b.value = try weight("bias") }
+                    op = .layer(dw)
+                } else {
+                    let pk = try weight("pointwise_kernel")  // [1, 1, in, out]
+                    let pw = Conv2D(c, pk.shape[3], kernel: (1, 1), bias: useBias, rng: &rng)
+                    pw.weight.value = KerasLayout.convKernel(pk)
+                    if let b = pw.bias { b.value = try weight("bias") }
+                    op = .separable(dw, pw)
+                }
+            case "BatchNormalization":
+                let eps = (l.config["epsilon"] as? NSNumber)?.floatValue ?? 1e-3
+                let beta = try weight("beta")
+                let bn = BatchNorm(beta.count, epsilon: eps)
+                bn.bias.value = beta
+                bn.weight.value = l.weights["gamma"] ?? Tensor(repeating: 1, shape: beta.shape)  // scale=False omits gamma
+                bn.runningMean = try weight("moving_mean")
+                bn.runningVar = try weight("moving_variance")
+                op = .layer(bn)
+            case "Activation":
+                let a = l.config["activation"] as? String ?? "linear"
+                guard ["relu", "softmax", "linear"].contains(a) else { throw fail("unsupported activation '\(a)'") }
+                op = .activation(a)
+            case "ReLU":
+                op = .activation("relu")
+            case "MaxPooling2D", "AveragePooling2D":
+                let pool = try Self.pair(source, ints("pool_size", default: [2, 2]))
+                let strides = try Self.pair(source, (l.config["strides"] is NSNull) ? [pool.0, pool.1] : ints("strides", default: [pool.0, pool.1]))
+                op = .layer(l.className == "MaxPooling2D"
+                            ? MaxPool2D(kernel: pool, stride: strides, padding: try padding()) as Layer
+                            : AvgPool2D(kernel: pool, stride: strides, padding: try padding(), countPadding: false))
+            case "GlobalAveragePooling2D":
+                op = .layer(GlobalAvgPool())
+            case "Add":
+                guard l.inputs.count >= 2 else { throw fail("Add needs two or more inputs") }
+                op = .add
+            case "Dropout":
+                op = .activation("linear")  // identity at inference
+            default:
+                throw fail("unsupported layer type — the importer knows InputLayer, Conv2D, SeparableConv2D, DepthwiseConv2D, BatchNormalization, Activation, ReLU, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Add, Dropout")
+            }
+            let known = Set(nodes.map(\.name))
+            for i in l.inputs where !known.contains(i) { throw fail("input '\(i)' is not defined before it") }
+            nodes.append(Node(name: l.name, inputs: l.inputs, op: op))
+        }
+        guard let s = shape else { throw EmovoxError("model has no InputLayer", file: source) }
+        guard let last = nodes.last else { throw EmovoxError("model has no layers", file: source) }
+        inputShape = s
+        self.nodes = nodes
+        if case .activation("softmax") = last.op, let prev = last.inputs.first { logitsNode = prev } else { logitsNode = last.name }
+    }
+
+    private static func pair(_ source: String, _ v: [Int]) throws -> (Int, Int) {
+        guard v.count == 2 else { throw EmovoxError("expected a pair, got \(v)", file: source) }
+        return (v[0], v[1])
+    }
+
+    /// Runs the graph up to the logits node. Input [N, C, H, W]; output [N, classes].
+    public func logits(_ x: Tensor) -> Tensor {
+        precondition(Array(x.shape.dropFirst()) == inputShape, "teacher input must be [N, \(inputShape)], got \(x.shape)")
+        // Free every intermediate as soon as its last consumer ran.
+        var lastUse: [String: Int] = [:]
+        for (i, n) in nodes.enumerated() { for inp in n.inputs { lastUse[inp] = i } }
+        var values: [String: Tensor] = [:]
+        for (i, node) in nodes.enumerated() {
+            let ins = node.inputs.map { values[$0]! }
+            let out: Tensor
+            switch node.op {
+            case .input: out = x
+            case let .layer(l): out = l.forward(ins[0], training: false)
+            case let .separable(dw, pw): out = pw.forward(dw.forward(ins[0], training: false), training: false)
+            case let .activation(a):
+                switch a {
+                case "relu": out = ReLU().forward(ins[0], training: false)
+                case "softmax": out = Softmax.probabilities(ins[0])
+                default: out = ins[0]
+                }
+            case .add: out = ins.dropFirst().reduce(ins[0], add)
+            }
+            if node.name == logitsNode { return out.reshaped([x.shape[0], -1]) }
+            values[node.name] = out
+            for inp in node.inputs where lastUse[inp] == i { values[inp] = nil }
+        }
+        fatalError("logits node \(logitsNode) was not reached")
+    }
+}
+
+/// Keras (TensorFlow) weight layouts → PyTorch layouts.
+public enum KerasLayout {
+    /// [kh, kw, in, out] → [out, in, kh, kw]
+    public static func convKernel(_ k: Tensor) -> Tensor {
+        let (kh, kw, ci, co) = (k.shape[0], k.shape[1], k.shape[2], k.shape[3])
+        var out = Tensor(zeros: [co, ci, kh, kw])
+        for i in 0..<kh { for j in 0..<kw { for c in 0..<ci { for o in 0..<co {
+            out.data[((o * ci + c) * kh + i) * kw + j] = k.data[((i * kw + j) * ci + c) * co + o]
+        } } } }
+        return out
+    }
+
+    /// [kh, kw, in, 1] → [in, 1, kh, kw]
+    public static func depthwiseKernel(_ k: Tensor) -> Tensor {
+        let (kh, kw, c) = (k.shape[0], k.shape[1], k.shape[2])
+        var out = Tensor(zeros: [c, 1, kh, kw])
+        for i in 0..<kh { for j in 0..<kw { for ch in 0..<c {
+            out.data[(ch * kh + i) * kw + j] = k.data[(i * kw + j) * c + ch]
+        } } }
+        return out
+    }
+}

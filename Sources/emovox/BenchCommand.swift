@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import EmovoxCore
+import EmovoxDistill
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench",
+        abstract: "Measure throughput (GFLOP/s, samples/s) of sgemm, convs and the students; prints JSON.")
+
+    @Option(help: "Threads for OpenBLAS and our kernels.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Students to measure (comma-separated).") var models: String = "vggm-small,vggm"
+    @Option(help: "Batch size for student train/inference steps.") var batch: Int = 16
+    @Flag(help: "Only sgemm and conv shapes (quick).") var quick = false
+
+    func run() throws {
+        Threads.set(threads)
+        var out: [String: Any] = ["threads": threads, "openblas_core": BLASInfo.coreName, "openblas_config": BLASInfo.config]
+        out["sgemm_gflops_1024"] = Bench.sgemmGFLOPS(m: 1024, n: 1024, k: 1024)
+        // The 256→256 3×3 conv at 32×32, batch 16 is the Foundation issue's reference shape.
+        out["sgemm_gflops_conv256_shape"] = Bench.sgemmGFLOPS(m: 256, n: 1024, k: 2304)
+        let convs = [Bench.conv(batch: 16, cin: 256, cout: 256, h: 32, w: 32, k: 3),
+                     Bench.conv(batch: 4, cin: 1, cout: 96, h: 512, w: 400, k: 7, stride: 2, pad: 1),
+                     Bench.conv(batch: 4, cin: 96, cout: 256, h: 126, w: 98, k: 5, stride: 2, pad: 1)]
+        out["conv"] = convs.map { ["shape": $0.shape, "forward_gflops": $0.forwardGFLOPS, "backward_gflops": $0.backwardGFLOPS] }
+        if !quick {
+            var students: [[String: Any]] = []
+            for m in models.split(separator: ",") {
+                let r = try Bench.student(String(m), batch: batch)
+                students.append(["model": r.model, "batch": r.batch, "gmac_per_crop": r.gmacPerCrop,
+                                 "train_step_s": r.trainStepSeconds, "train_samples_per_s": r.trainSamplesPerSecond,
+                                 "inference_samples_per_s": r.inferenceSamplesPerSecond, "inference_gflops": r.convGFLOPSInference])
+            }
+            out["students"] = students
+        }
+        let data = try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
