@@ -5,9 +5,10 @@ import CBLAS
 public enum Threads {
     nonisolated(unsafe) public private(set) static var count: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
+    /// Sets the thread count for our kernels (GEMMs are split over the same threads; OpenBLAS stays serial).
     public static func set(_ n: Int) {
         count = max(1, n)
-        openblas_set_num_threads(Int32(count))
+        BLASInfo.configureOnce()
     }
 
     /// Runs `body(chunkIndex, range)` over `0..<n` split into at most `Threads.count` chunks.

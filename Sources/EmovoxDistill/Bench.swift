@@ -17,15 +17,20 @@ public enum Bench {
     }
 
     /// sgemm GFLOP/s for an m×k · k×n product: the ceiling for every conv here.
-    public static func sgemmGFLOPS(m: Int, n: Int, k: Int) -> Double {
+    public static func sgemmGFLOPS(m: Int, n: Int, k: Int, openBLASThreads: Int? = nil) -> Double {
         var rng = SeededRNG(seed: 1)
         let a = (0..<(m * k)).map { _ in rng.uniform() }, b = (0..<(k * n)).map { _ in rng.uniform() }
         var c = [Float](repeating: 0, count: m * n)
-        let s = time {
+        let run = {
             a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
-                sgemm(m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!, ldb: n, c: cp.baseAddress!, ldc: n)
+                if openBLASThreads != nil {
+                    sgemmSerial(m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!, ldb: n, c: cp.baseAddress!, ldc: n)
+                } else {
+                    sgemm(m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!, ldb: n, c: cp.baseAddress!, ldc: n)
+                }
             } } }
         }
+        let s = openBLASThreads.map { t in BLASInfo.withOpenBLASThreads(t) { time(run) } } ?? time(run)
         return 2 * Double(m * n * k) / s / 1e9
     }
 

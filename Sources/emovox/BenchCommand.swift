@@ -16,6 +16,7 @@ struct BenchCommand: ParsableCommand {
         Threads.set(threads)
         var out: [String: Any] = ["threads": threads, "openblas_core": BLASInfo.coreName, "openblas_config": BLASInfo.config]
         out["sgemm_gflops_1024"] = Bench.sgemmGFLOPS(m: 1024, n: 1024, k: 1024)
+        out["sgemm_gflops_1024_openblas_threads"] = Bench.sgemmGFLOPS(m: 1024, n: 1024, k: 1024, openBLASThreads: threads)
         // The 256→256 3×3 conv at 32×32, batch 16 is the Foundation issue's reference shape.
         out["sgemm_gflops_conv256_shape"] = Bench.sgemmGFLOPS(m: 256, n: 1024, k: 2304)
         let convs = [Bench.conv(batch: 16, cin: 256, cout: 256, h: 32, w: 32, k: 3),

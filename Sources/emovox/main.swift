@@ -5,6 +5,6 @@ struct Emovox: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "emovox",
         abstract: "Emotion recognition in speech by cross-modal distillation from a face teacher.",
-        subcommands: [BenchCommand.self])
+        subcommands: [ModelCommand.self, BenchCommand.self])
 }
 Emovox.main()

@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import EmovoxCore
+import EmovoxModels
+
+struct ModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "model", abstract: "Inspect student models.",
+                                                    subcommands: [Info.self])
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Layers, output shapes, parameters and MACs of a student.")
+        @Argument(help: "vggm, vggm-small, or a student checkpoint (.safetensors).") var name: String
+        @Option(help: "Number of output classes (ignored for checkpoints).") var classes: Int = 7
+        @Option(help: "Input length in seconds (4.024 s = 400 frames).") var seconds: Double = 4.024
+        @Flag(help: "Print JSON instead of a table.") var json = false
+
+        func run() throws {
+            var rng = SeededRNG(seed: 0)
+            let model: StudentModel
+            if name.hasSuffix(".safetensors") { model = try StudentCheckpoint.load(name).model } else {
+                model = StudentModel(config: try StudentConfig.named(name, classes: classes), rng: &rng)
+            }
+            let frames = max(model.minimumFrames, Int((seconds * 16000 - 400) / 160) + 1)
+            let rows = ModelSummary.rows(model.network, input: [1, 1, model.config.bins, frames])
+            if json {
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try enc.encode(rows), as: UTF8.self))
+                return
+            }
+            print("\(model.config.name): input 1×\(model.config.bins)×\(frames) (\(String(format: "%.3f", seconds)) s)")
+            print("layer".padding(toLength: 10, withPad: " ", startingAt: 0) + "kind".padding(toLength: 15, withPad: " ", startingAt: 0)
+                  + "output".padding(toLength: 22, withPad: " ", startingAt: 0) + "params".leftPad(12) + "MMAC".leftPad(12))
+            for r in rows {
+                print(r.name.padding(toLength: 10, withPad: " ", startingAt: 0) + r.kind.padding(toLength: 15, withPad: " ", startingAt: 0)
+                      + r.outputShape.map(String.init).joined(separator: "×").padding(toLength: 22, withPad: " ", startingAt: 0)
+                      + String(r.parameters).leftPad(12) + String(format: "%.1f", Double(r.macs) / 1e6).leftPad(12))
+            }
+            let params = rows.reduce(0) { $0 + $1.parameters }, macs = rows.reduce(0) { $0 + $1.macs }
+            print("total: \(params) parameters, \(String(format: "%.3f", Double(macs) / 1e9)) GMAC per forward")
+        }
+    }
+}
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}
