@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Peer benchmark: the same networks, shapes and thread count as `emovox bench`, in PyTorch (CPU) and
+librosa, printed as JSON with the same keys so scripts/bench_side_by_side.sh can divide them.
+
+    python3 tools/peer_bench.py --threads 2 --batch 16 [--models vggm-small,vggm] [--teacher SHARED/teacher]
+"""
+import argparse, json, os, resource, sys, time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from student_torch import Student  # noqa: E402
+
+CONFIGS = {
+    "vggm": dict(bins=512, channels=[96, 256, 384, 256, 256], fc6=4096, fc7=1024, classes=7),
+    "vggm-small": dict(bins=257, channels=[32, 64, 96, 96, 64], fc6=256, fc7=128, classes=7),
+}
+
+
+def best_time(fn, repeats=3):
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def bench_student(name, batch, frames=400):
+    cfg = CONFIGS[name]
+    torch.manual_seed(0)
+    model = Student(cfg)
+    x = torch.randn(batch, 1, cfg["bins"], frames)
+    target = torch.full((batch, cfg["classes"]), 1.0 / cfg["classes"])
+    opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9, weight_decay=5e-4)
+
+    def train_step():
+        model.train()
+        opt.zero_grad()
+        logits = model(x)
+        loss = -(target * F.log_softmax(logits / 2, dim=1)).sum(1).mean()
+        loss.backward()
+        opt.step()
+
+    def infer():
+        model.eval()
+        with torch.no_grad():
+            model(x)
+
+    t_train = best_time(train_step, 2)
+    t_inf = best_time(infer, 2)
+    return {"model": name, "batch": batch, "train_step_s": t_train, "train_samples_per_s": batch / t_train,
+            "inference_samples_per_s": batch / t_inf}
+
+
+class MiniXception(nn.Module):
+    """fer's FER2013 mini-Xception topology (weights random: speed only)."""
+
+    def __init__(self, classes=7):
+        super().__init__()
+        self.c1 = nn.Conv2d(1, 8, 3, bias=False); self.b1 = nn.BatchNorm2d(8)
+        self.c2 = nn.Conv2d(8, 8, 3, bias=False); self.b2 = nn.BatchNorm2d(8)
+        blocks, cin = [], 8
+        for cout in (16, 32, 64, 128):
+            blocks.append(nn.ModuleDict(dict(
+                res=nn.Conv2d(cin, cout, 1, 2, bias=False), rbn=nn.BatchNorm2d(cout),
+                d1=nn.Conv2d(cin, cin, 3, padding=1, groups=cin, bias=False), p1=nn.Conv2d(cin, cout, 1, bias=False), bn1=nn.BatchNorm2d(cout),
+                d2=nn.Conv2d(cout, cout, 3, padding=1, groups=cout, bias=False), p2=nn.Conv2d(cout, cout, 1, bias=False), bn2=nn.BatchNorm2d(cout))))
+            cin = cout
+        self.blocks = nn.ModuleList(blocks)
+        self.out = nn.Conv2d(128, classes, 3, padding=1)
+
+    @staticmethod
+    def same(x, k, s, value=0.0):
+        """TensorFlow 'same' padding: the odd pixel goes after."""
+        def amounts(n):
+            out = -(-n // s)
+            total = max((out - 1) * s + k - n, 0)
+            return total // 2, total - total // 2
+        (t, b), (l, r) = amounts(x.shape[2]), amounts(x.shape[3])
+        return F.pad(x, (l, r, t, b), value=value)
+
+    def forward(self, x):
+        x = F.relu(self.b1(self.c1(x)))
+        x = F.relu(self.b2(self.c2(x)))
+        for b in self.blocks:
+            r = b["rbn"](b["res"](self.same(x, 1, 2)))
+            y = F.relu(b["bn1"](b["p1"](b["d1"](x))))
+            y = b["bn2"](b["p2"](b["d2"](y)))
+            x = F.max_pool2d(self.same(y, 3, 2, float("-inf")), 3, 2) + r
+        return self.out(x).mean(dim=(2, 3))
+
+
+def bench_teacher(batch=64):
+    model = MiniXception().eval()
+    x = torch.randn(batch, 1, 64, 64)
+    with torch.no_grad():
+        t = best_time(lambda: model(x), 3)
+    return {"batch": batch, "frames_per_s": batch / t}
+
+
+def bench_spectrogram(clips=32):
+    import librosa
+    rng = np.random.default_rng(0)
+    audio = [rng.standard_normal(64384).astype(np.float32) * 0.1 for _ in range(clips)]
+
+    def run():
+        for a in audio:
+            a = a - a.mean()
+            a = np.append(a[0], a[1:] - 0.97 * a[:-1])
+            s = np.abs(librosa.stft(a, n_fft=512, hop_length=160, win_length=400, window="hamming", center=False))
+            (s - s.mean(1, keepdims=True)) / (s.std(1, keepdims=True) + 1e-5)
+
+    return {"clips_per_s": clips / best_time(run, 2)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--models", default="vggm-small,vggm")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    a_ = torch.randn(1024, 1024)
+    t = best_time(lambda: a_ @ a_, 3)
+    out = {"peer": "pytorch", "torch": torch.__version__, "threads": a.threads,
+           "sgemm_gflops_1024": 2 * 1024 ** 3 / t / 1e9,
+           "students": [bench_student(m, a.batch) for m in a.models.split(",")],
+           "teacher_crops": bench_teacher(),
+           "spectrogram": bench_spectrogram(),
+           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
