@@ -45,7 +45,7 @@ public final class Conv2D: Layer {
     public let stride: (h: Int, w: Int)
     public let padding: Padding
     public let weight: Parameter
-    public let bias: Parameter?
+    public var bias: Parameter?
     /// False for a network's first layer: nobody needs dL/d(input), and col2im there is the costliest step.
     public var computesInputGradient = true
     private var input: Tensor?

@@ -89,3 +89,15 @@ public enum Bench {
                              convGFLOPSInference: 2 * macs * Double(batch) / infer / 1e9)
     }
 }
+
+extension Bench {
+    /// Teacher frames/s on ready 64×64 crops in batches of `batch`.
+    public static func teacherCrops(_ teacher: FaceTeacher, batch: Int = 64, batches: Int = 4) -> Double {
+        var rng = SeededRNG(seed: 4)
+        let plane = teacher.network.inputShape.reduce(1, *)
+        let crops = (0..<(batch * batches)).map { _ in (0..<plane).map { _ in rng.uniform() * 2 - 1 } }
+        teacher.batchSize = batch
+        let s = time(repeats: 2) { _ = teacher.logits(crops) }
+        return Double(crops.count) / s
+    }
+}

@@ -141,13 +141,40 @@ public final class KerasGraphNetwork {
         guard let s = shape else { throw EmovoxError("model has no InputLayer", file: source) }
         guard let last = nodes.last else { throw EmovoxError("model has no layers", file: source) }
         inputShape = s
-        self.nodes = nodes
+        self.nodes = Self.foldBatchNorms(nodes)
         if case .activation("softmax") = last.op, let prev = last.inputs.first { logitsNode = prev } else { logitsNode = last.name }
     }
 
     private static func pair(_ source: String, _ v: [Int]) throws -> (Int, Int) {
         guard v.count == 2 else { throw EmovoxError("expected a pair, got \(v)", file: source) }
         return (v[0], v[1])
+    }
+
+    /// Inference-time rewrite: a BatchNormalization whose only input is a conv used by nothing else is
+    /// folded into that conv's weights and bias (w·s, b·s + t) and becomes an identity node.
+    static func foldBatchNorms(_ nodes: [Node]) -> [Node] {
+        var consumers: [String: Int] = [:]
+        for n in nodes { for i in n.inputs { consumers[i, default: 0] += 1 } }
+        var out = nodes
+        let index = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($0.element.name, $0.offset) })
+        for (k, node) in nodes.enumerated() {
+            guard case let .layer(layer) = node.op, let bn = layer as? BatchNorm, node.inputs.count == 1,
+                  let src = index[node.inputs[0]], consumers[node.inputs[0]] == 1 else { continue }
+            let conv: Conv2D
+            switch nodes[src].op {
+            case let .layer(l as Conv2D): conv = l
+            case let .separable(_, pw): conv = pw
+            default: continue
+            }
+            let (scale, shift) = bn.inferenceAffine()
+            let per = conv.weight.value.count / conv.outChannels
+            for o in 0..<conv.outChannels { for q in 0..<per { conv.weight.value.data[o * per + q] *= scale[o] } }
+            var bias = conv.bias?.value ?? Tensor(zeros: [conv.outChannels])
+            for o in 0..<conv.outChannels { bias.data[o] = bias.data[o] * scale[o] + shift[o] }
+            conv.bias = Parameter("bias", bias)
+            out[k] = Node(name: node.name, inputs: node.inputs, op: .activation("linear"))
+        }
+        return out
     }
 
     /// Runs the graph up to the logits node. Input [N, C, H, W]; output [N, classes].
