@@ -1,21 +1,27 @@
 import Foundation
 
 public final class ReLU: Layer {
-    private var mask: [Bool] = []
+    /// The forward output doubles as the backward mask (y > 0 ⇔ x > 0) and shares storage with the
+    /// next layer's cached input, so training keeps no extra copy.
+    private var output: Tensor?
     public init() {}
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         var y = x
         y.data.withUnsafeMutableBufferPointer { yp in
-            Threads.parallelFor(yp.count, minChunk: 1 << 15) { r in for i in r where yp[i] < 0 { yp[i] = 0 } }
+            Threads.parallelFor(yp.count, minChunk: 1 << 15) { r in for i in r { yp[i] = max(yp[i], 0) } }
         }
-        if training { mask = x.data.map { $0 > 0 } }
+        output = training ? y : nil
         return y
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
+        guard let y = output else { fatalError("ReLU.backward without a training forward") }
         var dx = dy
-        for i in dx.data.indices where !mask[i] { dx.data[i] = 0 }
+        dx.data.withUnsafeMutableBufferPointer { dp in y.data.withUnsafeBufferPointer { yp in
+            Threads.parallelFor(dp.count, minChunk: 1 << 15) { r in for i in r where yp[i] <= 0 { dp[i] = 0 } }
+        } }
+        output = nil
         return dx
     }
 }

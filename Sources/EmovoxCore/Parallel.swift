@@ -25,3 +25,20 @@ public enum Threads {
         }
     }
 }
+
+#if os(Linux)
+@_silgen_name("mallopt") private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+#endif
+
+public enum Runtime {
+    /// Keeps freed feature maps in the heap for reuse instead of returning them to the OS: glibc
+    /// otherwise mmaps every block over 32 MB afresh, and each training step then pays page faults
+    /// on hundreds of MB of first touches.
+    public static func configureAllocator() {
+        #if os(Linux)
+        let M_TRIM_THRESHOLD: Int32 = -1, M_MMAP_MAX: Int32 = -4  // <malloc.h>
+        _ = glibcMallopt(M_MMAP_MAX, 0)
+        _ = glibcMallopt(M_TRIM_THRESHOLD, Int32.max)
+        #endif
+    }
+}

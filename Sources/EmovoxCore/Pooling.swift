@@ -23,16 +23,13 @@ public final class MaxPool2D: Layer {
                 for nc in range {
                     let src = xp.baseAddress! + nc * inPlane
                     for oh in 0..<g.outH { for ow in 0..<g.outW {
-                        var best = -Float.infinity, bestAt = -1
-                        for i in 0..<g.kh {
-                            let ih = oh * g.sh - g.padTop + i
-                            if ih < 0 || ih >= h { continue }
-                            for j in 0..<g.kw {
-                                let iw = ow * g.sw - g.padLeft + j
-                                if iw < 0 || iw >= w { continue }
-                                let v = src[ih * w + iw]
-                                if v > best || bestAt < 0 { best = v; bestAt = ih * w + iw }
-                            }
+                        // Clip the window to the image once, so the inner loops carry no bounds tests.
+                        let h0 = oh * g.sh - g.padTop, w0 = ow * g.sw - g.padLeft
+                        let ha = max(h0, 0), hb = min(h0 + g.kh, h), wa = max(w0, 0), wb = min(w0 + g.kw, w)
+                        var best = src[ha * w + wa], bestAt = ha * w + wa
+                        for ih in ha..<hb {
+                            let row = ih * w
+                            for iw in wa..<wb where src[row + iw] > best { best = src[row + iw]; bestAt = row + iw }
                         }
                         let o = nc * outPlane + oh * g.outW + ow
                         yp[o] = best

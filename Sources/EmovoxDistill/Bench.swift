@@ -101,3 +101,38 @@ extension Bench {
         return Double(crops.count) / s
     }
 }
+
+extension Bench {
+    public struct LayerTiming: Codable { public let name: String; public let forwardMs: Double; public let backwardMs: Double; public let gflopsForward: Double }
+
+    /// Per-layer forward/backward milliseconds of one training step: the profile behind the speed work.
+    public static func studentProfile(_ name: String, batch: Int, frames: Int = 400) throws -> [LayerTiming] {
+        var rng = SeededRNG(seed: 5)
+        let cfg = try StudentConfig.named(name, classes: 7)
+        let model = StudentModel(config: cfg, rng: &rng)
+        var x = Tensor(zeros: [batch, 1, cfg.bins, frames])
+        for i in x.data.indices { x.data[i] = rng.normal() }
+        let rows = ModelSummary.rows(model.network, input: [batch, 1, cfg.bins, frames])
+        func ms(_ t0: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6 }
+        var fwd: [Double] = [], bwd: [Double] = []
+        for _ in 0..<2 {  // the second pass is the measured one (warm caches and allocator)
+            fwd = []; bwd = []
+            var h = x
+            for (_, layer) in model.network.layers {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                h = layer.forward(h, training: true)
+                fwd.append(ms(t0))
+            }
+            var g = Tensor(repeating: 0.01, shape: h.shape)
+            for (_, layer) in model.network.layers.reversed() {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                g = layer.backward(g)
+                bwd.insert(ms(t0), at: 0)
+            }
+        }
+        return rows.indices.map { i in
+            LayerTiming(name: rows[i].name, forwardMs: fwd[i], backwardMs: bwd[i],
+                        gflopsForward: rows[i].macs > 0 ? 2 * Double(rows[i].macs) / (fwd[i] / 1e3) / 1e9 : 0)
+        }
+    }
+}

@@ -11,6 +11,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Students to measure (comma-separated).") var models: String = "vggm-small,vggm"
     @Option(help: "Batch size for student train/inference steps.") var batch: Int = 16
     @Flag(help: "Only sgemm and conv shapes (quick).") var quick = false
+    @Flag(help: "Per-layer forward/backward times of one training step of each student.") var profile = false
 
     func run() throws {
         Threads.set(threads)
@@ -32,6 +33,16 @@ struct BenchCommand: ParsableCommand {
                                  "inference_samples_per_s": r.inferenceSamplesPerSecond, "inference_gflops": r.convGFLOPSInference])
             }
             out["students"] = students
+        }
+        if profile {
+            var prof: [String: Any] = [:]
+            for m in models.split(separator: ",") {
+                prof[String(m)] = try Bench.studentProfile(String(m), batch: batch).map {
+                    ["layer": $0.name, "forward_ms": ($0.forwardMs * 10).rounded() / 10, "backward_ms": ($0.backwardMs * 10).rounded() / 10,
+                     "forward_gflops": ($0.gflopsForward * 10).rounded() / 10]
+                }
+            }
+            out["profile"] = prof
         }
         let data = try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys])
         print(String(decoding: data, as: UTF8.self))

@@ -7,4 +7,5 @@ struct Emovox: ParsableCommand {
         abstract: "Emotion recognition in speech by cross-modal distillation from a face teacher.",
         subcommands: [ModelCommand.self, BenchCommand.self])
 }
+Runtime.configureAllocator()
 Emovox.main()
