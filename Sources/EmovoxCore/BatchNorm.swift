@@ -88,6 +88,7 @@ public final class BatchNorm: Layer {
             } } }
             xHat = xh
         } else {
+            xHat = nil  // a backward after an inference forward is a bug: fail loudly, not with stale state
             for c in 0..<channels {
                 let inv = 1 / (runningVar.data[c] + epsilon).squareRoot()
                 scale[c] = inv * weight.value.data[c]
