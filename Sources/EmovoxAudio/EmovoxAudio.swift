@@ -1,1 +1,0 @@
-// EmovoxAudio: placeholder, filled in by its issue.

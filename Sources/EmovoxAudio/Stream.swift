@@ -1,0 +1,75 @@
+import Foundation
+import EmovoxCore
+
+/// Sliding windows over long audio with bounded memory: samples are pulled from ffmpeg (any file) or
+/// from raw 16 kHz s16le PCM on standard input, and only one window plus one read chunk is held.
+public final class AudioStream {
+    private let handle: FileHandle
+    private let process: Process?
+    private let bytesPerSample: Int
+    private let name: String
+    public let sampleRate: Int
+
+    /// Any file ffmpeg reads, resampled to 16 kHz mono float.
+    public init(path: String, sampleRate: Int = AudioLoader.sampleRate) throws {
+        guard FileManager.default.fileExists(atPath: path) else { throw EmovoxError("no such file", file: path) }
+        (process, handle) = try Subprocess.stream("ffmpeg", ["-v", "error", "-nostdin", "-i", path, "-vn", "-ac", "1", "-ar", String(sampleRate),
+                                                             "-f", "f32le", "-"], forFile: path)
+        bytesPerSample = 4
+        name = path
+        self.sampleRate = sampleRate
+    }
+
+    /// Raw 16-bit little-endian mono PCM at `sampleRate` from a handle (standard input by default).
+    public init(rawPCM16 handle: FileHandle = .standardInput, sampleRate: Int = AudioLoader.sampleRate) {
+        self.handle = handle
+        process = nil
+        bytesPerSample = 2
+        name = "<stdin>"
+        self.sampleRate = sampleRate
+    }
+
+    private var pending = Data()
+
+    /// Up to `count` next samples; empty at the end of the stream.
+    public func read(_ count: Int) -> [Float] {
+        let want = count * bytesPerSample
+        while pending.count < want {
+            let chunk = handle.readData(ofLength: want - pending.count)
+            if chunk.isEmpty { break }
+            pending.append(chunk)
+        }
+        let usable = (min(pending.count, want) / bytesPerSample) * bytesPerSample
+        let bytes = pending.prefix(usable)
+        pending = Data(pending.dropFirst(usable))
+        return bytes.withUnsafeBytes { raw in
+            bytesPerSample == 4 ? Array(raw.bindMemory(to: Float.self))
+                                : raw.bindMemory(to: Int16.self).map { Float(Int16(littleEndian: $0)) / 32768 }
+        }
+    }
+
+    /// Calls `body(startSample, window, validSamples)` for windows of `window` samples every `hop` samples.
+    /// A final partial window is zero-padded and emitted when it holds new audio and is at least half full,
+    /// so the tail of a recording is covered without a window of mostly silence.
+    public func windows(window: Int, hop: Int, _ body: (_ start: Int, _ samples: [Float], _ valid: Int) throws -> Void) throws {
+        precondition(window > 0 && hop > 0)
+        var buffer = read(window)
+        var start = 0, emitted = 0
+        while !buffer.isEmpty {
+            let valid = buffer.count
+            guard start == 0 || (valid > window - hop && 2 * valid >= window) else { break }
+            try body(start, valid < window ? buffer + [Float](repeating: 0, count: window - valid) : buffer, valid)
+            emitted += 1
+            if valid < window { break }
+            buffer = Array(buffer.dropFirst(hop)) + read(hop)
+            start += hop
+        }
+        if let p = process {
+            p.waitUntilExit()
+            if p.terminationStatus != 0 && emitted == 0 {
+                throw EmovoxError("ffmpeg could not decode the audio (exit \(p.terminationStatus))", file: name)
+            }
+        }
+        if emitted == 0 { throw EmovoxError("no audio samples", file: name) }
+    }
+}

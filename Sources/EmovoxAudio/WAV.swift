@@ -1,0 +1,145 @@
+import Foundation
+import EmovoxCore
+
+/// RIFF/WAVE reading in Swift: PCM 8 (unsigned), 16, 24, 32-bit integer, 32/64-bit IEEE float,
+/// WAVE_FORMAT_EXTENSIBLE, any channel count (mixed to mono by the mean). Samples come back in [-1, 1].
+public enum WAVReader {
+    public struct Format: Equatable {
+        public var sampleRate: Int
+        public var channels: Int
+        public var bitsPerSample: Int
+        public var isFloat: Bool
+    }
+
+    public static func read(_ path: String) throws -> (samples: [Float], format: Format) {
+        guard FileManager.default.fileExists(atPath: path) else { throw EmovoxError("no such file", file: path) }
+        guard let data = FileManager.default.contents(atPath: path) else { throw EmovoxError("cannot read the file", file: path) }
+        return try decode(data, name: path)
+    }
+
+    /// Parses the header only: the format and where the sample data lies.
+    public static func header(_ b: [UInt8], name: String) throws -> (format: Format, dataStart: Int, dataBytes: Int) {
+        guard !b.isEmpty else { throw EmovoxError("empty file", file: name) }
+        guard b.count >= 12, Array(b[0..<4]) == Array("RIFF".utf8), Array(b[8..<12]) == Array("WAVE".utf8) else {
+            throw EmovoxError("not a WAV file (no RIFF/WAVE header)", file: name)
+        }
+        func u16(_ i: Int) -> Int { Int(b[i]) | Int(b[i + 1]) << 8 }
+        func u32(_ i: Int) -> Int { u16(i) | u16(i + 2) << 16 }
+        var pos = 12
+        var format: Format?
+        while pos + 8 <= b.count {
+            let id = String(decoding: b[pos..<(pos + 4)], as: UTF8.self), size = u32(pos + 4)
+            let body = pos + 8
+            if id == "fmt " {
+                guard size >= 16, body + 16 <= b.count else { throw EmovoxError("truncated fmt chunk", file: name) }
+                var tag = u16(body)
+                if tag == 0xFFFE {  // WAVE_FORMAT_EXTENSIBLE: the real tag leads the sub-format GUID
+                    guard size >= 40, body + 26 <= b.count else { throw EmovoxError("truncated extensible fmt chunk", file: name) }
+                    tag = u16(body + 24)
+                }
+                guard tag == 1 || tag == 3 else { throw EmovoxError("unsupported WAV encoding (format tag \(tag)); only PCM and IEEE float are read natively", file: name) }
+                format = Format(sampleRate: u32(body + 4), channels: u16(body + 2), bitsPerSample: u16(body + 14), isFloat: tag == 3)
+            } else if id == "data" {
+                guard let f = format else { throw EmovoxError("data chunk before fmt chunk", file: name) }
+                guard f.channels > 0, f.sampleRate > 0 else { throw EmovoxError("invalid format: \(f.channels) channels at \(f.sampleRate) Hz", file: name) }
+                guard [8, 16, 24, 32].contains(f.bitsPerSample) && !f.isFloat || [32, 64].contains(f.bitsPerSample) && f.isFloat else {
+                    throw EmovoxError("unsupported sample format: \(f.bitsPerSample)-bit \(f.isFloat ? "float" : "integer")", file: name)
+                }
+                // A streaming writer may leave the size as 0 or 0xFFFFFFFF: take what is there.
+                let available = b.count - body
+                let bytes = (size == 0 || size == 0xFFFF_FFFF) ? available : min(size, available)
+                if size != 0 && size != 0xFFFF_FFFF && size > available && available < (f.bitsPerSample / 8) * f.channels {
+                    throw EmovoxError("truncated data chunk (\(available) of \(size) bytes)", file: name)
+                }
+                return (f, body, bytes)
+            }
+            pos = body + size + (size & 1)  // chunks are padded to even sizes
+        }
+        throw EmovoxError(format == nil ? "no fmt chunk" : "no data chunk (truncated file?)", file: name)
+    }
+
+    public static func decode(_ data: Data, name: String = "<wav>") throws -> (samples: [Float], format: Format) {
+        let b = [UInt8](data)
+        let (f, start, bytes) = try header(b, name: name)
+        let width = f.bitsPerSample / 8, frame = width * f.channels
+        let frames = bytes / frame
+        guard frames > 0 else { throw EmovoxError("no audio samples", file: name) }
+        var out = [Float](repeating: 0, count: frames)
+        let scale = 1 / Float(f.channels)
+        b.withUnsafeBytes { raw in
+            let base = raw.baseAddress! + start
+            for i in 0..<frames {
+                var acc: Float = 0
+                for c in 0..<f.channels {
+                    let p = base + i * frame + c * width
+                    acc += sample(p, width: width, isFloat: f.isFloat)
+                }
+                out[i] = acc * scale
+            }
+        }
+        guard out.allSatisfy({ $0.isFinite }) else { throw EmovoxError("audio contains NaN or infinite samples", file: name) }
+        return (out, f)
+    }
+
+    @inline(__always)
+    static func sample(_ p: UnsafeRawPointer, width: Int, isFloat: Bool) -> Float {
+        switch (width, isFloat) {
+        case (1, false): return (Float(p.load(as: UInt8.self)) - 128) / 128
+        case (2, false): return Float(Int16(littleEndian: p.loadUnaligned(as: Int16.self))) / 32768
+        case (3, false):
+            let v = Int32(p.load(fromByteOffset: 0, as: UInt8.self)) | Int32(p.load(fromByteOffset: 1, as: UInt8.self)) << 8
+                | Int32(Int8(bitPattern: p.load(fromByteOffset: 2, as: UInt8.self))) << 16
+            return Float(v) / 8_388_608
+        case (4, false): return Float(Double(Int32(littleEndian: p.loadUnaligned(as: Int32.self))) / 2_147_483_648)
+        case (4, true): return p.loadUnaligned(as: Float.self)
+        default: return Float(p.loadUnaligned(as: Double.self))
+        }
+    }
+
+    /// 16-bit PCM mono WAV bytes (for tests, synthetic media and exported clips).
+    public static func encode16(_ samples: [Float], sampleRate: Int) -> Data {
+        var d = Data()
+        func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { d.append(contentsOf: $0) } }
+        func u16(_ v: Int) { withUnsafeBytes(of: UInt16(v).littleEndian) { d.append(contentsOf: $0) } }
+        d.append(contentsOf: Array("RIFF".utf8)); u32(36 + 2 * samples.count); d.append(contentsOf: Array("WAVE".utf8))
+        d.append(contentsOf: Array("fmt ".utf8)); u32(16); u16(1); u16(1); u32(sampleRate); u32(2 * sampleRate); u16(2); u16(16)
+        d.append(contentsOf: Array("data".utf8)); u32(2 * samples.count)
+        for s in samples { withUnsafeBytes(of: Int16(max(-32768, min(32767, (s * 32768).rounded()))).littleEndian) { d.append(contentsOf: $0) } }
+        return d
+    }
+}
+
+/// Loads any audio (or a video's audio track) as 16 kHz mono float samples.
+public enum AudioLoader {
+    public static let sampleRate = 16_000
+
+    /// A WAV already at the target rate is read natively; everything else (other rates, mp3, flac, m4a,
+    /// ogg, a video's audio track) is decoded and resampled by ffmpeg, whose resampler is band-limited.
+    public static func load(_ path: String, sampleRate: Int = AudioLoader.sampleRate) throws -> [Float] {
+        guard FileManager.default.fileExists(atPath: path) else { throw EmovoxError("no such file", file: path) }
+        if path.lowercased().hasSuffix(".wav"), let (samples, f) = try? WAVReader.read(path), f.sampleRate == sampleRate {
+            return samples
+        }
+        if path.lowercased().hasSuffix(".wav"), let d = FileManager.default.contents(atPath: path) {
+            if d.isEmpty { throw EmovoxError("empty file", file: path) }
+            // A WAV we cannot parse natively might still be a valid odd encoding: let ffmpeg try, but a
+            // file that is not RIFF at all gets a clear message.
+            if d.count < 12 || d.prefix(4) != Data("RIFF".utf8) { throw EmovoxError("not a WAV file (no RIFF/WAVE header)", file: path) }
+        }
+        let out = try Subprocess.run("ffmpeg", ["-v", "error", "-nostdin", "-i", path, "-vn", "-ac", "1", "-ar", String(sampleRate),
+                                                "-f", "f32le", "-"], forFile: path)
+        guard out.count >= 4 else { throw EmovoxError("no audio: the file has no audio stream or it is empty", file: path) }
+        let samples: [Float] = out.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        guard samples.allSatisfy({ $0.isFinite }) else { throw EmovoxError("audio contains NaN or infinite samples", file: path) }
+        return samples
+    }
+
+    /// Duration in seconds from the container (ffprobe), without decoding.
+    public static func duration(_ path: String) throws -> Double {
+        let out = try Subprocess.run("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path], forFile: path)
+        guard let d = Double(String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw EmovoxError("cannot read the duration", file: path)
+        }
+        return d
+    }
+}
