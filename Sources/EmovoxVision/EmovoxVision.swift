@@ -1,1 +1,0 @@
-// EmovoxVision: placeholder, filled in by its issue.

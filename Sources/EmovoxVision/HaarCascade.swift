@@ -1,0 +1,229 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import EmovoxCore
+
+/// A face box in pixels.
+public struct Box: Equatable, Codable {
+    public var x, y, width, height: Int
+    public init(x: Int, y: Int, width: Int, height: Int) { self.x = x; self.y = y; self.width = width; self.height = height }
+    public var area: Int { width * height }
+
+    public func iou(_ o: Box) -> Double {
+        let ix = max(0, min(x + width, o.x + o.width) - max(x, o.x)), iy = max(0, min(y + height, o.y + o.height) - max(y, o.y))
+        let inter = Double(ix * iy)
+        return inter / Double(area + o.area - ix * iy)
+    }
+}
+
+/// OpenCV's Haar cascade (new XML format, untilted features) evaluated the way `CascadeClassifier`
+/// does: the image is scaled down by factor^k, each scale gets integral images, a 24×24 window slides
+/// with a 2-pixel step, features are normalised by the window's standard deviation, stages reject early,
+/// and the survivors are grouped by `groupRectangles`.
+public final class HaarCascade {
+    struct Feature { var rects: [(x: Int, y: Int, w: Int, h: Int, weight: Float)] }
+    struct Stump { var feature: Int; var threshold: Float; var left: Float; var right: Float }
+    struct Stage { var threshold: Float; var stumps: [Stump] }
+
+    public let windowWidth: Int, windowHeight: Int
+    let stages: [Stage]
+    let features: [Feature]
+
+    public init(contentsOf path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else { throw EmovoxError("cannot read the cascade file", file: path) }
+        let reader = CascadeXMLReader()
+        let parser = XMLParser(data: data)
+        parser.delegate = reader
+        guard parser.parse() else { throw EmovoxError("not a valid XML cascade: \(parser.parserError.map { "\($0)" } ?? "parse error")", file: path) }
+        if reader.tilted { throw EmovoxError("tilted Haar features are not supported", file: path) }
+        if reader.unsupportedTree { throw EmovoxError("only stump (depth-1) Haar trees are supported", file: path) }
+        guard reader.width > 0, reader.height > 0, !reader.stages.isEmpty, !reader.features.isEmpty else {
+            throw EmovoxError("not an OpenCV Haar cascade in the new XML format (no stages/features)", file: path)
+        }
+        for s in reader.stages { for st in s.stumps where st.feature >= reader.features.count {
+            throw EmovoxError("a weak classifier refers to feature \(st.feature) of \(reader.features.count)", file: path)
+        } }
+        windowWidth = reader.width; windowHeight = reader.height
+        stages = reader.stages; features = reader.features
+    }
+
+    public struct Options {
+        public var scaleFactor = 1.1
+        public var minNeighbors = 5
+        public var minSize = 0
+        public init(scaleFactor: Double = 1.1, minNeighbors: Int = 5, minSize: Int = 0) {
+            self.scaleFactor = scaleFactor; self.minNeighbors = minNeighbors; self.minSize = minSize
+        }
+    }
+
+    /// `detectMultiScale(image, scaleFactor, minNeighbors, minSize)`.
+    public func detect(_ img: GrayImage, options: Options = Options()) -> [Box] {
+        var scales: [Double] = []
+        var factor = 1.0
+        while true {
+            let ww = Int((Double(windowWidth) * factor).rounded()), wh = Int((Double(windowHeight) * factor).rounded())
+            let sw = Int((Double(img.width) / factor).rounded()), sh = Int((Double(img.height) / factor).rounded())
+            if ww > img.width || wh > img.height || sw < windowWidth || sh < windowHeight { break }
+            if ww >= options.minSize && wh >= options.minSize { scales.append(factor) }
+            factor *= options.scaleFactor
+        }
+        var perScale = [[Box]](repeating: [], count: scales.count)
+        perScale.withUnsafeMutableBufferPointer { out in
+            Threads.parallelFor(scales.count) { range in
+                for i in range { out[i] = self.detectAtScale(img, scales[i]) }
+            }
+        }
+        return Self.groupRectangles(perScale.flatMap { $0 }, groupThreshold: options.minNeighbors, eps: 0.2)
+    }
+
+    func detectAtScale(_ img: GrayImage, _ factor: Double) -> [Box] {
+        let sw = Int((Double(img.width) / factor).rounded()), sh = Int((Double(img.height) / factor).rounded())
+        let scaled = (sw == img.width && sh == img.height) ? img : Resize.bilinear(img, width: sw, height: sh)
+        // Integral images with a zero first row/column; squares in Int64 (exact).
+        let W = sw + 1
+        var sum = [Int32](repeating: 0, count: W * (sh + 1)), sq = [Int64](repeating: 0, count: W * (sh + 1))
+        for y in 0..<sh {
+            var rs: Int32 = 0, rq: Int64 = 0
+            for x in 0..<sw {
+                let v = Int32(scaled.pixels[y * sw + x])
+                rs += v; rq += Int64(v * v)
+                sum[(y + 1) * W + x + 1] = sum[y * W + x + 1] + rs
+                sq[(y + 1) * W + x + 1] = sq[y * W + x + 1] + rq
+            }
+        }
+        let winW = Int((Double(windowWidth) * factor).rounded()), winH = Int((Double(windowHeight) * factor).rounded())
+        let step = factor > 2 ? 1 : 2
+        let normArea = Double((windowWidth - 2) * (windowHeight - 2))
+        var found: [Box] = []
+        sum.withUnsafeBufferPointer { s in sq.withUnsafeBufferPointer { q in
+            func rect(_ p: UnsafeBufferPointer<Int32>, _ x: Int, _ y: Int, _ w: Int, _ h: Int) -> Int32 {
+                p[(y + h) * W + x + w] - p[y * W + x + w] - p[(y + h) * W + x] + p[y * W + x]
+            }
+            var y = 0
+            while y + windowHeight <= sh {
+                var x = 0
+                while x + windowWidth <= sw {
+                    // Variance normalisation over the window shrunk by one pixel (OpenCV's normrect).
+                    let vs = Double(rect(s, x + 1, y + 1, windowWidth - 2, windowHeight - 2))
+                    let a = (y + 1) * W + x + 1, b = (y + 1) * W + x + windowWidth - 1
+                    let c = (y + windowHeight - 1) * W + x + 1, d = (y + windowHeight - 1) * W + x + windowWidth - 1
+                    let vq = Double(q[d] - q[b] - q[c] + q[a])
+                    let nf2 = normArea * vq - vs * vs
+                    var result = -1  // flat windows are rejected before any stage (no skip-ahead)
+                    if nf2 > 0, normArea / nf2.squareRoot() < 0.1 {
+                        let inv = Float(1 / nf2.squareRoot())
+                        result = 1
+                        for (si, stage) in stages.enumerated() {
+                            var acc: Float = 0
+                            for st in stage.stumps {
+                                var v: Float = 0
+                                for r in features[st.feature].rects { v += r.weight * Float(rect(s, x + r.x, y + r.y, r.w, r.h)) }
+                                acc += v * inv < st.threshold ? st.left : st.right
+                            }
+                            if acc < stage.threshold { result = si == 0 ? 0 : -1; break }
+                        }
+                    }
+                    if result > 0 {
+                        found.append(Box(x: Int((Double(x) * factor).rounded()), y: Int((Double(y) * factor).rounded()), width: winW, height: winH))
+                    }
+                    x += result == 0 ? 2 * step : step  // OpenCV skips ahead after a first-stage rejection
+                }
+                y += step
+            }
+        } }
+        return found
+    }
+
+    /// cv::groupRectangles: cluster by similarity (eps), average each cluster, drop clusters with
+    /// ≤ groupThreshold members and clusters nested inside a stronger one.
+    public static func groupRectangles(_ rects: [Box], groupThreshold: Int, eps: Double) -> [Box] {
+        guard groupThreshold > 0 else { return rects }
+        var parent = Array(rects.indices)
+        func find(_ i: Int) -> Int { var i = i; while parent[i] != i { parent[i] = parent[parent[i]]; i = parent[i] }; return i }
+        func similar(_ a: Box, _ b: Box) -> Bool {
+            let delta = eps * Double(min(a.width, b.width) + min(a.height, b.height)) * 0.5
+            return Double(abs(a.x - b.x)) <= delta && Double(abs(a.y - b.y)) <= delta
+                && Double(abs(a.x + a.width - b.x - b.width)) <= delta && Double(abs(a.y + a.height - b.y - b.height)) <= delta
+        }
+        for i in rects.indices { for j in rects.indices where j > i && similar(rects[i], rects[j]) {
+            let a = find(i), b = find(j); if a != b { parent[a] = b }
+        } }
+        var order: [Int: Int] = [:]
+        var sums: [(x: Int, y: Int, w: Int, h: Int, n: Int)] = []
+        for i in rects.indices {
+            let r = find(i)
+            let k = order[r] ?? { order[r] = sums.count; sums.append((0, 0, 0, 0, 0)); return sums.count - 1 }()
+            sums[k].x += rects[i].x; sums[k].y += rects[i].y; sums[k].w += rects[i].width; sums[k].h += rects[i].height; sums[k].n += 1
+        }
+        let avg = sums.map { s -> (Box, Int) in
+            let f = 1 / Float(s.n)
+            return (Box(x: Int((Float(s.x) * f).rounded()), y: Int((Float(s.y) * f).rounded()),
+                        width: Int((Float(s.w) * f).rounded()), height: Int((Float(s.h) * f).rounded())), s.n)
+        }
+        var out: [Box] = []
+        for (i, (r1, n1)) in avg.enumerated() where n1 > groupThreshold {
+            var nested = false
+            for (j, (r2, n2)) in avg.enumerated() where j != i && n2 > groupThreshold {
+                let dx = Int((Double(r2.width) * eps).rounded()), dy = Int((Double(r2.height) * eps).rounded())
+                if r1.x >= r2.x - dx && r1.y >= r2.y - dy && r1.x + r1.width <= r2.x + r2.width + dx
+                    && r1.y + r1.height <= r2.y + r2.height + dy && (n2 > max(3, n1) || n1 < 3) { nested = true; break }
+            }
+            if !nested { out.append(r1) }
+        }
+        return out
+    }
+}
+
+/// Collects stages and features from a cascade XML, in either of OpenCV's formats: the new one
+/// (`<cascade>` with `<features>` and `internalNodes`) or the old one (`<size>`, `<trees>` with inline
+/// `<feature>`, `threshold`, `left_val`, `right_val`; stumps only), as fer ships.
+final class CascadeXMLReader: NSObject, XMLParserDelegate {
+    var path: [String] = []
+    var text = ""
+    var width = 0, height = 0
+    var stages: [HaarCascade.Stage] = []
+    var features: [HaarCascade.Feature] = []
+    var tilted = false
+    var pendingNodes: [Float] = []
+    var oldThreshold: Float = 0, oldLeft: Float = 0
+    var unsupportedTree = false
+
+    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+        path.append(name)
+        text = ""
+        if name == "_" {
+            if path.dropLast().last == "stages" { stages.append(.init(threshold: 0, stumps: [])) }
+            if path.dropLast().last == "features" { features.append(.init(rects: [])) }
+        }
+        if name == "feature" { features.append(.init(rects: [])) }  // old format: inline feature of a tree node
+    }
+
+    func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
+
+    func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+        let nums = text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }).compactMap { Float($0) }
+        let parent = path.dropLast().last ?? ""
+        switch name {
+        case "width" where parent == "cascade": width = Int(nums.first ?? 0)
+        case "height" where parent == "cascade": height = Int(nums.first ?? 0)
+        case "stageThreshold" where !stages.isEmpty: stages[stages.count - 1].threshold = nums.first ?? 0
+        case "internalNodes": pendingNodes = nums
+        case "leafValues" where !stages.isEmpty && pendingNodes.count >= 4 && nums.count >= 2:
+            stages[stages.count - 1].stumps.append(.init(feature: Int(pendingNodes[2]), threshold: pendingNodes[3], left: nums[0], right: nums[1]))
+        case "_" where parent == "rects" && !features.isEmpty && nums.count >= 5:
+            features[features.count - 1].rects.append((Int(nums[0]), Int(nums[1]), Int(nums[2]), Int(nums[3]), nums[4]))
+        case "tilted" where (nums.first ?? 0) != 0: tilted = true
+        case "size" where nums.count == 2: width = Int(nums[0]); height = Int(nums[1])
+        case "stage_threshold" where !stages.isEmpty: stages[stages.count - 1].threshold = nums.first ?? 0
+        case "threshold": oldThreshold = nums.first ?? 0
+        case "left_val": oldLeft = nums.first ?? 0
+        case "right_val" where !stages.isEmpty && !features.isEmpty:
+            stages[stages.count - 1].stumps.append(.init(feature: features.count - 1, threshold: oldThreshold, left: oldLeft, right: nums.first ?? 0))
+        case "left_node", "right_node": unsupportedTree = true
+        default: break
+        }
+        path.removeLast()
+        text = ""
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import EmovoxCore
+
+/// An 8-bit grey image, row-major.
+public struct GrayImage: Equatable {
+    public var width: Int
+    public var height: Int
+    public var pixels: [UInt8]
+
+    public init(width: Int, height: Int, pixels: [UInt8]) {
+        precondition(pixels.count == width * height, "GrayImage: \(pixels.count) pixels for \(width)×\(height)")
+        self.width = width; self.height = height; self.pixels = pixels
+    }
+
+    public subscript(x: Int, y: Int) -> UInt8 { pixels[y * width + x] }
+
+    /// OpenCV's BGR2GRAY on packed RGB: Y = (4899·R + 9617·G + 1868·B + 2¹³) >> 14 (fixed-point 0.299/0.587/0.114).
+    public init(rgb: [UInt8], width: Int, height: Int) {
+        var p = [UInt8](repeating: 0, count: width * height)
+        for i in 0..<(width * height) {
+            let r = Int(rgb[3 * i]), g = Int(rgb[3 * i + 1]), b = Int(rgb[3 * i + 2])
+            p[i] = UInt8((r * 4899 + g * 9617 + b * 1868 + 8192) >> 14)
+        }
+        self.init(width: width, height: height, pixels: p)
+    }
+
+    /// Pixels inside [x, x+w) × [y, y+h), clipped to the image.
+    public func cropped(x: Int, y: Int, width w: Int, height h: Int) -> GrayImage {
+        let x0 = max(0, x), y0 = max(0, y), x1 = min(width, x + w), y1 = min(height, y + h)
+        guard x1 > x0, y1 > y0 else { return GrayImage(width: 0, height: 0, pixels: []) }
+        var p = [UInt8](); p.reserveCapacity((x1 - x0) * (y1 - y0))
+        for yy in y0..<y1 { p += pixels[(yy * width + x0)..<(yy * width + x1)] }
+        return GrayImage(width: x1 - x0, height: y1 - y0, pixels: p)
+    }
+}
+
+/// Image files: binary/ASCII PGM natively, everything else (PNG, JPEG, BMP, …) through ffmpeg as RGB.
+public enum ImageIO {
+    public static let extensions: Set<String> = ["pgm", "png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp", "ppm"]
+
+    public static func isImage(_ path: String) -> Bool { extensions.contains((path as NSString).pathExtension.lowercased()) }
+
+    public static func read(_ path: String) throws -> GrayImage {
+        guard FileManager.default.fileExists(atPath: path) else { throw EmovoxError("no such file", file: path) }
+        if (path as NSString).pathExtension.lowercased() == "pgm" {
+            guard let d = FileManager.default.contents(atPath: path) else { throw EmovoxError("cannot read", file: path) }
+            return try decodePGM(d, name: path)
+        }
+        let (w, h) = try VideoReader.frameSize(path)
+        let rgb = try Subprocess.run("ffmpeg", ["-v", "error", "-nostdin", "-i", path, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], forFile: path)
+        guard rgb.count >= w * h * 3 else { throw EmovoxError("could not decode the image (\(rgb.count) bytes for \(w)×\(h))", file: path) }
+        return GrayImage(rgb: [UInt8](rgb.prefix(w * h * 3)), width: w, height: h)
+    }
+
+    public static func decodePGM(_ d: Data, name: String) throws -> GrayImage {
+        let b = [UInt8](d)
+        var i = 0
+        func token() -> String? {
+            while i < b.count {
+                if b[i] == UInt8(ascii: "#") { while i < b.count && b[i] != 10 { i += 1 } } else if b[i] <= 32 { i += 1 } else { break }
+            }
+            var s = ""
+            while i < b.count && b[i] > 32 { s.append(Character(UnicodeScalar(b[i]))); i += 1 }
+            return s.isEmpty ? nil : s
+        }
+        guard let magic = token(), magic == "P5" || magic == "P2" else { throw EmovoxError("not a PGM image (expected P5 or P2)", file: name) }
+        guard let w = token().flatMap(Int.init), let h = token().flatMap(Int.init), let maxv = token().flatMap(Int.init),
+              w > 0, h > 0, maxv > 0, maxv < 65536 else { throw EmovoxError("malformed PGM header", file: name) }
+        if magic == "P2" {
+            var px = [UInt8]()
+            for _ in 0..<(w * h) {
+                guard let v = token().flatMap(Int.init) else { throw EmovoxError("truncated PGM data", file: name) }
+                px.append(UInt8(min(255, v * 255 / maxv)))
+            }
+            return GrayImage(width: w, height: h, pixels: px)
+        }
+        i += 1  // single whitespace after maxval
+        let bpp = maxv > 255 ? 2 : 1
+        guard b.count >= i + w * h * bpp else { throw EmovoxError("truncated PGM data (\(b.count - i) of \(w * h * bpp) bytes)", file: name) }
+        let px = bpp == 1 ? Array(b[i..<(i + w * h)]).map { maxv == 255 ? $0 : UInt8(Int($0) * 255 / maxv) }
+                          : (0..<(w * h)).map { k in UInt8((Int(b[i + 2 * k]) << 8 | Int(b[i + 2 * k + 1])) * 255 / maxv) }
+        return GrayImage(width: w, height: h, pixels: px)
+    }
+
+    public static func encodePGM(_ img: GrayImage) -> Data {
+        Data("P5\n\(img.width) \(img.height)\n255\n".utf8) + Data(img.pixels)
+    }
+
+    public static func writePGM(_ img: GrayImage, to path: String) throws { try AtomicFile.write(encodePGM(img), to: path) }
+}
+
+/// Resizing as OpenCV does it for 8-bit images.
+public enum Resize {
+    /// cv2.INTER_AREA for downscaling: each output pixel is the coverage-weighted mean of the source box.
+    public static func area(_ img: GrayImage, width dw: Int, height dh: Int) -> GrayImage {
+        let sx = Double(img.width) / Double(dw), sy = Double(img.height) / Double(dh)
+        func spans(_ n: Int, _ s: Double, _ limit: Int) -> [[(Int, Double)]] {
+            (0..<n).map { d in
+                let a = Double(d) * s, b = min(Double(d + 1) * s, Double(limit))
+                var out: [(Int, Double)] = []
+                var k = Int(a.rounded(.down))
+                while Double(k) < b - 1e-9 && k < limit {
+                    let w = min(b, Double(k + 1)) - max(a, Double(k))
+                    if w > 1e-9 { out.append((k, w)) }
+                    k += 1
+                }
+                return out
+            }
+        }
+        if sx < 1 || sy < 1 { return bilinear(img, width: dw, height: dh) }  // INTER_AREA upscales bilinearly
+        let xs = spans(dw, sx, img.width), ys = spans(dh, sy, img.height)
+        var out = [UInt8](repeating: 0, count: dw * dh)
+        for y in 0..<dh { for x in 0..<dw {
+            var acc = 0.0, wsum = 0.0
+            for (yy, wy) in ys[y] { for (xx, wx) in xs[x] { acc += Double(img.pixels[yy * img.width + xx]) * wx * wy; wsum += wx * wy } }
+            out[y * dw + x] = UInt8(max(0, min(255, (acc / wsum).rounded())))
+        } }
+        return GrayImage(width: dw, height: dh, pixels: out)
+    }
+
+    /// cv2.INTER_LINEAR in OpenCV's 11-bit fixed point (half-pixel centres, clamped borders).
+    public static func bilinear(_ img: GrayImage, width dw: Int, height dh: Int) -> GrayImage {
+        let bits = 11, one = 1 << bits
+        func taps(_ n: Int, _ src: Int) -> [(Int, Int, Int, Int)] {
+            let scale = Double(src) / Double(n)
+            return (0..<n).map { d in
+                var f = (Double(d) + 0.5) * scale - 0.5
+                var s = Int(f.rounded(.down))
+                f -= Double(s)
+                if s < 0 { s = 0; f = 0 }
+                if s >= src - 1 { s = src - 1; f = 0 }
+                let w1 = Int((Float(f) * Float(one)).rounded()), w0 = one - w1
+                return (s, min(s + 1, src - 1), w0, w1)
+            }
+        }
+        let tx = taps(dw, img.width), ty = taps(dh, img.height)
+        var rows = [Int](repeating: 0, count: img.height * dw)
+        for y in 0..<img.height { for x in 0..<dw {
+            let (a, b, w0, w1) = tx[x]
+            rows[y * dw + x] = Int(img.pixels[y * img.width + a]) * w0 + Int(img.pixels[y * img.width + b]) * w1
+        } }
+        var out = [UInt8](repeating: 0, count: dw * dh)
+        for y in 0..<dh {
+            let (a, b, w0, w1) = ty[y]
+            for x in 0..<dw {
+                // OpenCV's vectorised vertical pass: each product pre-shifted by 4 and 16, then (v + 2) >> 2.
+                let v = (((w0 * (rows[a * dw + x] >> 4)) >> 16) + ((w1 * (rows[b * dw + x] >> 4)) >> 16) + 2) >> 2
+                out[y * dw + x] = UInt8(max(0, min(255, v)))
+            }
+        }
+        return GrayImage(width: dw, height: dh, pixels: out)
+    }
+}
