@@ -1,1 +1,0 @@
-// EmovoxData: placeholder, filled in by its issue.
