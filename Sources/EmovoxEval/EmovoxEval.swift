@@ -1,1 +1,0 @@
-// EmovoxEval: placeholder, filled in by its issue.
