@@ -1,1 +1,0 @@
-// EmovoxReport: placeholder, filled in by its issue.
