@@ -82,10 +82,10 @@ public enum CorpusReader {
         return e.compactMap { $0 as? String }.sorted().map { (root as NSString).appendingPathComponent($0) }
     }
 
-    struct Parsed { var speaker: String; var label: String?; var extra: [String: String] = [:] }
+    public struct Parsed { public var speaker: String; public var label: String?; public var extra: [String: String] = [:] }
 
     /// `03-01-EE-II-SS-RR-AA.wav`: emotion 01..08 = neutral, calm, happy, sad, angry, fearful, disgust, surprised.
-    static func ravdess(_ name: String) -> Parsed? {
+    public static func ravdess(_ name: String) -> Parsed? {
         let stem = (name as NSString).deletingPathExtension
         let p = stem.split(separator: "-").compactMap { Int($0) }
         guard p.count == 7, stem.split(separator: "-").allSatisfy({ $0.count == 2 }), (1...8).contains(p[2]) else { return nil }
@@ -95,14 +95,14 @@ public enum CorpusReader {
     }
 
     /// `1001_DFA_ANG_XX`: speaker, sentence, emotion, level.
-    static func cremad(_ name: String) -> Parsed? {
+    public static func cremad(_ name: String) -> Parsed? {
         let p = (name as NSString).deletingPathExtension.split(separator: "_").map(String.init)
         guard p.count == 4, p[0].count == 4, Int(p[0]) != nil, ["ANG", "DIS", "FEA", "HAP", "NEU", "SAD"].contains(p[2]) else { return nil }
         return Parsed(speaker: p[0], label: Emotion.canonical(p[2]), extra: ["sentence": p[1], "level": p[3]])
     }
 
     /// `03a01Fa.wav`: speaker (2 digits), text code, emotion letter (German initials), version.
-    static func emodb(_ name: String) -> Parsed? {
+    public static func emodb(_ name: String) -> Parsed? {
         let s = Array((name as NSString).deletingPathExtension)
         guard s.count == 7, Int(String(s[0...1])) != nil, let e = ["W": "angry", "L": "boredom", "E": "disgust", "A": "fear",
                                                                     "F": "happy", "T": "sad", "N": "neutral"][String(s[5])] else { return nil }

