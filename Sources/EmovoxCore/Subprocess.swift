@@ -81,10 +81,11 @@ public enum AtomicFile {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
         try data.write(to: tmp)
-        if FileManager.default.fileExists(atPath: path) {
-            _ = try FileManager.default.replaceItemAt(url, withItemAt: tmp)
-        } else {
-            try FileManager.default.moveItem(at: tmp, to: url)
+        // POSIX rename replaces the target atomically (Foundation's replaceItemAt is unreliable on Linux).
+        guard rename(tmp.path, url.path) == 0 else {
+            let err = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(at: tmp)
+            throw EmovoxError("cannot write: \(err)", file: path)
         }
     }
 
