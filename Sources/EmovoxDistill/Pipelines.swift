@@ -27,6 +27,7 @@ public enum Pipelines {
             progress.update(k + 1, c.id)
             guard let l = byClip[c.id] else { skipped.append((c.id, "no teacher labels")); continue }
             guard !l.logits.isEmpty else { skipped.append((c.id, "no face found by the teacher")); continue }
+            guard l.logits.allSatisfy({ $0.allSatisfy(\.isFinite) }) else { skipped.append((c.id, "teacher logits are not finite")); continue }
             do { out.append(DistillationItem(id: c.id, audio: try AudioLoader.load(c.audio), labels: l)) } catch {
                 skipped.append((c.id, "\(error)"))
             }

@@ -61,6 +61,8 @@ public final class DistillationTrainer {
     public private(set) var history: [EpochRecord] = []
     var epochsDone = 0
     public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0).utf8)) }
+    /// Stops after this many epochs in total (simulates an interruption in tests).
+    var epochsLimitForTesting: Int? = nil
 
     public var weightsPath: String { runDir + "/student.safetensors" }
     var statePath: String { runDir + "/trainer_state.json" }
@@ -153,7 +155,7 @@ public final class DistillationTrainer {
     public func train(_ items: [DistillationItem], validation: [DistillationItem] = []) throws {
         guard !items.isEmpty else { throw EmovoxError("no training clips with teacher labels") }
         let batches = (items.count + config.batchSize - 1) / config.batchSize
-        while epochsDone < config.epochs {
+        while epochsDone < min(config.epochs, epochsLimitForTesting ?? .max) {
             let epoch = epochsDone
             optimizer.learningRate = schedule.rate(epoch: epoch)
             let order = epochOrder(items)
