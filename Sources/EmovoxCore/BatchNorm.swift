@@ -48,9 +48,11 @@ public final class BatchNorm: Layer {
         var scale = [Float](repeating: 0, count: channels), shift = scale
         if training {
             let m = Double(n * plane)
-            var mean = [Float](repeating: 0, count: channels)
+            var mean = [Float](repeating: 0, count: channels), unbiasedVar = mean
             invStd = [Float](repeating: 0, count: channels)
+            // Threads write only through raw pointers, one channel each: no array is mutated concurrently.
             x.data.withUnsafeBufferPointer { xp in mean.withUnsafeMutableBufferPointer { mp in invStd.withUnsafeMutableBufferPointer { ip in
+            unbiasedVar.withUnsafeMutableBufferPointer { vp in
                 Threads.parallelFor(channels) { range in
                     for c in range {
                         var sum = 0.0, sq = 0.0
@@ -63,13 +65,13 @@ public final class BatchNorm: Layer {
                         ip[c] = Float(1 / (variance + Double(epsilon)).squareRoot())
                         // Running variance is the unbiased estimate, as in PyTorch.
                         let unbiased = m > 1 ? variance * m / (m - 1) : variance
-                        scale[c] = Float(unbiased)  // reused as scratch below
+                        vp[c] = Float(unbiased)
                     }
                 }
-            } } }
+            } } } }
             for c in 0..<channels {
                 runningMean.data[c] = (1 - momentum) * runningMean.data[c] + momentum * mean[c]
-                runningVar.data[c] = (1 - momentum) * runningVar.data[c] + momentum * scale[c]
+                runningVar.data[c] = (1 - momentum) * runningVar.data[c] + momentum * unbiasedVar[c]
             }
             batchesTracked += 1
             var xh = Tensor(zeros: x.shape)
