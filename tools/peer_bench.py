@@ -95,6 +95,40 @@ class MiniXception(nn.Module):
         return self.out(x).mean(dim=(2, 3))
 
 
+def bench_student_once(name, batch, frames=400):
+    model = Student(CONFIGS[name]).train()
+    x = torch.randn(batch, 1, CONFIGS[name]["bins"], frames)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9, weight_decay=5e-4)
+    loss = -(F.log_softmax(model(x) / 2, 1) / CONFIGS[name]["classes"]).sum(1).mean()
+    loss.backward()
+    opt.step()
+
+
+def bench_video(video, fps=25 / 6):
+    """fer's own pipeline on a video: OpenCV decode + Haar + crop + the same network (random weights)."""
+    import cv2
+    cascade = cv2.CascadeClassifier(os.path.join(os.path.dirname(__file__), "..", ".cache", "teacher", "haarcascade_frontalface_default.xml"))
+    model = MiniXception().eval()
+    t0 = time.perf_counter()
+    cap = cv2.VideoCapture(video)
+    native = cap.get(cv2.CAP_PROP_FPS) or 25
+    k, n, nxt = 0, 0, 0.0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if k / native + 1e-9 >= nxt:
+            nxt += 1 / fps
+            n += 1
+            g = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+            for (x, y, w, h) in cascade.detectMultiScale(g, 1.1, 5):
+                crop = cv2.resize(g[max(0, y - 10):y + h + 10, max(0, x - 10):x + w + 10], (64, 64), interpolation=cv2.INTER_AREA)
+                with torch.no_grad():
+                    model(torch.from_numpy((crop / 255.0 - 0.5) * 2).float()[None, None])
+        k += 1
+    return {"frames_per_s": n / (time.perf_counter() - t0)}
+
+
 def bench_teacher(batch=64):
     model = MiniXception().eval()
     x = torch.randn(batch, 1, 64, 64)
@@ -123,7 +157,14 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--models", default="vggm-small,vggm")
+    ap.add_argument("--video", help="talking-face video for the end-to-end teacher pipeline (OpenCV + PyTorch)")
+    ap.add_argument("--memory-batch", type=int, default=0, help="only: one vggm training step at this batch, print peak RSS")
     a = ap.parse_args()
+    if a.memory_batch:
+        torch.set_num_threads(a.threads)
+        bench_student_once("vggm", a.memory_batch)
+        print(json.dumps({"vggm_train_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+        return
     torch.set_num_threads(a.threads)
     a_ = torch.randn(1024, 1024)
     t = best_time(lambda: a_ @ a_, 3)
@@ -132,6 +173,7 @@ def main():
            "students": [bench_student(m, a.batch) for m in a.models.split(",")],
            "teacher_crops": bench_teacher(),
            "spectrogram": bench_spectrogram(),
+           "teacher_video": bench_video(a.video) if a.video else None,
            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     print(json.dumps(out, indent=1))
 

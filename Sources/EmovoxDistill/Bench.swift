@@ -7,6 +7,7 @@ public enum Bench {
     /// Best-of-`repeats` seconds of `body` after one warm-up call.
     public static func time(repeats: Int = 3, _ body: () -> Void) -> Double {
         body()
+        if repeats == 0 { return .nan }
         var best = Double.infinity
         for _ in 0..<repeats {
             let t0 = DispatchTime.now().uptimeNanoseconds
@@ -83,7 +84,7 @@ public enum Bench {
             model.backward(Loss.softCrossEntropy(logits: logits, targets: targets, temperature: 2).grad)
             sgd.step()
         }
-        let infer = time(repeats: repeats) { _ = model.forward(x, training: false) }
+        let infer = repeats == 0 ? .nan : time(repeats: repeats) { _ = model.forward(x, training: false) }
         return StudentResult(model: name, batch: batch, gmacPerCrop: macs / 1e9, trainStepSeconds: train,
                              trainSamplesPerSecond: Double(batch) / train, inferenceSamplesPerSecond: Double(batch) / infer,
                              convGFLOPSInference: 2 * macs * Double(batch) / infer / 1e9)
@@ -134,5 +135,42 @@ extension Bench {
             LayerTiming(name: rows[i].name, forwardMs: fwd[i], backwardMs: bwd[i],
                         gflopsForward: rows[i].macs > 0 ? 2 * Double(rows[i].macs) / (fwd[i] / 1e3) / 1e9 : 0)
         }
+    }
+}
+
+import EmovoxAudio
+import EmovoxVision
+
+extension Bench {
+    /// Spectrograms of 4.024 s crops per second (batched over threads).
+    public static func spectrogramClipsPerSecond(clips: Int = 64, bins: Int = 512) -> Double {
+        var rng = SeededRNG(seed: 6)
+        let crops = (0..<clips).map { _ in (0..<SpectrogramConfig.cropSamples).map { _ in rng.normal() * 0.1 } }
+        let spec = Spectrogram(config: SpectrogramConfig(bins: bins))
+        var none: SeededRNG? = nil
+        return Double(clips) / time(repeats: 2) { _ = spec.batch(crops, dither: &none) }
+    }
+
+    /// Latency of one 10 s clip end to end: spectrogram + student forward (batch 1).
+    public static func singleClipLatency(_ name: String, seconds: Double = 10) throws -> Double {
+        var rng = SeededRNG(seed: 7)
+        let model = StudentModel(config: try StudentConfig.named(name, classes: 7), rng: &rng)
+        let runner = StudentRunner(model: model, classes: FaceTeacher.fer2013Labels)
+        let audio = (0..<Int(seconds * 16000)).map { _ in rng.normal() * 0.1 }
+        return time(repeats: 2) { _ = runner.score([audio]) }
+    }
+
+    /// Teacher frames/s on a video end to end: decode at 25/6 fps, detect, track, crop, classify.
+    public static func teacherVideo(_ runner: TeacherRunner, video: String) throws -> Double {
+        var frames = 0
+        let s = time(repeats: 1) { frames = (try? runner.run(video))?.framesSampled ?? 0 }
+        return Double(frames) / s
+    }
+
+    /// Peak resident memory of this process so far, in MB (Linux VmHWM).
+    public static func peakRSSMB() -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
+        return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
     }
 }

