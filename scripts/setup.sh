@@ -3,6 +3,7 @@
 # fetches the default face teacher and the demo's face media into .cache/, and builds emovox in release mode.
 #   scripts/setup.sh            # system packages + media + release build
 #   scripts/setup.sh --no-build # system packages + media only
+#   scripts/setup.sh --for-tests # as --no-build, plus chromium for the report rendering test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -11,7 +12,10 @@ CACHE=$ROOT/.cache
 mkdir -p "$CACHE"
 
 need_pkgs=()
-for p in ffmpeg sox espeak-ng libopenblas-dev libhdf5-dev pkg-config librsvg2-bin unzip; do
+wanted="ffmpeg sox espeak-ng libopenblas-dev libhdf5-dev pkg-config librsvg2-bin unzip"
+# The tests also render the HTML report in a real headless browser.
+[ "${1:-}" = "--for-tests" ] && wanted="$wanted chromium"
+for p in $wanted; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -64,7 +68,7 @@ if [ ! -d "$CACHE/cremad" ]; then
   fi
 fi
 
-if [ "${1:-}" != "--no-build" ]; then
+if [ "${1:-}" != "--no-build" ] && [ "${1:-}" != "--for-tests" ]; then
   echo "== swift build -c release"
   swift build -c release 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' || true
   test -x .build/release/emovox || { echo "build failed"; exit 1; }

@@ -3,7 +3,7 @@
 # Tests that need ../shared (real corpora, reference teacher outputs) skip with a message when it is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --no-build
+scripts/setup.sh --for-tests
 # One release build with testability: numeric tests (gradient checks, parity, Haar detection) run at full speed,
 # and the same build provides .build/release/emovox for the smoke test.
 swift build --build-tests -c release -Xswiftc -enable-testing 2>&1 | grep -E 'error|warning: unre|Build' || true
