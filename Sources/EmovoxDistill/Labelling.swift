@@ -5,7 +5,7 @@ import EmovoxVision
 
 /// `emovox label`: the teacher over every clip's faces, one JSONL record per clip, resumable and shardable.
 public enum Labelling {
-    public struct Summary { public var labelled = 0, skippedDone = 0, failed: [(String, String)] = [], noFaces = 0 }
+    public struct Summary { public var labelled = 0, skippedDone = 0, failed: [(String, String)] = [], noFaces = 0, noMedia = 0 }
 
     public static func run(manifest: Manifest, runner: TeacherRunner, out: String, shard: (index: Int, count: Int) = (0, 1),
                            progress: (Int, Int, String) -> Void = { _, _, _ in }) throws -> Summary {
@@ -16,7 +16,7 @@ public enum Labelling {
         for (k, clip) in mine.enumerated() {
             progress(k + 1, mine.count, clip.id)
             if done.contains(clip.id) { summary.skippedDone += 1; continue }
-            guard let source = clip.faces ?? clip.video else { summary.failed.append((clip.id, "no video or face track")); continue }
+            guard let source = clip.faces ?? clip.video else { summary.noMedia += 1; continue }  // audio-only clip: nothing to label
             do {
                 let run = try runner.run(source)
                 let faces = run.speakingResults

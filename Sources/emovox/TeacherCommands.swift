@@ -91,7 +91,7 @@ struct LabelCommand: ParsableCommand {
         let progress = Progress("label", total: (manifest.clips.count + sh.count - 1 - sh.index) / sh.count)
         let s = try Labelling.run(manifest: manifest, runner: runner, out: out, shard: sh) { k, _, id in progress.update(k - 1, id) }
         progress.update((manifest.clips.count + sh.count - 1 - sh.index) / sh.count)
-        print("\(out): \(s.labelled) clips labelled, \(s.skippedDone) already done, \(s.noFaces) without any face, \(s.failed.count) failed")
+        print("\(out): \(s.labelled) clips labelled, \(s.skippedDone) already done, \(s.noFaces) without any face, \(s.noMedia) audio-only (no face media), \(s.failed.count) failed")
         for (id, why) in s.failed.prefix(10) { print("  skipped \(id): \(why)") }
     }
 }
