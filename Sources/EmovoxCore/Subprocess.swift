@@ -13,17 +13,21 @@ public enum Subprocess {
         return nil
     }
 
-    /// Runs `tool args…` to completion and returns its standard output.
-    /// Standard error is collected and reported on failure; `forFile` names the input in errors.
-    public static func run(_ tool: String, _ args: [String], forFile: String? = nil,
-                           stdin: Data? = nil) throws -> Data {
+    static func process(_ tool: String, _ args: [String], forFile: String?) throws -> Process {
         guard let exe = which(tool) else {
-            throw EmovoxError("`\(tool)` is not installed (apt-get install \(tool == "ffprobe" ? "ffmpeg" : tool))",
-                              file: forFile)
+            throw EmovoxError("`\(tool)` is not installed (apt-get install \(tool == "ffprobe" ? "ffmpeg" : tool))", file: forFile)
         }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
         p.arguments = args
+        return p
+    }
+
+    /// Runs `tool args…` to completion and returns its standard output.
+    /// Standard error is collected and reported on failure; `forFile` names the input in errors.
+    public static func run(_ tool: String, _ args: [String], forFile: String? = nil,
+                           stdin: Data? = nil) throws -> Data {
+        let p = try process(tool, args, forFile: forFile)
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -37,17 +41,18 @@ public enum Subprocess {
             }
         }
         // Drain stderr concurrently so a chatty tool cannot block on a full pipe.
-        var errData = Data()
+        final class Box: @unchecked Sendable { var data = Data() }  // written by one reader, read after the semaphore
+        let errBox = Box()
         let errDone = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
-            errData = err.fileHandleForReading.readDataToEndOfFile()
+            errBox.data = err.fileHandleForReading.readDataToEndOfFile()
             errDone.signal()
         }
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         errDone.wait()
         if p.terminationStatus != 0 {
-            let msg = String(decoding: errData, as: UTF8.self)
+            let msg = String(decoding: errBox.data, as: UTF8.self)
                 .split(separator: "\n").suffix(3).joined(separator: " | ")
             throw EmovoxError("\(tool) failed (exit \(p.terminationStatus)): \(msg)", file: forFile)
         }
@@ -57,13 +62,7 @@ public enum Subprocess {
     /// Starts `tool args…` and returns the process and a handle on its standard output, for streaming
     /// readers (long audio, video frames). The caller reads until EOF, then calls `waitUntilExit()`.
     public static func stream(_ tool: String, _ args: [String], forFile: String? = nil) throws -> (Process, FileHandle) {
-        guard let exe = which(tool) else {
-            throw EmovoxError("`\(tool)` is not installed (apt-get install \(tool == "ffprobe" ? "ffmpeg" : tool))",
-                              file: forFile)
-        }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
+        let p = try process(tool, args, forFile: forFile)
         let out = Pipe()
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
