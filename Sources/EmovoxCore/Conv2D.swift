@@ -289,24 +289,38 @@ public enum ConvKernels {
 
     static func depthwiseForward(x: [Float], w: [Float], y: inout [Float], n: Int, c: Int, g: WindowGeometry) {
         let inPlane = g.inH * g.inW, outPlane = g.outH * g.outW, kk = g.kh * g.kw
+        // Loop order tap-by-tap over whole output rows: the valid column range of each tap is computed once,
+        // so the inner loop is a bounds-free multiply-add over contiguous memory that the compiler vectorises.
+        let colRange: [(lo: Int, hi: Int)] = (0..<g.kw).map { j in
+            let off = j - g.padLeft
+            let lo = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw
+            let hi = min(g.outW, (g.inW - 1 - off) / g.sw + 1)
+            return (lo, max(lo, hi))
+        }
         x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in y.withUnsafeMutableBufferPointer { yp in
             Threads.parallelFor(n * c) { range in
                 for nc in range {
                     let ch = nc % c
                     let src = xp.baseAddress! + nc * inPlane, dst = yp.baseAddress! + nc * outPlane
                     let ker = wp.baseAddress! + ch * kk
-                    for oh in 0..<g.outH { for ow in 0..<g.outW {
-                        var acc: Float = 0
+                    for oh in 0..<g.outH {
+                        let d = dst + oh * g.outW
                         for i in 0..<g.kh {
                             let ih = oh * g.sh - g.padTop + i
                             if ih < 0 || ih >= g.inH { continue }
+                            let row = src + ih * g.inW
                             for j in 0..<g.kw {
-                                let iw = ow * g.sw - g.padLeft + j
-                                if iw >= 0 && iw < g.inW { acc += ker[i * g.kw + j] * src[ih * g.inW + iw] }
+                                let k = ker[i * g.kw + j], off = j - g.padLeft
+                                let (lo, hi) = colRange[j]
+                                if g.sw == 1 {
+                                    let s = row + off
+                                    for ow in lo..<hi { d[ow] += k * s[ow] }
+                                } else {
+                                    for ow in lo..<hi { d[ow] += k * row[ow * g.sw + off] }
+                                }
                             }
                         }
-                        dst[oh * g.outW + ow] = acc
-                    } }
+                    }
                 }
             }
         } } }
