@@ -9,5 +9,15 @@ scripts/setup.sh --for-tests
 swift build --build-tests -c release -Xswiftc -enable-testing 2>&1 | grep -E 'error|warning: unre|Build' || true
 test -x .build/release/emovox || { echo "build failed"; exit 1; }
 bash scripts/smoke.sh
-swift test --skip-build -c release -Xswiftc -enable-testing 2>&1 | grep -vE "^Test Case '.*' (started|passed)"
-exit "${PIPESTATUS[0]}"
+set +e
+swift test --skip-build -c release -Xswiftc -enable-testing --disable-swift-testing > .build/test-output.txt 2>&1
+status=$?
+set -e
+grep -vE "^Test Case '.*' (started|passed)" .build/test-output.txt
+# The plain summary line, from XCTest's own totals.
+line=$(grep -E "Executed [0-9]+ tests?" .build/test-output.txt | tail -1)
+total=$(echo "$line" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
+skipped=$(echo "$line" | grep -oE "[0-9]+ tests? skipped" | grep -oE "^[0-9]+" || echo 0)
+failed=$(echo "$line" | grep -oE "[0-9]+ failures?" | grep -oE "^[0-9]+" || echo 0)
+echo "tests: $((total - skipped - failed)) passed, $failed failed, $skipped skipped"
+exit "$status"

@@ -90,19 +90,22 @@ public final class Spectrogram {
         var magA = [Float](repeating: 0, count: half + 1), magB = magA
         // Two real frames per complex FFT: z = a + i·b.
         var f = 0
+        re.withUnsafeMutableBufferPointer { rb in im.withUnsafeMutableBufferPointer { ib in
+        let rp = rb.baseAddress!, ip = ib.baseAddress!
         while f < frames {
             let second = f + 1 < frames
-            for k in 0..<c.fftSize { re[k] = 0; im[k] = 0 }
-            for k in 0..<c.windowLength {
-                re[k] = x[f * c.hop + k] * window[k]
-                if second { im[k] = x[(f + 1) * c.hop + k] * window[k] }
-            }
-            fft.forward(&re, &im)
+            for k in c.windowLength..<c.fftSize { rp[k] = 0; ip[k] = 0 }  // zero padding 400 → 512
+            x.withUnsafeBufferPointer { xp in window.withUnsafeBufferPointer { wp in
+                let a = xp.baseAddress! + f * c.hop, b = xp.baseAddress! + (f + 1) * c.hop
+                for k in 0..<c.windowLength { rp[k] = a[k] * wp[k] }
+                if second { for k in 0..<c.windowLength { ip[k] = b[k] * wp[k] } } else { for k in 0..<c.windowLength { ip[k] = 0 } }
+            } }
+            fft.forward(rp, ip)
             for k in 0...half {
                 let j = (c.fftSize - k) % c.fftSize
                 // A[k] = (Z[k] + conj Z[N−k]) / 2, B[k] = (Z[k] − conj Z[N−k]) / 2i
-                let ar = (re[k] + re[j]) / 2, ai = (im[k] - im[j]) / 2
-                let br = (im[k] + im[j]) / 2, bi = -(re[k] - re[j]) / 2
+                let ar = (rp[k] + rp[j]) / 2, ai = (ip[k] - ip[j]) / 2
+                let br = (ip[k] + ip[j]) / 2, bi = -(rp[k] - rp[j]) / 2
                 magA[k] = (ar * ar + ai * ai).squareRoot()
                 magB[k] = (br * br + bi * bi).squareRoot()
             }
@@ -113,6 +116,7 @@ public final class Spectrogram {
             }
             f += 2
         }
+        } }
         guard c.normalize else { return }
         for k in 0..<c.bins {
             let row = out + k * frames
@@ -145,43 +149,70 @@ public final class Spectrogram {
     }
 }
 
-/// Iterative radix-2 complex FFT with precomputed twiddles and bit reversal (sizes 2^k).
+/// Iterative radix-2 complex FFT (sizes 2^k): bit-reversal permutation, then log2(N) butterfly stages with
+/// each stage's twiddles stored contiguously; the first stage (twiddle 1) is a plain add/subtract.
 public final class FFT {
     public let size: Int
-    let cosT: [Float], sinT: [Float], rev: [Int]
+    let rev: [Int32]
+    /// Twiddles of stage with half-length h live at [h - 1, 2h - 1).
+    let twRe: [Float], twIm: [Float]
 
     public init(size: Int) {
         precondition(size > 1 && size & (size - 1) == 0, "FFT size must be a power of two")
         self.size = size
-        cosT = (0..<(size / 2)).map { Float(cos(-2 * Double.pi * Double($0) / Double(size))) }
-        sinT = (0..<(size / 2)).map { Float(sin(-2 * Double.pi * Double($0) / Double(size))) }
         let bits = size.trailingZeroBitCount
         rev = (0..<size).map { i in
             var r = 0
             for b in 0..<bits where i & (1 << b) != 0 { r |= 1 << (bits - 1 - b) }
-            return r
+            return Int32(r)
         }
+        var re = [Float](), im = [Float]()
+        var h = 1
+        while h < size {
+            for j in 0..<h {
+                let a = -Double.pi * Double(j) / Double(h)
+                re.append(Float(cos(a))); im.append(Float(sin(a)))
+            }
+            h <<= 1
+        }
+        twRe = re; twIm = im
     }
 
     public func forward(_ re: inout [Float], _ im: inout [Float]) {
+        re.withUnsafeMutableBufferPointer { r in im.withUnsafeMutableBufferPointer { i in forward(r.baseAddress!, i.baseAddress!) } }
+    }
+
+    /// In place on `size` values at `r` (real) and `i` (imaginary).
+    public func forward(_ r: UnsafeMutablePointer<Float>, _ i: UnsafeMutablePointer<Float>) {
         let n = size
-        re.withUnsafeMutableBufferPointer { r in im.withUnsafeMutableBufferPointer { i in
-            for k in 0..<n where rev[k] > k { r.swapAt(k, rev[k]); i.swapAt(k, rev[k]) }
-            var len = 2
-            while len <= n {
-                let halfLen = len / 2, step = n / len
+        rev.withUnsafeBufferPointer { rv in
+            for k in 0..<n {
+                let j = Int(rv[k])
+                if j > k { swap(&r[k], &r[j]); swap(&i[k], &i[j]) }
+            }
+        }
+        var a = 0
+        while a < n {  // half-length 1: twiddle 1
+            let br = r[a + 1], bi = i[a + 1]
+            r[a + 1] = r[a] - br; i[a + 1] = i[a] - bi
+            r[a] += br; i[a] += bi
+            a += 2
+        }
+        twRe.withUnsafeBufferPointer { tr in twIm.withUnsafeBufferPointer { ti in
+            var h = 2
+            while h < n {
+                let wr = tr.baseAddress! + h - 1, wi = ti.baseAddress! + h - 1
                 var start = 0
                 while start < n {
-                    for j in 0..<halfLen {
-                        let wr = cosT[j * step], wi = sinT[j * step]
-                        let a = start + j, b = a + halfLen
-                        let tr = r[b] * wr - i[b] * wi, ti = r[b] * wi + i[b] * wr
-                        r[b] = r[a] - tr; i[b] = i[a] - ti
-                        r[a] += tr; i[a] += ti
+                    let ar = r + start, ai = i + start, br = r + start + h, bi = i + start + h
+                    for j in 0..<h {
+                        let tre = br[j] * wr[j] - bi[j] * wi[j], tim = br[j] * wi[j] + bi[j] * wr[j]
+                        br[j] = ar[j] - tre; bi[j] = ai[j] - tim
+                        ar[j] += tre; ai[j] += tim
                     }
-                    start += len
+                    start += 2 * h
                 }
-                len <<= 1
+                h <<= 1
             }
         } }
     }

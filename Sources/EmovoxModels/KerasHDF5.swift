@@ -82,6 +82,8 @@ public struct KerasModelFile {
         if H5Tis_variable_str(ftype) > 0 {
             let mtype = H5Tcopy(emovox_H5T_C_S1())
             H5Tset_size(mtype, emovox_H5T_VARIABLE())
+            // h5py writes UTF-8, Keras 2.0 ASCII: HDF5 refuses to convert between them, so match the file's set.
+            H5Tset_cset(mtype, H5Tget_cset(ftype))
             defer { H5Tclose(mtype) }
             var ptrs = [UnsafeMutablePointer<CChar>?](repeating: nil, count: n)
             guard H5Aread(attr, mtype, &ptrs) >= 0 else { throw EmovoxError("cannot read attribute '\(name)'", file: path) }
