@@ -8,17 +8,18 @@
   implementation of the recipe (DC removal, pre-emphasis 0.97, symmetric Hamming 400, hop 160,
   512-point FFT magnitude, per-bin mean / std (ddof=1) + 1e-5); its raw STFT is checked against librosa here.
 - fmt_*.wav: the same 0.1 s test tone in many WAV encodings; fmt_reference.npy holds the float signal.
+
+Oracle mode (used by a test on real RAVDESS speech when ../shared is present):
+    python3 tools/gen_audio_fixtures.py --oracle IN.wav OUT.npy [--bins 512]
 """
-import os, struct, subprocess, tempfile, wave
+import os, struct, subprocess, sys, tempfile, wave
 import numpy as np
-import scipy.signal
-import librosa
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "EmovoxAudioTests", "Fixtures")
 os.makedirs(OUT, exist_ok=True)
 
 
-def vggvox_spectrogram(x, bins=512):
+def vggvox_spectrogram(x, bins=512, check_with_librosa=True):
     x = x.astype(np.float64) - x.mean()
     y = np.concatenate([x[:1], x[1:] - 0.97 * x[:-1]])
     win = np.hamming(400)  # symmetric, as MATLAB hamming(400)
@@ -26,9 +27,11 @@ def vggvox_spectrogram(x, bins=512):
     frames = np.stack([y[i * 160:i * 160 + 400] * win for i in range(n)], axis=1)
     mag = np.abs(np.fft.fft(frames, n=512, axis=0))
     # Oracle check of the framing/FFT against librosa's STFT (one-sided).
-    # librosa centres the 400-sample window in the 512 frame: pad by 56 so its frames start where ours do.
-    ref = np.abs(librosa.stft(np.pad(y, (56, 56)), n_fft=512, hop_length=160, win_length=400, window=win, center=False))
-    assert np.allclose(mag[:257], ref[:, :n], rtol=1e-4, atol=1e-5), "numpy STFT disagrees with librosa"
+    if check_with_librosa:
+        import librosa
+        # librosa centres the 400-sample window in the 512 frame: pad by 56 so its frames start where ours do.
+        ref = np.abs(librosa.stft(np.pad(y, (56, 56)), n_fft=512, hop_length=160, win_length=400, window=win, center=False))
+        assert np.allclose(mag[:257], ref[:, :n], rtol=1e-4, atol=1e-5), "numpy STFT disagrees with librosa"
     mag = mag[:bins]
     mu = mag.mean(axis=1, keepdims=True)
     sd = mag.std(axis=1, ddof=1, keepdims=True) + 1e-5
@@ -40,6 +43,16 @@ def write_wav16(path, x, rate):
         w.setnchannels(1); w.setsampwidth(2); w.setframerate(rate)
         w.writeframes((np.clip(x, -1, 1 - 1 / 32768) * 32768).round().astype("<i2").tobytes())
 
+
+if len(sys.argv) >= 4 and sys.argv[1] == "--oracle":
+    bins = int(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[4] == "--bins" else 512
+    with wave.open(sys.argv[2]) as w:
+        assert w.getsampwidth() == 2 and w.getnchannels() == 1, "oracle mode reads 16-bit mono WAV"
+        x = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float64) / 32768
+    np.save(sys.argv[3], vggvox_spectrogram(x, bins, check_with_librosa=False))
+    sys.exit(0)
+
+import scipy.signal  # noqa: E402  (fixture generation only)
 
 # espeak-ng speech → 16 kHz
 with tempfile.TemporaryDirectory() as d:

@@ -138,3 +138,20 @@ final class AudioTests: XCTestCase {
         }
     }
 }
+
+extension AudioTests {
+    /// The NumPy oracle run live on a real RAVDESS recording (needs ../shared and python3 with numpy).
+    func testSpectrogramMatchesNumPyOracleOnRealSpeech() throws {
+        guard let dir = SharedData.path("data/ravdess16k", from: #filePath) else { throw XCTSkip("needs ../shared/data/ravdess16k (RAVDESS speech)") }
+        guard (try? Subprocess.run("python3", ["-c", "import numpy"])) != nil else { throw XCTSkip("needs python3 with numpy for the live oracle") }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let wav = dir + "/03-01-05-01-02-01-20.wav", out = NSTemporaryDirectory() + "emovox-oracle-\(UUID().uuidString).npy"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        _ = try Subprocess.run("python3", [root + "/tools/gen_audio_fixtures.py", "--oracle", wav, out])
+        let expected = try NPY.read(out), spec = Spectrogram().compute(try AudioLoader.load(wav))
+        XCTAssertEqual(spec.shape, expected.shape)
+        var worst: Float = 0
+        for i in 0..<spec.count { worst = max(worst, abs(spec.data[i] - expected.data[i]) / max(1, abs(expected.data[i]))) }
+        XCTAssertLessThanOrEqual(worst, 1e-4, "max relative error \(worst) on real speech")
+    }
+}
