@@ -74,21 +74,24 @@ public final class BatchNorm: Layer {
                 runningVar.data[c] = (1 - momentum) * runningVar.data[c] + momentum * unbiasedVar[c]
             }
             batchesTracked += 1
-            var xh = Tensor(zeros: x.shape)
-            let gamma = weight.value.data, beta = bias.value.data
-            x.data.withUnsafeBufferPointer { xp in xh.data.withUnsafeMutableBufferPointer { hp in y.data.withUnsafeMutableBufferPointer { yp in
-                Threads.parallelFor(n * channels, minChunk: max(1, 4096 / plane)) { range in
-                    for nc in range {
-                        let c = nc % channels, mu = mean[c], inv = invStd[c], g = gamma[c], b = beta[c]
-                        for q in nc * plane..<(nc + 1) * plane {
-                            let h = (xp[q] - mu) * inv
-                            hp[q] = h
-                            yp[q] = h * g + b
+            let gamma = weight.value.data, beta = bias.value.data, inv = invStd
+            // Both maps are written completely, so they skip the zero fill.
+            xHat = x.data.withUnsafeBufferPointer { xp in
+                Tensor(shape: x.shape) { hp in
+                    y = Tensor(shape: x.shape) { yp in
+                        Threads.parallelFor(n * channels, minChunk: max(1, 4096 / plane)) { range in
+                            for nc in range {
+                                let c = nc % channels, mu = mean[c], s = inv[c], g = gamma[c], b = beta[c]
+                                for q in nc * plane..<(nc + 1) * plane {
+                                    let h = (xp[q] - mu) * s
+                                    hp[q] = h
+                                    yp[q] = h * g + b
+                                }
+                            }
                         }
                     }
                 }
-            } } }
-            xHat = xh
+            }
         } else {
             xHat = nil  // a backward after an inference forward is a bug: fail loudly, not with stale state
             for c in 0..<channels {

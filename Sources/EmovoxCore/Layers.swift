@@ -7,9 +7,10 @@ public final class ReLU: Layer {
     public init() {}
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        var y = x
-        y.data.withUnsafeMutableBufferPointer { yp in
-            Threads.parallelFor(yp.count, minChunk: 1 << 15) { r in for i in r { yp[i] = max(yp[i], 0) } }
+        let y = x.data.withUnsafeBufferPointer { xp in
+            Tensor(shape: x.shape) { yp in
+                Threads.parallelFor(yp.count, minChunk: 1 << 15) { r in for i in r { yp[i] = max(xp[i], 0) } }
+            }
         }
         output = training ? y : nil
         return y
@@ -17,9 +18,10 @@ public final class ReLU: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor {
         guard let y = output else { fatalError("ReLU.backward without a training forward") }
-        var dx = dy
-        dx.data.withUnsafeMutableBufferPointer { dp in y.data.withUnsafeBufferPointer { yp in
-            Threads.parallelFor(dp.count, minChunk: 1 << 15) { r in for i in r where yp[i] <= 0 { dp[i] = 0 } }
+        let dx = dy.data.withUnsafeBufferPointer { dp in y.data.withUnsafeBufferPointer { yp in
+            Tensor(shape: dy.shape) { xp in
+                Threads.parallelFor(xp.count, minChunk: 1 << 15) { r in for i in r { xp[i] = yp[i] > 0 ? dp[i] : 0 } }
+            }
         } }
         output = nil
         return dx

@@ -15,10 +15,9 @@ public final class MaxPool2D: Layer {
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let g = WindowGeometry(inH: h, inW: w, kh: kernel.h, kw: kernel.w, sh: stride.h, sw: stride.w, padding: padding)
-        var y = Tensor(zeros: [n, c, g.outH, g.outW])
         let outPlane = g.outH * g.outW, inPlane = h * w
-        var idx = [Int32](repeating: 0, count: training ? y.count : 0)
-        x.data.withUnsafeBufferPointer { xp in y.data.withUnsafeMutableBufferPointer { yp in idx.withUnsafeMutableBufferPointer { ip in
+        var idx = [Int32](repeating: 0, count: training ? n * c * outPlane : 0)
+        let y = x.data.withUnsafeBufferPointer { xp in idx.withUnsafeMutableBufferPointer { ip in Tensor(shape: [n, c, g.outH, g.outW]) { yp in
             Threads.parallelFor(n * c) { range in
                 for nc in range {
                     let src = xp.baseAddress! + nc * inPlane

@@ -24,6 +24,16 @@ public struct Tensor: Equatable, Sendable {
         self.data = [Float](repeating: value, count: shape.reduce(1, *))
     }
 
+    /// A tensor whose every element `fill` writes: skips the zeroing pass of `init(zeros:)` on large maps.
+    public init(shape: [Int], unsafeFill fill: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        self.shape = shape
+        let n = shape.reduce(1, *)
+        data = [Float](unsafeUninitializedCapacity: n) { buf, initialized in
+            fill(buf)
+            initialized = n
+        }
+    }
+
     public var count: Int { data.count }
     public var rank: Int { shape.count }
 
