@@ -11,6 +11,11 @@ public enum Softmax {
         }
     }
 
+    /// Probabilities of one row of logits.
+    public static func probabilities(_ row: [Float], temperature t: Float = 1) -> [Float] {
+        probabilities(Tensor(shape: [1, row.count], data: row), temperature: t).data
+    }
+
     public static func logProbabilities(_ logits: Tensor, temperature t: Float = 1) -> Tensor {
         rowwise(logits) { row in
             let m = row.max() ?? 0

@@ -44,7 +44,7 @@ public enum Analysis {
         for split in splits {
             let its = items.filter { $0.clip.split == split }
             guard !its.isEmpty else { continue }
-            let probs = its.map { Softmax.probabilities(Tensor(shape: [1, $0.logits.count], data: $0.logits)).data.map(Double.init) }
+            let probs = its.map { Softmax.probabilities($0.logits).map(Double.init) }
             perSplit[split] = ROC.oneVsRest(scores: probs, labels: its.map { $0.teacher.dominantClass! }, classNames: classes)
             let withActed = its.compactMap { it -> (Int, Int, Int)? in
                 guard let l = it.clip.label, let t = Emotion.index(of: l, in: classes) else { return nil }
@@ -63,7 +63,7 @@ public enum Analysis {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var scores = "id,split,speaker,label,acted_label," + r.classes.joined(separator: ",") + "\n"
         for it in r.items {
-            let p = Softmax.probabilities(Tensor(shape: [1, it.logits.count], data: it.logits)).data
+            let p = Softmax.probabilities(it.logits)
             scores += ([it.clip.id, it.clip.split ?? "", it.clip.speaker, r.classes[it.teacher.dominantClass!], it.clip.label ?? ""].map(CSV.escape)
                        + p.map { String(format: "%.6f", $0) }).joined(separator: ",") + "\n"
         }

@@ -42,7 +42,6 @@ public enum DistillationTarget {
     public static func softTarget(_ labels: ClipTeacherLabels, start: Double, end: Double, temperature: Float) -> (target: [Float], inside: Bool) {
         let inside = labels.times.indices.filter { labels.times[$0] >= start && labels.times[$0] < end }.map { labels.logits[$0] }
         let pooled = inside.isEmpty ? labels.maxLogits : maxPool(inside, classes: labels.classes.count)
-        let probs = Softmax.probabilities(Tensor(shape: [1, pooled.count], data: pooled), temperature: temperature)
-        return (probs.data, !inside.isEmpty)
+        return (Softmax.probabilities(pooled, temperature: temperature), !inside.isEmpty)
     }
 }

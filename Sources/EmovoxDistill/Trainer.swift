@@ -1,6 +1,7 @@
 import Foundation
 import EmovoxCore
 import EmovoxModels
+import EmovoxAudio
 
 /// One training clip: 16 kHz audio and the teacher's frame logits for it.
 public struct DistillationItem {
@@ -100,11 +101,8 @@ public final class DistillationTrainer {
 
     /// A random crop of `cropSamples` (zero-padded when the clip is shorter) and its time span in seconds.
     public static func randomCrop(_ audio: [Float], samples: Int, sampleRate: Int, rng: inout SeededRNG) -> (crop: [Float], start: Double, end: Double) {
-        if audio.count <= samples {
-            return (audio + [Float](repeating: 0, count: samples - audio.count), 0, Double(audio.count) / Double(sampleRate))
-        }
-        let s = rng.int(below: audio.count - samples + 1)
-        return (Array(audio[s..<(s + samples)]), Double(s) / Double(sampleRate), Double(s + samples) / Double(sampleRate))
+        let (crop, s) = Spectrogram.randomCrop(audio, samples: samples, rng: &rng)
+        return (crop, Double(s) / Double(sampleRate), Double(min(s + samples, audio.count)) / Double(sampleRate))
     }
 
     /// Epoch order: a shuffle, or class-balanced draws with replacement (same count).
@@ -134,9 +132,7 @@ public final class DistillationTrainer {
             let batch = items[start..<min(start + config.batchSize, items.count)]
             var crops: [[Float]] = [], targets: [Float] = []
             for it in batch {
-                let s = max(0, (it.audio.count - config.cropSamples) / 2)
-                var c = Array(it.audio[s..<min(it.audio.count, s + config.cropSamples)])
-                c += [Float](repeating: 0, count: config.cropSamples - c.count)
+                let (c, s) = Spectrogram.centreCrop(it.audio, maxSamples: config.cropSamples, minSamples: config.cropSamples)
                 crops.append(c)
                 let t0 = Double(s) / Double(config.sampleRate)
                 targets += DistillationTarget.softTarget(it.labels, start: t0, end: t0 + Double(config.cropSamples) / Double(config.sampleRate),

@@ -68,7 +68,7 @@ struct DemoCommand: ParsableCommand {
         let faces = PseudoPairedCorpus.labelSources(sources, runner: runner)
         stage("teacher: \(faces.count) face sources with faces (\(sources.values.map(\.count).reduce(0, +)) found); per source, speaking-face mean probabilities:")
         for (path, f) in faces.sorted(by: { $0.key < $1.key }) {
-            let mean = runner.teacher.labels.indices.map { c in f.logits.map { Softmax.probabilities(Tensor(shape: [1, $0.count], data: $0)).data[c] }.reduce(0, +) / Float(f.logits.count) }
+            let mean = runner.teacher.labels.indices.map { c in f.logits.map { Softmax.probabilities($0)[c] }.reduce(0, +) / Float(f.logits.count) }
             let top = mean.indices.sorted { mean[$0] > mean[$1] }.prefix(2).map { "\(runner.teacher.labels[$0]) \(String(format: "%.2f", mean[$0]))" }
             print("    \((path as NSString).lastPathComponent): \(f.logits.count) faces → \(top.joined(separator: ", "))")
         }

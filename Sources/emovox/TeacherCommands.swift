@@ -5,6 +5,7 @@ import EmovoxData
 import EmovoxDistill
 import EmovoxModels
 import EmovoxReport
+import EmovoxVision
 
 /// Options shared by commands that run the face teacher.
 struct TeacherOptions: ParsableArguments {
@@ -46,14 +47,14 @@ struct TeacherCommand: ParsableCommand {
             let run = try runner.run(input, crops: crops)
             frames += run.framesSampled; without += run.framesWithoutFace; faces += run.results.count
             for r in run.results {
-                let p = Softmax.probabilities(Tensor(shape: [1, r.logits.count], data: r.logits)).data
+                let p = Softmax.probabilities(r.logits)
                 let box = r.box.map { ["\($0.x)", "\($0.y)", "\($0.width)", "\($0.height)"] } ?? ["", "", "", ""]
                 csv += ([CSV.escape(r.source), "\(r.frame)", String(format: "%.3f", r.time), "\(r.track)"] + box
                         + r.logits.map { String(format: "%.6f", $0) } + p.map { String(format: "%.6f", $0) }).joined(separator: ",") + "\n"
             }
-            if let plot, !plotted, VideoReaderCheck.isVideo(input), !run.speakingResults.isEmpty {
+            if let plot, !plotted, VideoReader.isVideo(input), !run.speakingResults.isEmpty {
                 let s = run.speakingResults
-                let probs = s.map { Softmax.probabilities(Tensor(shape: [1, $0.logits.count], data: $0.logits)).data.map(Double.init) }
+                let probs = s.map { Softmax.probabilities($0.logits).map(Double.init) }
                 try ReportFigures.timeline(times: s.map(\.time), probabilities: probs, classes: classes,
                                            title: "teacher on \((input as NSString).lastPathComponent) (speaking face)").write(svgPath: plot)
                 plotted = true
@@ -65,8 +66,6 @@ struct TeacherCommand: ParsableCommand {
     }
 }
 
-import EmovoxVision
-enum VideoReaderCheck { static func isVideo(_ p: String) -> Bool { VideoReader.isVideo(p) } }
 
 struct LabelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "label",

@@ -75,7 +75,7 @@ struct PredictCommand: ParsableCommand {
         let sink = OutputSink(path: out)
         sink.write(header + "\n")
         func emit(_ file: String, _ start: Double, _ end: Double, _ l: [Float], _ e: [Float]) -> [Double] {
-            var p = Softmax.probabilities(Tensor(shape: [1, l.count], data: l)).data.map(Double.init)
+            var p = Softmax.probabilities(l).map(Double.init)
             if let h = headModel { p = h.probabilities([(h.features == "embedding" ? e : l).map(Double.init)])[0] }
             let best = p.indices.max { p[$0] < p[$1] }!
             var row = [CSV.escape(file), String(format: "%.2f", start), String(format: "%.2f", end), classes[best]] + p.map { String(format: "%.5f", $0) }
