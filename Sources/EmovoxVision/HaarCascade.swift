@@ -69,9 +69,13 @@ public final class HaarCascade {
             factor *= options.scaleFactor
         }
         var perScale = [[Box]](repeating: [], count: scales.count)
+        // One work item per scale, handed out dynamically: the first scales cost far more than the last,
+        // so contiguous halves would leave one core idle.
         perScale.withUnsafeMutableBufferPointer { out in
-            Threads.parallelFor(scales.count) { range in
-                for i in range { out[i] = self.detectAtScale(img, scales[i]) }
+            if Threads.count > 1 {
+                DispatchQueue.concurrentPerform(iterations: scales.count) { i in out[i] = self.detectAtScale(img, scales[i]) }
+            } else {
+                for i in scales.indices { out[i] = self.detectAtScale(img, scales[i]) }
             }
         }
         return Self.groupRectangles(perScale.flatMap { $0 }, groupThreshold: options.minNeighbors, eps: 0.2)
