@@ -122,8 +122,15 @@ public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
     return y
 }
 
+/// A layer made of named sub-layers: checkpoints name their tensors "<child>.<tensor>", recursively.
+public protocol LayerContainer: Layer {
+    var children: [(name: String, layer: Layer)] { get }
+}
+
 /// y = body(x) + shortcut(x) (shortcut = identity when nil): the residual block of Xception-style nets.
-public final class Residual: Layer {
+public final class Residual: LayerContainer {
+    public var children: [(name: String, layer: Layer)] { [("body", body)] + (shortcut.map { [("shortcut", $0)] } ?? []) }
+
     public let body: Layer
     public let shortcut: Layer?
 
@@ -141,8 +148,9 @@ public final class Residual: Layer {
 }
 
 /// Layers applied in order, with PyTorch-style dotted names ("conv1.weight") for checkpoints.
-public final class Sequential: Layer {
+public final class Sequential: LayerContainer {
     public private(set) var layers: [(name: String, layer: Layer)]
+    public var children: [(name: String, layer: Layer)] { layers }
 
     public init(_ layers: [(String, Layer)]) { self.layers = layers.map { (name: $0.0, layer: $0.1) } }
 
@@ -164,17 +172,21 @@ public final class Sequential: Layer {
 
     public var parameters: [Parameter] { namedParameters.map(\.1) }
 
-    public var namedParameters: [(String, Parameter)] {
-        layers.flatMap { entry -> [(String, Parameter)] in
-            if let seq = entry.layer as? Sequential { return seq.namedParameters.map { ("\(entry.name).\($0.0)", $0.1) } }
-            return entry.layer.parameters.map { ("\(entry.name).\($0.name)", $0) }
+    public var namedParameters: [(String, Parameter)] { Self.parameters(of: self) }
+
+    public var namedBuffers: [(String, Layer, String, Tensor)] { Self.buffers(of: self) }
+
+    static func parameters(of container: LayerContainer) -> [(String, Parameter)] {
+        container.children.flatMap { child -> [(String, Parameter)] in
+            if let c = child.layer as? LayerContainer { return parameters(of: c).map { ("\(child.name).\($0.0)", $0.1) } }
+            return child.layer.parameters.map { ("\(child.name).\($0.name)", $0) }
         }
     }
 
-    public var namedBuffers: [(String, Layer, String, Tensor)] {
-        layers.flatMap { entry -> [(String, Layer, String, Tensor)] in
-            if let seq = entry.layer as? Sequential { return seq.namedBuffers.map { ("\(entry.name).\($0.0)", $0.1, $0.2, $0.3) } }
-            return entry.layer.buffers.map { ("\(entry.name).\($0.name)", entry.layer, $0.name, $0.tensor) }
+    static func buffers(of container: LayerContainer) -> [(String, Layer, String, Tensor)] {
+        container.children.flatMap { child -> [(String, Layer, String, Tensor)] in
+            if let c = child.layer as? LayerContainer { return buffers(of: c).map { ("\(child.name).\($0.0)", $0.1, $0.2, $0.3) } }
+            return child.layer.buffers.map { ("\(child.name).\($0.name)", child.layer, $0.name, $0.tensor) }
         }
     }
 

@@ -79,3 +79,24 @@ final class IOTests: XCTestCase {
         XCTAssertThrowsError(try NPY.read(path)) { XCTAssertTrue("\($0)".contains("not a .npy")) }
     }
 }
+
+extension IOTests {
+    /// Residual blocks inside a Sequential get distinct PyTorch-style names, buffers included.
+    func testNestedResidualNamesAreDistinct() throws {
+        var rng = SeededRNG(seed: 2)
+        let block = Residual(body: Sequential([("0", Conv2D(2, 2, kernel: (3, 3), padding: .same, rng: &rng)), ("1", BatchNorm(2))]),
+                             shortcut: Conv2D(2, 2, kernel: (1, 1), rng: &rng))
+        let net = Sequential([("stem", Conv2D(1, 2, kernel: (3, 3), rng: &rng)), ("block", block)])
+        let keys = Set(net.stateDict().keys)
+        XCTAssertTrue(keys.isSuperset(of: ["block.body.0.weight", "block.body.1.running_mean", "block.shortcut.weight", "block.shortcut.bias"]))
+        XCTAssertEqual(keys.count, net.namedParameters.count + net.namedBuffers.count)  // no name collides
+        var x = Tensor(zeros: [1, 1, 6, 6]); for i in x.data.indices { x.data[i] = rng.normal() }
+        _ = net.forward(x, training: true)
+        var rng2 = SeededRNG(seed: 9)
+        let copy = Sequential([("stem", Conv2D(1, 2, kernel: (3, 3), rng: &rng2)),
+                               ("block", Residual(body: Sequential([("0", Conv2D(2, 2, kernel: (3, 3), padding: .same, rng: &rng2)), ("1", BatchNorm(2))]),
+                                                  shortcut: Conv2D(2, 2, kernel: (1, 1), rng: &rng2)))])
+        try copy.load(stateDict: net.stateDict(), source: "mem")
+        XCTAssertEqual(copy.forward(x, training: false), net.forward(x, training: false))
+    }
+}
