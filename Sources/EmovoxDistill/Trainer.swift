@@ -182,8 +182,10 @@ public final class DistillationTrainer {
                 let elapsed = Date().timeIntervalSince(t0)
                 let rate = Double(seen) / max(elapsed, 1e-9)
                 let remaining = Double(items.count * (config.epochs - epoch) - seen) / rate
-                log(String(format: "\repoch %d/%d  batch %d/%d  loss %.4f  %.1f samples/s  ETA %@   ",
-                           epoch + 1, config.epochs, b + 1, batches, lossSum / Double(seen), rate, Self.formatDuration(remaining)))
+                if Progress.interactive {  // per-batch progress only on a terminal; logs get the epoch lines
+                    log(String(format: "\repoch %d/%d  batch %d/%d  loss %.4f  %.1f samples/s  ETA %@   ",
+                               epoch + 1, config.epochs, b + 1, batches, lossSum / Double(seen), rate, Self.formatDuration(remaining)))
+                }
             }
             let seconds = Date().timeIntervalSince(t0)
             let val = validation.isEmpty ? nil : evaluate(validation)
@@ -193,7 +195,7 @@ public final class DistillationTrainer {
             history.append(rec)
             epochsDone += 1
             try checkpoint()
-            log(String(format: "\repoch %d/%d  train loss %.4f%@  lr %.2e  %.1f s (%.1f samples/s)\n", epoch + 1, config.epochs,
+            log(String(format: "%@epoch %d/%d  train loss %.4f%@  lr %.2e  %.1f s (%.1f samples/s)\n", Progress.interactive ? "\r" : "", epoch + 1, config.epochs,
                        rec.trainLoss, val.map { String(format: "  held-out loss %.4f", $0) } ?? "", rec.learningRate, seconds, rec.samplesPerSecond))
         }
     }
