@@ -7,21 +7,56 @@ final class AudioTests: XCTestCase {
     func fixture(_ name: String) -> String { fixtures.appendingPathComponent(name).path }
     func tmp(_ name: String) -> String { NSTemporaryDirectory() + "emovox-\(UUID().uuidString)-\(name)" }
 
+    /// Encodes the reference tone (or any float samples) with sox, an independent encoder; skips without sox.
+    func soxWAV(_ samples: [Float], rate: Int = 16000, channels: [Float] = [0], args: [String], name: String) throws -> String {
+        guard Subprocess.which("sox") != nil else { throw XCTSkip("sox is not installed (apt-get install sox)") }
+        var inputs: [String] = []
+        for (k, offset) in channels.enumerated() {
+            let raw = tmp("ch\(k).f32")
+            try samples.map { $0 + offset }.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: URL(fileURLWithPath: raw))
+            inputs += ["-t", "f32", "-r", String(rate), "-c", "1", raw]
+        }
+        let out = tmp(name)
+        _ = try Subprocess.run("sox", ["-D"] + (channels.count > 1 ? ["-M"] : []) + inputs + args + [out])  // -D: no dither
+        addTeardownBlock { ([out] + inputs.filter { $0.hasSuffix(".f32") }).forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        return out
+    }
+
+    func speech() throws -> [Float] { try NPY.read(fixture("speech16k.npy")).data }
+
     func testEveryWAVEncodingDecodesToTheReference() throws {
         let ref = try NPY.read(fixture("fmt_reference.npy")).data
-        for (name, tol) in [("fmt_u8.wav", Float(1.0 / 128)), ("fmt_s24.wav", 1e-6), ("fmt_s32.wav", 1e-6), ("fmt_f32.wav", 0),
-                            ("fmt_f64.wav", 1e-7), ("fmt_s16_stereo_ext.wav", 1.0 / 32768)] {
-            let (samples, format) = try WAVReader.read(fixture(name))
+        let cases: [(String, [String], Float, [Float])] = [
+            ("u8", ["-e", "unsigned-integer", "-b", "8"], 1.0 / 128, [0]), ("s16", ["-e", "signed-integer", "-b", "16"], 1.0 / 32768, [0]),
+            ("s24", ["-e", "signed-integer", "-b", "24"], 1e-6, [0]), ("s32", ["-e", "signed-integer", "-b", "32"], 1e-6, [0]),
+            ("f32", ["-e", "floating-point", "-b", "32"], 0, [0]), ("f64", ["-e", "floating-point", "-b", "64"], 1e-7, [0]),
+            // Stereo 24-bit is written as WAVE_FORMAT_EXTENSIBLE; the mean of the two channels is the tone.
+            ("stereo", ["-e", "signed-integer", "-b", "24"], 1e-6, [0.1, -0.1])]
+        for (name, args, tol, channels) in cases {
+            let path = try soxWAV(ref, channels: channels, args: args, name: "\(name).wav")
+            let (samples, format) = try WAVReader.read(path)
             XCTAssertEqual(format.sampleRate, 16000, name)
+            XCTAssertEqual(format.channels, channels.count, name)
             XCTAssertEqual(samples.count, ref.count, name)
             let worst = zip(samples, ref).map { abs($0 - $1) }.max()!
             XCTAssertLessThanOrEqual(worst, tol + 1e-7, "\(name): max error \(worst)")
         }
     }
 
+    /// Chunks the reader must step over: an odd-sized JUNK chunk (with its pad byte) before fmt.
+    func testUnknownOddSizedChunksAreSkipped() throws {
+        let tone = try NPY.read(fixture("fmt_reference.npy")).data
+        var d = WAVReader.encode16(tone, sampleRate: 16000)
+        d.insert(contentsOf: Array("JUNK".utf8) + [3, 0, 0, 0] + Array("abc".utf8) + [0], at: 12)
+        let (samples, _) = try WAVReader.decode(d, name: "junk.wav")
+        XCTAssertEqual(samples.count, tone.count)
+        XCTAssertEqual(samples[100], tone[100], accuracy: 1.0 / 32768)
+    }
+
     func testResamplingThroughFFmpegKeepsFrequencyAndLevel() throws {
         guard Subprocess.which("ffmpeg") != nil else { throw XCTSkip("ffmpeg is not installed (apt-get install ffmpeg)") }
-        let x = try AudioLoader.load(fixture("tone440_44k.wav"))
+        let t44 = (0..<11025).map { Float(0.5 * sin(2 * Double.pi * 440 * Double($0) / 44100)) }
+        let x = try AudioLoader.load(try soxWAV(t44, rate: 44100, args: ["-e", "signed-integer", "-b", "16"], name: "tone44k.wav"))
         XCTAssertEqual(x.count, 4000, accuracy: 2)
         // Zero crossings of a 440 Hz tone over 0.25 s: ≈ 220; RMS of 0.5·sin ≈ 0.354.
         let crossings = zip(x.dropFirst(200), x.dropFirst(201)).filter { $0 < 0 && $1 >= 0 }.count
@@ -36,7 +71,7 @@ final class AudioTests: XCTestCase {
         defer { [empty, text, trunc].forEach { try? FileManager.default.removeItem(atPath: $0) } }
         FileManager.default.createFile(atPath: empty, contents: Data())
         FileManager.default.createFile(atPath: text, contents: Data("hello, I am not audio".utf8))
-        let good = try Data(contentsOf: URL(fileURLWithPath: fixture("fmt_f32.wav")))
+        let good = WAVReader.encode16(try NPY.read(fixture("fmt_reference.npy")).data, sampleRate: 16000)
         FileManager.default.createFile(atPath: trunc, contents: good.prefix(40))
         for (path, words) in [(empty, "empty"), (text, "not a WAV"), (trunc, "data"), ("/nonexistent/x.wav", "no such file")] {
             XCTAssertThrowsError(try AudioLoader.load(path)) { e in
@@ -66,7 +101,7 @@ final class AudioTests: XCTestCase {
 
     /// The VGGVox spectrogram equals the independent NumPy oracle (itself checked against librosa's STFT).
     func testSpectrogramMatchesNumPyOracleOnSpeech() throws {
-        let speech = try AudioLoader.load(fixture("speech16k.wav"))
+        let speech = try self.speech()
         for bins in [257, 512] {
             let expected = try NPY.read(fixture("speech16k_spec\(bins).npy"))
             let spec = Spectrogram(config: SpectrogramConfig(bins: bins)).compute(speech)
@@ -101,7 +136,9 @@ final class AudioTests: XCTestCase {
 
     func testStreamingWindowsEqualSlicesOfTheWholeFile() throws {
         guard Subprocess.which("ffmpeg") != nil else { throw XCTSkip("ffmpeg is not installed") }
-        let path = fixture("speech16k.wav")
+        let path = tmp("speech.wav")
+        try WAVReader.encode16(try speech(), sampleRate: 16000).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
         let whole = try AudioLoader.load(path)
         var starts: [Int] = []
         try AudioStream(path: path).windows(window: 8000, hop: 4000) { start, samples, valid in
