@@ -72,62 +72,77 @@ public final class Spectrogram {
         return out
     }
 
+    /// Sixteen frames per transform: frames g…g+7 ride in the real lanes and g+8…g+15 in the imaginary lanes of
+    /// one SIMD8 complex FFT, so every butterfly is a whole-vector operation and each bin's 16 magnitudes land
+    /// contiguously in its output row. The one-sided rows are normalised, then mirrored when all 512 are kept.
     func compute(_ input: [Float], dither: inout SeededRNG?, into out: UnsafeMutablePointer<Float>) {
         let c = config
         let frames = c.frames(samples: input.count)
-        // DC removal, dither, pre-emphasis (y[0] = x[0]).
-        let mean = input.reduce(0.0) { $0 + Double($1) } / Double(input.count)
-        var x = input.map { $0 - Float(mean) }
+        let n = c.fftSize, half = n / 2, length = c.windowLength
+        let groups = (frames + 15) / 16
+        // DC removal, dither, pre-emphasis (y[0] = x[0]); zero tail so the last group reads whole frames.
+        let mean = Float(input.reduce(0.0) { $0 + Double($1) } / Double(input.count))
+        var x = [Float](repeating: 0, count: max(input.count, (groups * 16 - 1) * c.hop + length))
+        for i in input.indices { x[i] = input[i] - mean }
         if var rng = dither {
-            for i in x.indices { x[i] += rng.normal() * c.ditherScale }
+            for i in input.indices { x[i] += rng.normal() * c.ditherScale }
             dither = rng
         }
         if c.preemphasis != 0 {
-            for i in stride(from: x.count - 1, to: 0, by: -1) { x[i] -= c.preemphasis * x[i - 1] }
+            for i in stride(from: input.count - 1, to: 0, by: -1) { x[i] -= c.preemphasis * x[i - 1] }
         }
-        let half = c.fftSize / 2
-        var re = [Float](repeating: 0, count: c.fftSize), im = re
-        var magA = [Float](repeating: 0, count: half + 1), magB = magA
-        // Two real frames per complex FFT: z = a + i·b.
-        var f = 0
+        var re = [SIMD8<Float>](repeating: .zero, count: n), im = re
+        x.withUnsafeBufferPointer { xb in window.withUnsafeBufferPointer { wb in fft.rev.withUnsafeBufferPointer { rv in
         re.withUnsafeMutableBufferPointer { rb in im.withUnsafeMutableBufferPointer { ib in
-        let rp = rb.baseAddress!, ip = ib.baseAddress!
-        while f < frames {
-            let second = f + 1 < frames
-            for k in c.windowLength..<c.fftSize { rp[k] = 0; ip[k] = 0 }  // zero padding 400 → 512
-            x.withUnsafeBufferPointer { xp in window.withUnsafeBufferPointer { wp in
-                let a = xp.baseAddress! + f * c.hop, b = xp.baseAddress! + (f + 1) * c.hop
-                for k in 0..<c.windowLength { rp[k] = a[k] * wp[k] }
-                if second { for k in 0..<c.windowLength { ip[k] = b[k] * wp[k] } } else { for k in 0..<c.windowLength { ip[k] = 0 } }
-            } }
-            fft.forward(rp, ip)
-            for k in 0...half {
-                let j = (c.fftSize - k) % c.fftSize
-                // A[k] = (Z[k] + conj Z[N−k]) / 2, B[k] = (Z[k] − conj Z[N−k]) / 2i
-                let ar = (rp[k] + rp[j]) / 2, ai = (ip[k] - ip[j]) / 2
-                let br = (ip[k] + ip[j]) / 2, bi = -(rp[k] - rp[j]) / 2
-                magA[k] = (ar * ar + ai * ai).squareRoot()
-                magB[k] = (br * br + bi * bi).squareRoot()
-            }
-            for (frame, mag) in second ? [(f, magA), (f + 1, magB)] : [(f, magA)] {
-                for k in 0..<c.bins {
-                    out[k * frames + frame] = mag[k <= half ? k : c.fftSize - k]
+            let xp = xb.baseAddress!, rp = rb.baseAddress!, ip = ib.baseAddress!
+            for g in 0..<groups {
+                let first = g * 16
+                // Window into bit-reversed slots (the FFT then skips its permutation); 400 → 512 zero padding.
+                for k in 0..<length {
+                    let w = wb[k]
+                    var a = SIMD8<Float>(), b = SIMD8<Float>()
+                    for lane in 0..<8 {
+                        a[lane] = xp[(first + lane) * c.hop + k] * w
+                        b[lane] = xp[(first + 8 + lane) * c.hop + k] * w
+                    }
+                    let slot = Int(rv[k])
+                    rp[slot] = a; ip[slot] = b
+                }
+                for k in length..<n { let slot = Int(rv[k]); rp[slot] = .zero; ip[slot] = .zero }
+                fft.butterflies(rp, ip)
+                // A[k] = (Z[k] + conj Z[N−k]) / 2, B[k] = (Z[k] − conj Z[N−k]) / 2i; |·| of each.
+                let valid = min(16, frames - first)
+                for k in 0...half {
+                    let j = (n - k) % n
+                    let ar = rp[k] + rp[j], ai = ip[k] - ip[j], br = ip[k] + ip[j], bi = rp[k] - rp[j]
+                    let magA = (ar * ar + ai * ai).squareRoot() * 0.5, magB = (br * br + bi * bi).squareRoot() * 0.5
+                    let row = out + k * frames + first
+                    if valid == 16 {
+                        UnsafeMutableRawPointer(row).storeBytes(of: magA, as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(row + 8).storeBytes(of: magB, as: SIMD8<Float>.self)
+                    } else {
+                        for lane in 0..<valid { row[lane] = lane < 8 ? magA[lane] : magB[lane - 8] }
+                    }
                 }
             }
-            f += 2
+        } } } } }
+        if c.normalize {
+            for k in 0...half { Self.standardise(out + k * frames, count: frames, epsilon: c.epsilon) }
         }
-        } }
-        guard c.normalize else { return }
-        for k in 0..<c.bins {
-            let row = out + k * frames
-            var s = 0.0, sq = 0.0
-            for t in 0..<frames { s += Double(row[t]) }
-            let mu = s / Double(frames)
-            for t in 0..<frames { let d = Double(row[t]) - mu; sq += d * d }
-            let sd = Float((sq / Double(max(frames - 1, 1))).squareRoot()) + c.epsilon
-            let m = Float(mu)
-            for t in 0..<frames { row[t] = (row[t] - m) / sd }
+        if c.bins == n {
+            for k in (half + 1)..<n { (out + k * frames).update(from: out + (n - k) * frames, count: frames) }
         }
+    }
+
+    /// (row − mean) / (std + ε), std with N−1 as MATLAB's `std`. Double sums: a row is only a few hundred values.
+    static func standardise(_ row: UnsafeMutablePointer<Float>, count: Int, epsilon: Float) {
+        var s = 0.0, sq = 0.0
+        for t in 0..<count { s += Double(row[t]) }
+        let mu = s / Double(count)
+        for t in 0..<count { let d = Double(row[t]) - mu; sq += d * d }
+        let inv = 1 / (Float((sq / Double(max(count - 1, 1))).squareRoot()) + epsilon)
+        let m = Float(mu)
+        for t in 0..<count { row[t] = (row[t] - m) * inv }
     }
 
     /// A random crop of `samples` (zero-padded when shorter) and its start in samples.
@@ -176,6 +191,37 @@ public final class FFT {
             h <<= 1
         }
         twRe = re; twIm = im
+    }
+
+    /// The butterfly stages on SIMD8 lanes (eight independent transforms) whose input is already in
+    /// bit-reversed order.
+    func butterflies(_ r: UnsafeMutablePointer<SIMD8<Float>>, _ i: UnsafeMutablePointer<SIMD8<Float>>) {
+        let n = size
+        var a = 0
+        while a < n {  // half-length 1: twiddle 1
+            let br = r[a + 1], bi = i[a + 1]
+            r[a + 1] = r[a] - br; i[a + 1] = i[a] - bi
+            r[a] += br; i[a] += bi
+            a += 2
+        }
+        twRe.withUnsafeBufferPointer { tr in twIm.withUnsafeBufferPointer { ti in
+            var h = 2
+            while h < n {
+                let wr = tr.baseAddress! + h - 1, wi = ti.baseAddress! + h - 1
+                var start = 0
+                while start < n {
+                    let ar = r + start, ai = i + start, br = r + start + h, bi = i + start + h
+                    for j in 0..<h {
+                        let c = SIMD8<Float>(repeating: wr[j]), s = SIMD8<Float>(repeating: wi[j])
+                        let tre = br[j] * c - bi[j] * s, tim = br[j] * s + bi[j] * c
+                        br[j] = ar[j] - tre; bi[j] = ai[j] - tim
+                        ar[j] += tre; ai[j] += tim
+                    }
+                    start += 2 * h
+                }
+                h <<= 1
+            }
+        } }
     }
 
     public func forward(_ re: inout [Float], _ im: inout [Float]) {

@@ -121,14 +121,15 @@ public final class BatchNorm: Layer {
         return (scale, shift)
     }
 
-    /// dx = γ·invStd/m · (m·dy − Σdy − x̂·Σ(dy·x̂)), the standard batch-statistics backward.
+    /// dx = γ·invStd/m · (m·dy − Σdy − x̂·Σ(dy·x̂)), the standard batch-statistics backward. Each channel's
+    /// sums are taken before its dx is written over the cached x̂, which no one needs afterwards.
     public func backward(_ dy: Tensor) -> Tensor {
-        guard let xh = xHat else { fatalError("BatchNorm.backward without a training forward") }
+        guard var dx = xHat else { fatalError("BatchNorm.backward without a training forward") }
+        xHat = nil
         let (n, plane) = layout(dy)
         let m = Float(n * plane)
-        var dx = Tensor(zeros: dy.shape)
         let gamma = weight.value.data, inv = invStd
-        dy.data.withUnsafeBufferPointer { dp in xh.data.withUnsafeBufferPointer { hp in dx.data.withUnsafeMutableBufferPointer { xp in
+        dy.data.withUnsafeBufferPointer { dp in dx.data.withUnsafeMutableBufferPointer { hp in
         weight.grad.data.withUnsafeMutableBufferPointer { gw in bias.grad.data.withUnsafeMutableBufferPointer { gb in
             Threads.parallelFor(channels) { range in
                 for c in range {
@@ -142,12 +143,11 @@ public final class BatchNorm: Layer {
                     let k = gamma[c] * inv[c] / m
                     for s in 0..<n {
                         let base = (s * channels + c) * plane
-                        for q in base..<(base + plane) { xp[q] = k * (m * dp[q] - sumDy - hp[q] * sumDyXh) }
+                        for q in base..<(base + plane) { hp[q] = k * (m * dp[q] - sumDy - hp[q] * sumDyXh) }
                     }
                 }
             }
-        } } } } }
-        xHat = nil
+        } } } }
         return dx
     }
 }

@@ -16,14 +16,13 @@ public final class ReLU: Layer {
         return y
     }
 
+    /// Writes dx over the cached output (its last user), so the largest maps cost no extra buffer in backward.
     public func backward(_ dy: Tensor) -> Tensor {
-        guard let y = output else { fatalError("ReLU.backward without a training forward") }
-        let dx = dy.data.withUnsafeBufferPointer { dp in y.data.withUnsafeBufferPointer { yp in
-            Tensor(shape: dy.shape) { xp in
-                Threads.parallelFor(xp.count, minChunk: 1 << 15) { r in for i in r { xp[i] = yp[i] > 0 ? dp[i] : 0 } }
-            }
-        } }
+        guard var dx = output else { fatalError("ReLU.backward without a training forward") }
         output = nil
+        dy.data.withUnsafeBufferPointer { dp in dx.data.withUnsafeMutableBufferPointer { xp in
+            Threads.parallelFor(xp.count, minChunk: 1 << 15) { r in for i in r { xp[i] = xp[i] > 0 ? dp[i] : 0 } }
+        } }
         return dx
     }
 }

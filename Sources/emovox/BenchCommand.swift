@@ -11,6 +11,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Students to measure (comma-separated).") var models: String = "vggm-small,vggm"
     @Option(help: "Batch size for student train/inference steps.") var batch: Int = 16
     @Flag(help: "Only sgemm and conv shapes (quick).") var quick = false
+    @Option(help: "Only these parts (comma-separated: sgemm, conv, students, spectrogram, latency, teacher); default all.")
+    var only: String?
     @Flag(help: "Per-layer forward/backward times of one training step of each student.") var profile = false
     @Option(help: "A talking-face video for the end-to-end teacher measurement (default: a CREMA-D clip from ../shared or .cache/cremad).")
     var video: String?
@@ -18,16 +20,23 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         Threads.set(threads)
+        let parts = Set((only ?? "sgemm,conv,students,spectrogram,latency,teacher").split(separator: ",").map(String.init))
+        let known: Set<String> = ["sgemm", "conv", "students", "spectrogram", "latency", "teacher"]
+        if let bad = parts.subtracting(known).first { throw ValidationError("--only: unknown part '\(bad)' (have \(known.sorted().joined(separator: ", ")))") }
         var out: [String: Any] = ["threads": threads, "openblas_core": BLASInfo.coreName, "openblas_config": BLASInfo.config]
+        if parts.contains("sgemm") || quick {
         out["sgemm_gflops_1024"] = Bench.sgemmGFLOPS(m: 1024, n: 1024, k: 1024)
         out["sgemm_gflops_1024_openblas_threads"] = Bench.sgemmGFLOPS(m: 1024, n: 1024, k: 1024, openBLASThreads: threads)
         // The 256→256 3×3 conv at 32×32, batch 16 is the Foundation issue's reference shape.
         out["sgemm_gflops_conv256_shape"] = Bench.sgemmGFLOPS(m: 256, n: 1024, k: 2304)
+        }
+        if parts.contains("conv") || quick {
         let convs = [Bench.conv(batch: 16, cin: 256, cout: 256, h: 32, w: 32, k: 3),
                      Bench.conv(batch: 4, cin: 1, cout: 96, h: 512, w: 400, k: 7, stride: 2, pad: 1),
                      Bench.conv(batch: 4, cin: 96, cout: 256, h: 126, w: 98, k: 5, stride: 2, pad: 1)]
         out["conv"] = convs.map { ["shape": $0.shape, "forward_gflops": $0.forwardGFLOPS, "backward_gflops": $0.backwardGFLOPS] }
-        if !quick {
+        }
+        if !quick && parts.contains("students") {
             var students: [[String: Any]] = []
             for m in models.split(separator: ",") {
                 let r = try Bench.student(String(m), batch: batch)
@@ -37,10 +46,12 @@ struct BenchCommand: ParsableCommand {
             }
             out["students"] = students
         }
-        if !quick {
-            out["spectrogram_clips_per_s"] = Bench.spectrogramClipsPerSecond()
+        if !quick && parts.contains("spectrogram") { out["spectrogram_clips_per_s"] = Bench.spectrogramClipsPerSecond() }
+        if !quick && parts.contains("latency") {
             out["single_clip_10s_latency_s"] = try Dictionary(uniqueKeysWithValues: models.split(separator: ",").map {
                 (String($0), try Bench.singleClipLatency(String($0))) })
+        }
+        if !quick && parts.contains("teacher") {
             if let dir = TeacherRunner.locateTeacherDir() {
                 let runner = try TeacherRunner.defaultTeacher(dir: dir)
                 out["teacher_crops_frames_per_s"] = Bench.teacherCrops(runner.teacher, batch: 64)
