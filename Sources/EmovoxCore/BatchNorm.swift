@@ -44,8 +44,7 @@ public final class BatchNorm: Layer {
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         let (n, plane) = layout(x)
-        var y = Tensor(zeros: x.shape)
-        var scale = [Float](repeating: 0, count: channels), shift = scale
+        var y = Tensor(zeros: [0])  // replaced below; training writes it inside a closure
         if training {
             let m = Double(n * plane)
             var mean = [Float](repeating: 0, count: channels), unbiasedVar = mean
@@ -93,22 +92,27 @@ public final class BatchNorm: Layer {
                 }
             }
         } else {
-            xHat = nil  // a backward after an inference forward is a bug: fail loudly, not with stale state
-            for c in 0..<channels {
-                let inv = 1 / (runningVar.data[c] + epsilon).squareRoot()
-                scale[c] = inv * weight.value.data[c]
-                shift[c] = bias.value.data[c] - runningMean.data[c] * scale[c]
-            }
-            x.data.withUnsafeBufferPointer { xp in y.data.withUnsafeMutableBufferPointer { yp in
-                Threads.parallelFor(n * channels, minChunk: max(1, 4096 / plane)) { range in
-                    for nc in range {
-                        let c = nc % channels, a = scale[c], b = shift[c]
-                        for q in nc * plane..<(nc + 1) * plane { yp[q] = xp[q] * a + b }
-                    }
-                }
-            } }
+            // A backward after an inference forward is a bug: fail loudly, not with stale state. (Only written
+            // when set, so inference never mutates the layer and may run on several threads.)
+            if xHat != nil { xHat = nil }
+            y = x
+            inferInPlace(&y)
         }
         return y
+    }
+
+    /// Inference with running statistics, rewriting `x` (no copy when the caller holds the only reference).
+    public func inferInPlace(_ x: inout Tensor) {
+        let (n, plane) = layout(x)
+        let (scale, shift) = inferenceAffine()
+        x.data.withUnsafeMutableBufferPointer { xp in
+            Threads.parallelFor(n * channels, minChunk: max(1, 4096 / plane)) { range in
+                for nc in range {
+                    let c = nc % channels, a = scale[c], b = shift[c]
+                    for q in nc * plane..<(nc + 1) * plane { xp[q] = xp[q] * a + b }
+                }
+            }
+        }
     }
 
     /// Inference-time affine form (scale, shift) per channel, for folding BN into a preceding conv.

@@ -87,14 +87,22 @@ public final class Conv2D: Layer {
         if training { input = x }
         let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
         let g = geometry(h, w)
-        var y = Tensor(zeros: [n, outChannels, g.outH, g.outW])
-        if isDepthwise {
-            ConvKernels.depthwiseForward(x: x.data, w: weight.value.data, y: &y.data, n: n, c: inChannels, g: g)
-        } else {
-            ConvKernels.gemmForward(x: x.data, w: weight.value.data, y: &y.data, n: n, cin: inChannels,
-                                    cout: outChannels, groups: groups, g: g, pointwise: isPointwise)
+        let shape = [n, outChannels, g.outH, g.outW]
+        if isDepthwise && g.sw == 1 {
+            return Tensor(shape: shape) { yp in x.data.withUnsafeBufferPointer { xp in weight.value.data.withUnsafeBufferPointer { wp in
+                ConvKernels.depthwiseStride1(xp.baseAddress!, wp.baseAddress!, bias: bias?.value.data, yp.baseAddress!, n: n, c: inChannels, g: g)
+            } } }
         }
-        if let b = bias { ConvKernels.addChannelBias(&y.data, b.value.data, n: n, c: outChannels, plane: g.outH * g.outW) }
+        if isDepthwise {
+            var y = Tensor(zeros: shape)
+            ConvKernels.depthwiseForward(x: x.data, w: weight.value.data, y: &y.data, n: n, c: inChannels, g: g)
+            if let b = bias { ConvKernels.addChannelBias(&y.data, b.value.data, n: n, c: outChannels, plane: g.outH * g.outW) }
+            return y
+        }
+        // The GEMM path writes every output (the bias rides in as its initial C), so no zero fill first.
+        var y = Tensor(shape: shape) { _ in }
+        ConvKernels.gemmForward(x: x.data, w: weight.value.data, bias: bias?.value.data, y: &y.data, n: n, cin: inChannels,
+                                cout: outChannels, groups: groups, g: g, pointwise: isPointwise)
         return y
     }
 
@@ -182,13 +190,21 @@ public enum ConvKernels {
         max(1, min(n, columnBudget / max(rows * p, 1)))
     }
 
-    static func gemmForward(x: [Float], w: [Float], y: inout [Float], n: Int, cin: Int, cout: Int, groups: Int,
-                            g: WindowGeometry, pointwise: Bool) {
+    /// y = W ⋆ x (+ bias): every element of `y` is written. With a bias, C starts as the bias rows and the
+    /// GEMM accumulates (beta 1), which saves a separate pass over the output.
+    static func gemmForward(x: [Float], w: [Float], bias: [Float]? = nil, y: inout [Float], n: Int, cin: Int, cout: Int,
+                            groups: Int, g: WindowGeometry, pointwise: Bool) {
         let cg = cin / groups, og = cout / groups, k = cg * g.kh * g.kw, p = g.outH * g.outW
         let inPlane = g.inH * g.inW
         let nb = chunkSize(n: n, rows: k, p: p)
-        var cols = [Float](repeating: 0, count: (pointwise && nb == 1) ? 0 : k * nb * p)
-        var ybuf = [Float](repeating: 0, count: nb > 1 ? og * nb * p : 0)
+        var cols = [Float](unsafeUninitializedCapacity: (pointwise && nb == 1) ? 0 : k * nb * p) { _, c in c = (pointwise && nb == 1) ? 0 : k * nb * p }
+        var ybuf = [Float](unsafeUninitializedCapacity: nb > 1 ? og * nb * p : 0) { _, c in c = nb > 1 ? og * nb * p : 0 }
+        let beta: Float = bias == nil ? 0 : 1
+        /// Rows [o0, o0 + og) of C (row stride ld, `count` columns each) start as the bias of those channels.
+        func seed(_ c: UnsafeMutablePointer<Float>, o0: Int, ld: Int, count: Int) {
+            guard let bias else { return }
+            for o in 0..<og { (c + o * ld).update(repeating: bias[o0 + o], count: count) }
+        }
         x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in y.withUnsafeMutableBufferPointer { yp in
         cols.withUnsafeMutableBufferPointer { cp in ybuf.withUnsafeMutableBufferPointer { bp in
             var n0 = 0
@@ -203,15 +219,17 @@ public enum ConvKernels {
                             im2col(xs, cg: cg, g: g, cols: cp.baseAddress!, ld: p, col0: 0)
                             src = UnsafePointer(cp.baseAddress!)
                         }
-                        sgemm(m: og, n: p, k: k, a: wg, lda: k, b: src, ldb: p,
-                              c: yp.baseAddress! + (n0 * cout + gi * og) * p, ldc: p)
+                        let c = yp.baseAddress! + (n0 * cout + gi * og) * p
+                        seed(c, o0: gi * og, ld: p, count: p)
+                        sgemm(m: og, n: p, k: k, a: wg, lda: k, b: src, ldb: p, beta: beta, c: c, ldc: p)
                     } else {
                         let ld = cnt * p
                         for s in 0..<cnt {
                             im2col(xp.baseAddress! + ((n0 + s) * cin + gi * cg) * inPlane, cg: cg, g: g,
                                    cols: cp.baseAddress!, ld: ld, col0: s * p)
                         }
-                        sgemm(m: og, n: ld, k: k, a: wg, lda: k, b: cp.baseAddress!, ldb: ld, c: bp.baseAddress!, ldc: ld)
+                        seed(bp.baseAddress!, o0: gi * og, ld: ld, count: ld)
+                        sgemm(m: og, n: ld, k: k, a: wg, lda: k, b: cp.baseAddress!, ldb: ld, beta: beta, c: bp.baseAddress!, ldc: ld)
                         for s in 0..<cnt { for o in 0..<og {
                             (yp.baseAddress! + ((n0 + s) * cout + gi * og + o) * p)
                                 .update(from: bp.baseAddress! + o * ld + s * p, count: p)
@@ -285,6 +303,81 @@ public enum ConvKernels {
                 n0 += cnt
             }
         } } } } } } }
+    }
+
+    /// Depthwise conv with horizontal stride 1. Each plane is first copied into a zero-bordered scratch, so
+    /// every window is inside it; then eight outputs of a row accumulate all taps in registers and are stored
+    /// once with the bias. A row's last block overlaps the previous one instead of falling back to scalars.
+    static func depthwiseStride1(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, bias: [Float]?,
+                                 _ y: UnsafeMutablePointer<Float>, n: Int, c: Int, g: WindowGeometry) {
+        let inPlane = g.inH * g.inW, outPlane = g.outH * g.outW, kk = g.kh * g.kw
+        let pw = g.outW + g.kw - 1, ph = (g.outH - 1) * g.sh + g.kh
+        Threads.parallelFor(n * c) { range in
+            withUnsafeTemporaryAllocation(of: SIMD4<Float>.self, capacity: kk) { tapBuffer in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: pw * ph) { scratch in
+                let pad = scratch.baseAddress!, taps = tapBuffer.baseAddress!
+                pad.initialize(repeating: 0, count: pw * ph)
+                for nc in range {
+                    let ch = nc % c, src = x + nc * inPlane, dst = y + nc * outPlane, ker = w + ch * kk
+                    let b0 = bias?[ch] ?? 0
+                    // Taps pre-broadcast once per plane: the inner loop multiplies straight from memory.
+                    for t in 0..<kk { taps[t] = SIMD4(repeating: ker[t]) }
+                    // Interior copy; the border stays zero (rows/columns beyond the image are never written).
+                    for r in 0..<ph {
+                        let ih = r - g.padTop
+                        guard ih >= 0 && ih < g.inH else { continue }
+                        let lo = max(0, -g.padLeft), hi = min(g.inW, pw - g.padLeft)
+                        if hi > lo { (pad + r * pw + g.padLeft + lo).update(from: src + ih * g.inW + lo, count: hi - lo) }
+                    }
+                    for oh in 0..<g.outH {
+                        let top = pad + oh * g.sh * pw, d = dst + oh * g.outW
+                        // SIMD4 is one SSE register: Swift's SIMD8<Float> on a baseline x86-64 build comes out
+                        // half scalar, so a block of eight outputs is two explicit SIMD4 halves.
+                        @inline(__always) func load(_ p: UnsafeMutablePointer<Float>) -> SIMD4<Float> {
+                            UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
+                        }
+                        @inline(__always) func block(_ ow: Int) {
+                            var lo = SIMD4<Float>(repeating: b0), hi = lo
+                            if g.kh == 3 && g.kw == 3 {
+                                // Xception's only size, unrolled into independent row sums: a single running sum
+                                // would chain nine dependent adds per output vector.
+                                @inline(__always) func row3(_ r: UnsafeMutablePointer<Float>, _ t: Int) -> SIMD4<Float> {
+                                    load(r) * taps[t] + load(r + 1) * taps[t + 1] + load(r + 2) * taps[t + 2]
+                                }
+                                let r0 = top + ow, r1 = r0 + pw, r2 = r1 + pw
+                                lo += (row3(r0, 0) + row3(r1, 3)) + row3(r2, 6)
+                                hi += (row3(r0 + 4, 0) + row3(r1 + 4, 3)) + row3(r2 + 4, 6)
+                                UnsafeMutableRawPointer(d + ow).storeBytes(of: lo, as: SIMD4<Float>.self)
+                                UnsafeMutableRawPointer(d + ow + 4).storeBytes(of: hi, as: SIMD4<Float>.self)
+                                return
+                            }
+                            for i in 0..<g.kh {
+                                let row = top + i * pw + ow
+                                for j in 0..<g.kw {
+                                    let t = taps[i * g.kw + j]
+                                    lo += load(row + j) * t
+                                    hi += load(row + j + 4) * t
+                                }
+                            }
+                            UnsafeMutableRawPointer(d + ow).storeBytes(of: lo, as: SIMD4<Float>.self)
+                            UnsafeMutableRawPointer(d + ow + 4).storeBytes(of: hi, as: SIMD4<Float>.self)
+                        }
+                        if g.outW < 8 {
+                            for ow in 0..<g.outW {
+                                var acc = b0
+                                for i in 0..<g.kh { for j in 0..<g.kw { acc += top[i * pw + ow + j] * ker[i * g.kw + j] } }
+                                d[ow] = acc
+                            }
+                            continue
+                        }
+                        var ow = 0
+                        while ow + 8 <= g.outW { block(ow); ow += 8 }
+                        if ow < g.outW { block(g.outW - 8) }
+                    }
+                }
+            }
+            }
+        }
     }
 
     static func depthwiseForward(x: [Float], w: [Float], y: inout [Float], n: Int, c: Int, g: WindowGeometry) {

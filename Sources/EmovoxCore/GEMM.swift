@@ -12,7 +12,7 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
                   b: UnsafePointer<Float>, ldb: Int,
                   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
     BLASInfo.configureOnce()
-    let parts = Threads.count
+    let parts = Threads.available
     let flops = m * n * k
     if parts <= 1 || flops < 1 << 20 || (n < 64 && m < 64) {
         sgemmSerial(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)

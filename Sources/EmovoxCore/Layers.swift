@@ -12,7 +12,8 @@ public final class ReLU: Layer {
                 Threads.parallelFor(yp.count, minChunk: 1 << 15) { r in for i in r { yp[i] = max(xp[i], 0) } }
             }
         }
-        output = training ? y : nil
+        // Inference leaves the layer untouched, so one network can serve several threads at once.
+        if training || output != nil { output = training ? y : nil }
         return y
     }
 
@@ -36,7 +37,7 @@ public final class Dropout: Layer {
     public init(_ p: Float, rng: inout SeededRNG) { self.p = p; self.rng = rng.split() }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        guard training, p > 0 else { keep = []; return x }
+        guard training, p > 0 else { if !keep.isEmpty { keep = [] }; return x }
         let scale = 1 / (1 - p)
         keep = (0..<x.count).map { _ in rng.uniform() >= p ? scale : 0 }
         var y = x
@@ -107,18 +108,30 @@ public final class Linear: Layer {
 public final class Flatten: Layer {
     private var inputShape: [Int] = []
     public init() {}
-    public func forward(_ x: Tensor, training: Bool) -> Tensor { inputShape = x.shape; return x.reshaped([x.shape[0], -1]) }
+    public func forward(_ x: Tensor, training: Bool) -> Tensor { if training { inputShape = x.shape }; return x.reshaped([x.shape[0], -1]) }
     public func backward(_ dy: Tensor) -> Tensor { dy.reshaped(inputShape) }
 }
 
 /// Elementwise sum of two equally shaped tensors; its backward hands dy to both inputs.
 public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
-    precondition(a.shape == b.shape, "add: shapes \(a.shape) and \(b.shape) differ")
     var y = a
-    y.data.withUnsafeMutableBufferPointer { yp in b.data.withUnsafeBufferPointer { bp in
+    addInPlace(&y, b)
+    return y
+}
+
+/// a += b: no new buffer when `a` is uniquely referenced.
+public func addInPlace(_ a: inout Tensor, _ b: Tensor) {
+    precondition(a.shape == b.shape, "add: shapes \(a.shape) and \(b.shape) differ")
+    a.data.withUnsafeMutableBufferPointer { yp in b.data.withUnsafeBufferPointer { bp in
         Threads.parallelFor(yp.count, minChunk: 1 << 15) { r in for i in r { yp[i] += bp[i] } }
     } }
-    return y
+}
+
+/// max(x, 0) in place: inference graphs apply it to a map nobody else holds.
+public func reluInPlace(_ x: inout Tensor) {
+    x.data.withUnsafeMutableBufferPointer { xp in
+        Threads.parallelFor(xp.count, minChunk: 1 << 15) { r in for i in r { xp[i] = max(xp[i], 0) } }
+    }
 }
 
 /// A layer made of named sub-layers: checkpoints name their tensors "<child>.<tensor>", recursively.
@@ -154,7 +167,15 @@ public final class Sequential: LayerContainer {
     public init(_ layers: [(String, Layer)]) { self.layers = layers.map { (name: $0.0, layer: $0.1) } }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        layers.reduce(x) { $1.layer.forward($0, training: training) }
+        if training { return layers.reduce(x) { $1.layer.forward($0, training: true) } }
+        // Inference: BN and ReLU rewrite the map in place; the layer before just made it and nobody else holds it.
+        var h = x
+        for (_, layer) in layers {
+            if let bn = layer as? BatchNorm { bn.inferInPlace(&h) }
+            else if layer is ReLU { reluInPlace(&h) }
+            else { h = layer.forward(h, training: false) }
+        }
+        return h
     }
 
     /// Forward that also returns every named layer's output (for model summaries and feature taps).

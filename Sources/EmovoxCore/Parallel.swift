@@ -11,10 +11,28 @@ public enum Threads {
         BLASInfo.configureOnce()
     }
 
-    /// Runs `body(chunkIndex, range)` over `0..<n` split into at most `Threads.count` chunks.
+    /// Threads a kernel may use from here: 1 inside `serially` (the caller already split the work over threads).
+    public static var available: Int { pthread_getspecific(serialKey) == nil ? count : 1 }
+
+    private static let serialKey: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
+        return key
+    }()
+
+    /// Runs `body` with every kernel on the calling thread: for batch-level parallelism, where each thread
+    /// carries whole samples through a network whose layers are too small to split well.
+    public static func serially<T>(_ body: () throws -> T) rethrows -> T {
+        let outer = pthread_getspecific(serialKey)
+        pthread_setspecific(serialKey, UnsafeRawPointer(bitPattern: 1))
+        defer { pthread_setspecific(serialKey, outer) }
+        return try body()
+    }
+
+    /// Runs `body(range)` over `0..<n` split into at most `Threads.available` chunks.
     /// Small jobs run inline: a thread hop costs more than a few thousand flops.
     public static func parallelFor(_ n: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
-        let chunks = min(count, max(1, n / max(minChunk, 1)))
+        let chunks = min(available, max(1, n / max(minChunk, 1)))
         if chunks <= 1 || n <= 1 {
             body(0..<n)
             return

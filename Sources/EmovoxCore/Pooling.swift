@@ -16,6 +16,9 @@ public final class MaxPool2D: Layer {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let g = WindowGeometry(inH: h, inW: w, kh: kernel.h, kw: kernel.w, sh: stride.h, sw: stride.w, padding: padding)
         let outPlane = g.outH * g.outW, inPlane = h * w
+        if !training { return Tensor(shape: [n, c, g.outH, g.outW]) { yp in x.data.withUnsafeBufferPointer { xp in
+            Self.inferenceMax(xp.baseAddress!, yp.baseAddress!, planes: n * c, g: g)
+        } } }
         var idx = [Int32](repeating: 0, count: training ? n * c * outPlane : 0)
         let y = x.data.withUnsafeBufferPointer { xp in idx.withUnsafeMutableBufferPointer { ip in Tensor(shape: [n, c, g.outH, g.outW]) { yp in
             Threads.parallelFor(n * c) { range in
@@ -39,6 +42,54 @@ public final class MaxPool2D: Layer {
         } } }
         if training { argmax = idx; inputShape = x.shape }
         return y
+    }
+
+    /// Inference needs no argmax, so the window max splits into a vertical max of whole rows (vectorised)
+    /// and a short horizontal max per output over that row, padded with −∞ so no window needs clipping.
+    static func inferenceMax(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, planes: Int, g: WindowGeometry) {
+        let (h, w) = (g.inH, g.inW)
+        let padded = (g.outW - 1) * g.sw + g.kw  // ≥ padLeft + w: the right padding, if any, is the tail
+        Threads.parallelFor(planes) { range in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: max(padded, g.padLeft + w)) { buffer in
+                buffer.initialize(repeating: -.infinity)
+                let m = buffer.baseAddress! + g.padLeft
+                for plane in range {
+                    let src = x + plane * h * w, dst = y + plane * g.outH * g.outW
+                    for oh in 0..<g.outH {
+                        let h0 = oh * g.sh - g.padTop
+                        let ha = max(h0, 0), hb = max(min(h0 + g.kh, h), ha + 1)
+                        m.update(from: src + ha * w, count: w)
+                        for ih in (ha + 1)..<hb {
+                            let row = src + ih * w
+                            var q = 0
+                            while q + 8 <= w {
+                                var a = UnsafeRawPointer(m + q).loadUnaligned(as: SIMD8<Float>.self)
+                                let b = UnsafeRawPointer(row + q).loadUnaligned(as: SIMD8<Float>.self)
+                                // A mask blend: the stdlib's pointwiseMax goes lane by lane with NaN checks.
+                                a.replace(with: b, where: b .> a)
+                                UnsafeMutableRawPointer(m + q).storeBytes(of: a, as: SIMD8<Float>.self)
+                                q += 8
+                            }
+                            while q < w { m[q] = Swift.max(m[q], row[q]); q += 1 }
+                        }
+                        let out = dst + oh * g.outW, base = buffer.baseAddress!
+                        if g.kw == 3 {
+                            for ow in 0..<g.outW {
+                                let r = base + ow * g.sw
+                                out[ow] = Swift.max(Swift.max(r[0], r[1]), r[2])
+                            }
+                        } else {
+                            for ow in 0..<g.outW {
+                                let r = base + ow * g.sw
+                                var best = r[0]
+                                for j in 1..<max(g.kw, 1) { best = Swift.max(best, r[j]) }
+                                out[ow] = best
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
@@ -90,12 +141,52 @@ public final class AvgPool2D: Layer {
     }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        inputShape = x.shape
+        if training { inputShape = x.shape }
         let g = WindowGeometry(inH: x.shape[2], inW: x.shape[3], kh: kernel.h, kw: kernel.w, sh: stride.h, sw: stride.w, padding: padding)
         var y = Tensor(zeros: [x.shape[0], x.shape[1], g.outH, g.outW])
         let inPlane = x.shape[2] * x.shape[3], outPlane = g.outH * g.outW
         _ = sweep(x.shape) { nc, o, i, wgt in y.data[nc * outPlane + o] += wgt * x.data[nc * inPlane + i] }
         return y
+    }
+
+    /// Inference needs no argmax, so the window max splits into a vertical max of whole rows (vectorised)
+    /// and a short horizontal max per output; windows are clipped to the image (padding never wins).
+    static func inferenceMax(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, planes: Int, g: WindowGeometry) {
+        let (h, w) = (g.inH, g.inW)
+        Threads.parallelFor(planes) { range in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: w) { rowMax in
+                let m = rowMax.baseAddress!
+                for plane in range {
+                    let src = x + plane * h * w, dst = y + plane * g.outH * g.outW
+                    for oh in 0..<g.outH {
+                        let h0 = oh * g.sh - g.padTop
+                        let ha = max(h0, 0), hb = min(h0 + g.kh, h)
+                        m.update(from: src + ha * w, count: w)
+                        for ih in (ha + 1)..<max(hb, ha + 1) {
+                            let row = src + ih * w
+                            var q = 0
+                            while q + 8 <= w {
+                                var a = UnsafeRawPointer(m + q).loadUnaligned(as: SIMD8<Float>.self)
+                                let b = UnsafeRawPointer(row + q).loadUnaligned(as: SIMD8<Float>.self)
+                                // A mask blend: the stdlib's pointwiseMax goes lane by lane with NaN checks.
+                                a.replace(with: b, where: b .> a)
+                                UnsafeMutableRawPointer(m + q).storeBytes(of: a, as: SIMD8<Float>.self)
+                                q += 8
+                            }
+                            while q < w { m[q] = Swift.max(m[q], row[q]); q += 1 }
+                        }
+                        let out = dst + oh * g.outW
+                        for ow in 0..<g.outW {
+                            let w0 = ow * g.sw - g.padLeft
+                            let wa = max(w0, 0), wb = min(w0 + g.kw, w)
+                            var best = m[wa]
+                            for iw in (wa + 1)..<max(wb, wa + 1) { best = Swift.max(best, m[iw]) }
+                            out[ow] = best
+                        }
+                    }
+                }
+            }
+        }
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
@@ -112,7 +203,7 @@ public final class GlobalAvgPool: Layer {
     public init() {}
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        inputShape = x.shape
+        if training { inputShape = x.shape }
         let plane = x.shape[2] * x.shape[3], planes = x.shape[0] * x.shape[1]
         var y = Tensor(zeros: [x.shape[0], x.shape[1]])
         x.data.withUnsafeBufferPointer { xp in
@@ -147,7 +238,7 @@ public final class MeanOverAxis: Layer {
     }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        inputShape = x.shape
+        if training { inputShape = x.shape }
         let (outer, len, inner) = strides(x.shape)
         var shape = x.shape
         shape[axis] = 1

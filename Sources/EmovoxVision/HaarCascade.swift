@@ -72,7 +72,7 @@ public final class HaarCascade {
         // One work item per scale, handed out dynamically: the first scales cost far more than the last,
         // so contiguous halves would leave one core idle.
         perScale.withUnsafeMutableBufferPointer { out in
-            if Threads.count > 1 {
+            if Threads.available > 1 {
                 DispatchQueue.concurrentPerform(iterations: scales.count) { i in out[i] = self.detectAtScale(img, scales[i]) }
             } else {
                 for i in scales.indices { out[i] = self.detectAtScale(img, scales[i]) }

@@ -68,11 +68,17 @@ struct BenchCommand: ParsableCommand {
         out["peak_rss_mb"] = Bench.peakRSSMB()
         if profile {
             var prof: [String: Any] = [:]
-            for m in models.split(separator: ",") {
+            for m in models.split(separator: ",") where parts.contains("students") {
                 prof[String(m)] = try Bench.studentProfile(String(m), batch: batch).map {
                     ["layer": $0.name, "forward_ms": ($0.forwardMs * 10).rounded() / 10, "backward_ms": ($0.backwardMs * 10).rounded() / 10,
                      "forward_gflops": ($0.gflopsForward * 10).rounded() / 10]
                 }
+            }
+            if parts.contains("teacher"), let dir = TeacherRunner.locateTeacherDir() {
+                let teacher = try TeacherRunner.defaultTeacher(dir: dir).teacher
+                let sample = Tensor(shape: [1] + teacher.network.inputShape, data: (0..<teacher.network.inputShape.reduce(1, *)).map { Float($0 % 7) / 7 })
+                prof["teacher_one_frame"] = Threads.serially { teacher.network.nodeTimings(sample) }
+                    .map { ["node": $0.name, "kind": $0.kind, "ms": ($0.ms * 1000).rounded() / 1000] }
             }
             out["profile"] = prof
         }
