@@ -44,6 +44,8 @@ conv_cases = [
     dict(name="conv_depthwise_same", n=2, cin=5, cout=5, h=8, w=7, k=(3, 3), s=(1, 1), pad="same", groups=5, bias=False),
     dict(name="conv_pointwise_s2_same", n=3, cin=4, cout=6, h=8, w=7, k=(1, 1), s=(2, 2), pad="same", groups=1, bias=False),
     dict(name="conv_7x7_s2_vggm", n=2, cin=1, cout=4, h=20, w=17, k=(7, 7), s=(2, 2), pad=(1, 1, 1, 1), groups=1, bias=False),
+    # rows wider than one 8-wide block and not a multiple of it (the vectorised path's overlapping tail), with bias
+    dict(name="conv_depthwise_wide_bias", n=2, cin=3, cout=3, h=6, w=19, k=(3, 3), s=(1, 1), pad="same", groups=3, bias=True),
 ]
 for c in conv_cases:
     x = rnd(c["n"], c["cin"], c["h"], c["w"]).requires_grad_()
@@ -66,6 +68,7 @@ pool_cases = [
     dict(name="maxpool_3s2", kind="max", k=(3, 3), s=(2, 2), pad=(0, 0, 0, 0), h=11, w=10),
     dict(name="maxpool_5x3_s32", kind="max", k=(5, 3), s=(3, 2), pad=(0, 0, 0, 0), h=17, w=13),
     dict(name="maxpool_same", kind="max", k=(3, 3), s=(2, 2), pad="same", h=15, w=8),
+    dict(name="maxpool_same_wide", kind="max", k=(3, 3), s=(2, 2), pad="same", h=7, w=21),
     dict(name="avgpool_pad_counted", kind="avg", k=(3, 3), s=(2, 2), pad=(1, 1, 1, 1), h=9, w=8),
     dict(name="avgpool_same_excluded", kind="avg", k=(3, 3), s=(2, 2), pad="same", h=9, w=8),
 ]

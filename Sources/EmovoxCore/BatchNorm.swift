@@ -101,15 +101,20 @@ public final class BatchNorm: Layer {
         return y
     }
 
-    /// Inference with running statistics, rewriting `x` (no copy when the caller holds the only reference).
-    public func inferInPlace(_ x: inout Tensor) {
+    /// Inference with running statistics, rewriting `x` (no copy when the caller holds the only reference);
+    /// `relu` applies a following ReLU in the same pass.
+    public func inferInPlace(_ x: inout Tensor, relu: Bool = false) {
         let (n, plane) = layout(x)
         let (scale, shift) = inferenceAffine()
         x.data.withUnsafeMutableBufferPointer { xp in
             Threads.parallelFor(n * channels, minChunk: max(1, 4096 / plane)) { range in
                 for nc in range {
                     let c = nc % channels, a = scale[c], b = shift[c]
-                    for q in nc * plane..<(nc + 1) * plane { xp[q] = xp[q] * a + b }
+                    if relu {
+                        for q in nc * plane..<(nc + 1) * plane { xp[q] = max(xp[q] * a + b, 0) }
+                    } else {
+                        for q in nc * plane..<(nc + 1) * plane { xp[q] = xp[q] * a + b }
+                    }
                 }
             }
         }

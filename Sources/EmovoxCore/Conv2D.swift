@@ -132,15 +132,18 @@ public enum ConvKernels {
     nonisolated(unsafe) public static var columnBudget = 1 << 22
 
     /// Copies windows of one sample's channels [c0, c0+cg) into rows (c, i, j) of `cols` at column offset `col0`.
-    static func im2col(_ x: UnsafePointer<Float>, cg: Int, g: WindowGeometry, cols: UnsafeMutablePointer<Float>, ld: Int, col0: Int) {
+    /// `outRows` limits the copy to a band of output rows (its columns then start at `col0`).
+    static func im2col(_ x: UnsafePointer<Float>, cg: Int, g: WindowGeometry, cols: UnsafeMutablePointer<Float>, ld: Int, col0: Int,
+                       outRows: Range<Int>? = nil) {
         let rows = cg * g.kh * g.kw
         let plane = g.inH * g.inW
+        let band = outRows ?? 0..<g.outH
         Threads.parallelFor(rows, minChunk: 8) { range in
             for r in range {
                 let c = r / (g.kh * g.kw), i = (r / g.kw) % g.kh, j = r % g.kw
                 let src = x + c * plane
                 var dst = cols + r * ld + col0
-                for oh in 0..<g.outH {
+                for oh in band {
                     let ih = oh * g.sh - g.padTop + i
                     if ih < 0 || ih >= g.inH {
                         dst.update(repeating: 0, count: g.outW)
@@ -186,6 +189,17 @@ public enum ConvKernels {
         }
     }
 
+    /// Floats of column matrix per band when one sample's im2col is done in bands of output rows: small
+    /// enough to stay in L2 while the GEMM reads it, for convs with few rows (K) such as a first layer.
+    nonisolated(unsafe) public static var bandBudget = 1 << 16
+
+    /// Output rows per band for a K-row column matrix, or nil to copy the whole sample at once (large K:
+    /// bands that fit the budget would be too narrow for an efficient GEMM).
+    static func bandRows(k: Int, g: WindowGeometry) -> Int? {
+        let rows = max(bandBudget / max(k * g.outW, 1), (1024 + g.outW - 1) / g.outW)
+        return k * g.outW * rows <= 4 * bandBudget && rows < g.outH ? rows : nil
+    }
+
     static func chunkSize(n: Int, rows: Int, p: Int) -> Int {
         max(1, min(n, columnBudget / max(rows * p, 1)))
     }
@@ -197,7 +211,8 @@ public enum ConvKernels {
         let cg = cin / groups, og = cout / groups, k = cg * g.kh * g.kw, p = g.outH * g.outW
         let inPlane = g.inH * g.inW
         let nb = chunkSize(n: n, rows: k, p: p)
-        var cols = [Float](unsafeUninitializedCapacity: (pointwise && nb == 1) ? 0 : k * nb * p) { _, c in c = (pointwise && nb == 1) ? 0 : k * nb * p }
+        let colsNeeded = (nb == 1 && (pointwise || bandRows(k: k, g: g) != nil)) ? 0 : k * nb * p
+        var cols = [Float](unsafeUninitializedCapacity: colsNeeded) { _, c in c = colsNeeded }
         var ybuf = [Float](unsafeUninitializedCapacity: nb > 1 ? og * nb * p : 0) { _, c in c = nb > 1 ? og * nb * p : 0 }
         let beta: Float = bias == nil ? 0 : 1
         /// Rows [o0, o0 + og) of C (row stride ld, `count` columns each) start as the bias of those channels.
@@ -212,7 +227,26 @@ public enum ConvKernels {
                 let cnt = min(nb, n - n0)
                 for gi in 0..<groups {
                     let wg = wp.baseAddress! + gi * og * k
-                    if cnt == 1 {
+                    if cnt == 1, !pointwise, let rows = bandRows(k: k, g: g) {
+                        // Bands of output rows, handed out to the threads: each copies its band's windows
+                        // into its own cache-sized buffer and multiplies it there.
+                        let xs = xp.baseAddress! + (n0 * cin + gi * cg) * inPlane
+                        let c = yp.baseAddress! + (n0 * cout + gi * og) * p
+                        seed(c, o0: gi * og, ld: p, count: p)
+                        let bands = (g.outH + rows - 1) / rows
+                        Threads.parallelFor(bands) { range in
+                            Threads.serially {
+                                withUnsafeTemporaryAllocation(of: Float.self, capacity: k * rows * g.outW) { buffer in
+                                    for b in range {
+                                        let oh0 = b * rows, oh1 = min(g.outH, oh0 + rows), q = (oh1 - oh0) * g.outW
+                                        im2col(xs, cg: cg, g: g, cols: buffer.baseAddress!, ld: q, col0: 0, outRows: oh0..<oh1)
+                                        sgemm(m: og, n: q, k: k, a: wg, lda: k, b: buffer.baseAddress!, ldb: q, beta: beta,
+                                              c: c + oh0 * g.outW, ldc: p)
+                                    }
+                                }
+                            }
+                        }
+                    } else if cnt == 1 {
                         let xs = xp.baseAddress! + (n0 * cin + gi * cg) * inPlane
                         let src: UnsafePointer<Float>
                         if pointwise { src = xs } else {

@@ -169,11 +169,19 @@ public final class Sequential: LayerContainer {
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         if training { return layers.reduce(x) { $1.layer.forward($0, training: true) } }
         // Inference: BN and ReLU rewrite the map in place; the layer before just made it and nobody else holds it.
+        // A BN followed by a ReLU is one pass over the map.
         var h = x
-        for (_, layer) in layers {
-            if let bn = layer as? BatchNorm { bn.inferInPlace(&h) }
-            else if layer is ReLU { reluInPlace(&h) }
-            else { h = layer.forward(h, training: false) }
+        var i = 0
+        while i < layers.count {
+            let layer = layers[i].layer
+            if let bn = layer as? BatchNorm {
+                let fuse = i + 1 < layers.count && layers[i + 1].layer is ReLU
+                bn.inferInPlace(&h, relu: fuse)
+                i += fuse ? 2 : 1
+                continue
+            }
+            if layer is ReLU { reluInPlace(&h) } else { h = layer.forward(h, training: false) }
+            i += 1
         }
         return h
     }

@@ -16,7 +16,9 @@ public enum Threads {
 
     private static let serialKey: pthread_key_t = {
         var key = pthread_key_t()
-        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
+        // Not inside precondition(): -Ounchecked builds would skip the call along with the check.
+        let status = pthread_key_create(&key, nil)
+        if status != 0 { fatalError("pthread_key_create failed (\(status))") }
         return key
     }()
 
@@ -27,6 +29,22 @@ public enum Threads {
         pthread_setspecific(serialKey, UnsafeRawPointer(bitPattern: 1))
         defer { pthread_setspecific(serialKey, outer) }
         return try body()
+    }
+
+    /// Runs `body(i)` for every i in `0..<n` on up to `Threads.available` threads, handing out indices one at a
+    /// time: for items of uneven cost, or when one thread may be slowed, where fixed halves would leave a core idle.
+    public static func forEachDynamic(_ n: Int, _ body: (Int) -> Void) {
+        let workers = min(available, n)
+        if workers <= 1 { for i in 0..<n { body(i) }; return }
+        let lock = NSLock()
+        var next = 0
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while true {
+                lock.lock(); let i = next; next += 1; lock.unlock()
+                if i >= n { return }
+                body(i)
+            }
+        }
     }
 
     /// Runs `body(range)` over `0..<n` split into at most `Threads.available` chunks.

@@ -98,7 +98,7 @@ extension Bench {
         let plane = teacher.network.inputShape.reduce(1, *)
         let crops = (0..<(batch * batches)).map { _ in (0..<plane).map { _ in rng.uniform() * 2 - 1 } }
         teacher.batchSize = batch
-        let s = time(repeats: 2) { _ = teacher.logits(crops) }
+        let s = time(repeats: 5) { _ = teacher.logits(crops) }  // short runs on a shared machine are noisy: best of 5
         return Double(crops.count) / s
     }
 }
@@ -148,7 +148,7 @@ extension Bench {
         let crops = (0..<clips).map { _ in (0..<SpectrogramConfig.cropSamples).map { _ in rng.normal() * 0.1 } }
         let spec = Spectrogram(config: SpectrogramConfig(bins: bins))
         var none: SeededRNG? = nil
-        return Double(clips) / time(repeats: 2) { _ = spec.batch(crops, dither: &none) }
+        return Double(clips) / time(repeats: 5) { _ = spec.batch(crops, dither: &none) }
     }
 
     /// Latency of one 10 s clip end to end: spectrogram + student forward (batch 1).

@@ -193,12 +193,10 @@ public final class KerasGraphNetwork {
         let per = x.count / n, steps = (n + step - 1) / step
         var parts = [Tensor?](repeating: nil, count: steps)
         x.data.withUnsafeBufferPointer { xp in parts.withUnsafeMutableBufferPointer { pp in
-            Threads.parallelFor(steps) { range in
+            Threads.forEachDynamic(steps) { i in
                 Threads.serially {
-                    for i in range {
-                        let lo = i * step, hi = min(n, lo + step)
-                        pp[i] = run(Tensor(shape: [hi - lo] + inputShape, data: Array(xp[(lo * per)..<(hi * per)])))
-                    }
+                    let lo = i * step, hi = min(n, lo + step)
+                    pp[i] = run(Tensor(shape: [hi - lo] + inputShape, data: Array(xp[(lo * per)..<(hi * per)])))
                 }
             }
         } }

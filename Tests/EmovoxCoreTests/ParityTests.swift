@@ -11,7 +11,7 @@ final class ParityTests: XCTestCase {
 
     func testConvolutionsMatchPyTorch() {
         for name in ["conv_basic", "conv_stride2_asym_pad", "conv_9x1", "conv_groups2", "conv_depthwise_same",
-                     "conv_pointwise_s2_same", "conv_7x7_s2_vggm"] {
+                     "conv_pointwise_s2_same", "conv_7x7_s2_vggm", "conv_depthwise_wide_bias"] {
             let m = Fixtures.meta(name)
             let k = m["k"] as! [Int], s = m["s"] as! [Int]
             var rng = SeededRNG(seed: 0)
@@ -34,12 +34,14 @@ final class ParityTests: XCTestCase {
     }
 
     func testPoolsMatchPyTorch() {
-        for name in ["maxpool_3s2", "maxpool_5x3_s32", "maxpool_same", "avgpool_pad_counted", "avgpool_same_excluded"] {
+        for name in ["maxpool_3s2", "maxpool_5x3_s32", "maxpool_same", "maxpool_same_wide", "avgpool_pad_counted", "avgpool_same_excluded"] {
             let m = Fixtures.meta(name)
             let k = m["k"] as! [Int], s = m["s"] as! [Int]
             let layer: Layer = m["kind"] as! String == "max"
                 ? MaxPool2D(kernel: (k[0], k[1]), stride: (s[0], s[1]), padding: padding(m))
                 : AvgPool2D(kernel: (k[0], k[1]), stride: (s[0], s[1]), padding: padding(m), countPadding: m["pad"] as? String != "same")
+            // Inference has its own max-pool path (no argmax): both must match.
+            assertClose(layer.forward(Fixtures.t("\(name).x"), training: false), Fixtures.t("\(name).y"), "\(name) inference forward")
             assertClose(layer.forward(Fixtures.t("\(name).x"), training: true), Fixtures.t("\(name).y"), "\(name) forward")
             assertClose(layer.backward(Fixtures.t("\(name).gy")), Fixtures.t("\(name).gx"), "\(name) dx")
         }
