@@ -69,11 +69,16 @@ pool_cases = [
     dict(name="maxpool_5x3_s32", kind="max", k=(5, 3), s=(3, 2), pad=(0, 0, 0, 0), h=17, w=13),
     dict(name="maxpool_same", kind="max", k=(3, 3), s=(2, 2), pad="same", h=15, w=8),
     dict(name="maxpool_same_wide", kind="max", k=(3, 3), s=(2, 2), pad="same", h=7, w=21),
+    # Small integers after a ReLU: windows full of ties, whose gradient goes to the first in row-major order.
+    dict(name="maxpool_ties", kind="max", k=(3, 3), s=(2, 2), pad="same", h=9, w=21, ties=True),
     dict(name="avgpool_pad_counted", kind="avg", k=(3, 3), s=(2, 2), pad=(1, 1, 1, 1), h=9, w=8),
     dict(name="avgpool_same_excluded", kind="avg", k=(3, 3), s=(2, 2), pad="same", h=9, w=8),
 ]
 for c in pool_cases:
-    x = rnd(2, 3, c["h"], c["w"]).requires_grad_()
+    x = rnd(2, 3, c["h"], c["w"])
+    if c.get("ties"):
+        x = torch.clamp(torch.round(x * 1.5), min=0)
+    x.requires_grad_()
     if c["pad"] == "same":
         (t, bo), (l, r) = tf_same(c["h"], c["k"][0], c["s"][0]), tf_same(c["w"], c["k"][1], c["s"][1])
     else:

@@ -34,6 +34,14 @@ public struct WindowGeometry: Equatable {
         outW = (inW + pl + pr - kw) / sw + 1
         precondition(outH > 0 && outW > 0, "window \(kh)x\(kw) does not fit input \(inH)x\(inW)")
     }
+
+    /// Output columns whose input column `ow·sw + iw0` lies inside the image (`iw0` = tap column − left padding),
+    /// so copy loops need no per-element bounds test.
+    @inline(__always) func insideColumns(_ iw0: Int) -> Range<Int> {
+        let lo = iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw
+        let hi = iw0 >= inW ? 0 : min(outW, (inW - 1 - iw0) / sw + 1)
+        return lo < hi ? lo..<hi : 0..<0
+    }
 }
 
 /// 2-D convolution (cross-correlation, as PyTorch), NCHW, weight [out, in/groups, kh, kw] (PyTorch layout).
@@ -142,22 +150,21 @@ public enum ConvKernels {
             for r in range {
                 let c = r / (g.kh * g.kw), i = (r / g.kw) % g.kh, j = r % g.kw
                 let src = x + c * plane
+                let iw0 = j - g.padLeft, inside = g.insideColumns(iw0)
                 var dst = cols + r * ld + col0
                 for oh in band {
                     let ih = oh * g.sh - g.padTop + i
-                    if ih < 0 || ih >= g.inH {
+                    if ih < 0 || ih >= g.inH || inside.isEmpty {
                         dst.update(repeating: 0, count: g.outW)
                     } else {
-                        let row = src + ih * g.inW
-                        let iw0 = j - g.padLeft
-                        if g.sw == 1 && iw0 >= 0 && iw0 + g.outW <= g.inW {
-                            dst.update(from: row + iw0, count: g.outW)
+                        let row = src + ih * g.inW + iw0
+                        dst.update(repeating: 0, count: inside.lowerBound)
+                        if g.sw == 1 {
+                            (dst + inside.lowerBound).update(from: row + inside.lowerBound, count: inside.count)
                         } else {
-                            for ow in 0..<g.outW {
-                                let iw = ow * g.sw + iw0
-                                dst[ow] = (iw >= 0 && iw < g.inW) ? row[iw] : 0
-                            }
+                            for ow in inside { dst[ow] = row[ow * g.sw] }
                         }
+                        (dst + inside.upperBound).update(repeating: 0, count: g.outW - inside.upperBound)
                     }
                     dst += g.outW
                 }
@@ -173,13 +180,15 @@ public enum ConvKernels {
                 let dst = dx + c * plane
                 for i in 0..<g.kh { for j in 0..<g.kw {
                     var src = cols + ((c * g.kh + i) * g.kw + j) * ld + col0
+                    let iw0 = j - g.padLeft, inside = g.insideColumns(iw0)
                     for oh in 0..<g.outH {
                         let ih = oh * g.sh - g.padTop + i
                         if ih >= 0 && ih < g.inH {
-                            let row = dst + ih * g.inW
-                            for ow in 0..<g.outW {
-                                let iw = ow * g.sw - g.padLeft + j
-                                if iw >= 0 && iw < g.inW { row[iw] += src[ow] }
+                            let row = dst + ih * g.inW + iw0
+                            if g.sw == 1 {
+                                for ow in inside { row[ow] += src[ow] }
+                            } else {
+                                for ow in inside { row[ow * g.sw] += src[ow] }
                             }
                         }
                         src += g.outW

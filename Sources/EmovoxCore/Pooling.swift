@@ -15,33 +15,70 @@ public final class MaxPool2D: Layer {
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let g = WindowGeometry(inH: h, inW: w, kh: kernel.h, kw: kernel.w, sh: stride.h, sw: stride.w, padding: padding)
-        let outPlane = g.outH * g.outW, inPlane = h * w
+        let outPlane = g.outH * g.outW
         if !training { return Tensor(shape: [n, c, g.outH, g.outW]) { yp in x.data.withUnsafeBufferPointer { xp in
             Self.inferenceMax(xp.baseAddress!, yp.baseAddress!, planes: n * c, g: g)
         } } }
-        var idx = [Int32](repeating: 0, count: training ? n * c * outPlane : 0)
+        var idx = [Int32](unsafeUninitializedCapacity: n * c * outPlane) { _, count in count = n * c * outPlane }
         let y = x.data.withUnsafeBufferPointer { xp in idx.withUnsafeMutableBufferPointer { ip in Tensor(shape: [n, c, g.outH, g.outW]) { yp in
-            Threads.parallelFor(n * c) { range in
-                for nc in range {
-                    let src = xp.baseAddress! + nc * inPlane
-                    for oh in 0..<g.outH { for ow in 0..<g.outW {
-                        // Clip the window to the image once, so the inner loops carry no bounds tests.
-                        let h0 = oh * g.sh - g.padTop, w0 = ow * g.sw - g.padLeft
-                        let ha = max(h0, 0), hb = min(h0 + g.kh, h), wa = max(w0, 0), wb = min(w0 + g.kw, w)
-                        var best = src[ha * w + wa], bestAt = ha * w + wa
-                        for ih in ha..<hb {
-                            let row = ih * w
-                            for iw in wa..<wb where src[row + iw] > best { best = src[row + iw]; bestAt = row + iw }
-                        }
-                        let o = nc * outPlane + oh * g.outW + ow
-                        yp[o] = best
-                        if training { ip[o] = Int32(bestAt) }
-                    } }
-                }
-            }
+            Self.trainingMax(xp.baseAddress!, yp.baseAddress!, argmax: ip.baseAddress!, planes: n * c, g: g)
         } } }
-        if training { argmax = idx; inputShape = x.shape }
+        argmax = idx; inputShape = x.shape
         return y
+    }
+
+    /// The training forward also records where each max came from (index within its input plane). As at
+    /// inference, a vertical max over whole rows (vectorised, with the row it came from) and then a short
+    /// horizontal max. Ties go to the first element in row-major order, as in PyTorch: the vertical pass keeps
+    /// the upper row, the horizontal one the smaller plane index.
+    static func trainingMax(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>,
+                            planes: Int, g: WindowGeometry) {
+        let (h, w) = (g.inH, g.inW)
+        let padded = max((g.outW - 1) * g.sw + g.kw, g.padLeft + w)
+        Threads.parallelFor(planes) { range in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: padded) { values in
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: padded) { rows in
+                // Padding never wins: −∞, and on a tie the largest index.
+                values.initialize(repeating: -.infinity)
+                rows.initialize(repeating: Int32(h + 1))
+                let m = values.baseAddress! + g.padLeft, mr = rows.baseAddress! + g.padLeft
+                for plane in range {
+                    let src = x + plane * h * w, dst = y + plane * g.outH * g.outW, at = argmax + plane * g.outH * g.outW
+                    for oh in 0..<g.outH {
+                        let h0 = oh * g.sh - g.padTop
+                        let ha = max(h0, 0), hb = max(min(h0 + g.kh, h), ha + 1)
+                        m.update(from: src + ha * w, count: w)
+                        mr.update(repeating: Int32(ha), count: w)
+                        for ih in (ha + 1)..<hb {
+                            let row = src + ih * w, rowIndex = SIMD8<Int32>(repeating: Int32(ih))
+                            var q = 0
+                            while q + 8 <= w {
+                                var a = UnsafeRawPointer(m + q).loadUnaligned(as: SIMD8<Float>.self)
+                                var r = UnsafeRawPointer(mr + q).loadUnaligned(as: SIMD8<Int32>.self)
+                                let b = UnsafeRawPointer(row + q).loadUnaligned(as: SIMD8<Float>.self)
+                                let wins = b .> a
+                                a.replace(with: b, where: wins)
+                                r.replace(with: rowIndex, where: wins)
+                                UnsafeMutableRawPointer(m + q).storeBytes(of: a, as: SIMD8<Float>.self)
+                                UnsafeMutableRawPointer(mr + q).storeBytes(of: r, as: SIMD8<Int32>.self)
+                                q += 8
+                            }
+                            while q < w { if row[q] > m[q] { m[q] = row[q]; mr[q] = Int32(ih) }; q += 1 }
+                        }
+                        for ow in 0..<g.outW {
+                            let c0 = ow * g.sw - g.padLeft  // image column of the window's first tap
+                            var best = m[c0], bestAt = Int(mr[c0]) * w + c0
+                            for j in 1..<max(g.kw, 1) {
+                                let v = m[c0 + j], i = Int(mr[c0 + j]) * w + c0 + j
+                                if v > best || (v == best && i < bestAt) { best = v; bestAt = i }
+                            }
+                            dst[oh * g.outW + ow] = best
+                            at[oh * g.outW + ow] = Int32(bestAt)
+                        }
+                    }
+                }
+            } }
+        }
     }
 
     /// Inference needs no argmax, so the window max splits into a vertical max of whole rows (vectorised)

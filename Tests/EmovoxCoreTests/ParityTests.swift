@@ -34,7 +34,7 @@ final class ParityTests: XCTestCase {
     }
 
     func testPoolsMatchPyTorch() {
-        for name in ["maxpool_3s2", "maxpool_5x3_s32", "maxpool_same", "maxpool_same_wide", "avgpool_pad_counted", "avgpool_same_excluded"] {
+        for name in ["maxpool_3s2", "maxpool_5x3_s32", "maxpool_same", "maxpool_same_wide", "maxpool_ties", "avgpool_pad_counted", "avgpool_same_excluded"] {
             let m = Fixtures.meta(name)
             let k = m["k"] as! [Int], s = m["s"] as! [Int]
             let layer: Layer = m["kind"] as! String == "max"
