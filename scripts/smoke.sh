@@ -22,6 +22,10 @@ say "roc"
 printf 'id,label,happy,sad\na,happy,0.9,0.1\nb,sad,0.2,0.8\nc,happy,0.6,0.4\nd,sad,0.7,0.3\n' > "$T/scores.csv"
 $E roc --scores "$T/scores.csv" --out "$T/auc.csv" --curves "$T/curves.csv" --plot "$T/roc.svg"
 
+say "bench (sgemm part): the kernel's products are checked before its rate counts"
+$E bench --only sgemm --threads 2 > "$T/bench.json"
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); c=d['sgemm_check']; assert c['passed'], c; print('sgemm', d['openblas_core'], round(d['sgemm_gflops_1024']), 'GFLOP/s, check passed, worst error', c['max_relative_error'])" "$T/bench.json"
+
 say "bad input is named"
 printf 'not audio' > "$T/bad.wav"
 if $E spectrogram "$T/bad.wav" --out "$T/x.npy" 2> "$T/err.txt"; then echo "expected a failure"; exit 1; fi

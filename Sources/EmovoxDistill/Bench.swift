@@ -66,6 +66,8 @@ public enum Bench {
         public let trainSamplesPerSecond: Double
         public let inferenceSamplesPerSecond: Double
         public let convGFLOPSInference: Double
+        /// The conv layers alone (their share of the inference time): what the sgemm ceiling bounds.
+        public let convLayersGFLOPSInference: Double
     }
 
     /// Training step (forward + backward + SGD) and inference on random 4.024 s spectrograms.
@@ -85,9 +87,21 @@ public enum Bench {
             sgd.step()
         }
         let infer = repeats == 0 ? .nan : time(repeats: repeats) { _ = model.forward(x, training: false) }
+        // Inference layer by layer, timing the convs only (best of the repeats).
+        var convSeconds = Double.infinity
+        for _ in 0..<repeats {
+            var h = x, t = 0.0
+            for (_, layer) in model.network.layers {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                h = layer.forward(h, training: false)
+                if layer is Conv2D { t += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 }
+            }
+            convSeconds = min(convSeconds, t)
+        }
         return StudentResult(model: name, batch: batch, gmacPerCrop: macs / 1e9, trainStepSeconds: train,
                              trainSamplesPerSecond: Double(batch) / train, inferenceSamplesPerSecond: Double(batch) / infer,
-                             convGFLOPSInference: 2 * macs * Double(batch) / infer / 1e9)
+                             convGFLOPSInference: 2 * macs * Double(batch) / infer / 1e9,
+                             convLayersGFLOPSInference: 2 * macs * Double(batch) / convSeconds / 1e9)
     }
 }
 
@@ -104,7 +118,13 @@ extension Bench {
 }
 
 extension Bench {
-    public struct LayerTiming: Codable { public let name: String; public let forwardMs: Double; public let backwardMs: Double; public let gflopsForward: Double }
+    public struct LayerTiming: Codable {
+        public let name: String; public let forwardMs: Double; public let backwardMs: Double; public let gflopsForward: Double
+        public let inferenceMs: Double
+        /// Plain sgemm GFLOP/s at this layer's own GEMM shape (serial calls split over threads as the layer
+        /// does): the ceiling a conv layer is measured against; 0 for layers without a GEMM.
+        public let gemmShapeGFLOPS: Double
+    }
 
     /// Per-layer forward/backward milliseconds of one training step: the profile behind the speed work.
     public static func studentProfile(_ name: String, batch: Int, frames: Int = 400) throws -> [LayerTiming] {
@@ -115,9 +135,15 @@ extension Bench {
         for i in x.data.indices { x.data[i] = rng.normal() }
         let rows = ModelSummary.rows(model.network, input: [batch, 1, cfg.bins, frames])
         func ms(_ t0: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6 }
-        var fwd: [Double] = [], bwd: [Double] = []
+        var fwd: [Double] = [], bwd: [Double] = [], inf: [Double] = []
         for _ in 0..<2 {  // the second pass is the measured one (warm caches and allocator)
-            fwd = []; bwd = []
+            fwd = []; bwd = []; inf = []
+            var hi = x
+            for (_, layer) in model.network.layers {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                hi = layer.forward(hi, training: false)
+                inf.append(ms(t0))
+            }
             var h = x
             for (_, layer) in model.network.layers {
                 let t0 = DispatchTime.now().uptimeNanoseconds
@@ -131,9 +157,16 @@ extension Bench {
                 bwd.insert(ms(t0), at: 0)
             }
         }
+        let ceilings = model.network.layers.indices.map { i -> Double in
+            let shape = i == 0 ? x.shape : rows[i - 1].outputShape
+            guard let conv = model.network.layers[i].layer as? Conv2D,
+                  let s = conv.forwardGEMMShape(n: shape[0], h: shape[2], w: shape[3]) else { return 0 }
+            return sgemmGFLOPS(m: s.m, n: s.n, k: s.k)
+        }
         return rows.indices.map { i in
             LayerTiming(name: rows[i].name, forwardMs: fwd[i], backwardMs: bwd[i],
-                        gflopsForward: rows[i].macs > 0 ? 2 * Double(rows[i].macs) / (fwd[i] / 1e3) / 1e9 : 0)
+                        gflopsForward: rows[i].macs > 0 ? 2 * Double(rows[i].macs) / (fwd[i] / 1e3) / 1e9 : 0, inferenceMs: inf[i],
+                        gemmShapeGFLOPS: ceilings[i])
         }
     }
 }
@@ -161,10 +194,11 @@ extension Bench {
     }
 
     /// Teacher frames/s on a video end to end: decode at 25/6 fps, detect, track, crop, classify.
-    public static func teacherVideo(_ runner: TeacherRunner, video: String) throws -> Double {
-        var frames = 0
-        let s = time(repeats: 1) { frames = (try? runner.run(video))?.framesSampled ?? 0 }
-        return Double(frames) / s
+    /// Decode (ffmpeg), detect, crop and score a whole video: frames sampled and wall seconds (best of 2).
+    public static func teacherVideo(_ runner: TeacherRunner, video: String) throws -> (frames: Int, seconds: Double) {
+        let frames = try runner.run(video).framesSampled
+        let s = time(repeats: 2) { _ = try? runner.run(video) }
+        return (frames, s)
     }
 
     /// Peak resident memory of this process so far, in MB (Linux VmHWM).

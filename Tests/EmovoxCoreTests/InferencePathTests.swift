@@ -102,6 +102,16 @@ final class InferencePathTests: XCTestCase {
         }
     }
 
+    /// Every conv rests on sgemm: the kernel OpenBLAS picked here, serial and split over our threads, against
+    /// a double-precision product (all four transpose combinations, β 0 and 1, odd shapes).
+    func testSgemmMatchesDoublePrecisionProduct() {
+        Threads.set(2)
+        defer { Threads.set(ProcessInfo.processInfo.activeProcessorCount) }
+        let check = BLASInfo.selfCheck()
+        XCTAssertEqual(check.cases, 64)
+        XCTAssertTrue(check.passed, "OpenBLAS \(BLASInfo.coreName): worst error relative to Σ|a·b| = \(check.maxError)")
+    }
+
     func testSeriallyRunsKernelsOnTheCallingThread() {
         Threads.set(2)
         XCTAssertEqual(Threads.available, 2)
