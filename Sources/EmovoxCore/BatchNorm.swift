@@ -37,6 +37,26 @@ public final class BatchNorm: Layer {
         }
     }
 
+    /// Σa and Σa·b of a row (Σx, Σx² with b = a): eight float lanes over blocks of 1024 (short float sums,
+    /// vectorised), each block added into doubles, so a 50 000-element plane loses no more than a block's
+    /// float rounding.
+    static func sumAndDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> (Double, Double) {
+        var sum = 0.0, dot = 0.0, q = 0
+        while q < count {
+            let end = min(count, q + 1024)
+            var s8 = SIMD8<Float>(), d8 = SIMD8<Float>()
+            while q + 8 <= end {
+                let u = UnsafeRawPointer(a + q).loadUnaligned(as: SIMD8<Float>.self)
+                let v = UnsafeRawPointer(b + q).loadUnaligned(as: SIMD8<Float>.self)
+                s8 += u; d8 += u * v
+                q += 8
+            }
+            sum += Double(s8.sum()); dot += Double(d8.sum())
+            while q < end { sum += Double(a[q]); dot += Double(a[q]) * Double(b[q]); q += 1 }
+        }
+        return (sum, dot)
+    }
+
     private func layout(_ x: Tensor) -> (n: Int, plane: Int) {
         precondition(x.shape[1] == channels, "BatchNorm(\(channels)) got input \(x.shape)")
         return (x.shape[0], x.rank > 2 ? x.shape[2...].reduce(1, *) : 1)
@@ -57,7 +77,8 @@ public final class BatchNorm: Layer {
                         var sum = 0.0, sq = 0.0
                         for s in 0..<n {
                             let row = xp.baseAddress! + (s * channels + c) * plane
-                            for q in 0..<plane { let v = Double(row[q]); sum += v; sq += v * v }
+                            let (a, b) = Self.sumAndDot(row, row, count: plane)
+                            sum += a; sq += b
                         }
                         let mu = sum / m, variance = max(sq / m - mu * mu, 0)
                         mp[c] = Float(mu)
@@ -111,7 +132,16 @@ public final class BatchNorm: Layer {
                 for nc in range {
                     let c = nc % channels, a = scale[c], b = shift[c]
                     if relu {
-                        for q in nc * plane..<(nc + 1) * plane { xp[q] = max(xp[q] * a + b, 0) }
+                        // A mask blend: Swift.max (NaN-aware) keeps this loop scalar.
+                        var q = nc * plane
+                        let end = q + plane, a8 = SIMD8(repeating: a), b8 = SIMD8(repeating: b)
+                        while q + 8 <= end {
+                            var v = UnsafeRawPointer(xp.baseAddress! + q).loadUnaligned(as: SIMD8<Float>.self) * a8 + b8
+                            v.replace(with: 0, where: v .< 0)
+                            UnsafeMutableRawPointer(xp.baseAddress! + q).storeBytes(of: v, as: SIMD8<Float>.self)
+                            q += 8
+                        }
+                        while q < end { xp[q] = max(xp[q] * a + b, 0); q += 1 }
                     } else {
                         for q in nc * plane..<(nc + 1) * plane { xp[q] = xp[q] * a + b }
                     }
@@ -142,11 +172,13 @@ public final class BatchNorm: Layer {
         weight.grad.data.withUnsafeMutableBufferPointer { gw in bias.grad.data.withUnsafeMutableBufferPointer { gb in
             Threads.parallelFor(channels) { range in
                 for c in range {
-                    var sumDy: Float = 0, sumDyXh: Float = 0
+                    var sums = (0.0, 0.0)
                     for s in 0..<n {
                         let base = (s * channels + c) * plane
-                        for q in base..<(base + plane) { sumDy += dp[q]; sumDyXh += dp[q] * hp[q] }
+                        let (a, b) = Self.sumAndDot(dp.baseAddress! + base, hp.baseAddress! + base, count: plane)
+                        sums.0 += a; sums.1 += b
                     }
+                    let sumDy = Float(sums.0), sumDyXh = Float(sums.1)
                     gw[c] += sumDyXh
                     gb[c] += sumDy
                     let k = gamma[c] * inv[c] / m

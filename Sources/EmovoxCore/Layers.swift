@@ -9,7 +9,9 @@ public final class ReLU: Layer {
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         let y = x.data.withUnsafeBufferPointer { xp in
             Tensor(shape: x.shape) { yp in
-                Threads.parallelFor(yp.count, minChunk: 1 << 15) { r in for i in r { yp[i] = max(xp[i], 0) } }
+                Threads.parallelFor(yp.count, minChunk: 1 << 15) { r in
+                    relu(xp.baseAddress! + r.lowerBound, yp.baseAddress! + r.lowerBound, count: r.count)
+                }
             }
         }
         // Inference leaves the layer untouched, so one network can serve several threads at once.
@@ -141,8 +143,23 @@ public func addInPlace(_ a: inout Tensor, _ b: Tensor) {
 /// max(x, 0) in place: inference graphs apply it to a map nobody else holds.
 public func reluInPlace(_ x: inout Tensor) {
     x.data.withUnsafeMutableBufferPointer { xp in
-        Threads.parallelFor(xp.count, minChunk: 1 << 15) { r in for i in r { xp[i] = max(xp[i], 0) } }
+        Threads.parallelFor(xp.count, minChunk: 1 << 15) { r in
+            relu(xp.baseAddress! + r.lowerBound, xp.baseAddress! + r.lowerBound, count: r.count)
+        }
     }
+}
+
+/// y = max(x, 0) (NaN stays NaN, as in PyTorch), eight lanes at a time with a mask blend: Swift.max is
+/// NaN-aware lane by lane and keeps a plain loop scalar. `y` may be `x`.
+@inline(__always) func relu(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+    var i = 0
+    while i + 8 <= count {
+        var v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+        v.replace(with: 0, where: v .< 0)
+        UnsafeMutableRawPointer(y + i).storeBytes(of: v, as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < count { y[i] = max(x[i], 0); i += 1 }
 }
 
 /// A layer made of named sub-layers: checkpoints name their tensors "<child>.<tensor>", recursively.

@@ -65,15 +65,20 @@ public final class MaxPool2D: Layer {
                             }
                             while q < w { if row[q] > m[q] { m[q] = row[q]; mr[q] = Int32(ih) }; q += 1 }
                         }
+                        // Branch-free: value and position packed into one integer key whose maximum is the
+                        // largest value and, among equal values, the smallest plane index (the row-major first).
+                        @inline(__always) func key(_ q: Int) -> Int64 {
+                            let bits = Int32(bitPattern: (m[q] + 0).bitPattern)  // + 0 turns −0 into +0: they tie
+                            let ordered = bits >= 0 ? bits : bits ^ Int32.max     // integer order = float order
+                            return Int64(ordered) << 32 | Int64(Int32.max - (mr[q] * Int32(w) + Int32(q)))
+                        }
                         for ow in 0..<g.outW {
                             let c0 = ow * g.sw - g.padLeft  // image column of the window's first tap
-                            var best = m[c0], bestAt = Int(mr[c0]) * w + c0
-                            for j in 1..<max(g.kw, 1) {
-                                let v = m[c0 + j], i = Int(mr[c0 + j]) * w + c0 + j
-                                if v > best || (v == best && i < bestAt) { best = v; bestAt = i }
-                            }
-                            dst[oh * g.outW + ow] = best
-                            at[oh * g.outW + ow] = Int32(bestAt)
+                            var best = key(c0)
+                            for j in 1..<max(g.kw, 1) { best = Swift.max(best, key(c0 + j)) }
+                            let bestAt = Int32.max - Int32(truncatingIfNeeded: best)
+                            at[oh * g.outW + ow] = bestAt
+                            dst[oh * g.outW + ow] = src[Int(bestAt)]
                         }
                     }
                 }
