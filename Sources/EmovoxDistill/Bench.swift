@@ -68,6 +68,8 @@ public enum Bench {
         public let convGFLOPSInference: Double
         /// The conv layers alone (their share of the inference time): what the sgemm ceiling bounds.
         public let convLayersGFLOPSInference: Double
+        /// sgemm 1024³ measured right after the conv layers (the ceiling as of then, on a shared machine).
+        public let sgemmGFLOPSNearby: Double
     }
 
     /// Training step (forward + backward + SGD) and inference on random 4.024 s spectrograms.
@@ -101,7 +103,8 @@ public enum Bench {
         return StudentResult(model: name, batch: batch, gmacPerCrop: macs / 1e9, trainStepSeconds: train,
                              trainSamplesPerSecond: Double(batch) / train, inferenceSamplesPerSecond: Double(batch) / infer,
                              convGFLOPSInference: 2 * macs * Double(batch) / infer / 1e9,
-                             convLayersGFLOPSInference: 2 * macs * Double(batch) / convSeconds / 1e9)
+                             convLayersGFLOPSInference: 2 * macs * Double(batch) / convSeconds / 1e9,
+                             sgemmGFLOPSNearby: repeats == 0 ? .nan : sgemmGFLOPS(m: 1024, n: 1024, k: 1024))
     }
 }
 

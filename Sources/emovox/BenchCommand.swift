@@ -47,7 +47,7 @@ struct BenchCommand: ParsableCommand {
                 students.append(["model": r.model, "batch": r.batch, "gmac_per_crop": r.gmacPerCrop,
                                  "train_step_s": r.trainStepSeconds, "train_samples_per_s": r.trainSamplesPerSecond,
                                  "inference_samples_per_s": r.inferenceSamplesPerSecond, "inference_gflops": r.convGFLOPSInference,
-                                 "inference_conv_layers_gflops": r.convLayersGFLOPSInference])
+                                 "inference_conv_layers_gflops": r.convLayersGFLOPSInference, "sgemm_gflops_1024_nearby": r.sgemmGFLOPSNearby])
             }
             out["students"] = students
         }

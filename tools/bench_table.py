@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Side-by-side table from scripts/bench_side_by_side.sh output directories (emovox.json, peer.json, ...).
+
+  python3 tools/bench_table.py bench-out                 # one run: numbers, ratios, targets
+  python3 tools/bench_table.py run1 run2 run3            # several runs: median ratio [min–max] per measure
+
+Ratios are emovox / peer (> 1 = emovox better; memory: peer / emovox). Compare ratios, not absolute times.
+"""
+import json, os, platform, statistics, sys
+
+TARGETS = {"train": 1.2, "infer": 1.5, "teacher": 3.0, "spectrogram": 3.0, "memory": 1.0, "conv_share": 0.7}
+
+
+def cpu():
+    try:
+        return next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except Exception:
+        return platform.processor() or platform.machine()
+
+
+def rows(d, e, memory):
+    """(measure, emovox, peer, unit, ratio, target) for one emovox result `e` against the run's peer."""
+    p = json.load(open(f"{d}/peer.json"))
+    out = []
+
+    def row(name, ours, peer, unit, target=None, higher_better=True):
+        if ours is None or peer is None:
+            return
+        out.append((name, ours, peer, unit, ours / peer if higher_better else peer / ours, target))
+
+    es = {s["model"]: s for s in e.get("students", [])}
+    ps = {s["model"]: s for s in p["students"]}
+    for m in es:
+        if m in ps:
+            row(f"{m} training step (batch 16)", es[m]["train_samples_per_s"], ps[m]["train_samples_per_s"], "samples/s", TARGETS["train"])
+            row(f"{m} inference (batch 16)", es[m]["inference_samples_per_s"], ps[m]["inference_samples_per_s"], "samples/s", TARGETS["infer"])
+    row("teacher on 64×64 crops (batch 64)", e.get("teacher_crops_frames_per_s"), p["teacher_crops"]["frames_per_s"], "frames/s", TARGETS["teacher"])
+    pv = {v["video"]: v for v in p.get("teacher_videos", [])}
+    for v in e.get("teacher_videos", []):
+        if v["video"] in pv:
+            row(f"teacher, video end to end ({v['video'][:14]}, {v['frames']} fr)", v["frames_per_s"], pv[v["video"]]["frames_per_s"], "frames/s")
+    row("spectrogram, 4.024 s clips", e.get("spectrogram_clips_per_s"), p["spectrogram"]["clips_per_s"], "clips/s", TARGETS["spectrogram"])
+    row("sgemm 1024³ (ours split over threads)", e["sgemm_gflops_1024"], p["sgemm_gflops_1024"], "GFLOP/s")
+    if memory and os.path.exists(f"{d}/emovox_mem.json"):
+        em, pm = json.load(open(f"{d}/emovox_mem.json")), json.load(open(f"{d}/peer_mem.json"))
+        ours = next(v for k, v in em.items() if k.startswith("vggm_train"))
+        row("vggm training peak RSS, batch 64", ours, pm["vggm_train_peak_rss_mb"], "MB", TARGETS["memory"], higher_better=False)
+    for m, s in es.items():
+        # The ceiling: the better of sgemm at the start and right after this model's convs (other jobs on a
+        # shared machine can depress either reading; the higher one is the conservative ceiling).
+        ceiling = max(e["sgemm_gflops_1024"], s.get("sgemm_gflops_1024_nearby") or 0)
+        conv = s.get("inference_conv_layers_gflops", s["inference_gflops"])
+        row(f"{m} inference conv layers / sgemm rate", conv, ceiling, "GFLOP/s", TARGETS["conv_share"])
+    return out
+
+
+def runs(dirs):
+    """Per directory: [(title, rows)] for the run as given and, when present, the native-kernel run."""
+    env = ", ".join(f"{k}={os.environ[k]}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if os.environ.get(k))
+    out = []
+    for d in dirs:
+        e = json.load(open(f"{d}/emovox.json"))
+        parts = [(f"environment as given ({env or 'no OpenBLAS overrides'}), OpenBLAS {e['openblas_core']}", rows(d, e, True), e)]
+        if os.path.exists(f"{d}/emovox_native.json"):
+            n = json.load(open(f"{d}/emovox_native.json"))
+            parts.append((f"emovox on the native OpenBLAS kernel {n['openblas_core']} (overrides unset; same PyTorch run)", rows(d, n, False), n))
+        out.append(parts)
+    return out
+
+
+def header(e, p):
+    c = e.get("sgemm_check", {})
+    return (f"machine: {cpu()}, {os.cpu_count()} cores; threads {e['threads']}; emovox on OpenBLAS {e['openblas_core']} "
+            f"(sgemm check {'passed' if c.get('passed') else 'FAILED'}, worst relative error {c.get('max_relative_error', float('nan')):.1e}); "
+            f"PyTorch {p['torch']}")
+
+
+def verdict(r, t):
+    return "" if t is None else f"≥{t:g}{'' if t < 1 else '×'} {'met' if r >= t else 'NOT met'}"
+
+
+def main(dirs):
+    all_runs = runs(dirs)
+    peer = json.load(open(f"{dirs[0]}/peer.json"))
+    for k, (title, first, e) in enumerate(all_runs[0]):
+        print(f"\n== Side by side, {title}")
+        print(header(e, peer))
+        if len(dirs) == 1:
+            print(f"{'measure':52s} {'emovox':>10s} {'PyTorch':>10s}  {'unit':10s}  ratio  target (ratio: emovox/peer, >1 = emovox better)")
+            for n, o, q, u, r, t in first:
+                print(f"{n:52s} {o:10.1f} {q:10.1f}  {u:10s}  {r:5.2f}×  {verdict(r, t)}")
+            continue
+        print(f"{len(dirs)} runs; {'measure':44s} median ratio [min – max]   target (median)")
+        for i, (n, *_rest) in enumerate(first):
+            vals = [run[k][1][i][4] for run in all_runs if len(run) > k and len(run[k][1]) > i and run[k][1][i][0] == n]
+            med, t = statistics.median(vals), first[i][5]
+            print(f"{n:52s} {med:5.2f}× [{min(vals):.2f} – {max(vals):.2f}]   {verdict(med, t)}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or ["bench-out"])
