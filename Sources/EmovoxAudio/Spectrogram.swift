@@ -228,38 +228,20 @@ public final class FFT {
         re.withUnsafeMutableBufferPointer { r in im.withUnsafeMutableBufferPointer { i in forward(r.baseAddress!, i.baseAddress!) } }
     }
 
-    /// In place on `size` values at `r` (real) and `i` (imaginary).
+    /// In place on `size` values at `r` (real) and `i` (imaginary): one transform through the same SIMD
+    /// stages the spectrogram uses (in every lane; lane 0 is read back), so a test of this tests those.
     public func forward(_ r: UnsafeMutablePointer<Float>, _ i: UnsafeMutablePointer<Float>) {
         let n = size
-        rev.withUnsafeBufferPointer { rv in
-            for k in 0..<n {
-                let j = Int(rv[k])
-                if j > k { swap(&r[k], &r[j]); swap(&i[k], &i[j]) }
-            }
-        }
-        var a = 0
-        while a < n {  // half-length 1: twiddle 1
-            let br = r[a + 1], bi = i[a + 1]
-            r[a + 1] = r[a] - br; i[a + 1] = i[a] - bi
-            r[a] += br; i[a] += bi
-            a += 2
-        }
-        twRe.withUnsafeBufferPointer { tr in twIm.withUnsafeBufferPointer { ti in
-            var h = 2
-            while h < n {
-                let wr = tr.baseAddress! + h - 1, wi = ti.baseAddress! + h - 1
-                var start = 0
-                while start < n {
-                    let ar = r + start, ai = i + start, br = r + start + h, bi = i + start + h
-                    for j in 0..<h {
-                        let tre = br[j] * wr[j] - bi[j] * wi[j], tim = br[j] * wi[j] + bi[j] * wr[j]
-                        br[j] = ar[j] - tre; bi[j] = ai[j] - tim
-                        ar[j] += tre; ai[j] += tim
-                    }
-                    start += 2 * h
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 2 * n) { buffer in
+            let vr = buffer.baseAddress!, vi = vr + n
+            rev.withUnsafeBufferPointer { rv in
+                for k in 0..<n {
+                    let j = Int(rv[k])
+                    (vr + k).initialize(to: SIMD8(repeating: r[j])); (vi + k).initialize(to: SIMD8(repeating: i[j]))
                 }
-                h <<= 1
             }
-        } }
+            butterflies(vr, vi)
+            for k in 0..<n { r[k] = vr[k][0]; i[k] = vi[k][0] }
+        }
     }
 }

@@ -191,46 +191,6 @@ public final class AvgPool2D: Layer {
         return y
     }
 
-    /// Inference needs no argmax, so the window max splits into a vertical max of whole rows (vectorised)
-    /// and a short horizontal max per output; windows are clipped to the image (padding never wins).
-    static func inferenceMax(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, planes: Int, g: WindowGeometry) {
-        let (h, w) = (g.inH, g.inW)
-        Threads.parallelFor(planes) { range in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: w) { rowMax in
-                let m = rowMax.baseAddress!
-                for plane in range {
-                    let src = x + plane * h * w, dst = y + plane * g.outH * g.outW
-                    for oh in 0..<g.outH {
-                        let h0 = oh * g.sh - g.padTop
-                        let ha = max(h0, 0), hb = min(h0 + g.kh, h)
-                        m.update(from: src + ha * w, count: w)
-                        for ih in (ha + 1)..<max(hb, ha + 1) {
-                            let row = src + ih * w
-                            var q = 0
-                            while q + 8 <= w {
-                                var a = UnsafeRawPointer(m + q).loadUnaligned(as: SIMD8<Float>.self)
-                                let b = UnsafeRawPointer(row + q).loadUnaligned(as: SIMD8<Float>.self)
-                                // A mask blend: the stdlib's pointwiseMax goes lane by lane with NaN checks.
-                                a.replace(with: b, where: b .> a)
-                                UnsafeMutableRawPointer(m + q).storeBytes(of: a, as: SIMD8<Float>.self)
-                                q += 8
-                            }
-                            while q < w { m[q] = Swift.max(m[q], row[q]); q += 1 }
-                        }
-                        let out = dst + oh * g.outW
-                        for ow in 0..<g.outW {
-                            let w0 = ow * g.sw - g.padLeft
-                            let wa = max(w0, 0), wb = min(w0 + g.kw, w)
-                            var best = m[wa]
-                            for iw in (wa + 1)..<max(wb, wa + 1) { best = Swift.max(best, m[iw]) }
-                            out[ow] = best
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     public func backward(_ dy: Tensor) -> Tensor {
         var dx = Tensor(zeros: inputShape)
         let inPlane = inputShape[2] * inputShape[3], outPlane = dy.shape[2] * dy.shape[3]
