@@ -29,6 +29,12 @@ public final class HaarCascade {
     public let windowWidth: Int, windowHeight: Int
     let stages: [Stage]
     let features: [Feature]
+    /// The cascade flattened for the sliding-window loop (no nested arrays there, so no reference counting
+    /// or bounds checks per stump): stage s owns stumps stageEnd[s-1]..<stageEnd[s], stump t owns rectangles
+    /// rectStart[t]..<rectStart[t+1] of its feature, in the cascade's order (same sums, same rounding).
+    let stageEnd: [Int], stageThreshold: [Float]
+    let stumpThreshold: [Float], stumpLeft: [Float], stumpRight: [Float], rectStart: [Int]
+    let rectWeight: [Float], rectBox: [(x: Int, y: Int, w: Int, h: Int)]
 
     public init(contentsOf path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else { throw EmovoxError("cannot read the cascade file", file: path) }
@@ -46,6 +52,18 @@ public final class HaarCascade {
         } }
         windowWidth = reader.width; windowHeight = reader.height
         stages = reader.stages; features = reader.features
+        var ends: [Int] = [], starts = [0], weights: [Float] = [], boxes: [(x: Int, y: Int, w: Int, h: Int)] = []
+        for stage in stages {
+            for st in stage.stumps {
+                for r in features[st.feature].rects { weights.append(r.weight); boxes.append((r.x, r.y, r.w, r.h)) }
+                starts.append(weights.count)
+            }
+            ends.append(starts.count - 1)
+        }
+        let stumps = stages.flatMap(\.stumps)
+        stageEnd = ends; stageThreshold = stages.map(\.threshold)
+        stumpThreshold = stumps.map(\.threshold); stumpLeft = stumps.map(\.left); stumpRight = stumps.map(\.right)
+        rectStart = starts; rectWeight = weights; rectBox = boxes
     }
 
     public struct Options {
@@ -100,7 +118,17 @@ public final class HaarCascade {
         let step = factor > 2 ? 1 : 2
         let normArea = Double((windowWidth - 2) * (windowHeight - 2))
         var found: [Box] = []
+        // Each rectangle's four corners as offsets from the window's corner in this scale's integral image.
+        var corners: [Int] = []
+        corners.reserveCapacity(4 * rectBox.count)
+        for r in rectBox {
+            let top = r.y * W + r.x, bottom = (r.y + r.h) * W + r.x
+            corners += [top, top + r.w, bottom, bottom + r.w]
+        }
         sum.withUnsafeBufferPointer { s in sq.withUnsafeBufferPointer { q in
+        corners.withUnsafeBufferPointer { cn in rectWeight.withUnsafeBufferPointer { rw in rectStart.withUnsafeBufferPointer { rs in
+        stageEnd.withUnsafeBufferPointer { se in stageThreshold.withUnsafeBufferPointer { sth in
+        stumpThreshold.withUnsafeBufferPointer { th in stumpLeft.withUnsafeBufferPointer { lf in stumpRight.withUnsafeBufferPointer { rt in
             func rect(_ p: UnsafeBufferPointer<Int32>, _ x: Int, _ y: Int, _ w: Int, _ h: Int) -> Int32 {
                 p[(y + h) * W + x + w] - p[y * W + x + w] - p[(y + h) * W + x] + p[y * W + x]
             }
@@ -118,14 +146,22 @@ public final class HaarCascade {
                     if nf2 > 0, normArea / nf2.squareRoot() < 0.1 {
                         let inv = Float(1 / nf2.squareRoot())
                         result = 1
-                        for (si, stage) in stages.enumerated() {
+                        let origin = y * W + x
+                        var stump = 0
+                        for si in 0..<se.count {
                             var acc: Float = 0
-                            for st in stage.stumps {
+                            while stump < se[si] {
                                 var v: Float = 0
-                                for r in features[st.feature].rects { v += r.weight * Float(rect(s, x + r.x, y + r.y, r.w, r.h)) }
-                                acc += v * inv < st.threshold ? st.left : st.right
+                                for r in rs[stump]..<rs[stump + 1] {
+                                    // rect() with the corners precomputed: same Int32 sum, same order.
+                                    let k = cn.baseAddress! + 4 * r, p = s.baseAddress! + origin
+                                    let area: Int32 = p[k[3]] - p[k[1]] - p[k[2]] + p[k[0]]
+                                    v += rw[r] * Float(area)
+                                }
+                                acc += v * inv < th[stump] ? lf[stump] : rt[stump]
+                                stump += 1
                             }
-                            if acc < stage.threshold { result = si == 0 ? 0 : -1; break }
+                            if acc < sth[si] { result = si == 0 ? 0 : -1; break }
                         }
                     }
                     if result > 0 {
@@ -135,7 +171,7 @@ public final class HaarCascade {
                 }
                 y += step
             }
-        } }
+        } } } } } } } } } }
         return found
     }
 
