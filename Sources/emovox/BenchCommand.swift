@@ -15,7 +15,7 @@ struct BenchCommand: ParsableCommand {
     var only: String?
     @Flag(help: "Per-layer forward/backward times of one training step of each student.") var profile = false
     @Option(help: ArgumentHelp("Talking-face video for the end-to-end teacher measurement; repeat for several (default: a CREMA-D clip from ../shared or .cache/cremad).",
-                               discussion: "A short clip is dominated by ffmpeg's start-up; a longer video shows the steady rate."))
+                               discussion: "A short clip shows per-frame face detection and start-up; a longer video shows the steady rate."))
     var video: [String] = []
     @Option(help: "Measure training peak memory with this batch for vggm in a separate process (0 = skip).") var memoryBatch: Int = 0
 
