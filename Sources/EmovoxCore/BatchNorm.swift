@@ -132,16 +132,8 @@ public final class BatchNorm: Layer {
                 for nc in range {
                     let c = nc % channels, a = scale[c], b = shift[c]
                     if relu {
-                        // A mask blend: Swift.max (NaN-aware) keeps this loop scalar.
-                        var q = nc * plane
-                        let end = q + plane, a8 = SIMD8(repeating: a), b8 = SIMD8(repeating: b)
-                        while q + 8 <= end {
-                            var v = UnsafeRawPointer(xp.baseAddress! + q).loadUnaligned(as: SIMD8<Float>.self) * a8 + b8
-                            v.replace(with: 0, where: v .< 0)
-                            UnsafeMutableRawPointer(xp.baseAddress! + q).storeBytes(of: v, as: SIMD8<Float>.self)
-                            q += 8
-                        }
-                        while q < end { xp[q] = max(xp[q] * a + b, 0); q += 1 }
+                        let p = xp.baseAddress! + nc * plane
+                        EmovoxCore.relu(p, p, count: plane, scale: a, shift: b)
                     } else {
                         for q in nc * plane..<(nc + 1) * plane { xp[q] = xp[q] * a + b }
                     }

@@ -149,17 +149,20 @@ public func reluInPlace(_ x: inout Tensor) {
     }
 }
 
-/// y = max(x, 0) (NaN stays NaN, as in PyTorch), eight lanes at a time with a mask blend: Swift.max is
-/// NaN-aware lane by lane and keeps a plain loop scalar. `y` may be `x`.
-@inline(__always) func relu(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+/// y = max(x·scale + shift, 0) (NaN stays NaN, as in PyTorch; the affine part is BN at inference), eight
+/// lanes at a time with a mask blend: Swift.max is NaN-aware lane by lane and keeps a plain loop scalar.
+/// `y` may be `x`.
+@inline(__always) func relu(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int,
+                            scale: Float = 1, shift: Float = 0) {
+    let a8 = SIMD8(repeating: scale), b8 = SIMD8(repeating: shift)
     var i = 0
     while i + 8 <= count {
-        var v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+        var v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) * a8 + b8
         v.replace(with: 0, where: v .< 0)
         UnsafeMutableRawPointer(y + i).storeBytes(of: v, as: SIMD8<Float>.self)
         i += 8
     }
-    while i < count { y[i] = max(x[i], 0); i += 1 }
+    while i < count { y[i] = max(x[i] * scale + shift, 0); i += 1 }
 }
 
 /// A layer made of named sub-layers: checkpoints name their tensors "<child>.<tensor>", recursively.
