@@ -72,6 +72,16 @@ public enum Bench {
         public let sgemmGFLOPSNearby: Double
     }
 
+    /// Seconds of each layer's inference forward, run one layer at a time.
+    static func inferenceLayerSeconds(_ net: Sequential, _ x: Tensor) -> [Double] {
+        var h = x
+        return net.layers.map { _, layer in
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            h = layer.forward(h, training: false)
+            return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        }
+    }
+
     /// Training step (forward + backward + SGD) and inference on random 4.024 s spectrograms.
     public static func student(_ name: String, batch: Int, classes: Int = 7, frames: Int = 400, repeats: Int = 2) throws -> StudentResult {
         var rng = SeededRNG(seed: 3)
@@ -89,17 +99,11 @@ public enum Bench {
             sgd.step()
         }
         let infer = repeats == 0 ? .nan : time(repeats: repeats) { _ = model.forward(x, training: false) }
-        // Inference layer by layer, timing the convs only (best of the repeats).
-        var convSeconds = Double.infinity
-        for _ in 0..<repeats {
-            var h = x, t = 0.0
-            for (_, layer) in model.network.layers {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                h = layer.forward(h, training: false)
-                if layer is Conv2D { t += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 }
-            }
-            convSeconds = min(convSeconds, t)
-        }
+        // The conv layers' share of inference (best of the repeats).
+        let isConv = model.network.layers.map { $0.layer is Conv2D }
+        let convSeconds = (0..<repeats).map { _ in
+            zip(inferenceLayerSeconds(model.network, x), isConv).reduce(0) { $0 + ($1.1 ? $1.0 : 0) }
+        }.min() ?? .nan
         return StudentResult(model: name, batch: batch, gmacPerCrop: macs / 1e9, trainStepSeconds: train,
                              trainSamplesPerSecond: Double(batch) / train, inferenceSamplesPerSecond: Double(batch) / infer,
                              convGFLOPSInference: 2 * macs * Double(batch) / infer / 1e9,
@@ -140,13 +144,8 @@ extension Bench {
         func ms(_ t0: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6 }
         var fwd: [Double] = [], bwd: [Double] = [], inf: [Double] = []
         for _ in 0..<2 {  // the second pass is the measured one (warm caches and allocator)
-            fwd = []; bwd = []; inf = []
-            var hi = x
-            for (_, layer) in model.network.layers {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                hi = layer.forward(hi, training: false)
-                inf.append(ms(t0))
-            }
+            fwd = []; bwd = []
+            inf = inferenceLayerSeconds(model.network, x).map { $0 * 1e3 }
             var h = x
             for (_, layer) in model.network.layers {
                 let t0 = DispatchTime.now().uptimeNanoseconds

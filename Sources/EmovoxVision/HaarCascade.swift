@@ -27,10 +27,8 @@ public final class HaarCascade {
     struct Stage { var threshold: Float; var stumps: [Stump] }
 
     public let windowWidth: Int, windowHeight: Int
-    let stages: [Stage]
-    let features: [Feature]
-    /// The cascade flattened for the sliding-window loop (no nested arrays there, so no reference counting
-    /// or bounds checks per stump): stage s owns stumps stageEnd[s-1]..<stageEnd[s], stump t owns rectangles
+    /// The cascade as flat arrays for the sliding-window loop (no nested arrays there, so no reference
+    /// counting or bounds checks per stump): stage s owns stumps stageEnd[s-1]..<stageEnd[s], stump t owns rectangles
     /// rectStart[t]..<rectStart[t+1] of its feature, in the cascade's order (same sums, same rounding).
     let stageEnd: [Int], stageThreshold: [Float]
     let stumpThreshold: [Float], stumpLeft: [Float], stumpRight: [Float], rectStart: [Int]
@@ -51,7 +49,7 @@ public final class HaarCascade {
             throw EmovoxError("a weak classifier refers to feature \(st.feature) of \(reader.features.count)", file: path)
         } }
         windowWidth = reader.width; windowHeight = reader.height
-        stages = reader.stages; features = reader.features
+        let stages = reader.stages, features = reader.features
         var ends: [Int] = [], starts = [0], weights: [Float] = [], boxes: [(x: Int, y: Int, w: Int, h: Int)] = []
         for stage in stages {
             for st in stage.stumps {
@@ -146,7 +144,7 @@ public final class HaarCascade {
                     if nf2 > 0, normArea / nf2.squareRoot() < 0.1 {
                         let inv = Float(1 / nf2.squareRoot())
                         result = 1
-                        let origin = y * W + x
+                        let window = s.baseAddress! + y * W + x
                         var stump = 0
                         for si in 0..<se.count {
                             var acc: Float = 0
@@ -154,8 +152,8 @@ public final class HaarCascade {
                                 var v: Float = 0
                                 for r in rs[stump]..<rs[stump + 1] {
                                     // rect() with the corners precomputed: same Int32 sum, same order.
-                                    let k = cn.baseAddress! + 4 * r, p = s.baseAddress! + origin
-                                    let area: Int32 = p[k[3]] - p[k[1]] - p[k[2]] + p[k[0]]
+                                    let k = cn.baseAddress! + 4 * r
+                                    let area: Int32 = window[k[3]] - window[k[1]] - window[k[2]] + window[k[0]]
                                     v += rw[r] * Float(area)
                                 }
                                 acc += v * inv < th[stump] ? lf[stump] : rt[stump]
