@@ -2,8 +2,13 @@
 import PackageDescription
 
 // One module per concern; dependencies point downwards:
-//   emovox (CLI) → EmovoxDistill, EmovoxEval, EmovoxReport → EmovoxModels, EmovoxData
-//   → EmovoxAudio, EmovoxVision → EmovoxCore → CBLAS (OpenBLAS)
+//   emovox (CLI, thin)
+//   → EmovoxDemo, EmovoxBench                       (orchestration: the demo, throughput measurements)
+//   → EmovoxAnalysis                                 (the paper's ROC analysis per split, report)
+//   → EmovoxDistill, EmovoxInference                 (training the student; running it on audio)
+//   → EmovoxLabelling                                (the face teacher over media → per-clip labels)
+//   → EmovoxModels, EmovoxData, EmovoxEval, EmovoxReport, EmovoxAudio, EmovoxVision
+//   → EmovoxCore → CBLAS (OpenBLAS)
 let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
 
 let package = Package(
@@ -11,8 +16,9 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "emovox", targets: ["emovox"]),
-        .library(name: "Emovox", targets: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels",
-                                            "EmovoxData", "EmovoxDistill", "EmovoxEval", "EmovoxReport"]),
+        .library(name: "Emovox", targets: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData",
+                                            "EmovoxEval", "EmovoxReport", "EmovoxLabelling", "EmovoxDistill",
+                                            "EmovoxInference", "EmovoxAnalysis", "EmovoxDemo", "EmovoxBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -29,13 +35,25 @@ let package = Package(
         .target(name: "EmovoxData", dependencies: ["EmovoxCore"], swiftSettings: optimise),
         .target(name: "EmovoxEval", dependencies: ["EmovoxCore"], swiftSettings: optimise),
         .target(name: "EmovoxReport", dependencies: ["EmovoxCore"], swiftSettings: optimise),
-        .target(name: "EmovoxDistill",
-                dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData",
-                               "EmovoxEval", "EmovoxReport"],
+        .target(name: "EmovoxLabelling", dependencies: ["EmovoxCore", "EmovoxVision", "EmovoxModels", "EmovoxData"],
+                swiftSettings: optimise),
+        .target(name: "EmovoxDistill", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxModels", "EmovoxData", "EmovoxLabelling"],
+                swiftSettings: optimise),
+        .target(name: "EmovoxInference", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxModels", "EmovoxData"],
+                swiftSettings: optimise),
+        .target(name: "EmovoxAnalysis",
+                dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxData", "EmovoxEval", "EmovoxReport", "EmovoxLabelling", "EmovoxInference"],
+                swiftSettings: optimise),
+        .target(name: "EmovoxDemo",
+                dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxData", "EmovoxLabelling", "EmovoxDistill",
+                               "EmovoxInference", "EmovoxAnalysis"],
+                swiftSettings: optimise),
+        .target(name: "EmovoxBench", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxLabelling", "EmovoxInference"],
                 swiftSettings: optimise),
         .executableTarget(name: "emovox",
-                          dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels",
-                                         "EmovoxData", "EmovoxDistill", "EmovoxEval", "EmovoxReport",
+                          dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData", "EmovoxEval",
+                                         "EmovoxReport", "EmovoxLabelling", "EmovoxDistill", "EmovoxInference", "EmovoxAnalysis",
+                                         "EmovoxDemo", "EmovoxBench",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: optimise),
         .testTarget(name: "EmovoxCoreTests", dependencies: ["EmovoxCore"], resources: [.copy("Fixtures")]),
@@ -45,7 +63,9 @@ let package = Package(
         .testTarget(name: "EmovoxDataTests", dependencies: ["EmovoxData"]),
         .testTarget(name: "EmovoxEvalTests", dependencies: ["EmovoxEval"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmovoxReportTests", dependencies: ["EmovoxReport"]),
+        .testTarget(name: "EmovoxLabellingTests", dependencies: ["EmovoxLabelling"]),
         .testTarget(name: "EmovoxDistillTests", dependencies: ["EmovoxDistill"]),
+        .testTarget(name: "EmovoxDemoTests", dependencies: ["EmovoxDemo"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -120,3 +120,16 @@ public enum CSV {
         s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }
 }
+
+extension Manifest {
+    /// Clips, speakers, labels and splits in a few lines (corpus scan/info, demo).
+    public func summary(name: String) -> String {
+        let m = self
+        var s = "\(name): \(m.clips.count) clips, \(m.speakers.count) speakers, \(m.clips.filter { $0.video != nil || $0.faces != nil }.count) with face media\n"
+        let labels = Dictionary(grouping: m.clips, by: { $0.label ?? "(none)" }).mapValues(\.count)
+        s += "  labels: " + labels.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
+        let splits = Dictionary(grouping: m.clips, by: { $0.split ?? "(none)" })
+        s += "  splits: " + splits.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.count) clips / \(Set($0.value.map(\.speaker)).count) speakers" }.joined(separator: ", ")
+        return s
+    }
+}

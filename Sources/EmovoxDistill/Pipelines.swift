@@ -3,7 +3,7 @@ import EmovoxCore
 import EmovoxAudio
 import EmovoxData
 import EmovoxModels
-import EmovoxEval
+import EmovoxLabelling
 
 extension DistillationTrainer {
     /// A trainer whose featuriser is the VGGVox spectrogram matching the model's input bins.
@@ -21,7 +21,7 @@ public enum Pipelines {
                              skipped: inout [(String, String)]) -> [DistillationItem] {
         let byClip = Dictionary(labels.map { ($0.clip, $0) }, uniquingKeysWith: { a, _ in a })
         let clips = manifest.clips.filter { splits.contains($0.split ?? "train") }
-        let progress = Progress("loading audio", total: clips.count)
+        let progress = ProgressBar("loading audio", total: clips.count)
         var out: [DistillationItem] = []
         for (k, c) in clips.enumerated() {
             progress.update(k + 1, c.id)
@@ -33,24 +33,5 @@ public enum Pipelines {
             }
         }
         return out
-    }
-
-    /// Probe features: student logits or fc7 embeddings on whole clips (centre ≤ 10 s).
-    public static func probeFeatures(manifest: Manifest, student: StudentRunner, embedding: Bool,
-                                     skipped: inout [(String, String)]) -> (clips: [Clip], features: [[Double]]) {
-        var clips: [Clip] = [], feats: [[Double]] = []
-        let progress = Progress("student features", total: manifest.clips.count)
-        for start in stride(from: 0, to: manifest.clips.count, by: 32) {
-            let part = Array(manifest.clips[start..<min(start + 32, manifest.clips.count)])
-            var ok: [Clip] = [], audio: [[Float]] = []
-            for c in part {
-                do { audio.append(try AudioLoader.load(c.audio)); ok.append(c) } catch { skipped.append((c.id, "\(error)")) }
-            }
-            let (l, e) = student.score(audio)
-            clips += ok
-            feats += (embedding ? e : l).map { $0.map(Double.init) }
-            progress.update(min(start + 32, manifest.clips.count), part.last?.id ?? "")
-        }
-        return (clips, feats)
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import EmovoxCore
 import EmovoxModels
 import EmovoxAudio
+import EmovoxLabelling
 
 /// One training clip: 16 kHz audio and the teacher's frame logits for it.
 public struct DistillationItem {
@@ -182,9 +183,9 @@ public final class DistillationTrainer {
                 let elapsed = Date().timeIntervalSince(t0)
                 let rate = Double(seen) / max(elapsed, 1e-9)
                 let remaining = Double(items.count * (config.epochs - epoch) - seen) / rate
-                if Progress.interactive {  // per-batch progress only on a terminal; logs get the epoch lines
+                if ProgressBar.interactive {  // per-batch progress only on a terminal; logs get the epoch lines
                     log(String(format: "\repoch %d/%d  batch %d/%d  loss %.4f  %.1f samples/s  ETA %@   ",
-                               epoch + 1, config.epochs, b + 1, batches, lossSum / Double(seen), rate, Self.formatDuration(remaining)))
+                               epoch + 1, config.epochs, b + 1, batches, lossSum / Double(seen), rate, ProgressBar.formatDuration(remaining)))
                 }
             }
             let seconds = Date().timeIntervalSince(t0)
@@ -195,7 +196,7 @@ public final class DistillationTrainer {
             history.append(rec)
             epochsDone += 1
             try checkpoint()
-            log(String(format: "%@epoch %d/%d  train loss %.4f%@  lr %.2e  %.1f s (%.1f samples/s)\n", Progress.interactive ? "\r" : "", epoch + 1, config.epochs,
+            log(String(format: "%@epoch %d/%d  train loss %.4f%@  lr %.2e  %.1f s (%.1f samples/s)\n", ProgressBar.interactive ? "\r" : "", epoch + 1, config.epochs,
                        rec.trainLoss, val.map { String(format: "  held-out loss %.4f", $0) } ?? "", rec.learningRate, seconds, rec.samplesPerSecond))
         }
     }
@@ -211,11 +212,5 @@ public final class DistillationTrainer {
             csv += "\(r.epoch),\(r.learningRate),\(r.trainLoss),\(r.validationLoss.map { String($0) } ?? ""),\(String(format: "%.2f", r.seconds)),\(String(format: "%.2f", r.samplesPerSecond)),\(r.cropsWithoutFaceFrames)\n"
         }
         try AtomicFile.write(csv, to: logPath)
-    }
-
-    public static func formatDuration(_ s: Double) -> String {
-        guard s.isFinite, s >= 0 else { return "?" }
-        let t = Int(s)
-        return t >= 3600 ? String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) : String(format: "%dm%02ds", t / 60, t % 60)
     }
 }

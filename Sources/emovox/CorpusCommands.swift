@@ -22,22 +22,13 @@ struct CorpusCommand: ParsableCommand {
             var m = try CorpusReader.read(root, format: fmt)
             if split { m = try Splitter.assign(m, unheardSpeakers: unheard, heardFraction: heard, seed: seed) }
             try m.write(out)
-            print(summary(m, name: out))
+            print(m.summary(name: out))
         }
     }
 
     struct Info: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Summarise a manifest: clips, speakers, labels, splits.")
         @Argument var manifest: String
-        func run() throws { print(summary(try Manifest.read(manifest), name: manifest)) }
+        func run() throws { print(try Manifest.read(manifest).summary(name: manifest)) }
     }
-}
-
-func summary(_ m: Manifest, name: String) -> String {
-    var s = "\(name): \(m.clips.count) clips, \(m.speakers.count) speakers, \(m.clips.filter { $0.video != nil || $0.faces != nil }.count) with face media\n"
-    let labels = Dictionary(grouping: m.clips, by: { $0.label ?? "(none)" }).mapValues(\.count)
-    s += "  labels: " + labels.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
-    let splits = Dictionary(grouping: m.clips, by: { $0.split ?? "(none)" })
-    s += "  splits: " + splits.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.count) clips / \(Set($0.value.map(\.speaker)).count) speakers" }.joined(separator: ", ")
-    return s
 }

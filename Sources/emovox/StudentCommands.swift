@@ -7,6 +7,10 @@ import EmovoxDistill
 import EmovoxEval
 import EmovoxModels
 import EmovoxReport
+import EmovoxLabelling
+import EmovoxInference
+import EmovoxAnalysis
+import EmovoxDemo
 
 struct DistillCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "distill",
@@ -61,7 +65,7 @@ struct AnalyzeCommand: ParsableCommand {
         let student = try StudentRunner(checkpoint: runFolder + "/student.safetensors")
         let manifest = try Manifest.read(corpus)
         let result = try Analysis.run(manifest: manifest, labels: try LabelStore.read(labels), student: student,
-                                      progress: Progress("analysis", total: manifest.clips.count))
+                                      progress: ProgressBar("analysis", total: manifest.clips.count))
         let caveat = manifest.clips.contains { $0.extra?["pairing"] == "pseudo-paired" } ? PseudoPairedCorpus.caveat : nil
         let files = try Analysis.write(result, to: out, runDir: runFolder, caveat: caveat, minPositives: minPositives)
         print(try String(contentsOfFile: files["auc"]!, encoding: .utf8))

@@ -6,6 +6,9 @@ import EmovoxDistill
 import EmovoxModels
 import EmovoxReport
 import EmovoxVision
+import EmovoxLabelling
+import EmovoxInference
+import EmovoxAnalysis
 
 /// Options shared by commands that run the face teacher.
 struct TeacherOptions: ParsableArguments {
@@ -40,7 +43,7 @@ struct TeacherCommand: ParsableCommand {
         let runner = try teacher.runner()
         let classes = runner.teacher.labels
         var csv = "source,frame,time_s,track,x,y,w,h," + classes.map { "logit_\($0)" }.joined(separator: ",") + "," + classes.map { "p_\($0)" }.joined(separator: ",") + "\n"
-        let progress = Progress("teacher", total: inputs.count)
+        let progress = ProgressBar("teacher", total: inputs.count)
         var faces = 0, frames = 0, without = 0, plotted = false
         for (k, input) in inputs.enumerated() {
             progress.update(k, (input as NSString).lastPathComponent)
@@ -87,7 +90,7 @@ struct LabelCommand: ParsableCommand {
         let manifest = try CorpusReader.read(corpus, format: fmt)
         let sh = try LabelStore.parseShard(shard)
         let runner = try teacher.runner()
-        let progress = Progress("label", total: (manifest.clips.count + sh.count - 1 - sh.index) / sh.count)
+        let progress = ProgressBar("label", total: (manifest.clips.count + sh.count - 1 - sh.index) / sh.count)
         let s = try Labelling.run(manifest: manifest, runner: runner, out: out, shard: sh) { k, _, id in progress.update(k - 1, id) }
         progress.update((manifest.clips.count + sh.count - 1 - sh.index) / sh.count)
         print("\(out): \(s.labelled) clips labelled, \(s.skippedDone) already done, \(s.noFaces) without any face, \(s.noMedia) audio-only (no face media), \(s.failed.count) failed")

@@ -6,6 +6,9 @@ import EmovoxData
 import EmovoxDistill
 import EmovoxEval
 import EmovoxReport
+import EmovoxLabelling
+import EmovoxInference
+import EmovoxAnalysis
 
 struct ProbeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "probe",
@@ -27,7 +30,7 @@ struct ProbeCommand: ParsableCommand {
         let names = Array(Set(manifest.clips.map { $0.label! })).sorted()
         let runner = try StudentRunner(checkpoint: student)
         var skipped: [(String, String)] = []
-        let (clips, x) = Pipelines.probeFeatures(manifest: manifest, student: runner, embedding: features == "embedding", skipped: &skipped)
+        let (clips, x) = ProbeFeatures.extract(manifest: manifest, student: runner, embedding: features == "embedding", skipped: &skipped)
         let y = clips.map { names.firstIndex(of: $0.label!)! }
         let spec = try FoldSpec(folds)
         let groups = clips.map { $0.extra?["session"] ?? $0.speaker }

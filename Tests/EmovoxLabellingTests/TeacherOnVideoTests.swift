@@ -1,6 +1,6 @@
 import XCTest
 import EmovoxCore
-@testable import EmovoxDistill
+@testable import EmovoxLabelling
 
 /// The real check of the teacher pipeline (decode at 25/6 fps → Haar → track → crop → mini-Xception)
 /// on real CREMA-D talking-face videos.

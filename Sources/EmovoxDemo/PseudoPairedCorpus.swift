@@ -4,6 +4,7 @@ import EmovoxAudio
 import EmovoxVision
 import EmovoxData
 import EmovoxModels
+import EmovoxLabelling
 
 /// The demo's pseudo-paired corpus: real speech paired with real face media chosen by the speech clip's
 /// acted emotion. Speech and face are different people; the teacher really runs on the faces.
@@ -33,7 +34,7 @@ public enum PseudoPairedCorpus {
     public static func labelSources(_ sources: [String: [String]], runner: TeacherRunner) -> [String: (times: [Double], logits: [[Float]], duration: Double, still: Bool)] {
         var out: [String: ([Double], [[Float]], Double, Bool)] = [:]
         let all = Array(Set(sources.values.flatMap { $0 })).sorted()
-        let progress = Progress("teacher on face media", total: all.count)
+        let progress = ProgressBar("teacher on face media", total: all.count)
         for (k, path) in all.enumerated() {
             progress.update(k, (path as NSString).lastPathComponent)
             guard let run = try? runner.run(path) else { continue }

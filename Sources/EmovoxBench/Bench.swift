@@ -1,6 +1,10 @@
 import Foundation
 import EmovoxCore
 import EmovoxModels
+import EmovoxAudio
+import EmovoxVision
+import EmovoxLabelling
+import EmovoxInference
 
 /// Throughput measurements for `emovox bench` (never used in unit tests: timing belongs here).
 public enum Bench {
@@ -173,8 +177,6 @@ extension Bench {
     }
 }
 
-import EmovoxAudio
-import EmovoxVision
 
 extension Bench {
     /// Spectrograms of 4.024 s crops per second (batched over threads).

