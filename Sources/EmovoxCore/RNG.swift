@@ -44,6 +44,18 @@ public struct SeededRNG: RandomNumberGenerator, Codable, Sendable {
     /// Uniform integer in 0..<n.
     public mutating func int(below n: Int) -> Int { Int(next() % UInt64(n)) }
 
+    /// An independent stream for one sample of one epoch: a sample's crop, dither and augmentation come out the
+    /// same whichever thread, prefetch worker or MPI rank prepares it.
+    public init(seed: UInt64, epoch: Int, position: Int) {
+        func mix(_ x: UInt64) -> UInt64 {  // SplitMix64's finaliser
+            var z = x &+ 0x9E37_79B9_7F4A_7C15
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        self.init(seed: mix(mix(mix(seed) ^ UInt64(bitPattern: Int64(epoch))) ^ UInt64(bitPattern: Int64(position))))
+    }
+
     /// A child generator for an independent stream (e.g. per data-loader worker).
     public mutating func split() -> SeededRNG { SeededRNG(seed: next()) }
 }
