@@ -1,5 +1,6 @@
 // swift-tools-version:6.0
 import PackageDescription
+import Foundation
 
 // One module per concern; dependencies point downwards:
 //   emovox (CLI, thin)
@@ -9,7 +10,24 @@ import PackageDescription
 //   → EmovoxLabelling                                (the face teacher over media → per-clip labels)
 //   → EmovoxModels, EmovoxData, EmovoxEval, EmovoxReport, EmovoxAudio, EmovoxVision
 //   → EmovoxCore → CBLAS (OpenBLAS)
-let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+/// Our own kernels (depthwise conv, pools, BN/ReLU, im2col, FFT, Haar) are compiled for AVX2 + FMA (LLVM's
+/// `haswell`, the x86-64-v3 level) when the building machine has them, else for baseline x86-64 (SSE2).
+/// EMOVOX_TARGET_CPU overrides: `baseline` for a binary that must run on older CPUs, or any LLVM CPU name.
+func targetCPU() -> String? {
+    if let v = ProcessInfo.processInfo.environment["EMOVOX_TARGET_CPU"], !v.isEmpty { return v == "baseline" ? nil : v }
+    #if arch(x86_64) && os(Linux)
+    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
+    let flags = Set(line.split(separator: " ").map(String.init))
+    return ["avx", "avx2", "fma", "bmi1", "bmi2", "f16c", "movbe"].allSatisfy(flags.contains) ? "haswell" : nil
+    #else
+    return nil
+    #endif
+}
+let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"] + (targetCPU().map { ["-target-cpu", $0] } ?? []),
+                                             .when(configuration: .release))]
+    + (targetCPU() == nil ? [] : [.define("EMOVOX_WIDE_SIMD", .when(configuration: .release))])
 
 let package = Package(
     name: "emovox",

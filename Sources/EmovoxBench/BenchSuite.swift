@@ -16,13 +16,23 @@ public struct BenchOptions {
 }
 
 public enum BenchSuite {
+    /// What our own kernels were compiled for (Package.swift picks AVX2 + FMA when the building CPU has them).
+    static var kernelTarget: String {
+        #if EMOVOX_WIDE_SIMD
+        return "avx2+fma or wider (-target-cpu)"
+        #else
+        return "baseline x86-64 (SSE2)"
+        #endif
+    }
+
     /// Runs the selected parts and returns the JSON object `emovox bench` prints.
     public static func run(_ o: BenchOptions) throws -> [String: Any] {
         Threads.set(o.threads)
         let parts = Set((o.only ?? "sgemm,conv,students,spectrogram,latency,teacher").split(separator: ",").map(String.init))
         let known: Set<String> = ["sgemm", "conv", "students", "spectrogram", "latency", "teacher"]
         if let bad = parts.subtracting(known).first { throw EmovoxError("--only: unknown part '\(bad)' (have \(known.sorted().joined(separator: ", ")))") }
-        var out: [String: Any] = ["threads": o.threads, "openblas_core": BLASInfo.coreName, "openblas_config": BLASInfo.config]
+        var out: [String: Any] = ["threads": o.threads, "openblas_core": BLASInfo.coreName, "openblas_config": BLASInfo.config,
+                                  "kernels_compiled_for": Self.kernelTarget]
         if parts.contains("sgemm") || o.quick {
         // Numbers from a kernel that computes wrong products are worthless: check it first.
         let check = BLASInfo.selfCheck()
