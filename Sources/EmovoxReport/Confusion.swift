@@ -60,4 +60,6 @@ public struct ConfusionPlot: FigurePanel {
         s += "<text transform=\"translate(12,\(m.top + cell * k / 2)) rotate(-90)\" font-size=\"12\" text-anchor=\"middle\">true</text>\n"
         return s + "</g>\n"
     }
+
+    public var svg: String { Figure(panels: [[self]]).svg }
 }
