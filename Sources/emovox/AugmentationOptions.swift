@@ -7,7 +7,7 @@ struct AugmentationOptions: ParsableArguments {
     @Flag(help: "Place clips shorter than the crop at a random offset (else at the start).") var randomPlacement = false
     @Option(help: "Speed perturbation factor range lo:hi, e.g. 0.9:1.1 (band-limited resampling).") var speed: String?
     @Option(help: "Additive white noise at an SNR (dB) drawn from lo:hi, e.g. 10:30.") var noiseSnr: String?
-    @Option(help: "Gain (dB) drawn from lo:hi, e.g. --gain-db=-6:6 (with "=" when it starts with a minus).") var gainDb: String?
+    @Option(help: "Gain (dB) drawn from lo:hi, e.g. --gain-db=-6:6 (write the = when the range starts with a minus).") var gainDb: String?
     @Option(help: "SpecAugment time masks per crop.") var timeMasks: Int = 0
     @Option(help: "Widest time mask (frames of 10 ms).") var timeMaskFrames: Int = 40
     @Option(help: "SpecAugment frequency masks per crop.") var freqMasks: Int = 0
