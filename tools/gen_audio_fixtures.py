@@ -5,8 +5,13 @@
 
 - speech16k.wav: 1.2 s of espeak-ng speech resampled to 16 kHz (made here, not corpus data).
 - speech16k_spec512.npy / speech16k_spec257.npy: the VGGVox spectrogram computed by an independent NumPy
-  implementation of the recipe (DC removal, pre-emphasis 0.97, symmetric Hamming 400, hop 160,
-  512-point FFT magnitude, per-bin mean / std (ddof=1) + 1e-5); its raw STFT is checked against librosa here.
+  implementation of the recipe (samples scaled to the int16 range as VGGVox does, DC removal, pre-emphasis
+  0.97, symmetric Hamming 400, hop 160, 512-point FFT magnitude, per-bin mean / std (ddof=1) + 1e-5); its
+  raw STFT is checked against librosa here.
+- band8k.npy / band8k_spec257.npy: band-limited speech (the first 0.6 s resampled 16 → 8 → 16 kHz with
+  scipy.signal.resample_poly) and its spectrogram: the bins above 4 kHz are nearly empty, where ε matters.
+- resample_in.npy, resample_<up>_<down>.npy: scipy.signal.resample_poly(x, up, down) (Kaiser β = 5 windowed
+  sinc, SciPy's defaults) of the first 0.25 s of speech16k, the oracle of the speed perturbation's resampler.
 - fmt_*.wav: the same 0.1 s test tone in many WAV encodings; fmt_reference.npy holds the float signal.
 
 Oracle mode (used by a test on real RAVDESS speech when ../shared is present):
@@ -20,7 +25,8 @@ os.makedirs(OUT, exist_ok=True)
 
 
 def vggvox_spectrogram(x, bins=512, check_with_librosa=True):
-    x = x.astype(np.float64) - x.mean()
+    x = x.astype(np.float64) * 32768  # VGGVox works on int16-range samples
+    x = x - x.mean()
     y = np.concatenate([x[:1], x[1:] - 0.97 * x[:-1]])
     win = np.hamming(400)  # symmetric, as MATLAB hamming(400)
     n = 1 + (len(y) - 400) // 160
@@ -67,6 +73,18 @@ stored = np.round(np.clip(speech, -1, 1 - 1 / 32768) * 32768) / 32768
 np.save(os.path.join(OUT, "speech16k.npy"), stored.astype(np.float32))
 np.save(os.path.join(OUT, "speech16k_spec512.npy"), vggvox_spectrogram(stored, 512)[:, :40])
 np.save(os.path.join(OUT, "speech16k_spec257.npy"), vggvox_spectrogram(stored, 257))
+
+# Band-limited speech (telephone-like): 16 → 8 → 16 kHz.
+band = scipy.signal.resample_poly(scipy.signal.resample_poly(stored[:9600], 1, 2), 2, 1).astype(np.float32)
+np.save(os.path.join(OUT, "band8k.npy"), band)
+np.save(os.path.join(OUT, "band8k_spec257.npy"), vggvox_spectrogram(band, 257))
+
+# Resampler oracle: speed factors 1.1 and 0.9 (as 10/11 and 10/9 length ratios), and 8 kHz ↔ 16 kHz.
+short = stored[:4000].astype(np.float32)
+np.save(os.path.join(OUT, "resample_in.npy"), short)
+for up, down in [(10, 11), (10, 9), (1, 2), (2, 1), (20, 21)]:
+    y = scipy.signal.resample_poly(short.astype(np.float64), up, down)
+    np.save(os.path.join(OUT, f"resample_{up}_{down}.npy"), y.astype(np.float32))
 
 # The WAV encodings themselves are made at test time by sox (an independent encoder) from this tone.
 t = np.arange(1600) / 16000

@@ -17,7 +17,7 @@ public enum Analysis {
     ]
     public static let splits = ["train", "heard", "unheard"]
 
-    public struct Item { public var clip: Clip; public var teacher: ClipTeacherLabels; public var logits: [Float] }
+    public struct Item { public var clip: Clip; public var teacher: ClipTeacherLabels; public var logits: [Float]; public var embedding: [Float] = [] }
 
     public struct Result {
         public var classes: [String]
@@ -25,6 +25,9 @@ public enum Analysis {
         public var perSplit: [String: [ROC.ClassResult]]
         /// Student argmax against the corpus's acted labels, mapped onto the teacher's classes, per split.
         public var actedUA: [String: (student: ClassificationReport, teacher: ClassificationReport?)]
+        /// Frozen-student probe (fc7 embedding → acted labels, logistic regression, leave-one-speaker-out) on the
+        /// unheard speakers only, with its random-feature baseline; nil with fewer than 2 labelled unheard speakers.
+        public var unheardProbe: (student: ProbeResult, random: ProbeResult)? = nil
     }
 
     public static func run(manifest: Manifest, labels: [ClipTeacherLabels], student: StudentRunner,
@@ -36,8 +39,8 @@ public enum Analysis {
         for start in stride(from: 0, to: clips.count, by: 32) {
             let part = Array(clips[start..<min(start + 32, clips.count)])
             let audio = try part.map { try AudioLoader.load($0.audio) }
-            let (logits, _) = student.score(audio)
-            for (c, l) in zip(part, logits) { items.append(Item(clip: c, teacher: byClip[c.id]!, logits: l)) }
+            let (logits, embeddings) = student.score(audio)
+            for (k, c) in part.enumerated() { items.append(Item(clip: c, teacher: byClip[c.id]!, logits: logits[k], embedding: embeddings[k])) }
             progress?.update(items.count, part.last!.id)
         }
         let classes = student.classes
@@ -57,7 +60,55 @@ public enum Analysis {
                                 ClassificationReport(truth: withActed.map(\.0), predicted: withActed.map(\.2), classNames: classes))
             }
         }
-        return Result(classes: classes, items: items, perSplit: perSplit, actedUA: acted.mapValues { (student: $0.0, teacher: $0.1) })
+        return Result(classes: classes, items: items, perSplit: perSplit, actedUA: acted.mapValues { (student: $0.0, teacher: $0.1) },
+                      unheardProbe: try probeOnUnheard(items))
+    }
+
+    /// The probe on the unheard speakers' fc7 embeddings against their acted labels (the corpus's own classes).
+    static func probeOnUnheard(_ items: [Item]) throws -> (student: ProbeResult, random: ProbeResult)? {
+        let its = items.filter { $0.clip.split == "unheard" && $0.clip.label != nil && !$0.embedding.isEmpty }
+        let names = Array(Set(its.map { $0.clip.label! })).sorted()
+        guard Set(its.map(\.clip.speaker)).count >= 2, names.count >= 2 else { return nil }
+        return try Probe.withBaseline(features: its.map { $0.embedding.map(Double.init) }, labels: its.map { names.firstIndex(of: $0.clip.label!)! },
+                                      speakers: its.map(\.clip.speaker), classNames: names, folds: .speaker(k: nil))
+    }
+
+    /// Confusion matrices (long CSV), per-class recall (CSV) and their figures: student and teacher (through
+    /// the pairing) against the acted labels per split, and the unheard-speaker probe.
+    static func writeConfusions(_ r: Result, to dir: String, html: inout HTMLReport) throws {
+        var named: [(source: String, split: String, report: ClassificationReport)] = []
+        for s in splits { if let a = r.actedUA[s] {
+            named.append(("student", s, a.student))
+            if let t = a.teacher { named.append(("teacher", s, t)) }
+        } }
+        if let p = r.unheardProbe { named.append(("probe (fc7, leave-one-speaker-out)", "unheard", p.student.pooled)) }
+        guard !named.isEmpty else { return }
+        var confusion = "source,split,true,predicted,count\n", recall = "source,split,class,recall,support\n"
+        for n in named {
+            for (i, row) in n.report.confusion.enumerated() {
+                for (j, c) in row.enumerated() { confusion += [n.source, n.split, n.report.classNames[i], n.report.classNames[j], String(c)].map(CSV.escape).joined(separator: ",") + "\n" }
+                recall += [n.source, n.split, n.report.classNames[i], n.report.recall[i].map { String(format: "%.4f", $0) } ?? "", String(row.reduce(0, +))]
+                    .map(CSV.escape).joined(separator: ",") + "\n"
+            }
+        }
+        try AtomicFile.write(confusion, to: dir + "/confusion.csv")
+        try AtomicFile.write(recall, to: dir + "/per_class_recall.csv")
+        let panels = splits.compactMap { s -> [any FigurePanel]? in
+            let row = named.filter { $0.split == s && !$0.source.hasPrefix("probe") }
+                .map { ConfusionPlot(title: "\($0.source) · \(s) · UA \(String(format: "%.2f", $0.report.ua))", classNames: $0.report.classNames, counts: $0.report.confusion) }
+            return row.isEmpty ? nil : row
+        }
+        let fig = Figure(panels: panels)
+        try fig.write(svgPath: dir + "/confusion_acted.svg")
+        html.heading("Per emotion, against the acted labels")
+        html.figure(fig, caption: "Rows: acted label (mapped onto the teacher's classes); columns: the student's argmax (left) and the teacher's dominant class through the pseudo-pairing (right). Cells are shaded by the share of their row, so the diagonal is the per-class recall printed at the right with the row's clip count. Files: confusion.csv, per_class_recall.csv.")
+        if let p = r.unheardProbe {
+            let pf = Figure(panels: [[ConfusionPlot(title: "probe · unheard · UA \(String(format: "%.2f", p.student.ua.mean))", classNames: p.student.classNames, counts: p.student.pooled.confusion)]])
+            try pf.write(svgPath: dir + "/confusion_probe.svg")
+            html.paragraph(String(format: "Frozen-student probe on the unheard speakers only: logistic regression on the fc7 embedding, leave-one-speaker-out over %d clips, against the corpus's acted labels. UA %.3f ± %.3f (random features of the same size: %.3f ± %.3f).",
+                                  p.student.items, p.student.ua.mean, p.student.ua.std, p.random.ua.mean, p.random.ua.std))
+            html.figure(pf, caption: "Probe confusion pooled over the leave-one-speaker-out test folds.")
+        }
     }
 
     /// scores.csv, auc.csv, figures (SVG + PNG) and report/index.html under `dir`.
@@ -113,6 +164,7 @@ public enum Analysis {
                 }
             })
         }
+        try writeConfusions(r, to: dir, html: &html)
         if let runDir, let csv = try? String(contentsOfFile: runDir + "/epochs.csv", encoding: .utf8) {
             let rows = CSV.parse(csv).dropFirst().filter { $0.count >= 4 }
             let e = rows.compactMap { Double($0[0]) }, tr = rows.compactMap { Double($0[2]) }, ho = rows.map { Double($0[3]) }

@@ -12,12 +12,32 @@ public struct SpectrogramConfig: Codable, Equatable {
     public var bins = 512
     public var preemphasis: Float = 0.97
     public var normalize = true
-    /// Standard deviation uses N−1 (MATLAB's `std`, as in VGGVox) plus this epsilon.
+    /// Standard deviation uses N−1 (MATLAB's `std`, as in VGGVox) plus this epsilon, in the units of
+    /// samples × `inputScale`.
     public var epsilon: Float = 1e-5
+    /// VGGVox scales audio to the int16 range (× 32768) before its spectrogram. Magnitudes are linear in the
+    /// samples, so we keep [−1, 1] samples and divide ε by this instead: the same result without the large
+    /// numbers. 1 reproduces the normalisation of students trained before spectrogram version 2.
+    public var inputScale: Float = 32768
     /// Dither amplitude when training (in [-1, 1] sample units; ~1/3 of a 16-bit LSB).
     public var ditherScale: Float = 1e-5
 
     public init(bins: Int = 512) { self.bins = bins }
+
+    /// Recorded in student checkpoints (`spectrogram` metadata) so inference uses the normalisation the student
+    /// was trained on: 1 = [−1, 1] samples with ε = 1e-5 (before int16 scaling), 2 = VGGVox's int16 scale.
+    public static let currentVersion = 2
+
+    /// The config of a given spectrogram version (unknown → an error naming `source`).
+    public static func version(_ v: Int, bins: Int, source: String? = nil) throws -> SpectrogramConfig {
+        var c = SpectrogramConfig(bins: bins)
+        switch v {
+        case 1: c.inputScale = 1
+        case 2: break
+        default: throw EmovoxError("unknown spectrogram version \(v) (this build knows 1 and 2)", file: source)
+        }
+        return c
+    }
 
     public static let cropSamples = 64_384
 
@@ -127,7 +147,7 @@ public final class Spectrogram {
             }
         } } } } }
         if c.normalize {
-            for k in 0...half { Self.standardise(out + k * frames, count: frames, epsilon: c.epsilon) }
+            for k in 0...half { Self.standardise(out + k * frames, count: frames, epsilon: c.epsilon / c.inputScale) }
         }
         if c.bins == n {
             for k in (half + 1)..<n { (out + k * frames).update(from: out + (n - k) * frames, count: frames) }

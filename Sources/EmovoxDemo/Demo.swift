@@ -18,7 +18,10 @@ public struct DemoOptions {
     public var batchSize = 32
     public var lrStart: Float = 3e-3
     public var lrEnd: Float = 3e-4
-    public var unheard = 4
+    /// nil: 4 unheard speakers (at most half) on a real corpus; a third of the voices on synthetic speech.
+    public var unheard: UnheardSpec? = nil
+    /// Training-time audio augmentation (nil = off).
+    public var augmentation: AudioAugmentation? = nil
     public var seed: UInt64 = 0
     public var resume = false
     public init() {}
@@ -26,6 +29,9 @@ public struct DemoOptions {
 
 /// The whole method on real media in minutes: pseudo-paired corpus → teacher labels → distillation → analysis.
 public enum Demo {
+    /// What the synthetic fallback can and cannot show.
+    public static let syntheticCaveat = "Synthetic speech: 6 espeak-ng voices say 4 sentences with emotion rendered only as crude pitch, rate and loudness settings per emotion. That is far weaker than acted speech: the held-out numbers check that the pipeline runs, not what the method can do; expect a student near chance on unheard voices. Put RAVDESS in ../shared/data/ravdess16k (or pass --speech) for a meaningful run."
+
     /// A file or folder relative to the working directory or one of its parents.
     static func locate(_ rel: String) -> String? {
         var url = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
@@ -45,12 +51,14 @@ public enum Demo {
         print(PseudoPairedCorpus.caveat + "\n")
 
         // 1. Speech
-        var speechManifest: Manifest
+        var speechManifest: Manifest, synthetic = false
         if let dir = o.speech ?? SharedData.path("data/ravdess16k") {
             speechManifest = try CorpusReader.read(dir, format: .ravdess)
             stage("speech: RAVDESS, \(speechManifest.clips.count) clips, \(speechManifest.speakers.count) actors (\(dir))")
         } else {
             stage("speech: ../shared/data/ravdess16k not found — synthesising espeak-ng speech (crude, synthetic)")
+            print(syntheticCaveat)
+            synthetic = true
             let rows = try SyntheticSpeech.generate(into: o.out + "/speech")
             speechManifest = Manifest(clips: rows.map { Clip(id: (($0.path as NSString).lastPathComponent as NSString).deletingPathExtension,
                                                              speaker: $0.speaker, audio: $0.path, label: $0.emotion) })
@@ -80,7 +88,9 @@ public enum Demo {
         var (manifest, labels, unpaired) = PseudoPairedCorpus.build(speech: speechManifest, sources: sources, faces: faces, durations: durations,
                                                                     classes: runner.teacher.labels, teacher: runner.teacher.name, seed: o.seed)
         if !unpaired.isEmpty { stage("no face source for: " + unpaired.map { "\($0.key) (\($0.value) clips)" }.joined(separator: ", ")) }
-        manifest = try Splitter.assign(manifest, unheardSpeakers: min(o.unheard, manifest.speakers.count - 1), heardFraction: 0.2, seed: o.seed)
+        // Few synthetic voices: hold out a third (6 → 2 unheard, 4 to train on) rather than 4 of 6.
+        let unheard = o.unheard ?? (synthetic ? UnheardSpec(amount: .fraction(1.0 / 3)) : .standard)
+        manifest = try Splitter.assign(manifest, unheard: unheard, heardFraction: 0.2, seed: o.seed)
         try manifest.write(o.out + "/corpus.jsonl")
         try AtomicFile.write(Data(try labels.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }.joined(separator: "\n").utf8) + Data("\n".utf8),
                              to: o.out + "/labels.jsonl")
@@ -90,6 +100,7 @@ public enum Demo {
         // 4. Distillation
         var cfg = DistillationConfig()
         cfg.model = o.model; cfg.epochs = o.epochs; cfg.batchSize = o.batchSize; cfg.learningRateStart = o.lrStart; cfg.learningRateEnd = o.lrEnd; cfg.seed = o.seed
+        cfg.augmentation = o.augmentation
         let byClip = Dictionary(labels.map { ($0.clip, $0) }, uniquingKeysWith: { a, _ in a })
         func items(_ split: String) -> [DistillationItem] {
             manifest.clips.filter { $0.split == split }.compactMap { c in byClip[c.id].map { DistillationItem(id: c.id, audio: audio[c.id]!, labels: $0) } }
@@ -103,7 +114,8 @@ public enum Demo {
         stage("analysis on train / heard / unheard")
         let student = StudentRunner(model: trainer.model, classes: runner.teacher.labels)
         let result = try Analysis.run(manifest: manifest, labels: labels, student: student)
-        let files = try Analysis.write(result, to: o.out + "/report", runDir: run, caveat: PseudoPairedCorpus.caveat)
+        let files = try Analysis.write(result, to: o.out + "/report", runDir: run,
+                                       caveat: PseudoPairedCorpus.caveat + (synthetic ? " " + syntheticCaveat : ""))
         print(try String(contentsOfFile: files["auc"]!, encoding: .utf8))
         for s in Analysis.splits {
             if let a = result.actedUA[s] {

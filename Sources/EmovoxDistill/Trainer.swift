@@ -26,6 +26,9 @@ public struct DistillationConfig: Codable, Equatable {
     /// Draw clips with probability ∝ 1/(count of their dominant teacher class): counters the drift to "neutral".
     public var classBalanced = false
     public var seed: UInt64 = 0
+    /// Training-time audio augmentation (crops, then spectrogram masks); nil = off, the default until the
+    /// recipe search picks its parts. Optional so trainer states written before it existed still resume.
+    public var augmentation: AudioAugmentation? = nil
     public init() {}
 }
 
@@ -88,6 +91,9 @@ public final class DistillationTrainer {
             }
             guard state.classes == classes else { throw EmovoxError("the run's classes \(state.classes) differ from the labels' \(classes)", file: statePath) }
             let loaded = try StudentCheckpoint.load(weightsPath)
+            guard (loaded.metadata["spectrogram"].flatMap(Int.init) ?? 1) == SpectrogramConfig.currentVersion else {
+                throw EmovoxError("the run was trained on spectrogram version \(loaded.metadata["spectrogram"] ?? "1") (this build makes \(SpectrogramConfig.currentVersion)); start a new --out folder", file: weightsPath)
+            }
             model = loaded.model
             optimizer = SGD(model.network.parameters, learningRate: config.learningRateStart,
                             momentum: config.momentum, weightDecay: config.weightDecay)
@@ -162,13 +168,18 @@ public final class DistillationTrainer {
                 let idx = order[(b * config.batchSize)..<min((b + 1) * config.batchSize, order.count)]
                 var crops: [[Float]] = [], targets: [Float] = []
                 for i in idx {
-                    let (crop, s, e) = Self.randomCrop(items[i].audio, samples: config.cropSamples, sampleRate: config.sampleRate, rng: &rng)
+                    // --- augmentation (issue 13): augmented crop when configured, the plain random crop otherwise ---
+                    let (crop, s, e) = config.augmentation.map { aug in
+                        let c = aug.crop(items[i].audio, samples: config.cropSamples, rng: &rng)
+                        return (c.crop, Double(c.start) / Double(config.sampleRate), Double(c.end) / Double(config.sampleRate))
+                    } ?? Self.randomCrop(items[i].audio, samples: config.cropSamples, sampleRate: config.sampleRate, rng: &rng)
                     let (target, inside) = DistillationTarget.softTarget(items[i].labels, start: s, end: e, temperature: config.temperature)
                     if !inside { noFace += 1 }
                     crops.append(crop); targets += target
                 }
                 var dither: SeededRNG? = rng.split()
-                let x = featurize(crops, &dither)
+                var x = featurize(crops, &dither)
+                if let aug = config.augmentation { aug.mask(&x, rng: &rng) }  // SpecAugment masks (issue 13)
                 optimizer.zeroGrad()
                 let logits = model.forward(x, training: true)
                 let (loss, grad) = Loss.softCrossEntropy(logits: logits, targets: Tensor(shape: logits.shape, data: targets),
@@ -202,7 +213,8 @@ public final class DistillationTrainer {
     }
 
     func checkpoint() throws {
-        try StudentCheckpoint.save(model, classes: classes, extra: ["epochs": String(epochsDone), "temperature": String(config.temperature)], to: weightsPath)
+        try StudentCheckpoint.save(model, classes: classes, extra: ["epochs": String(epochsDone), "temperature": String(config.temperature),
+                                                                   "spectrogram": String(SpectrogramConfig.currentVersion)], to: weightsPath)
         try Safetensors.write(optimizer.state(), metadata: ["optimizer": "sgd"], to: optimizerPath)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]

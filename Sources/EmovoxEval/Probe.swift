@@ -106,6 +106,15 @@ public enum Probe {
                            pooled: ClassificationReport(truth: truth, predicted: pred, classNames: classNames))
     }
 
+    /// The probe on `features` and, under the same folds, on random features of the same size (the chance baseline).
+    public static func withBaseline(features: [[Double]], labels: [Int], speakers: [String], groups: [String]? = nil,
+                                    classNames: [String], folds: FoldSpec, seed: UInt64 = 0, c: Double = 1.0) throws -> (student: ProbeResult, random: ProbeResult) {
+        let res = try run(features: features, labels: labels, speakers: speakers, groups: groups, classNames: classNames, folds: folds, seed: seed, c: c)
+        let base = try run(features: randomFeatures(count: features.count, dimension: features[0].count, seed: seed + 1), labels: labels,
+                           speakers: speakers, groups: groups, classNames: classNames, folds: folds, seed: seed, c: c)
+        return (res, base)
+    }
+
     /// Random Gaussian features of the same dimension: the chance-level baseline under the same protocol.
     public static func randomFeatures(count: Int, dimension: Int, seed: UInt64) -> [[Double]] {
         var rng = SeededRNG(seed: seed)

@@ -13,9 +13,13 @@ public final class StudentRunner {
     public var batchSize = 16
 
     public init(checkpoint: String) throws {
-        let (m, c, _) = try StudentCheckpoint.load(checkpoint)
+        let (m, c, meta) = try StudentCheckpoint.load(checkpoint)
         model = m; classes = c
-        spectrogram = Spectrogram(config: SpectrogramConfig(bins: m.config.bins))
+        // Students saved before the version was recorded saw version 1 (no int16 scaling of ε).
+        guard let version = Int(meta["spectrogram"] ?? "1") else {
+            throw EmovoxError("spectrogram version '\(meta["spectrogram"]!)' in the metadata is not a number", file: checkpoint)
+        }
+        spectrogram = Spectrogram(config: try SpectrogramConfig.version(version, bins: m.config.bins, source: checkpoint))
     }
 
     public init(model: StudentModel, classes: [String]) {

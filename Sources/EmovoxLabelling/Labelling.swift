@@ -18,6 +18,7 @@ public enum Labelling {
             if done.contains(clip.id) { summary.skippedDone += 1; continue }
             guard let source = clip.faces ?? clip.video else { summary.noMedia += 1; continue }  // audio-only clip: nothing to label
             do {
+                runner.jitterClip = clip.id
                 let run = try runner.run(source)
                 let faces = run.speakingResults
                 if faces.isEmpty { summary.noFaces += 1 }

@@ -30,6 +30,12 @@ public final class TeacherRunner {
     public let detector: HaarCascade
     public var fps: Double = VideoReader.paperFPS
     public var detection = HaarCascade.Options()
+    /// Teacher-side augmentation: jittered face crops (nil = the plain crop). Each crop's jitter is drawn from
+    /// (jitterSeed, jitterClip, frame, track), so a clip's labels are reproducible and clips sharing a face source differ.
+    public var jitter: FaceJitter? = nil
+    public var jitterSeed: UInt64 = 0
+    /// The clip being labelled (set per clip by `Labelling.run`).
+    public var jitterClip = ""
 
     public init(teacher: FaceTeacher, cascadePath: String) throws {
         self.teacher = teacher
@@ -56,6 +62,13 @@ public final class TeacherRunner {
         for _ in 0..<5 { candidates.append(e.appendingPathComponent(".cache/teacher").path); e.deleteLastPathComponent() }
         if let s = SharedData.path("teacher") { candidates.append(s) }
         return candidates.first { FileManager.default.fileExists(atPath: $0 + "/emotion_model.hdf5") }
+    }
+
+    /// The face crop for the teacher: plain, or jittered when `jitter` is set.
+    func faceCrop(_ img: GrayImage, box: Box, frame: Int, track: Int) -> GrayImage {
+        guard let jitter else { return FaceCrop.crop(img, box: box, size: teacher.cropSize.width) }
+        var rng = SeededRNG(seed: jitterSeed ^ FaceJitter.key(jitterClip), epoch: frame, position: track)
+        return jitter.crop(img, box: box, size: teacher.cropSize.width, rng: &rng)
     }
 
     func score(_ crops: [GrayImage]) -> [[Float]] {
@@ -96,7 +109,7 @@ public final class TeacherRunner {
             let boxes = detector.detect(img, options: detection)
             if boxes.isEmpty { without += 1 }
             for (j, b) in boxes.sorted(by: { $0.area > $1.area }).enumerated() {
-                faces.append(FaceCrop.crop(img, box: b, size: size.width))
+                faces.append(faceCrop(img, box: b, frame: k, track: j))
                 results.append(FaceFrameResult(source: f, frame: k, time: t, track: j, box: b, logits: []))
             }
         }
@@ -117,7 +130,7 @@ public final class TeacherRunner {
         let tracks = FaceTracker.link(observations)
         var results: [FaceFrameResult] = [], faces: [GrayImage] = []
         for tr in tracks { for o in tr.observations {
-            faces.append(FaceCrop.crop(frames[o.frame]!, box: o.box, size: teacher.cropSize.width))
+            faces.append(faceCrop(frames[o.frame]!, box: o.box, frame: o.frame, track: tr.id))
             results.append(FaceFrameResult(source: path, frame: o.frame, time: o.time, track: tr.id, box: o.box, logits: []))
         } }
         let logits = score(faces)
@@ -140,7 +153,7 @@ public final class TeacherRunner {
         var faces: [GrayImage] = [], results: [FaceFrameResult] = []
         let n = try VideoReader.frames(video, fps: nil) { i, t, img in
             guard let b = wanted[i] else { return }
-            faces.append(FaceCrop.crop(img, box: b, size: teacher.cropSize.width))
+            faces.append(faceCrop(img, box: b, frame: i, track: 0))
             results.append(FaceFrameResult(source: video, frame: i, time: t, track: 0, box: b, logits: []))
         }
         let logits = score(faces)

@@ -24,8 +24,16 @@ public struct Series {
     }
 }
 
+/// A panel a `Figure` can lay out in its grid.
+public protocol FigurePanel {
+    var width: Double { get }
+    var height: Double { get }
+    /// The panel as an SVG group translated to (dx, dy).
+    func group(dx: Double, dy: Double) -> String
+}
+
 /// One panel of line plots with axes, ticks, labels, legend and an optional chance diagonal.
-public struct LinePlot {
+public struct LinePlot: FigurePanel {
     public var title: String
     public var xLabel: String, yLabel: String
     public var xRange: ClosedRange<Double>, yRange: ClosedRange<Double>
@@ -109,9 +117,9 @@ public struct LinePlot {
 
 /// Panels in a grid (rows of equally sized panels), as one SVG document.
 public struct Figure {
-    public var panels: [[LinePlot]]
+    public var panels: [[any FigurePanel]]
     public var title: String?
-    public init(panels: [[LinePlot]], title: String? = nil) { self.panels = panels; self.title = title }
+    public init(panels: [[any FigurePanel]], title: String? = nil) { self.panels = panels; self.title = title }
 
     public var svg: String {
         let pw = panels.flatMap { $0 }.map(\.width).max() ?? 360, ph = panels.flatMap { $0 }.map(\.height).max() ?? 320

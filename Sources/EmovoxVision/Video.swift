@@ -65,8 +65,7 @@ public enum FaceCrop {
         // Square the box by growing its shorter side about the centre (fer's tosquare).
         var b = box
         if b.height > b.width { b.x -= (b.height - b.width) / 2; b.width = b.height } else if b.width > b.height { b.y -= (b.width - b.height) / 2; b.height = b.width }
-        let bottom = img.pixels.suffix(2 * img.width)
-        let fill = UInt8((Double(bottom.reduce(0) { $0 + Int($1) }) / Double(max(bottom.count, 1))).rounded())
+        let fill = Self.fill(img)
         let x0 = max(0, b.x - margin + padding), y0 = max(0, b.y - margin + padding)
         let x1 = min(img.width + 2 * padding, b.x + b.width + margin + padding), y1 = min(img.height + 2 * padding, b.y + b.height + margin + padding)
         var px = [UInt8](repeating: fill, count: max(0, x1 - x0) * max(0, y1 - y0))
@@ -75,6 +74,12 @@ public enum FaceCrop {
             if sx >= 0 && sy >= 0 && sx < img.width && sy < img.height { px[(y - y0) * (x1 - x0) + (x - x0)] = img.pixels[sy * img.width + sx] }
         } }
         return Resize.area(GrayImage(width: x1 - x0, height: y1 - y0, pixels: px), width: size, height: size)
+    }
+
+    /// Grey level for pixels outside the image: the mean of its bottom two rows (as fer pads).
+    public static func fill(_ img: GrayImage) -> UInt8 {
+        let bottom = img.pixels.suffix(2 * img.width)
+        return UInt8((Double(bottom.reduce(0) { $0 + Int($1) }) / Double(max(bottom.count, 1))).rounded())
     }
 
     /// Teacher input scaling of fer: x/255 → (x − 0.5)·2.

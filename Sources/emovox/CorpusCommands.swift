@@ -13,14 +13,14 @@ struct CorpusCommand: ParsableCommand {
         @Option(help: "auto, voxceleb, ravdess, cremad, emodb, iemocap, csv.") var format: String = "auto"
         @Option(help: "Output manifest (.jsonl or .csv).") var out: String
         @Flag(help: "Assign train/heard/unheard splits (the paper's rule).") var split = false
-        @Option(help: "Held-out (unheard) speakers.") var unheard: Int = 4
+        @Option(help: "Held-out (unheard) speakers: a count (default 4, at most half the speakers) or a fraction, e.g. 0.2.") var unheard: String?
         @Option(help: "Fraction of each remaining speaker's clips held out as 'heard'.") var heard: Double = 0.2
         @Option(help: "Seed for the splits.") var seed: UInt64 = 0
 
         func run() throws {
             guard let fmt = CorpusFormat(rawValue: format) else { throw ValidationError("unknown --format \(format)") }
             var m = try CorpusReader.read(root, format: fmt)
-            if split { m = try Splitter.assign(m, unheardSpeakers: unheard, heardFraction: heard, seed: seed) }
+            if split { m = try Splitter.assign(m, unheard: try unheard.map(UnheardSpec.init) ?? .standard, heardFraction: heard, seed: seed) }
             try m.write(out)
             print(m.summary(name: out))
         }

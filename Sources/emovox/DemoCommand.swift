@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import EmovoxData
 import EmovoxDemo
 
 struct DemoCommand: ParsableCommand {
@@ -16,15 +17,17 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .customLong("batch-size")) var batchSize: Int = 32
     @Option(help: "Learning rate start (demo default is higher than the paper's 1e-4: few clips, few epochs).") var lrStart: Float = 3e-3
     @Option var lrEnd: Float = 3e-4
-    @Option(help: "Held-out (unheard) speakers.") var unheard: Int = 4
+    @Option(help: "Held-out (unheard) speakers: a count or a fraction (default: 4, at most half; a third of synthetic voices).") var unheard: String?
     @Option var seed: UInt64 = 0
     @Flag(help: "Continue an interrupted demo run.") var resume = false
+    @OptionGroup(title: "Augmentation (training only; all off by default)") var augment: AugmentationOptions
     @OptionGroup var teacher: TeacherOptions
 
     func run() throws {
         var o = DemoOptions()
         o.out = out; o.speech = speech; o.cremad = cremad; o.pyfeat = pyfeat; o.model = model; o.epochs = epochs
-        o.batchSize = batchSize; o.lrStart = lrStart; o.lrEnd = lrEnd; o.unheard = unheard; o.seed = seed; o.resume = resume
+        o.batchSize = batchSize; o.lrStart = lrStart; o.lrEnd = lrEnd; o.seed = seed; o.resume = resume
+        o.unheard = try unheard.map(UnheardSpec.init); o.augmentation = try augment.augmentation()
         try Demo.run(o, teacher: try teacher.runner())
     }
 }

@@ -29,6 +29,7 @@ struct DistillCommand: ParsableCommand {
     @Option(help: "Distillation temperature.") var temperature: Float = 2
     @Flag(help: "Sample clips inversely to the frequency of their dominant teacher class.") var classBalanced = false
     @Option var seed: UInt64 = 0
+    @OptionGroup(title: "Augmentation (training only; all off by default)") var augment: AugmentationOptions
     @Flag(help: "Continue an interrupted run in --out.") var resume = false
     @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -40,6 +41,7 @@ struct DistillCommand: ParsableCommand {
         var cfg = DistillationConfig()
         cfg.model = model; cfg.epochs = epochs; cfg.batchSize = batchSize; cfg.learningRateStart = lrStart; cfg.learningRateEnd = lrEnd
         cfg.momentum = momentum; cfg.weightDecay = weightDecay; cfg.temperature = temperature; cfg.classBalanced = classBalanced; cfg.seed = seed
+        cfg.augmentation = try augment.augmentation()
         var skipped: [(String, String)] = []
         let train = Pipelines.items(manifest: manifest, labels: labelRecords, splits: ["train"], skipped: &skipped)
         let heard = Pipelines.items(manifest: manifest, labels: labelRecords, splits: ["heard"], skipped: &skipped)

@@ -83,6 +83,8 @@ struct LabelCommand: ParsableCommand {
     @Option(help: "Output JSONL.") var out: String
     @Option(help: "Process shard i of n (e.g. 3/16).") var shard: String = "0/1"
     @Option(help: "Corpus format when not a manifest.") var format: String = "auto"
+    @Flag(help: "Jitter the teacher's face crops (shift ±5 %, scale 0.95–1.05, rotation ±8°, brightness ±20), seeded per clip and frame: clips sharing a face source get different targets. Off by default.") var jitter = false
+    @Option(help: "Seed of the face-crop jitter.") var jitterSeed: UInt64 = 0
     @OptionGroup var teacher: TeacherOptions
 
     func run() throws {
@@ -90,6 +92,7 @@ struct LabelCommand: ParsableCommand {
         let manifest = try CorpusReader.read(corpus, format: fmt)
         let sh = try LabelStore.parseShard(shard)
         let runner = try teacher.runner()
+        if jitter { runner.jitter = FaceJitter(); runner.jitterSeed = jitterSeed }
         let progress = ProgressBar("label", total: (manifest.clips.count + sh.count - 1 - sh.index) / sh.count)
         let s = try Labelling.run(manifest: manifest, runner: runner, out: out, shard: sh) { k, _, id in progress.update(k - 1, id) }
         progress.update((manifest.clips.count + sh.count - 1 - sh.index) / sh.count)

@@ -34,9 +34,8 @@ struct ProbeCommand: ParsableCommand {
         let y = clips.map { names.firstIndex(of: $0.label!)! }
         let spec = try FoldSpec(folds)
         let groups = clips.map { $0.extra?["session"] ?? $0.speaker }
-        let res = try Probe.run(features: x, labels: y, speakers: clips.map(\.speaker), groups: groups, classNames: names, folds: spec, seed: seed, c: c)
-        let base = try Probe.run(features: Probe.randomFeatures(count: x.count, dimension: x[0].count, seed: seed + 1), labels: y,
-                                 speakers: clips.map(\.speaker), groups: groups, classNames: names, folds: spec, seed: seed, c: c)
+        let (res, base) = try Probe.withBaseline(features: x, labels: y, speakers: clips.map(\.speaker), groups: groups, classNames: names,
+                                                 folds: spec, seed: seed, c: c)
         print(res.table(title: "student \(features)"), terminator: "")
         print(base.table(title: "random features (baseline)"), terminator: "")
         if !skipped.isEmpty { print("skipped \(skipped.count) clips, e.g. \(skipped[0].0): \(skipped[0].1)") }

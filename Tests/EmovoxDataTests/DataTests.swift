@@ -85,6 +85,29 @@ final class DataTests: XCTestCase {
         XCTAssertThrowsError(try Splitter.assign(m, unheardSpeakers: 10, heardFraction: 0.2, seed: 0))
     }
 
+    /// --unheard as a count or a fraction; the default never takes more than half; every split keeps a speaker.
+    func testUnheardCountOrFraction() throws {
+        XCTAssertEqual(try UnheardSpec("3").amount, .count(3))
+        XCTAssertEqual(try UnheardSpec("0.25").amount, .fraction(0.25))
+        for bad in ["0", "-2", "1.5", "abc", "0.0"] { XCTAssertThrowsError(try UnheardSpec(bad), bad) }
+        // Default 4, capped at half: 24 actors → 4, 6 voices → 3, 3 → 1, 2 → 1.
+        XCTAssertEqual(try [24, 6, 3, 2].map { try UnheardSpec.standard.resolve(speakers: $0) }, [4, 3, 1, 1])
+        // Fractions round, but keep one speaker on each side.
+        XCTAssertEqual(try [24, 6, 3, 2].map { try UnheardSpec("0.2").resolve(speakers: $0) }, [5, 1, 1, 1])
+        XCTAssertEqual(try UnheardSpec("0.9").resolve(speakers: 3), 2)
+        // Explicit counts are honoured up to all but one speaker.
+        XCTAssertEqual(try UnheardSpec("5").resolve(speakers: 6), 5)
+        XCTAssertThrowsError(try UnheardSpec("6").resolve(speakers: 6))
+        XCTAssertThrowsError(try UnheardSpec.standard.resolve(speakers: 1)) { XCTAssertTrue("\($0)".contains("at least 2 speakers")) }
+
+        var clips: [Clip] = []
+        for s in 0..<6 { for k in 0..<8 { clips.append(Clip(id: "\(s)-\(k)", speaker: "voice\(s)", audio: "x")) } }
+        let a = try Splitter.assign(Manifest(clips: clips), unheard: UnheardSpec(amount: .fraction(1.0 / 3)), heardFraction: 0.2, seed: 0)
+        XCTAssertEqual(Set(a.clips(in: "unheard").map(\.speaker)).count, 2)
+        XCTAssertEqual(Set(a.clips(in: "train").map(\.speaker)).count, 4)
+        XCTAssertEqual(Set(a.clips(in: "heard").map(\.speaker)).count, 4)
+    }
+
     func testEmotionVocabulary() {
         let fer = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
         let ferplus = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]

@@ -2,6 +2,7 @@ import XCTest
 import EmovoxCore
 import EmovoxData
 import EmovoxLabelling
+import EmovoxAudio
 @testable import EmovoxDistill
 
 final class DistillTests: XCTestCase {
@@ -51,14 +52,45 @@ final class DistillTests: XCTestCase {
     }
 
     /// Training two epochs in one go equals one epoch, a stop, and --resume for the second (weights, RNG, optimiser).
-    func testResumeContinuesExactly() throws {
-        var rng = SeededRNG(seed: 1)
-        let items = (0..<6).map { i in
-            DistillationItem(id: "c\(i)", audio: (0..<20_000).map { _ in rng.normal() * 0.1 },
-                             labels: labels("c\(i)", times: [0, 0.5, 1], logits: [[Float(i % 3), 1, 0], [0, 1, 2], [1, 1, 1]]))
+    func testResumeContinuesExactly() throws { try checkResume(augmentation: nil) }
+
+    /// The same with every augmentation on (crops, speed, noise, gain, masks all drawn from the trainer's RNG);
+    /// augmentation changes what is learnt, and checkpoints record the spectrogram version.
+    func testAugmentedTrainingResumesExactly() throws {
+        var aug = AudioAugmentation()
+        aug.randomPlacement = true; aug.speed = 0.9...1.1; aug.noiseSNR = 10...30; aug.gainDB = -6...6
+        aug.timeMasks = 2; aug.timeMaskFrames = 10; aug.frequencyMasks = 1; aug.frequencyMaskBins = 20
+        let (augmented, dir) = try checkResume(augmentation: aug)
+        let (plain, _) = try checkResume(augmentation: nil)
+        XCTAssertNotEqual(augmented, plain)
+        let meta = try Safetensors.read(dir + "/student.safetensors").metadata
+        XCTAssertEqual(meta["spectrogram"], String(SpectrogramConfig.currentVersion))
+        // A run whose weights were trained on the old spectrogram does not silently resume on the new one.
+        let (tensors, _) = try Safetensors.read(dir + "/student.safetensors")
+        var old = meta; old["spectrogram"] = "1"
+        try Safetensors.write(tensors, metadata: old, to: dir + "/student.safetensors")
+        var cfg = resumeConfig(); cfg.augmentation = aug
+        XCTAssertThrowsError(try DistillationTrainer.make(config: cfg, classes: ["a", "b", "c"], runDir: dir, resume: true)) {
+            XCTAssertTrue("\($0)".contains("spectrogram version 1"), "\($0)")
         }
+    }
+
+    func resumeConfig() -> DistillationConfig {
         var cfg = DistillationConfig()
         cfg.epochs = 2; cfg.batchSize = 3; cfg.cropSamples = 12_000; cfg.learningRateStart = 1e-2; cfg.learningRateEnd = 1e-3
+        return cfg
+    }
+
+    /// Returns the train losses and the resumed run's folder.
+    @discardableResult
+    func checkResume(augmentation: AudioAugmentation?) throws -> ([Float], String) {
+        var rng = SeededRNG(seed: 1)
+        let items = (0..<6).map { i in
+            DistillationItem(id: "c\(i)", audio: (0..<(i == 5 ? 8_000 : 20_000)).map { _ in rng.normal() * 0.1 },  // one shorter than the crop
+                             labels: labels("c\(i)", times: [0, 0.5, 1], logits: [[Float(i % 3), 1, 0], [0, 1, 2], [1, 1, 1]]))
+        }
+        var cfg = resumeConfig()
+        cfg.augmentation = augmentation
         let d = try tempDir()
         let straight = try DistillationTrainer.make(config: cfg, classes: ["a", "b", "c"], runDir: d + "/a", resume: false)
         straight.log = { _ in }
@@ -79,6 +111,7 @@ final class DistillTests: XCTestCase {
         XCTAssertThrowsError(try DistillationTrainer.make(config: other, classes: ["a", "b", "c"], runDir: d + "/b", resume: true)) {
             XCTAssertTrue("\($0)".contains("another configuration"))
         }
+        return (straight.history.map(\.trainLoss), d + "/b")
     }
 
     func testNaNLossStopsWithAClearMessage() throws {

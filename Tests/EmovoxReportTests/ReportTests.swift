@@ -57,9 +57,15 @@ final class ReportTests: XCTestCase {
         r.figure(ReportFigures.rocBySplit(splits()), caption: "ROC per split")
         r.figure(ReportFigures.lossCurve(epochs: [1, 2, 3], train: [1.9, 1.7, 1.6], heldOut: [1.95, 1.8, nil]), caption: "loss")
         r.figure(ReportFigures.timeline(times: [0, 1, 2], probabilities: [[0.2, 0.8], [0.5, 0.5], [0.9, 0.1]], classes: ["happy", "sad"], title: "t"), caption: "timeline")
+        let confusion = ConfusionPlot(title: "student · unheard", classNames: ["happy", "sad <&>", "fear"], counts: [[5, 1, 0], [2, 2, 0], [0, 0, 0]])
+        XCTAssertEqual(confusion.recall.map(\.recall), [5.0 / 6, 0.5, nil])
+        XCTAssertEqual(confusion.recall.map(\.support), [6, 4, 0])
+        XCTAssertNotNil(parse(confusion.svg))
+        XCTAssertTrue(confusion.svg.contains(">0.83 (6)<") && confusion.svg.contains(">– (0)<"))
+        r.figure(Figure(panels: [[confusion, confusion]]), caption: "confusion")
         let html = r.document
         XCTAssertFalse(html.contains("src=\""), "no external resources")
-        XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 3)
+        XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 4)
         XCTAssertTrue(html.contains("<td>0.75</td>"))
         let dir = NSTemporaryDirectory() + "emovox-report-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
