@@ -8,7 +8,7 @@ import PackageDescription
 //   → EmovoxDistill, EmovoxInference                 (training the student; running it on audio)
 //   → EmovoxLabelling                                (the face teacher over media → per-clip labels)
 //   → EmovoxModels, EmovoxData, EmovoxEval, EmovoxReport, EmovoxAudio, EmovoxVision
-//   → EmovoxCore → CBLAS (OpenBLAS)
+//   → EmovoxCore → CBLAS (OpenBLAS); EmovoxVision → CImageCodecs → CPNG, CJPEG (libpng, libjpeg-turbo)
 let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
 
 let package = Package(
@@ -28,9 +28,15 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
                        providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg62-turbo-dev"])]),
+        // The setjmp/longjmp error handling of libpng and libjpeg stays in C (it must not unwind Swift frames).
+        .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"], path: "Sources/CImageCodecs"),
         .target(name: "EmovoxCore", dependencies: ["CBLAS"], swiftSettings: optimise),
         .target(name: "EmovoxAudio", dependencies: ["EmovoxCore"], swiftSettings: optimise),
-        .target(name: "EmovoxVision", dependencies: ["EmovoxCore"], swiftSettings: optimise),
+        .target(name: "EmovoxVision", dependencies: ["EmovoxCore", "CImageCodecs"], swiftSettings: optimise),
         .target(name: "EmovoxModels", dependencies: ["EmovoxCore", "CHDF5"], swiftSettings: optimise),
         .target(name: "EmovoxData", dependencies: ["EmovoxCore"], swiftSettings: optimise),
         .target(name: "EmovoxEval", dependencies: ["EmovoxCore"], swiftSettings: optimise),
