@@ -40,7 +40,7 @@ static void png_ignore_warning(png_structp png, png_const_charp msg) { (void)png
 
 static void png_read_memory(png_structp png, png_bytep dst, png_size_t n) {
     png_source *src = (png_source *)png_get_io_ptr(png);
-    if (n > src->size - src->pos) png_error(png, "truncated (the data ends inside the image)");
+    if (n > src->size - src->pos) png_error(png, "truncated: the file ends inside the image");
     memcpy(dst, src->data + src->pos, n);
     src->pos += n;
 }
