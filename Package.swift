@@ -8,6 +8,7 @@ import PackageDescription
 //   → EmovoxDistill, EmovoxInference                 (training the student; running it on audio)
 //   → EmovoxLabelling                                (the face teacher over media → per-clip labels)
 //   → EmovoxModels, EmovoxData, EmovoxEval, EmovoxReport, EmovoxAudio, EmovoxVision
+//     (EmovoxTeacherTraining: FER+ reader and face-teacher training, on Vision + Eval)
 //   → EmovoxCore → CBLAS (OpenBLAS); EmovoxVision → CImageCodecs → CPNG, CJPEG (libpng, libjpeg-turbo)
 let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
 
@@ -18,7 +19,8 @@ let package = Package(
         .executable(name: "emovox", targets: ["emovox"]),
         .library(name: "Emovox", targets: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData",
                                             "EmovoxEval", "EmovoxReport", "EmovoxLabelling", "EmovoxDistill",
-                                            "EmovoxInference", "EmovoxAnalysis", "EmovoxDemo", "EmovoxBench"]),
+                                            "EmovoxInference", "EmovoxAnalysis", "EmovoxDemo", "EmovoxBench",
+                                            "EmovoxTeacherTraining"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -54,12 +56,13 @@ let package = Package(
                 dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxData", "EmovoxLabelling", "EmovoxDistill",
                                "EmovoxInference", "EmovoxAnalysis"],
                 swiftSettings: optimise),
+        .target(name: "EmovoxTeacherTraining", dependencies: ["EmovoxCore", "EmovoxVision", "EmovoxEval"], swiftSettings: optimise),
         .target(name: "EmovoxBench", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxLabelling", "EmovoxInference"],
                 swiftSettings: optimise),
         .executableTarget(name: "emovox",
                           dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData", "EmovoxEval",
                                          "EmovoxReport", "EmovoxLabelling", "EmovoxDistill", "EmovoxInference", "EmovoxAnalysis",
-                                         "EmovoxDemo", "EmovoxBench",
+                                         "EmovoxDemo", "EmovoxBench", "EmovoxTeacherTraining",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: optimise),
         .testTarget(name: "EmovoxCoreTests", dependencies: ["EmovoxCore"], resources: [.copy("Fixtures")]),
@@ -72,6 +75,7 @@ let package = Package(
         .testTarget(name: "EmovoxLabellingTests", dependencies: ["EmovoxLabelling"]),
         .testTarget(name: "EmovoxDistillTests", dependencies: ["EmovoxDistill"]),
         .testTarget(name: "EmovoxDemoTests", dependencies: ["EmovoxDemo"]),
+        .testTarget(name: "EmovoxTeacherTrainingTests", dependencies: ["EmovoxTeacherTraining"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )
