@@ -9,7 +9,8 @@ import Foundation
 //   → EmovoxDistill, EmovoxInference                 (training the student; running it on audio)
 //   → EmovoxLabelling                                (the face teacher over media → per-clip labels)
 //   → EmovoxModels, EmovoxData, EmovoxEval, EmovoxReport, EmovoxAudio, EmovoxVision
-//   → EmovoxCore → CBLAS (OpenBLAS)
+//     (EmovoxTeacherTraining: FER+ reader and face-teacher training, on Vision + Eval)
+//   → EmovoxCore → CBLAS (OpenBLAS); EmovoxVision → CImageCodecs → CPNG, CJPEG (libpng, libjpeg-turbo)
 
 /// Our own kernels (depthwise conv, pools, BN/ReLU, im2col, FFT, Haar) are compiled for AVX2 + FMA (LLVM's
 /// `haswell`, the x86-64-v3 level) when the building machine has them, else for baseline x86-64 (SSE2).
@@ -36,7 +37,8 @@ let package = Package(
         .executable(name: "emovox", targets: ["emovox"]),
         .library(name: "Emovox", targets: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData",
                                             "EmovoxEval", "EmovoxReport", "EmovoxLabelling", "EmovoxDistill",
-                                            "EmovoxInference", "EmovoxAnalysis", "EmovoxDemo", "EmovoxBench"]),
+                                            "EmovoxInference", "EmovoxAnalysis", "EmovoxDemo", "EmovoxBench",
+                                            "EmovoxTeacherTraining"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -46,9 +48,15 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
                        providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg62-turbo-dev"])]),
+        // The setjmp/longjmp error handling of libpng and libjpeg stays in C (it must not unwind Swift frames).
+        .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"], path: "Sources/CImageCodecs"),
         .target(name: "EmovoxCore", dependencies: ["CBLAS"], swiftSettings: optimise),
         .target(name: "EmovoxAudio", dependencies: ["EmovoxCore"], swiftSettings: optimise),
-        .target(name: "EmovoxVision", dependencies: ["EmovoxCore"], swiftSettings: optimise),
+        .target(name: "EmovoxVision", dependencies: ["EmovoxCore", "CImageCodecs"], swiftSettings: optimise),
         .target(name: "EmovoxModels", dependencies: ["EmovoxCore", "CHDF5"], swiftSettings: optimise),
         .target(name: "EmovoxData", dependencies: ["EmovoxCore"], swiftSettings: optimise),
         .target(name: "EmovoxEval", dependencies: ["EmovoxCore"], swiftSettings: optimise),
@@ -66,12 +74,13 @@ let package = Package(
                 dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxData", "EmovoxLabelling", "EmovoxDistill",
                                "EmovoxInference", "EmovoxAnalysis"],
                 swiftSettings: optimise),
+        .target(name: "EmovoxTeacherTraining", dependencies: ["EmovoxCore", "EmovoxVision", "EmovoxEval"], swiftSettings: optimise),
         .target(name: "EmovoxBench", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxLabelling", "EmovoxInference"],
                 swiftSettings: optimise),
         .executableTarget(name: "emovox",
                           dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData", "EmovoxEval",
                                          "EmovoxReport", "EmovoxLabelling", "EmovoxDistill", "EmovoxInference", "EmovoxAnalysis",
-                                         "EmovoxDemo", "EmovoxBench",
+                                         "EmovoxDemo", "EmovoxBench", "EmovoxTeacherTraining",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: optimise),
         .testTarget(name: "EmovoxCoreTests", dependencies: ["EmovoxCore"], resources: [.copy("Fixtures")]),
@@ -84,6 +93,7 @@ let package = Package(
         .testTarget(name: "EmovoxLabellingTests", dependencies: ["EmovoxLabelling"]),
         .testTarget(name: "EmovoxDistillTests", dependencies: ["EmovoxDistill"]),
         .testTarget(name: "EmovoxDemoTests", dependencies: ["EmovoxDemo"]),
+        .testTarget(name: "EmovoxTeacherTrainingTests", dependencies: ["EmovoxTeacherTraining"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

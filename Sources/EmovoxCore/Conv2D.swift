@@ -487,6 +487,10 @@ public enum ConvKernels {
                         let nc = s * c + ch
                         let src = xp.baseAddress! + nc * inPlane, dsrc = dxp.baseAddress! + nc * inPlane
                         let grad = dyp.baseAddress! + nc * outPlane
+                        if g.sh == 1 && g.sw == 1 {
+                            depthwiseBackwardStride1Plane(src: src, ker: ker, grad: grad, dsrc: dsrc, dker: dker, g: g)
+                            continue
+                        }
                         for oh in 0..<g.outH { for ow in 0..<g.outW {
                             let gv = grad[oh * g.outW + ow]
                             if gv == 0 { continue }
@@ -506,6 +510,38 @@ public enum ConvKernels {
                 }
             }
         } } } } }
+    }
+
+    /// One plane of a stride-1 depthwise backward, tap by tap over the rows and columns where the tap lands
+    /// inside the image: contiguous runs without bounds tests, in SSE vectors (the training-time hot spot of
+    /// separable convs; the general loop above tests every tap of every output).
+    @inline(__always)
+    static func depthwiseBackwardStride1Plane(src: UnsafePointer<Float>, ker: UnsafePointer<Float>, grad: UnsafePointer<Float>,
+                                              dsrc: UnsafeMutablePointer<Float>, dker: UnsafeMutablePointer<Float>, g: WindowGeometry) {
+        for i in 0..<g.kh {
+            let ohLo = max(0, g.padTop - i), ohHi = min(g.outH, g.inH + g.padTop - i)
+            for j in 0..<g.kw {
+                let owLo = max(0, g.padLeft - j), owHi = min(g.outW, g.inW + g.padLeft - j)
+                guard ohHi > ohLo && owHi > owLo else { continue }
+                let k = ker[i * g.kw + j], k4 = SIMD4<Float>(repeating: k)
+                var acc4 = SIMD4<Float>(repeating: 0), acc: Float = 0
+                for oh in ohLo..<ohHi {
+                    let gr = grad + oh * g.outW, off = (oh - g.padTop + i) * g.inW - g.padLeft + j
+                    let xr = src + off, dxr = dsrc + off
+                    var ow = owLo
+                    while ow + 4 <= owHi {
+                        let gv = UnsafeRawPointer(gr + ow).loadUnaligned(as: SIMD4<Float>.self)
+                        let xv = UnsafeRawPointer(xr + ow).loadUnaligned(as: SIMD4<Float>.self)
+                        acc4 += gv * xv
+                        let d = UnsafeRawPointer(dxr + ow).loadUnaligned(as: SIMD4<Float>.self) + gv * k4
+                        UnsafeMutableRawPointer(dxr + ow).storeBytes(of: d, as: SIMD4<Float>.self)
+                        ow += 4
+                    }
+                    while ow < owHi { acc += gr[ow] * xr[ow]; dxr[ow] += gr[ow] * k; ow += 1 }
+                }
+                dker[i * g.kw + j] += acc + acc4.sum()
+            }
+        }
     }
 
     static func addChannelBias(_ y: inout [Float], _ b: [Float], n: Int, c: Int, plane: Int) {

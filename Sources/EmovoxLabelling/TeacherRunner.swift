@@ -20,6 +20,8 @@ public struct TeacherRun {
     public var framesWithoutFace: Int
     /// Track id of the speaking face (longest track), when tracks were formed.
     public var speakingTrack: Int?
+    /// Images of a batch that could not be read (skipped): the file and why.
+    public var failed: [(file: String, reason: String)] = []
 
     public var speakingResults: [FaceFrameResult] { speakingTrack.map { t in results.filter { $0.track == t } } ?? results }
 }
@@ -78,44 +80,67 @@ public final class TeacherRunner {
     }
 
     /// `crops`: treat images as ready face crops (no detection); folders are read in name order.
-    public func run(_ input: String, crops: Bool = false) throws -> TeacherRun {
+    /// `progress(done, total)` follows the images of a folder.
+    public func run(_ input: String, crops: Bool = false, progress: (Int, Int) -> Void = { _, _ in }) throws -> TeacherRun {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: input, isDirectory: &isDir) else { throw EmovoxError("no such file or folder", file: input) }
-        if isDir.boolValue { return try runFolder(input, crops: crops) }
+        if isDir.boolValue { return try runFolder(input, crops: crops, progress: progress) }
         if input.lowercased().hasSuffix(".txt") { return try runTrackFile(input) }
         if VideoReader.isVideo(input) { return try runVideo(input) }
         if ImageIO.isImage(input) { return try runImages([input], crops: crops) }
         throw EmovoxError("not an image, video, face-track file or folder", file: input)
     }
 
-    func runFolder(_ dir: String, crops: Bool) throws -> TeacherRun {
+    func runFolder(_ dir: String, crops: Bool, progress: (Int, Int) -> Void) throws -> TeacherRun {
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).sorted().filter(ImageIO.isImage).map { dir + "/" + $0 }
         guard !files.isEmpty else { throw EmovoxError("no images in the folder", file: dir) }
-        return try runImages(files, crops: crops)
+        return try runImages(files, crops: crops, progress: progress)
     }
 
-    /// Images: each is a frame at k / fps (a face-track folder) or a photo; crops skip detection.
-    func runImages(_ files: [String], crops: Bool) throws -> TeacherRun {
+    /// Images decoded per chunk: enough to keep the decoding threads and the teacher's batches full, little memory.
+    public static let imageChunk = 512
+
+    /// Images: each is a frame at k / fps (a face-track folder) or a photo; crops skip detection. Chunks of
+    /// images are decoded on all threads, then scored in batches. Of several images, unreadable ones are
+    /// skipped and listed in `failed`; a single image that cannot be read throws.
+    public func runImages(_ files: [String], crops: Bool, progress: (Int, Int) -> Void = { _, _ in }) throws -> TeacherRun {
         let size = teacher.cropSize
-        var results: [FaceFrameResult] = [], faces: [GrayImage] = [], without = 0
-        for (k, f) in files.enumerated() {
-            let img = try ImageIO.read(f)
-            let t = Double(k) / fps
-            if crops {
-                faces.append(img.width == size.width && img.height == size.height ? img : Resize.area(img, width: size.width, height: size.height))
-                results.append(FaceFrameResult(source: f, frame: k, time: t, track: 0, box: nil, logits: []))
-                continue
-            }
-            let boxes = detector.detect(img, options: detection)
-            if boxes.isEmpty { without += 1 }
-            for (j, b) in boxes.sorted(by: { $0.area > $1.area }).enumerated() {
-                faces.append(faceCrop(img, box: b, frame: k, track: j))
-                results.append(FaceFrameResult(source: f, frame: k, time: t, track: j, box: b, logits: []))
-            }
+        var results: [FaceFrameResult] = [], without = 0, failed: [(file: String, reason: String)] = []
+        // Crops are brought to the teacher's size on the decoding threads too.
+        let toCrop: (GrayImage) -> GrayImage = { img in
+            img.width == size.width && img.height == size.height ? img : Resize.area(img, width: size.width, height: size.height)
         }
-        let logits = score(faces)
-        for i in results.indices { results[i].logits = logits[i] }
-        return TeacherRun(results: results, framesSampled: files.count, framesWithoutFace: without, speakingTrack: results.isEmpty ? nil : 0)
+        for start in stride(from: 0, to: files.count, by: Self.imageChunk) {
+            let chunk = Array(files[start..<min(start + Self.imageChunk, files.count)])
+            var faces: [GrayImage] = [], chunkResults: [FaceFrameResult] = []
+            for (j, decoded) in ImageIO.readMany(chunk, transform: crops ? toCrop : { $0 }).enumerated() {
+                let k = start + j, f = chunk[j], t = Double(k) / fps
+                let img: GrayImage
+                switch decoded {
+                case .success(let i): img = i
+                case .failure(let e):
+                    if files.count == 1 { throw e }
+                    failed.append((f, e.message)); continue
+                }
+                if crops {
+                    faces.append(img)
+                    chunkResults.append(FaceFrameResult(source: f, frame: k, time: t, track: 0, box: nil, logits: []))
+                    continue
+                }
+                let boxes = detector.detect(img, options: detection)
+                if boxes.isEmpty { without += 1 }
+                for (n, b) in boxes.sorted(by: { $0.area > $1.area }).enumerated() {
+                    faces.append(faceCrop(img, box: b, frame: k, track: n))
+                    chunkResults.append(FaceFrameResult(source: f, frame: k, time: t, track: n, box: b, logits: []))
+                }
+            }
+            let logits = score(faces)
+            for i in chunkResults.indices { chunkResults[i].logits = logits[i] }
+            results += chunkResults
+            progress(start + chunk.count, files.count)
+        }
+        return TeacherRun(results: results, framesSampled: files.count - failed.count, framesWithoutFace: without,
+                          speakingTrack: results.isEmpty ? nil : 0, failed: failed)
     }
 
     /// Video: frames at `fps`, Haar detection, IoU tracks; every face is scored and the speaking track marked.

@@ -124,6 +124,13 @@ public enum ModelSummary {
                 shape = [shape[0], shape[1], g.outH, g.outW]
             case let m as MeanOverAxis:
                 shape[m.axis] = 1
+            case is GlobalAvgPool:
+                shape = [shape[0], shape[1]]
+            case let r as Residual:
+                // A residual block: the body gives the shape; body and shortcut both cost MACs.
+                let parts = [r.body, r.shortcut].compactMap { $0 as? Sequential }.map { rows($0, input: [1] + shape.dropFirst()) }
+                macs = parts.reduce(0) { $0 + $1.reduce(0) { $0 + $1.macs } }
+                if let last = parts.first?.last { shape = [shape[0]] + last.outputShape.dropFirst() }
             case is Flatten:
                 shape = [shape[0], shape.dropFirst().reduce(1, *)]
             default: break

@@ -16,10 +16,17 @@ public struct GrayImage: Equatable {
 
     /// OpenCV's BGR2GRAY on packed RGB: Y = (4899·R + 9617·G + 1868·B + 2¹³) >> 14 (fixed-point 0.299/0.587/0.114).
     public init(rgb: [UInt8], width: Int, height: Int) {
-        var p = [UInt8](repeating: 0, count: width * height)
-        for i in 0..<(width * height) {
-            let r = Int(rgb[3 * i]), g = Int(rgb[3 * i + 1]), b = Int(rgb[3 * i + 2])
-            p[i] = UInt8((r * 4899 + g * 9617 + b * 1868 + 8192) >> 14)
+        self = rgb.withUnsafeBufferPointer { GrayImage(rgb: $0, width: width, height: height) }
+    }
+
+    public init(rgb: UnsafeBufferPointer<UInt8>, width: Int, height: Int) {
+        precondition(rgb.count >= 3 * width * height, "GrayImage: \(rgb.count) RGB bytes for \(width)×\(height)")
+        let p = [UInt8](unsafeUninitializedCapacity: width * height) { out, n in
+            for i in 0..<(width * height) {
+                let r = Int(rgb[3 * i]), g = Int(rgb[3 * i + 1]), b = Int(rgb[3 * i + 2])
+                out[i] = UInt8((r * 4899 + g * 9617 + b * 1868 + 8192) >> 14)
+            }
+            n = width * height
         }
         self.init(width: width, height: height, pixels: p)
     }
@@ -34,7 +41,8 @@ public struct GrayImage: Equatable {
     }
 }
 
-/// Image files: binary/ASCII PGM natively, everything else (PNG, JPEG, BMP, …) through ffmpeg as RGB.
+/// Image files: PGM, PNG and JPEG in-process (PNG/JPEG through libpng and libjpeg-turbo, recognised by their
+/// signature); other formats (BMP, TIFF, WebP, …) through ffmpeg as RGB. Colour becomes grey by OpenCV's formula.
 public enum ImageIO {
     public static let extensions: Set<String> = ["pgm", "png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp", "ppm"]
 
@@ -42,10 +50,17 @@ public enum ImageIO {
 
     public static func read(_ path: String) throws -> GrayImage {
         guard FileManager.default.fileExists(atPath: path) else { throw EmovoxError("no such file", file: path) }
-        if (path as NSString).pathExtension.lowercased() == "pgm" {
+        let ext = (path as NSString).pathExtension.lowercased()
+        if ext == "pgm" || ImageCodecs.nativeExtensions.contains(ext) {
             guard let d = FileManager.default.contents(atPath: path) else { throw EmovoxError("cannot read", file: path) }
-            return try decodePGM(d, name: path)
+            if ext == "pgm" { return try decodePGM(d, name: path) }
+            if let img = try ImageCodecs.decode(d, name: path) { return img }
         }
+        return try readWithFFmpeg(path)
+    }
+
+    /// Any format ffmpeg reads, first frame, as RGB → grey.
+    public static func readWithFFmpeg(_ path: String) throws -> GrayImage {
         let (w, h) = try VideoReader.frameSize(path)
         let rgb = try Subprocess.run("ffmpeg", ["-v", "error", "-nostdin", "-i", path, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], forFile: path)
         guard rgb.count >= w * h * 3 else { throw EmovoxError("could not decode the image (\(rgb.count) bytes for \(w)×\(h))", file: path) }

@@ -10,7 +10,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Students to measure (comma-separated).") var models: String = "vggm-small,vggm"
     @Option(help: "Batch size for student train/inference steps.") var batch: Int = 16
     @Flag(help: "Only sgemm and conv shapes (quick).") var quick = false
-    @Option(help: "Only these parts (comma-separated: sgemm, conv, students, spectrogram, latency, teacher); default all.")
+    @Option(help: "Only these parts (comma-separated: sgemm, conv, students, spectrogram, latency, teacher, images); default all.")
     var only: String?
     @Flag(help: "Per-layer forward/backward times of one training step of each student.") var profile = false
     @Option(help: ArgumentHelp("Talking-face video for the end-to-end teacher measurement; repeat for several (default: a CREMA-D clip from ../shared or .cache/cremad).",

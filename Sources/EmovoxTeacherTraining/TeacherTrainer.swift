@@ -1,0 +1,265 @@
+import Foundation
+import EmovoxCore
+import EmovoxVision
+import EmovoxEval
+
+public enum TeacherTargetMode: String, Codable, CaseIterable {
+    /// Cross-entropy against the 8-emotion vote distribution (the FER+ paper's best mode).
+    case distribution
+    /// Cross-entropy against the one-hot majority vote.
+    case majority
+}
+
+public struct TeacherTrainingConfig: Codable, Equatable {
+    public var model = "mini-xception"
+    public var mode = TeacherTargetMode.distribution
+    public var epochs = 30
+    public var batchSize = 64
+    public var optimizer = "sgd"               // sgd (momentum) or adam
+    public var learningRate: Float = 0.05
+    public var learningRateEnd: Float = 5e-4    // log-linear decay over the epochs
+    public var momentum: Float = 0.9
+    public var weightDecay: Float = 1e-4
+    public var augmentation: FaceAugmentation? = FaceAugmentation()
+    /// Use only the first n training faces (0 = all): quick runs and tests.
+    public var limit = 0
+    public var seed: UInt64 = 0
+    public init() {}
+}
+
+/// One row of epochs.csv.
+public struct TeacherEpoch: Codable {
+    public var epoch: Int
+    public var learningRate: Float
+    public var trainLoss: Double
+    public var trainAccuracy: Double
+    public var validAccuracy: Double?
+    public var validLoss: Double?
+    public var seconds: Double
+    public var imagesPerSecond: Double
+    public var skippedImages: Int
+}
+
+/// Accuracy against the majority vote, per-class recall and the confusion matrix (FER+ protocol).
+public struct TeacherEvaluation {
+    public var report: ClassificationReport
+    public var meanLoss: Double
+    public var faces: Int
+    public var skipped: [(file: String, reason: String)]
+    public var accuracy: Double { report.wa }
+
+    public func confusionCSV() -> String {
+        "truth\\predicted," + report.classNames.joined(separator: ",") + "\n"
+            + zip(report.classNames, report.confusion).map { "\($0)," + $1.map(String.init).joined(separator: ",") + "\n" }.joined()
+    }
+}
+
+struct TeacherTrainerState: Codable {
+    var epochsDone: Int
+    var bestValidAccuracy: Double?
+    var history: [TeacherEpoch]
+    var config: TeacherTrainingConfig
+}
+
+/// Trains a face teacher on FER+ faces: per-batch parallel decoding and augmentation (a sample's random
+/// draw depends only on seed, epoch and position, so `--resume` continues exactly), SGD or Adam with a
+/// log-linear learning rate, a checkpoint per epoch, and the best net on Valid kept as teacher.safetensors.
+public final class TeacherTrainer {
+    public let config: TeacherTrainingConfig
+    public let runDir: String
+    public let teacher: TrainedFaceTeacher
+    let optimizer: Optimizer
+    public private(set) var history: [TeacherEpoch] = []
+    var epochsDone = 0
+    var bestValidAccuracy: Double?
+    public var log: (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }
+    /// Stops after this many epochs in total (an interruption, in tests).
+    var epochsLimitForTesting: Int?
+
+    public var lastPath: String { runDir + "/last.safetensors" }
+    public var bestPath: String { runDir + "/teacher.safetensors" }
+    var optimizerPath: String { runDir + "/optimizer.safetensors" }
+    var statePath: String { runDir + "/trainer_state.json" }
+    public var epochsPath: String { runDir + "/epochs.csv" }
+
+    public init(config: TeacherTrainingConfig, runDir: String, resume: Bool) throws {
+        self.config = config; self.runDir = runDir
+        try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
+        guard config.optimizer == "sgd" || config.optimizer == "adam" else { throw EmovoxError("--optimizer must be sgd or adam, not '\(config.optimizer)'") }
+        let statePath = runDir + "/trainer_state.json"
+        let resuming = resume && FileManager.default.fileExists(atPath: statePath)
+        var state: TeacherTrainerState?
+        if resuming {
+            let s = try JSONDecoder().decode(TeacherTrainerState.self, from: Data(contentsOf: URL(fileURLWithPath: statePath)))
+            guard s.config == config else {
+                throw EmovoxError("the run was started with other options; pass the same ones or start a new --out folder", file: statePath)
+            }
+            state = s
+            teacher = try TrainedFaceTeacher.load(runDir + "/last.safetensors")
+        } else {
+            teacher = TrainedFaceTeacher(config: try TeacherNetConfig.named(config.model, classes: FERPlus.emotions.count),
+                                         classes: FERPlus.emotions, seed: config.seed)
+        }
+        let params = teacher.network.parameters
+        optimizer = config.optimizer == "adam"
+            ? Adam(params, learningRate: config.learningRate, weightDecay: config.weightDecay)
+            : SGD(params, learningRate: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay)
+        if let state {
+            try optimizer.load(state: try Safetensors.read(optimizerPath).tensors)
+            history = state.history; epochsDone = state.epochsDone; bestValidAccuracy = state.bestValidAccuracy
+        }
+    }
+
+    public var schedule: LRSchedule { .logLinear(start: config.learningRate, end: config.learningRateEnd, epochs: config.epochs) }
+
+    /// The training target of a face under the configured mode (nil: left out).
+    func target(_ face: FERPlusFace) -> [Float]? {
+        guard let m = face.majority else { return nil }
+        if config.mode == .distribution { return face.distribution }
+        var t = [Float](repeating: 0, count: FERPlus.emotions.count)
+        t[m] = 1
+        return t
+    }
+
+    /// Decodes a batch of faces on all threads and turns each into a teacher input (augmented when `epoch` is
+    /// given: sample `position` of that epoch draws from its own RNG stream). Unreadable images are dropped.
+    func inputs(_ faces: [FERPlusFace], epoch: Int?, firstPosition: Int) -> (x: Tensor, kept: [Int], failed: [(String, String)]) {
+        let size = teacher.config.inputSize, plane = size * size
+        let decoded = ImageIO.readMany(faces.map(\.image))
+        let kept = decoded.indices.filter { if case .success = decoded[$0] { return true } else { return false } }
+        let failed = decoded.indices.compactMap { i -> (String, String)? in
+            if case .failure(let e) = decoded[i] { return (faces[i].image, e.message) } else { return nil }
+        }
+        var x = Tensor(zeros: [kept.count, 1, size, size])
+        x.data.withUnsafeMutableBufferPointer { xp in
+            let xp = xp
+            Threads.forEachDynamic(kept.count) { j in
+                guard case .success(let img) = decoded[kept[j]] else { return }
+                let v: [Float]
+                if let epoch, let aug = config.augmentation {
+                    var rng = SeededRNG(seed: config.seed, epoch: epoch, position: firstPosition + kept[j])
+                    v = aug.apply(img, size: size, rng: &rng)
+                } else {
+                    v = FaceInput.plain(img, size: size)
+                }
+                for q in 0..<plane { xp[j * plane + q] = v[q] }
+            }
+        }
+        return (x, kept, failed)
+    }
+
+    /// Epoch order: a shuffle drawn from (seed, epoch) alone.
+    func order(count: Int, epoch: Int) -> [Int] {
+        var rng = SeededRNG(seed: config.seed, epoch: epoch, position: -1)
+        var idx = Array(0..<count)
+        for i in stride(from: count - 1, to: 0, by: -1) { idx.swapAt(i, rng.int(below: i + 1)) }
+        return idx
+    }
+
+    /// Trains on `train` (faces without a usable target are left out) until `config.epochs`, evaluating on `valid`.
+    public func train(_ train: [FERPlusFace], valid: [FERPlusFace]) throws {
+        var faces = train.filter { target($0) != nil }
+        if config.limit > 0 { faces = Array(faces.prefix(config.limit)) }
+        guard !faces.isEmpty else { throw EmovoxError("no training faces with a known majority emotion") }
+        let batches = (faces.count + config.batchSize - 1) / config.batchSize
+        while epochsDone < min(config.epochs, epochsLimitForTesting ?? .max) {
+            let epoch = epochsDone
+            optimizer.learningRate = schedule.rate(epoch: epoch)
+            let order = order(count: faces.count, epoch: epoch)
+            let t0 = Date()
+            var lossSum = 0.0, correct = 0, seen = 0, skipped = 0
+            for b in 0..<batches {
+                let idx = Array(order[(b * config.batchSize)..<min((b + 1) * config.batchSize, order.count)])
+                let (x, kept, failed) = inputs(idx.map { faces[$0] }, epoch: epoch, firstPosition: b * config.batchSize)
+                skipped += failed.count
+                if kept.isEmpty { continue }
+                let targets = kept.flatMap { target(faces[idx[$0]])! }
+                optimizer.zeroGrad()
+                let logits = teacher.network.forward(x, training: true)
+                let (loss, grad) = Loss.softCrossEntropy(logits: logits, targets: Tensor(shape: logits.shape, data: targets))
+                guard loss.isFinite else {
+                    throw EmovoxError("loss became \(loss) at epoch \(epoch + 1), batch \(b + 1): lower the learning rate; the last checkpoint is kept", file: runDir)
+                }
+                _ = teacher.network.backward(grad)
+                optimizer.step()
+                let k = logits.shape[1]
+                for (r, i) in kept.enumerated() {
+                    let row = Array(logits.data[(r * k)..<((r + 1) * k)])
+                    if row.firstIndex(of: row.max()!) == faces[idx[i]].majority { correct += 1 }
+                }
+                lossSum += Double(loss) * Double(kept.count); seen += kept.count
+                if ProgressBar.interactive {
+                    let rate = Double(seen) / max(Date().timeIntervalSince(t0), 1e-9)
+                    let eta = ProgressBar.formatDuration(Double(faces.count * (config.epochs - epoch) - seen) / rate)
+                    log(String(format: "\repoch %d/%d  batch %d/%d  loss %.4f  acc %.3f  %.0f images/s  ETA %@   ",
+                               epoch + 1, config.epochs, b + 1, batches, lossSum / Double(seen), Double(correct) / Double(seen), rate, eta))
+                }
+            }
+            guard seen > 0 else { throw EmovoxError("no training image could be read (first: \(faces[0].image))") }
+            let seconds = Date().timeIntervalSince(t0)
+            let val = valid.isEmpty ? nil : evaluate(valid)
+            let rec = TeacherEpoch(epoch: epoch + 1, learningRate: optimizer.learningRate, trainLoss: lossSum / Double(seen),
+                                   trainAccuracy: Double(correct) / Double(seen), validAccuracy: val?.accuracy, validLoss: val?.meanLoss,
+                                   seconds: seconds, imagesPerSecond: Double(seen) / seconds, skippedImages: skipped)
+            history.append(rec)
+            epochsDone += 1
+            let improved = val.map { v in bestValidAccuracy.map { v.accuracy > $0 } ?? true } ?? true
+            if improved { bestValidAccuracy = val?.accuracy ?? bestValidAccuracy }
+            try checkpoint(best: improved)
+            log(String(format: "%@epoch %d/%d  train loss %.4f acc %.3f%@  lr %.2e  %.0f s (%.0f images/s)%@\n",
+                       ProgressBar.interactive ? "\r" : "", epoch + 1, config.epochs, rec.trainLoss, rec.trainAccuracy,
+                       val.map { String(format: "  valid acc %.4f", $0.accuracy) } ?? "", rec.learningRate, seconds, rec.imagesPerSecond,
+                       improved ? "  (best so far)" : ""))
+        }
+    }
+
+    /// The FER+ protocol on `faces`: faces whose majority is unknown/NF are left out; accuracy is against
+    /// the majority vote; the loss is the configured mode's cross-entropy.
+    public func evaluate(_ faces: [FERPlusFace]) -> TeacherEvaluation { Self.evaluate(teacher, faces: faces, mode: config.mode, batchSize: config.batchSize) }
+
+    public static func evaluate(_ teacher: TrainedFaceTeacher, faces: [FERPlusFace], mode: TeacherTargetMode = .distribution, batchSize: Int = 128) -> TeacherEvaluation {
+        var cfg = TeacherTrainingConfig(); cfg.mode = mode
+        let scorer = TeacherTrainer(teacher: teacher, config: cfg)
+        let usable = faces.filter { $0.majority != nil }
+        var truth: [Int] = [], predicted: [Int] = [], lossSum = 0.0, skipped: [(String, String)] = []
+        for start in stride(from: 0, to: usable.count, by: batchSize) {
+            let batch = Array(usable[start..<min(start + batchSize, usable.count)])
+            let (x, kept, failed) = scorer.inputs(batch, epoch: nil, firstPosition: 0)
+            skipped += failed
+            if kept.isEmpty { continue }
+            let logits = teacher.logits(x), k = logits.shape[1]
+            let targets = kept.flatMap { scorer.target(batch[$0])! }
+            lossSum += Double(Loss.softCrossEntropy(logits: logits, targets: Tensor(shape: logits.shape, data: targets)).loss) * Double(kept.count)
+            for (r, i) in kept.enumerated() {
+                let row = Array(logits.data[(r * k)..<((r + 1) * k)])
+                predicted.append(row.firstIndex(of: row.max()!)!); truth.append(batch[i].majority!)
+            }
+        }
+        return TeacherEvaluation(report: ClassificationReport(truth: truth, predicted: predicted, classNames: teacher.classes),
+                                 meanLoss: truth.isEmpty ? .nan : lossSum / Double(truth.count), faces: truth.count, skipped: skipped)
+    }
+
+    /// A scorer around an existing net (evaluation only: no run folder).
+    init(teacher: TrainedFaceTeacher, config: TeacherTrainingConfig) {
+        self.teacher = teacher; self.config = config; runDir = ""
+        optimizer = SGD([], learningRate: 0)
+    }
+
+    func checkpoint(best: Bool) throws {
+        let meta = ["epochs": String(epochsDone), "mode": config.mode.rawValue]
+        try teacher.save(to: lastPath, extra: meta)
+        if best { try teacher.save(to: bestPath, extra: meta.merging(["valid_accuracy": bestValidAccuracy.map { String($0) } ?? ""]) { $1 }) }
+        try Safetensors.write(optimizer.state(), metadata: ["optimizer": config.optimizer], to: optimizerPath)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try enc.encode(TeacherTrainerState(epochsDone: epochsDone, bestValidAccuracy: bestValidAccuracy,
+                                                                 history: history, config: config)), to: statePath)
+        func f(_ v: Double?) -> String { v.map { String(format: "%.5f", $0) } ?? "" }
+        let rows = history.map { r in
+            [String(r.epoch), String(r.learningRate), f(r.trainLoss), f(r.trainAccuracy), f(r.validAccuracy), f(r.validLoss),
+             String(format: "%.1f", r.seconds), String(format: "%.1f", r.imagesPerSecond), String(r.skippedImages)].joined(separator: ",")
+        }
+        try AtomicFile.write((["epoch,learning_rate,train_loss,train_accuracy,valid_accuracy,valid_loss,seconds,images_per_second,skipped_images"] + rows)
+                                .joined(separator: "\n") + "\n", to: epochsPath)
+    }
+}

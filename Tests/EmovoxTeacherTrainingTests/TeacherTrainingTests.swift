@@ -1,0 +1,130 @@
+import XCTest
+import EmovoxCore
+import EmovoxVision
+@testable import EmovoxTeacherTraining
+
+/// FER+ reader and face-teacher training on the tiny generated FER+ layout (tools/gen_ferplus_fixture.py).
+final class TeacherTrainingTests: XCTestCase {
+    static let root = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("ferplus").path
+
+    func tempDir(_ name: String) -> String {
+        let d = NSTemporaryDirectory() + "emovox-\(name)-\(getpid())"
+        try? FileManager.default.removeItem(atPath: d)
+        return d
+    }
+
+    func testVoteRules() {
+        let f = FERPlusFace(image: "a.png", votes: [4, 0, 0, 1, 3, 2, 0, 0, 0, 0])
+        XCTAssertEqual(f.majority, 0)
+        XCTAssertEqual(f.distribution!, [0.4, 0, 0, 0.1, 0.3, 0.2, 0, 0])
+        XCTAssertNil(FERPlusFace(image: "u.png", votes: [4, 0, 0, 0, 0, 0, 0, 0, 6, 0]).majority)   // unknown wins
+        XCTAssertNil(FERPlusFace(image: "n.png", votes: [0, 0, 0, 0, 0, 0, 0, 0, 0, 10]).majority)  // not a face
+        XCTAssertEqual(FERPlusFace(image: "t.png", votes: [0, 5, 5, 0, 0, 0, 0, 0, 0, 0]).majority, 1)  // tie: FER+ order
+        XCTAssertEqual(FERPlusFace(image: "c.png", votes: [2, 0, 0, 0, 0, 0, 0, 5, 3, 0]).distribution![7], 5.0 / 7.0, accuracy: 1e-6)
+    }
+
+    func testReleaseLayoutAndFer2013newAgree() throws {
+        for split in FERPlusSplit.allCases {
+            let layout = try FERPlus.read(root: Self.root, split: split)
+            let release = try FERPlus.readRelease(Self.root + "/fer2013new.csv", images: Self.root, split: split)
+            XCTAssertEqual(layout.count, split == .train ? 24 : 10)
+            XCTAssertEqual(layout, release, split.rawValue)
+            XCTAssertEqual(layout.filter { $0.majority == nil }.count, 2, "unknown- and NF-majority faces are flagged")
+            for f in layout { XCTAssertTrue(FileManager.default.fileExists(atPath: f.image), f.image) }
+        }
+        let bad = tempDir("ferbad")
+        try FileManager.default.createDirectory(atPath: bad + "/FER2013Train", withIntermediateDirectories: true)
+        try "x.png,\"(0, 0, 48, 48)\",1,2,3\n".write(toFile: bad + "/FER2013Train/label.csv", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try FERPlus.read(root: bad, split: .train)) { XCTAssertTrue("\($0)".contains("label.csv: line 1"), "\($0)") }
+        XCTAssertThrowsError(try FERPlus.read(root: bad, split: .test)) { XCTAssertTrue("\($0)".contains("no FER+ data"), "\($0)") }
+    }
+
+    func testAugmentationIsSeededAndNeutralSettingsMatchTheResize() throws {
+        let img = try ImageIO.read(Self.root + "/FER2013Train/fer0000003.png")
+        var a = FaceAugmentation()
+        var r1 = SeededRNG(seed: 1, epoch: 2, position: 3), r2 = SeededRNG(seed: 1, epoch: 2, position: 3)
+        XCTAssertEqual(a.apply(img, size: 64, rng: &r1), a.apply(img, size: 64, rng: &r2))
+        var r3 = SeededRNG(seed: 1, epoch: 2, position: 4)
+        XCTAssertNotEqual(a.apply(img, size: 64, rng: &r3), a.apply(img, size: 64, rng: &r1))
+        // With every range at zero the augmentation is the plain bilinear upscale (±1 grey level: OpenCV's fixed point).
+        a.maxShift = 0; a.maxRotationDegrees = 0; a.scaleRange = 1...1; a.flip = false; a.maxBrightness = 0; a.maxContrast = 0
+        let plain = FaceInput.plain(img, size: 64), neutral = a.apply(img, size: 64, rng: &r1)
+        XCTAssertLessThanOrEqual(zip(plain, neutral).map { abs($0 - $1) }.max()!, 2.01 / 255)
+        // A flip-only draw mirrors the image.
+        a.flip = true
+        var flipped: [Float] = []
+        for p in 0..<20 { var r = SeededRNG(seed: 5, epoch: 0, position: p); let v = a.apply(img, size: 64, rng: &r); if v != neutral { flipped = v; break } }
+        let mirrored = (0..<64).flatMap { y in (0..<64).map { x in neutral[y * 64 + 63 - x] } }
+        XCTAssertLessThanOrEqual(zip(flipped, mirrored).map { abs($0 - $1) }.max()!, 1e-4)
+    }
+
+    func testModelShapesAndCheckpointRoundTrip() throws {
+        let t = TrainedFaceTeacher(config: try TeacherNetConfig.named("mini-xception", classes: 8), classes: FERPlus.emotions, seed: 3)
+        var rng = SeededRNG(seed: 4)
+        var x = Tensor(zeros: [2, 1, 64, 64]); for i in x.data.indices { x.data[i] = rng.uniform() * 2 - 1 }
+        let y = t.logits(x)
+        XCTAssertEqual(y.shape, [2, 8])
+        let rows = ModelSummaryCheck.parameterCount(t)
+        XCTAssertEqual(rows, t.network.parameters.reduce(0) { $0 + $1.value.count })
+        let path = tempDir("teacher") + ".safetensors"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try t.save(to: path)
+        let back = try TrainedFaceTeacher.load(path)
+        XCTAssertEqual(back.classes, FERPlus.emotions)
+        XCTAssertEqual(back.logits(x).data, y.data)
+        XCTAssertThrowsError(try TeacherNetConfig.named("resnet-9000", classes: 8))
+    }
+
+    func config(epochs: Int) -> TeacherTrainingConfig {
+        var c = TeacherTrainingConfig()
+        c.epochs = epochs; c.batchSize = 8; c.optimizer = "adam"; c.learningRate = 3e-3; c.learningRateEnd = 1e-3; c.seed = 7
+        return c
+    }
+
+    /// Two epochs interrupted after the first and resumed give bit-identical weights to two epochs in one go.
+    func testTwoEpochTrainingResumesExactly() throws {
+        let train = try FERPlus.read(root: Self.root, split: .train), valid = try FERPlus.read(root: Self.root, split: .valid)
+        let a = tempDir("tt-a"), b = tempDir("tt-b")
+        defer { try? FileManager.default.removeItem(atPath: a); try? FileManager.default.removeItem(atPath: b) }
+        let straight = try TeacherTrainer(config: config(epochs: 2), runDir: a, resume: false)
+        straight.log = { _ in }
+        try straight.train(train, valid: valid)
+        let first = try TeacherTrainer(config: config(epochs: 2), runDir: b, resume: false)
+        first.log = { _ in }; first.epochsLimitForTesting = 1
+        try first.train(train, valid: valid)
+        let resumed = try TeacherTrainer(config: config(epochs: 2), runDir: b, resume: true)
+        resumed.log = { _ in }
+        try resumed.train(train, valid: valid)
+        XCTAssertEqual(resumed.history.count, 2)
+        XCTAssertEqual(try Safetensors.read(a + "/last.safetensors").tensors, try Safetensors.read(b + "/last.safetensors").tensors)
+        let csv = try String(contentsOfFile: b + "/epochs.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(csv.count, 3)
+        for r in straight.history { XCTAssertTrue(r.trainLoss.isFinite); XCTAssertEqual(r.skippedImages, 0) }
+        XCTAssertEqual(try TrainedFaceTeacher.load(a + "/teacher.safetensors").classes, FERPlus.emotions)
+        var other = config(epochs: 2); other.seed = 8
+        XCTAssertThrowsError(try TeacherTrainer(config: other, runDir: b, resume: true)) { XCTAssertTrue("\($0)".contains("other options")) }
+    }
+
+    /// The net learns the fixture's blob position: training loss falls and train accuracy rises over 12 epochs.
+    func testTrainingLearnsAndEvaluationFollowsTheProtocol() throws {
+        let train = try FERPlus.read(root: Self.root, split: .train), test = try FERPlus.read(root: Self.root, split: .test)
+        let dir = tempDir("tt-learn")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var c = config(epochs: 12); c.augmentation = nil; c.learningRate = 1e-2; c.mode = .majority
+        let trainer = try TeacherTrainer(config: c, runDir: dir, resume: false)
+        trainer.log = { _ in }
+        try trainer.train(train, valid: [])
+        XCTAssertLessThan(trainer.history.last!.trainLoss, 0.7 * trainer.history.first!.trainLoss)
+        XCTAssertGreaterThan(trainer.history.last!.trainAccuracy, trainer.history.first!.trainAccuracy)
+        let e = trainer.evaluate(test)
+        XCTAssertEqual(e.faces, 8, "10 test faces minus the unknown- and NF-majority ones")
+        XCTAssertEqual(e.report.confusion.flatMap { $0 }.reduce(0, +), 8)
+        XCTAssertEqual(e.confusionCSV().split(separator: "\n").count, 9)
+        let onTrain = trainer.evaluate(train)
+        XCTAssertGreaterThan(onTrain.accuracy, 0.5, "a 12-epoch fit of 22 faces with a blob per class")
+    }
+}
+
+enum ModelSummaryCheck {
+    static func parameterCount(_ t: TrainedFaceTeacher) -> Int { t.network.stateDict().filter { !$0.key.contains("running") && !$0.key.contains("num_batches") }.values.reduce(0) { $0 + $1.count } }
+}
