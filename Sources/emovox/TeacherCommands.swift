@@ -45,9 +45,12 @@ struct TeacherCommand: ParsableCommand {
         var csv = "source,frame,time_s,track,x,y,w,h," + classes.map { "logit_\($0)" }.joined(separator: ",") + "," + classes.map { "p_\($0)" }.joined(separator: ",") + "\n"
         let progress = ProgressBar("teacher", total: inputs.count)
         var faces = 0, frames = 0, without = 0, plotted = false
+        var report = BatchReport("teacher")
         for (k, input) in inputs.enumerated() {
             progress.update(k, (input as NSString).lastPathComponent)
-            let run = try runner.run(input, crops: crops)
+            let run: TeacherRun
+            do { run = try runner.run(input, crops: crops) } catch { report.skip(input, error); continue }
+            report.succeeded()
             frames += run.framesSampled; without += run.framesWithoutFace; faces += run.results.count
             for r in run.results {
                 let p = Softmax.probabilities(r.logits)
@@ -66,6 +69,7 @@ struct TeacherCommand: ParsableCommand {
         progress.update(inputs.count)
         try AtomicFile.write(csv, to: out)
         print("\(out): \(faces) faces from \(frames) sampled frames (\(without) frames without a face)")
+        try report.finish()
     }
 }
 
@@ -94,7 +98,10 @@ struct LabelCommand: ParsableCommand {
         let s = try Labelling.run(manifest: manifest, runner: runner, out: out, shard: sh) { k, _, id in progress.update(k - 1, id) }
         progress.update((manifest.clips.count + sh.count - 1 - sh.index) / sh.count)
         print("\(out): \(s.labelled) clips labelled, \(s.skippedDone) already done, \(s.noFaces) without any face, \(s.noMedia) audio-only (no face media), \(s.failed.count) failed")
-        for (id, why) in s.failed.prefix(10) { print("  skipped \(id): \(why)") }
+        var report = BatchReport("label")
+        report.succeeded(s.labelled + s.skippedDone + s.noMedia)
+        for (id, why) in s.failed { report.skip(id, why) }
+        try report.finish()
     }
 }
 
