@@ -66,6 +66,9 @@ let package = Package(
         .testTarget(name: "EmovoxLabellingTests", dependencies: ["EmovoxLabelling"]),
         .testTarget(name: "EmovoxDistillTests", dependencies: ["EmovoxDistill"]),
         .testTarget(name: "EmovoxDemoTests", dependencies: ["EmovoxDemo"]),
+        // Fuzzing of every parser, load-time checks, byte reproducibility and kill/resume of the built CLI.
+        .testTarget(name: "EmovoxReliabilityTests", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels",
+                                                                  "EmovoxData", "EmovoxLabelling"]),
     ],
     swiftLanguageModes: [.v5]
 )
