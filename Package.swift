@@ -94,6 +94,9 @@ let package = Package(
         .testTarget(name: "EmovoxDistillTests", dependencies: ["EmovoxDistill"]),
         .testTarget(name: "EmovoxDemoTests", dependencies: ["EmovoxDemo"]),
         .testTarget(name: "EmovoxTeacherTrainingTests", dependencies: ["EmovoxTeacherTraining"], resources: [.copy("Fixtures")]),
+        // Fuzzing of every parser, load-time checks, byte reproducibility and kill/resume of the built CLI.
+        .testTarget(name: "EmovoxReliabilityTests", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels",
+                                                                  "EmovoxData", "EmovoxLabelling"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -12,13 +12,49 @@ public enum WAVReader {
     }
 
     public static func read(_ path: String) throws -> (samples: [Float], format: Format) {
+        let r = try readChecked(path)
+        return (r.samples, r.format)
+    }
+
+    /// Samples, format, and what is wrong with the file without making it unreadable (cut short, odd sizes).
+    public static func readChecked(_ path: String) throws -> (samples: [Float], format: Format, warnings: [String]) {
         guard FileManager.default.fileExists(atPath: path) else { throw EmovoxError("no such file", file: path) }
         guard let data = FileManager.default.contents(atPath: path) else { throw EmovoxError("cannot read the file", file: path) }
-        return try decode(data, name: path)
+        return try decodeChecked(data, name: path)
+    }
+
+    /// Where the samples lie, what the header promised, and how much is really there.
+    public struct Layout {
+        public var format: Format
+        public var dataStart: Int
+        /// Bytes of sample data present in the file (never more than the header declares).
+        public var dataBytes: Int
+        /// The data chunk's declared size, nil for streaming writers' 0 / 0xFFFFFFFF placeholders.
+        public var declaredBytes: Int?
+        public var frameBytes: Int { format.bitsPerSample / 8 * format.channels }
+
+        /// Honest notes on a readable file: a data chunk cut short, or a size that is not whole frames.
+        public var warnings: [String] {
+            var w: [String] = []
+            let rate = Double(format.sampleRate * frameBytes)
+            if let declared = declaredBytes, declared > dataBytes {
+                w.append(String(format: "the data chunk is shorter than its header says (%d of %d bytes): the file is cut short, %.2f s of %.2f s are read",
+                                dataBytes, declared, Double(dataBytes) / rate, Double(declared) / rate))
+            }
+            if dataBytes % frameBytes != 0 {
+                w.append("the data size (\(dataBytes) bytes) is not a whole number of \(frameBytes)-byte frames (\(format.channels) × \(format.bitsPerSample) bit): the last partial frame is dropped")
+            }
+            return w
+        }
     }
 
     /// Parses the header only: the format and where the sample data lies.
     public static func header(_ b: [UInt8], name: String) throws -> (format: Format, dataStart: Int, dataBytes: Int) {
+        let l = try layout(b, name: name)
+        return (l.format, l.dataStart, l.dataBytes)
+    }
+
+    public static func layout(_ b: [UInt8], name: String) throws -> Layout {
         guard !b.isEmpty else { throw EmovoxError("empty file", file: name) }
         guard b.count >= 12, Array(b[0..<4]) == Array("RIFF".utf8), Array(b[8..<12]) == Array("WAVE".utf8) else {
             throw EmovoxError("not a WAV file (no RIFF/WAVE header)", file: name)
@@ -41,29 +77,55 @@ public enum WAVReader {
                 format = Format(sampleRate: u32(body + 4), channels: u16(body + 2), bitsPerSample: u16(body + 14), isFloat: tag == 3)
             } else if id == "data" {
                 guard let f = format else { throw EmovoxError("data chunk before fmt chunk", file: name) }
-                guard f.channels > 0, f.sampleRate > 0 else { throw EmovoxError("invalid format: \(f.channels) channels at \(f.sampleRate) Hz", file: name) }
+                guard f.channels > 0 else { throw EmovoxError("the header declares 0 channels", file: name) }
+                guard f.sampleRate > 0 else { throw EmovoxError("the header declares a sample rate of 0 Hz", file: name) }
                 guard [8, 16, 24, 32].contains(f.bitsPerSample) && !f.isFloat || [32, 64].contains(f.bitsPerSample) && f.isFloat else {
                     throw EmovoxError("unsupported sample format: \(f.bitsPerSample)-bit \(f.isFloat ? "float" : "integer")", file: name)
                 }
                 // A streaming writer may leave the size as 0 or 0xFFFFFFFF: take what is there.
                 let available = b.count - body
-                let bytes = (size == 0 || size == 0xFFFF_FFFF) ? available : min(size, available)
-                if size != 0 && size != 0xFFFF_FFFF && size > available && available < (f.bitsPerSample / 8) * f.channels {
-                    throw EmovoxError("truncated data chunk (\(available) of \(size) bytes)", file: name)
+                let streaming = size == 0 || size == 0xFFFF_FFFF
+                let l = Layout(format: f, dataStart: body, dataBytes: streaming ? available : min(size, available), declaredBytes: streaming ? nil : size)
+                if l.dataBytes < l.frameBytes {
+                    throw EmovoxError(streaming || size <= available ? "no audio samples (the data chunk holds \(l.dataBytes) bytes)"
+                                                                     : "truncated data chunk (\(available) of \(size) bytes)", file: name)
                 }
-                return (f, body, bytes)
+                return l
             }
             pos = body + size + (size & 1)  // chunks are padded to even sizes
         }
         throw EmovoxError(format == nil ? "no fmt chunk" : "no data chunk (truncated file?)", file: name)
     }
 
+    /// Checks a WAV file from its header and size alone (no samples read): what `corpus scan` does per clip
+    /// so a million-clip corpus is vetted in one pass of small reads. Returns the warnings; throws when unreadable.
+    public static func inspect(_ path: String) throws -> [String] {
+        guard let h = FileHandle(forReadingAtPath: path) else {
+            throw EmovoxError(FileManager.default.fileExists(atPath: path) ? "cannot read the file" : "no such file", file: path)
+        }
+        defer { try? h.close() }
+        let size = Int(h.seekToEndOfFile())
+        h.seek(toFileOffset: 0)
+        let head = [UInt8](h.readData(ofLength: 1 << 16))
+        var l = try layout(head, name: path)
+        if head.count < size {  // the data chunk goes on past what was read: measure it from the file size
+            let available = size - l.dataStart
+            l.dataBytes = l.declaredBytes.map { min($0, available) } ?? available
+        }
+        return l.warnings
+    }
+
     public static func decode(_ data: Data, name: String = "<wav>") throws -> (samples: [Float], format: Format) {
+        let r = try decodeChecked(data, name: name)
+        return (r.samples, r.format)
+    }
+
+    public static func decodeChecked(_ data: Data, name: String = "<wav>") throws -> (samples: [Float], format: Format, warnings: [String]) {
         let b = [UInt8](data)
-        let (f, start, bytes) = try header(b, name: name)
-        let width = f.bitsPerSample / 8, frame = width * f.channels
-        let frames = bytes / frame
-        guard frames > 0 else { throw EmovoxError("no audio samples", file: name) }
+        let l = try layout(b, name: name)
+        let f = l.format, start = l.dataStart
+        let width = f.bitsPerSample / 8, frame = l.frameBytes
+        let frames = l.dataBytes / frame
         var out = [Float](repeating: 0, count: frames)
         let scale = 1 / Float(f.channels)
         b.withUnsafeBytes { raw in
@@ -78,7 +140,7 @@ public enum WAVReader {
             }
         }
         guard out.allSatisfy({ $0.isFinite }) else { throw EmovoxError("audio contains NaN or infinite samples", file: name) }
-        return (out, f)
+        return (out, f, l.warnings)
     }
 
     @inline(__always)
@@ -113,24 +175,59 @@ public enum WAVReader {
 public enum AudioLoader {
     public static let sampleRate = 16_000
 
+    /// Where per-file audio warnings go by default; batch jobs pass their own sink to report them per file.
+    public static let printWarning: (_ file: String, _ message: String) -> Void = { file, message in
+        FileHandle.standardError.write(Data("warning: \(file): \(message)\n".utf8))
+    }
+
+    /// Shorter than one 25 ms analysis frame: nothing a spectrogram or the student can use.
+    public static let minimumSamples = 400
+
     /// A WAV already at the target rate is read natively; everything else (other rates, mp3, flac, m4a,
     /// ogg, a video's audio track) is decoded and resampled by ffmpeg, whose resampler is band-limited.
-    public static func load(_ path: String, sampleRate: Int = AudioLoader.sampleRate) throws -> [Float] {
+    /// Problems that leave the file readable (cut short, odd sizes, silence) go to `warn` as "file: what";
+    /// near-empty audio is an error.
+    public static func load(_ path: String, sampleRate: Int = AudioLoader.sampleRate,
+                            warn: (_ file: String, _ message: String) -> Void = AudioLoader.printWarning) throws -> [Float] {
         guard FileManager.default.fileExists(atPath: path) else { throw EmovoxError("no such file", file: path) }
-        if path.lowercased().hasSuffix(".wav"), let (samples, f) = try? WAVReader.read(path), f.sampleRate == sampleRate {
-            return samples
-        }
-        if path.lowercased().hasSuffix(".wav"), let d = FileManager.default.contents(atPath: path) {
+        var samples: [Float]? = nil, nativeError: Error? = nil
+        if path.lowercased().hasSuffix(".wav") {
+            guard let d = FileManager.default.contents(atPath: path) else { throw EmovoxError("cannot read the file", file: path) }
             if d.isEmpty { throw EmovoxError("empty file", file: path) }
             // A WAV we cannot parse natively might still be a valid odd encoding: let ffmpeg try, but a
             // file that is not RIFF at all gets a clear message.
             if d.count < 12 || d.prefix(4) != Data("RIFF".utf8) { throw EmovoxError("not a WAV file (no RIFF/WAVE header)", file: path) }
+            do {
+                let (s, f, notes) = try WAVReader.decodeChecked(d, name: path)
+                for n in notes { warn(path, n) }
+                if f.sampleRate == sampleRate { samples = s }
+            } catch { nativeError = error }
         }
-        let out = try Subprocess.run("ffmpeg", ["-v", "error", "-nostdin", "-i", path, "-vn", "-ac", "1", "-ar", String(sampleRate),
-                                                "-f", "f32le", "-"], forFile: path)
-        guard out.count >= 4 else { throw EmovoxError("no audio: the file has no audio stream or it is empty", file: path) }
-        let samples: [Float] = out.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-        guard samples.allSatisfy({ $0.isFinite }) else { throw EmovoxError("audio contains NaN or infinite samples", file: path) }
+        if samples == nil {
+            let out: Data
+            do {
+                out = try Subprocess.run("ffmpeg", ["-v", "error", "-nostdin", "-i", path, "-vn", "-ac", "1", "-ar", String(sampleRate),
+                                                    "-f", "f32le", "-"], forFile: path)
+            } catch { throw nativeError ?? error }  // our own reading of a WAV says more than ffmpeg's
+            guard out.count >= 4 else { throw nativeError ?? EmovoxError("no audio: the file has no audio stream or it is empty", file: path) }
+            samples = out.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        }
+        return try check(samples!, sampleRate: sampleRate, name: path, warn: warn)
+    }
+
+    /// Refuses NaN and near-empty audio; warns about silence (it gives the student nothing to go on).
+    public static func check(_ samples: [Float], sampleRate: Int, name: String, warn: (_ file: String, _ message: String) -> Void) throws -> [Float] {
+        guard samples.allSatisfy({ $0.isFinite }) else { throw EmovoxError("audio contains NaN or infinite samples", file: name) }
+        let ms = Double(samples.count) * 1000 / Double(sampleRate)
+        guard samples.count * AudioLoader.sampleRate >= minimumSamples * sampleRate else {
+            throw EmovoxError(String(format: "near-empty audio: %d samples (%.1f ms), less than one 25 ms analysis frame", samples.count, ms), file: name)
+        }
+        let peak = samples.reduce(Float(0)) { max($0, abs($1)) }
+        if peak == 0 {
+            warn(name, "silent: every sample is zero (\(String(format: "%.2f", ms / 1000)) s)")
+        } else if peak < 1e-4 {
+            warn(name, "near-silent: peak level \(String(format: "%.0f", 20 * log10(Double(peak)))) dBFS over \(String(format: "%.2f", ms / 1000)) s")
+        }
         return samples
     }
 

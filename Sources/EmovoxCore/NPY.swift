@@ -43,9 +43,13 @@ public enum NPY {
             throw EmovoxError("unreadable .npy header: \(header)", file: name)
         }
         if header.contains("'fortran_order': True") { throw EmovoxError("Fortran-order .npy is not supported", file: name) }
-        let shape = shapeText.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
-        let n = shape.reduce(1, *)
+        let dims = shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "() ")).split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let shape = dims.compactMap { Int($0) }
         let payload = b[(hstart + hlen)...]
+        guard shapeText.hasPrefix("("), shape.count == dims.count, let n = Tensor.elementCount(shape), n <= payload.count else {
+            throw EmovoxError("bad .npy shape \(shapeText) for \(payload.count) data bytes", file: name)
+        }
         var values = [Float](repeating: 0, count: n)
         switch descr {
         case "<f4":

@@ -76,11 +76,13 @@ public enum Safetensors {
             case "F16", "BF16": width = 2
             default: throw EmovoxError("tensor '\(key)': unsupported dtype \(dtype) (F32, F64, F16, BF16, I64, I32 are read)", file: name)
             }
-            let count = shape.reduce(1, *)
+            guard shape.count == (entry["shape"] as? [Any])?.count, let count = Tensor.elementCount(shape) else {
+                throw EmovoxError("tensor '\(key)': shape \(entry["shape"] ?? "?") is not a list of non-negative sizes", file: name)
+            }
             guard offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] <= dataCount else {
                 throw EmovoxError("tensor '\(key)': data offsets \(offsets) fall outside the \(dataCount) data bytes (truncated file?)", file: name)
             }
-            guard offsets[1] - offsets[0] == count * width else {
+            guard count <= dataCount, offsets[1] - offsets[0] == count * width else {
                 throw EmovoxError("tensor '\(key)': shape \(shape) × \(dtype) needs \(count * width) bytes, offsets give \(offsets[1] - offsets[0])", file: name)
             }
             ranges.append((offsets[0], offsets[1], key))

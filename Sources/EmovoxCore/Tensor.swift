@@ -7,6 +7,18 @@ public struct Tensor: Equatable, Sendable {
     public var shape: [Int]
     public var data: [Float]
 
+    /// Elements of `shape`, or nil when a size is negative or the product overflows (untrusted file headers).
+    public static func elementCount(_ shape: [Int]) -> Int? {
+        var n = 1
+        for d in shape {
+            guard d >= 0 else { return nil }
+            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            if overflow { return nil }
+            n = p
+        }
+        return n
+    }
+
     public init(shape: [Int], data: [Float]) {
         precondition(shape.reduce(1, *) == data.count,
                      "Tensor: shape \(shape) needs \(shape.reduce(1, *)) values, got \(data.count)")

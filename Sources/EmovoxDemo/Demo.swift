@@ -92,7 +92,7 @@ public enum Demo {
         let unheard = o.unheard ?? (synthetic ? UnheardSpec(amount: .fraction(1.0 / 3)) : .standard)
         manifest = try Splitter.assign(manifest, unheard: unheard, heardFraction: 0.2, seed: o.seed)
         try manifest.write(o.out + "/corpus.jsonl")
-        try AtomicFile.write(Data(try labels.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }.joined(separator: "\n").utf8) + Data("\n".utf8),
+        try AtomicFile.write(Data(try labels.map { String(decoding: try CanonicalJSON.encoder().encode($0), as: UTF8.self) }.joined(separator: "\n").utf8) + Data("\n".utf8),
                              to: o.out + "/labels.jsonl")
         stage("corpus: \(manifest.clips.count) pseudo-paired clips → \(o.out)/corpus.jsonl, \(o.out)/labels.jsonl")
         print(manifest.summary(name: "  corpus"))

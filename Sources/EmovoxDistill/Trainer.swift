@@ -38,9 +38,13 @@ public struct EpochRecord: Codable {
     public var learningRate: Float
     public var trainLoss: Float
     public var validationLoss: Float?
-    public var seconds: Double
-    public var samplesPerSecond: Double
+    /// Wall-clock figures are not stored in the checkpoint (they would make two identical runs differ
+    /// byte for byte); they go to timing.csv only.
+    public var seconds: Double = 0
+    public var samplesPerSecond: Double = 0
     public var cropsWithoutFaceFrames: Int
+
+    enum CodingKeys: String, CodingKey { case epoch, learningRate, trainLoss, validationLoss, cropsWithoutFaceFrames }
 }
 
 /// Resumable training state beside the weights.
@@ -72,7 +76,11 @@ public final class DistillationTrainer {
     public var weightsPath: String { runDir + "/student.safetensors" }
     var statePath: String { runDir + "/trainer_state.json" }
     var optimizerPath: String { runDir + "/optimizer.safetensors" }
+    /// Everything a resume needs (weights, momentum, RNG, history) in one atomically written file, so a kill at
+    /// any moment leaves either the previous epoch's or this epoch's state, never a mix of the two.
+    var resumePath: String { runDir + "/resume.safetensors" }
     public var logPath: String { runDir + "/epochs.csv" }
+    var timingPath: String { runDir + "/timing.csv" }
 
     public init(config: DistillationConfig, classes: [String], runDir: String,
                 featurize: @escaping (_ crops: [[Float]], _ rng: inout SeededRNG?) -> Tensor, resume: Bool) throws {
@@ -84,24 +92,45 @@ public final class DistillationTrainer {
         rng = r
         optimizer = SGD(model.network.parameters, learningRate: config.learningRateStart,
                         momentum: config.momentum, weightDecay: config.weightDecay)
-        if resume, FileManager.default.fileExists(atPath: statePath) {
-            let state = try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: URL(fileURLWithPath: statePath)))
-            guard state.config == config else {
-                throw EmovoxError("the run was started with another configuration; start a new --out folder or pass the same options", file: statePath)
+        if resume, FileManager.default.fileExists(atPath: resumePath) {
+            let (tensors, meta) = try Safetensors.read(resumePath)
+            guard let text = meta["trainer_state"], let state = try? JSONDecoder().decode(TrainerState.self, from: Data(text.utf8)) else {
+                throw EmovoxError("no trainer state in the resume file's metadata", file: resumePath)
             }
-            guard state.classes == classes else { throw EmovoxError("the run's classes \(state.classes) differ from the labels' \(classes)", file: statePath) }
-            let loaded = try StudentCheckpoint.load(weightsPath)
-            guard (loaded.metadata["spectrogram"].flatMap(Int.init) ?? 1) == SpectrogramConfig.currentVersion else {
-                throw EmovoxError("the run was trained on spectrogram version \(loaded.metadata["spectrogram"] ?? "1") (this build makes \(SpectrogramConfig.currentVersion)); start a new --out folder", file: weightsPath)
-            }
-            model = loaded.model
-            optimizer = SGD(model.network.parameters, learningRate: config.learningRateStart,
-                            momentum: config.momentum, weightDecay: config.weightDecay)
+            try restore(state, source: resumePath)
+            try Self.checkSpectrogramVersion(meta["spectrogram"], source: resumePath)
+            try model.network.load(stateDict: Self.unprefixed(tensors, "model."), source: resumePath)
+            try optimizer.load(state: Self.unprefixed(tensors, "optimizer."))
+            try writeReports()  // a kill between the resume file and the reports left them one epoch behind
+        } else if resume, FileManager.default.fileExists(atPath: statePath) {  // a run from before resume.safetensors
+            try restore(try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: URL(fileURLWithPath: statePath))), source: statePath)
+            let (weights, weightsMeta) = try Safetensors.read(weightsPath)
+            try Self.checkSpectrogramVersion(weightsMeta["spectrogram"], source: weightsPath)
+            try model.network.load(stateDict: weights, source: weightsPath)
             try optimizer.load(state: try Safetensors.read(optimizerPath).tensors)
-            rng = state.rng
-            history = state.history
-            epochsDone = state.epochsDone
         }
+    }
+
+    private func restore(_ state: TrainerState, source: String) throws {
+        guard state.config == config else {
+            throw EmovoxError("the run was started with another configuration; start a new --out folder or pass the same options", file: source)
+        }
+        guard state.classes == classes else { throw EmovoxError("the run's classes \(state.classes) differ from the labels' \(classes)", file: source) }
+        rng = state.rng
+        history = state.history
+        epochsDone = state.epochsDone
+    }
+
+    /// A run trained on another spectrogram normalisation cannot go on with this build's (checkpoints without the
+    /// key predate version 2).
+    private static func checkSpectrogramVersion(_ recorded: String?, source: String) throws {
+        guard (recorded.flatMap(Int.init) ?? 1) == SpectrogramConfig.currentVersion else {
+            throw EmovoxError("the run was trained on spectrogram version \(recorded ?? "1") (this build makes \(SpectrogramConfig.currentVersion)); start a new --out folder", file: source)
+        }
+    }
+
+    private static func unprefixed(_ tensors: [String: Tensor], _ prefix: String) -> [String: Tensor] {
+        Dictionary(uniqueKeysWithValues: tensors.filter { $0.key.hasPrefix(prefix) }.map { (String($0.key.dropFirst(prefix.count)), $0.value) })
     }
 
     public var schedule: LRSchedule { .logLinear(start: config.learningRateStart, end: config.learningRateEnd, epochs: config.epochs) }
@@ -207,22 +236,42 @@ public final class DistillationTrainer {
             history.append(rec)
             epochsDone += 1
             try checkpoint()
+            try appendTiming(rec)
             log(String(format: "%@epoch %d/%d  train loss %.4f%@  lr %.2e  %.1f s (%.1f samples/s)\n", ProgressBar.interactive ? "\r" : "", epoch + 1, config.epochs,
                        rec.trainLoss, val.map { String(format: "  held-out loss %.4f", $0) } ?? "", rec.learningRate, seconds, rec.samplesPerSecond))
         }
     }
 
+    /// The resume file first (the one source of truth, atomic), then the files people read, all derived from it.
+    /// No wall-clock time goes into any of them: same seed and data give the same bytes.
     func checkpoint() throws {
+        var tensors: [String: Tensor] = [:]
+        for (k, t) in model.network.stateDict() { tensors["model." + k] = t }
+        for (k, t) in optimizer.state() { tensors["optimizer." + k] = t }
+        let state = try CanonicalJSON.string(TrainerState(epochsDone: epochsDone, rng: rng, history: history, config: config, classes: classes))
+        try Safetensors.write(tensors, metadata: ["format": "emovox-resume-v1", "optimizer": "sgd", "trainer_state": state,
+                                                  "spectrogram": String(SpectrogramConfig.currentVersion)], to: resumePath)
+        try writeReports()
+    }
+
+    func writeReports() throws {
         try StudentCheckpoint.save(model, classes: classes, extra: ["epochs": String(epochsDone), "temperature": String(config.temperature),
                                                                    "spectrogram": String(SpectrogramConfig.currentVersion)], to: weightsPath)
-        try Safetensors.write(optimizer.state(), metadata: ["optimizer": "sgd"], to: optimizerPath)
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try enc.encode(TrainerState(epochsDone: epochsDone, rng: rng, history: history, config: config, classes: classes)), to: statePath)
-        var csv = "epoch,learning_rate,train_loss,heldout_loss,seconds,samples_per_second,crops_without_face_frames\n"
+        try AtomicFile.write(try CanonicalJSON.encoder(pretty: true).encode(TrainerState(epochsDone: epochsDone, rng: rng, history: history, config: config, classes: classes)), to: statePath)
+        var csv = "epoch,learning_rate,train_loss,heldout_loss,crops_without_face_frames\n"
         for r in history {
-            csv += "\(r.epoch),\(r.learningRate),\(r.trainLoss),\(r.validationLoss.map { String($0) } ?? ""),\(String(format: "%.2f", r.seconds)),\(String(format: "%.2f", r.samplesPerSecond)),\(r.cropsWithoutFaceFrames)\n"
+            csv += "\(r.epoch),\(r.learningRate),\(r.trainLoss),\(r.validationLoss.map { String($0) } ?? ""),\(r.cropsWithoutFaceFrames)\n"
         }
         try AtomicFile.write(csv, to: logPath)
+        try? FileManager.default.removeItem(atPath: optimizerPath)  // superseded by the resume file
+    }
+
+    /// Wall-clock time per epoch, kept apart from the reproducible artefacts.
+    func appendTiming(_ r: EpochRecord) throws {
+        if !FileManager.default.fileExists(atPath: timingPath) { try AtomicFile.write("epoch,seconds,samples_per_second\n", to: timingPath) }
+        guard let h = FileHandle(forWritingAtPath: timingPath) else { throw EmovoxError("cannot append", file: timingPath) }
+        defer { try? h.close() }
+        h.seekToEndOfFile()
+        h.write(Data(String(format: "%d,%.2f,%.2f\n", r.epoch, r.seconds, r.samplesPerSecond).utf8))
     }
 }

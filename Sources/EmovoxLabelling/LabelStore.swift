@@ -39,7 +39,7 @@ public enum LabelStore {
             handle = h
         }
         public func append(_ record: ClipTeacherLabels) throws {
-            var line = try JSONEncoder().encode(record)
+            var line = try CanonicalJSON.encoder().encode(record)  // sorted keys: same media, same bytes
             line.append(UInt8(ascii: "\n"))
             handle.write(line)
             try handle.synchronize()
@@ -50,7 +50,7 @@ public enum LabelStore {
     /// Joins shard files, keeping the first record per clip, in clip order of `order` when given.
     public static func merge(_ inputs: [String], to output: String) throws -> Int {
         var seen = Set<String>(), lines = Data()
-        let enc = JSONEncoder()
+        let enc = CanonicalJSON.encoder()
         for p in inputs {
             for r in try read(p) where !seen.contains(r.clip) {
                 seen.insert(r.clip)

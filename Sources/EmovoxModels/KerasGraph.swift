@@ -42,10 +42,16 @@ public final class KerasGraphNetwork {
         var nodes: [Node] = []
         var shape: [Int]? = nil
         var rng = SeededRNG(seed: 0)  // weights are overwritten; the RNG only satisfies layer init
+        // Each node's output shape [C, H, W] ([C] after global pooling): a config that does not fit its weights,
+        // or a damaged file, is refused here naming the layer, never inside a kernel.
+        var shapes: [String: [Int]] = [:]
         for l in layers {
             func fail(_ why: String) -> EmovoxError { EmovoxError("layer '\(l.name)' (\(l.className)): \(why)", file: source) }
-            func weight(_ key: String) throws -> Tensor {
+            func weight(_ key: String, rank: Int? = nil, count: Int? = nil) throws -> Tensor {
                 guard let t = l.weights[key] else { throw fail("missing weight '\(key)'") }
+                if let rank, t.rank != rank || t.shape.contains(where: { $0 < 1 }) { throw fail("weight '\(key)' has shape \(t.shape), expected \(rank) positive sizes") }
+                if let count, t.count != count { throw fail("weight '\(key)' has \(t.count) values, the layer needs \(count)") }
+                guard t.allFinite() else { throw fail("weight '\(key)' holds NaN or infinite values") }
                 return t
             }
             func ints(_ key: String, default d: [Int]? = nil) throws -> [Int] {
@@ -72,21 +78,23 @@ public final class KerasGraphNetwork {
             switch l.className {
             case "InputLayer":
                 let s = (l.config["batch_input_shape"] as? [Any] ?? []).dropFirst().compactMap { ($0 as? NSNumber)?.intValue }
-                guard s.count == 3 else { throw fail("needs batch_input_shape [None, H, W, C]") }
+                guard s.count == 3, s.allSatisfy({ (1...4096).contains($0) }), s[0] * s[1] * s[2] <= 1 << 20 else {
+                    throw fail("needs batch_input_shape [None, H, W, C] of at most 2^20 values")
+                }
                 shape = [s[2], s[0], s[1]]
                 op = .input
             case "Conv2D":
                 try checkLinear()
-                let k = try weight("kernel")  // [kh, kw, in, out]
+                let k = try weight("kernel", rank: 4)  // [kh, kw, in, out]
                 let conv = Conv2D(k.shape[2], k.shape[3], kernel: (k.shape[0], k.shape[1]),
                                   stride: try Self.pair(source, ints("strides", default: [1, 1])), padding: try padding(),
                                   bias: l.config["use_bias"] as? Bool ?? true, rng: &rng)
                 conv.weight.value = KerasLayout.convKernel(k)
-                if let b = conv.bias { b.value = try weight("bias") }
+                if let b = conv.bias { b.value = try weight("bias", count: k.shape[3]) }
                 op = .layer(conv)
             case "SeparableConv2D", "DepthwiseConv2D":
                 try checkLinear()
-                let dk = try weight("depthwise_kernel")  // [kh, kw, in, multiplier]
+                let dk = try weight("depthwise_kernel", rank: 4)  // [kh, kw, in, multiplier]
                 guard dk.shape[3] == 1 else { throw fail("depth_multiplier \(dk.shape[3]) is not supported") }
                 let c = dk.shape[2]
                 let stride = try Self.pair(source, ints("strides", default: [1, 1]))
@@ -96,23 +104,27 @@ public final class KerasGraphNetwork {
                                 groups: c, bias: !isSeparable && useBias, rng: &rng)
                 dw.weight.value = KerasLayout.depthwiseKernel(dk)
                 if !isSeparable {
-                    if let b = dw.bias { b.value = try weight("bias") }
+                    if let b = dw.bias { b.value = try weight("bias", count: c) }
                     op = .layer(dw)
                 } else {
-                    let pk = try weight("pointwise_kernel")  // [1, 1, in, out]
+                    let pk = try weight("pointwise_kernel", rank: 4)  // [1, 1, in, out]
+                    guard pk.shape[0] == 1, pk.shape[1] == 1, pk.shape[2] == c else { throw fail("pointwise_kernel has shape \(pk.shape), expected [1, 1, \(c), out]") }
                     let pw = Conv2D(c, pk.shape[3], kernel: (1, 1), bias: useBias, rng: &rng)
                     pw.weight.value = KerasLayout.convKernel(pk)
-                    if let b = pw.bias { b.value = try weight("bias") }
+                    if let b = pw.bias { b.value = try weight("bias", count: pk.shape[3]) }
                     op = .separable(dw, pw)
                 }
             case "BatchNormalization":
                 let eps = (l.config["epsilon"] as? NSNumber)?.floatValue ?? 1e-3
-                let beta = try weight("beta")
+                guard eps.isFinite, eps >= 0 else { throw fail("epsilon \(eps) is not a non-negative number") }
+                let beta = try weight("beta", rank: 1)
                 let bn = BatchNorm(beta.count, epsilon: eps)
                 bn.bias.value = beta
-                bn.weight.value = l.weights["gamma"] ?? Tensor(repeating: 1, shape: beta.shape)  // scale=False omits gamma
-                bn.runningMean = try weight("moving_mean")
-                bn.runningVar = try weight("moving_variance")
+                bn.weight.value = l.weights["gamma"] == nil ? Tensor(repeating: 1, shape: beta.shape)  // scale=False omits gamma
+                                                            : try weight("gamma", count: beta.count).reshaped(beta.shape)
+                bn.runningMean = try weight("moving_mean", count: beta.count).reshaped(beta.shape)
+                bn.runningVar = try weight("moving_variance", count: beta.count).reshaped(beta.shape)
+                guard bn.runningVar.data.allSatisfy({ $0 >= 0 }) else { throw fail("moving_variance holds a negative variance") }
                 op = .layer(bn)
             case "Activation":
                 let a = l.config["activation"] as? String ?? "linear"
@@ -136,12 +148,16 @@ public final class KerasGraphNetwork {
             default:
                 throw fail("unsupported layer type — the importer knows InputLayer, Conv2D, SeparableConv2D, DepthwiseConv2D, BatchNormalization, Activation, ReLU, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Add, Dropout")
             }
-            let known = Set(nodes.map(\.name))
-            for i in l.inputs where !known.contains(i) { throw fail("input '\(i)' is not defined before it") }
+            for i in l.inputs where shapes[i] == nil { throw fail("input '\(i)' is not defined before it") }
+            if shapes[l.name] != nil { throw fail("a second layer has this name") }
+            shapes[l.name] = try Self.outputShape(op, inputs: l.inputs.map { shapes[$0]! }, modelInput: shape, fail: fail)
             nodes.append(Node(name: l.name, inputs: l.inputs, op: op))
         }
         guard let s = shape else { throw EmovoxError("model has no InputLayer", file: source) }
         guard let last = nodes.last else { throw EmovoxError("model has no layers", file: source) }
+        guard shapes[last.name]?.count == 1 else {
+            throw EmovoxError("the model ends in a \(shapes[last.name] ?? []) feature map, not class scores (global pooling is missing)", file: source)
+        }
         inputShape = s
         self.nodes = Self.foldBatchNorms(nodes)
         var lastUse: [String: Int] = [:]
@@ -151,8 +167,43 @@ public final class KerasGraphNetwork {
     }
 
     private static func pair(_ source: String, _ v: [Int]) throws -> (Int, Int) {
-        guard v.count == 2 else { throw EmovoxError("expected a pair, got \(v)", file: source) }
+        guard v.count == 2, v.allSatisfy({ (1...1024).contains($0) }) else { throw EmovoxError("expected a pair of sizes 1…1024, got \(v)", file: source) }
         return (v[0], v[1])
+    }
+
+    /// The shape a node produces from its inputs' shapes, or an error saying why they do not fit.
+    private static func outputShape(_ op: Op, inputs: [[Int]], modelInput: [Int]?, fail: (String) -> EmovoxError) throws -> [Int] {
+        if case .input = op { return modelInput! }
+        guard let x = inputs.first else { throw fail("has no input") }
+        func window(_ x: [Int], _ k: (h: Int, w: Int), _ s: (h: Int, w: Int), _ p: Padding, channels: Int, out: Int) throws -> [Int] {
+            guard x.count == 3 else { throw fail("needs a feature map, its input has shape \(x)") }
+            guard x[0] == channels else { throw fail("expects \(channels) input channels, its input has \(x[0])") }
+            if p == .same { return [out, (x[1] + s.h - 1) / s.h, (x[2] + s.w - 1) / s.w] }
+            guard case let .explicit(t, b, l, r) = p, x[1] + t + b >= k.h, x[2] + l + r >= k.w else {
+                throw fail("its \(k.h)×\(k.w) window does not fit the \(x[1])×\(x[2]) input")
+            }
+            return [out, (x[1] + t + b - k.h) / s.h + 1, (x[2] + l + r - k.w) / s.w + 1]
+        }
+        switch op {
+        case .input: return modelInput!
+        case let .layer(conv as Conv2D):
+            return try window(x, conv.kernel, conv.stride, conv.padding, channels: conv.inChannels, out: conv.outChannels)
+        case let .separable(dw, pw):
+            let mid = try window(x, dw.kernel, dw.stride, dw.padding, channels: dw.inChannels, out: dw.outChannels)
+            return try window(mid, pw.kernel, pw.stride, pw.padding, channels: pw.inChannels, out: pw.outChannels)
+        case let .layer(bn as BatchNorm):
+            guard x[0] == bn.channels else { throw fail("has \(bn.channels) channels, its input has \(x[0])") }
+            return x
+        case let .layer(pool as MaxPool2D): return try window(x, pool.kernel, pool.stride, pool.padding, channels: x[0], out: x[0])
+        case let .layer(pool as AvgPool2D): return try window(x, pool.kernel, pool.stride, pool.padding, channels: x[0], out: x[0])
+        case .layer:  // global average pooling
+            guard x.count == 3 else { throw fail("needs a feature map, its input has shape \(x)") }
+            return [x[0]]
+        case .activation: return x
+        case .add:
+            guard inputs.allSatisfy({ $0 == x }) else { throw fail("adds inputs of different shapes \(inputs)") }
+            return x
+        }
     }
 
     /// Inference-time rewrite: a BatchNormalization whose only input is a conv used by nothing else is

@@ -18,10 +18,10 @@ public struct KerasModelFile {
         let file = H5Fopen(path, emovox_H5F_ACC_RDONLY(), emovox_H5P_DEFAULT())
         guard file >= 0 else { throw EmovoxError("cannot open the HDF5 file", file: path) }
         defer { H5Fclose(file) }
-        guard let configText = try readStringAttribute(file, "model_config", path: path).first,
-              let config = try? JSONSerialization.jsonObject(with: Data(configText.utf8)) as? [String: Any] else {
+        guard let configText = try readStringAttribute(file, "model_config", path: path).first else {
             throw EmovoxError("no readable 'model_config' attribute (is this a Keras model saved with model.save?)", file: path)
         }
+        let config = try parseConfig(Data(configText.utf8), path: path)
         let version = try? readStringAttribute(file, "keras_version", path: path).first
         let group = H5Gopen2(file, "model_weights", emovox_H5P_DEFAULT())
         guard group >= 0 else { throw EmovoxError("no 'model_weights' group", file: path) }
@@ -38,6 +38,14 @@ public struct KerasModelFile {
             }
         }
         return KerasModelFile(path: path, modelConfig: config, kerasVersion: version, weights: weights)
+    }
+
+    /// The `model_config` JSON (the graph): an object, or an error naming the file.
+    public static func parseConfig(_ json: Data, path: String) throws -> [String: Any] {
+        guard let config = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] else {
+            throw EmovoxError("the 'model_config' attribute is not a JSON object (is this a Keras model saved with model.save?)", file: path)
+        }
+        return config
     }
 
     /// Layer descriptions in graph order (functional `Model` or `Sequential`), with their weights attached.

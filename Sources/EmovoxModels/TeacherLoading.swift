@@ -7,7 +7,7 @@ extension FaceTeacher {
     public static func loadManifest(json jsonPath: String, blob blobPath: String) throws -> FaceTeacher {
         guard let jd = FileManager.default.contents(atPath: jsonPath) else { throw EmovoxError("cannot read", file: jsonPath) }
         guard let bd = FileManager.default.contents(atPath: blobPath) else { throw EmovoxError("cannot read", file: blobPath) }
-        guard let root = try JSONSerialization.jsonObject(with: jd) as? [String: Any],
+        guard let root = (try? JSONSerialization.jsonObject(with: jd)) as? [String: Any],
               let graph = root["graph"] as? [[String: Any]], let tensors = root["tensors"] as? [[String: Any]] else {
             throw EmovoxError("not a teacher manifest (needs 'graph' and 'tensors')", file: jsonPath)
         }
@@ -19,9 +19,11 @@ extension FaceTeacher {
                   let off = (t["offset_floats"] as? NSNumber)?.intValue else {
                 throw EmovoxError("malformed tensor entry \(t)", file: jsonPath)
             }
-            let n = shape.reduce(1, *)
-            guard off + n <= floats.count else {
-                throw EmovoxError("tensor \(layer)/\(name) needs floats \(off)..<\(off + n) but the blob has \(floats.count) (truncated?)", file: blobPath)
+            guard shape.count == (t["shape"] as? [Any])?.count, let n = Tensor.elementCount(shape), off >= 0 else {
+                throw EmovoxError("tensor \(layer)/\(name): shape \(t["shape"] ?? "?") or offset \(off) is not a valid size", file: jsonPath)
+            }
+            guard n <= floats.count - off else {
+                throw EmovoxError("tensor \(layer)/\(name) needs \(n) floats from \(off) but the blob has \(floats.count) (truncated?)", file: blobPath)
             }
             weights[layer, default: [:]][name] = Tensor(shape: shape, data: Array(floats[off..<(off + n)]))
         }

@@ -47,9 +47,12 @@ public enum FaceTracker {
     public static func readVoxCelebTrack(_ path: String) throws -> [(frame: Int, box: Box)] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw EmovoxError("cannot read the face-track file", file: path) }
         var rows: [(Int, Box)] = []
-        for line in text.split(whereSeparator: \.isNewline) {
+        for (n, line) in text.split(whereSeparator: \.isNewline).enumerated() {
             let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," }).compactMap { Double($0) }
             guard f.count >= 5, line.first?.isNumber == true else { continue }
+            guard f.prefix(5).allSatisfy({ $0.isFinite && abs($0) < 1e9 }), f[0] >= 0, f[3] > 0, f[4] > 0 else {
+                throw EmovoxError("row \(n + 1): frame and box must be finite, the frame ≥ 0 and the box non-empty", file: path)
+            }
             rows.append((Int(f[0]), Box(x: Int(f[1].rounded()), y: Int(f[2].rounded()), width: Int(f[3].rounded()), height: Int(f[4].rounded()))))
         }
         guard !rows.isEmpty else { throw EmovoxError("no `FRAME X Y W H` rows found", file: path) }

@@ -34,8 +34,14 @@ public final class HaarCascade {
     let stumpThreshold: [Float], stumpLeft: [Float], stumpRight: [Float], rectStart: [Int]
     let rectWeight: [Float], rectBox: [(x: Int, y: Int, w: Int, h: Int)]
 
-    public init(contentsOf path: String) throws {
+    public convenience init(contentsOf path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else { throw EmovoxError("cannot read the cascade file", file: path) }
+        try self.init(data: data, name: path)
+    }
+
+    public init(data: Data, name path: String) throws {
+        // swift-corelibs-foundation's XMLParser traps on an element name that is not UTF-8: refuse such bytes first.
+        guard String(data: data, encoding: .utf8) != nil else { throw EmovoxError("not a cascade: the file is not UTF-8 text", file: path) }
         let reader = CascadeXMLReader()
         let parser = XMLParser(data: data)
         parser.delegate = reader
@@ -45,9 +51,26 @@ public final class HaarCascade {
         guard reader.width > 0, reader.height > 0, !reader.stages.isEmpty, !reader.features.isEmpty else {
             throw EmovoxError("not an OpenCV Haar cascade in the new XML format (no stages/features)", file: path)
         }
-        for s in reader.stages { for st in s.stumps where st.feature >= reader.features.count {
-            throw EmovoxError("a weak classifier refers to feature \(st.feature) of \(reader.features.count)", file: path)
-        } }
+        guard reader.width <= 1024, reader.height <= 1024 else {
+            throw EmovoxError("window \(reader.width)×\(reader.height) is larger than any cascade's", file: path)
+        }
+        for s in reader.stages {
+            guard s.threshold.isFinite else { throw EmovoxError("a stage threshold is not a finite number", file: path) }
+            for st in s.stumps {
+                guard (0..<reader.features.count).contains(st.feature) else {
+                    throw EmovoxError("a weak classifier refers to feature \(st.feature) of \(reader.features.count)", file: path)
+                }
+                guard st.threshold.isFinite, st.left.isFinite, st.right.isFinite else {
+                    throw EmovoxError("a weak classifier's threshold or leaf value is not a finite number", file: path)
+                }
+            }
+        }
+        // Rectangles outside the detection window would read outside the integral image.
+        for (i, f) in reader.features.enumerated() {
+            for r in f.rects where r.x < 0 || r.y < 0 || r.w < 0 || r.h < 0 || r.x + r.w > reader.width || r.y + r.h > reader.height || !r.weight.isFinite {
+                throw EmovoxError("feature \(i) has a rectangle (\(r.x), \(r.y), \(r.w), \(r.h)) outside the \(reader.width)×\(reader.height) window", file: path)
+            }
+        }
         windowWidth = reader.width; windowHeight = reader.height
         let stages = reader.stages, features = reader.features
         var ends: [Int] = [], starts = [0], weights: [Float] = [], boxes: [(x: Int, y: Int, w: Int, h: Int)] = []
@@ -239,20 +262,23 @@ final class CascadeXMLReader: NSObject, XMLParserDelegate {
 
     func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
 
+    /// Float → Int that cannot trap on NaN, infinities or huge values (damaged files); -1 is refused later.
+    func int(_ v: Float) -> Int { v.isFinite && abs(v) < 1e9 ? Int(v) : -1 }
+
     func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
         let nums = text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }).compactMap { Float($0) }
         let parent = path.dropLast().last ?? ""
         switch name {
-        case "width" where parent == "cascade": width = Int(nums.first ?? 0)
-        case "height" where parent == "cascade": height = Int(nums.first ?? 0)
+        case "width" where parent == "cascade": width = int(nums.first ?? 0)
+        case "height" where parent == "cascade": height = int(nums.first ?? 0)
         case "stageThreshold" where !stages.isEmpty: stages[stages.count - 1].threshold = nums.first ?? 0
         case "internalNodes": pendingNodes = nums
         case "leafValues" where !stages.isEmpty && pendingNodes.count >= 4 && nums.count >= 2:
-            stages[stages.count - 1].stumps.append(.init(feature: Int(pendingNodes[2]), threshold: pendingNodes[3], left: nums[0], right: nums[1]))
+            stages[stages.count - 1].stumps.append(.init(feature: int(pendingNodes[2]), threshold: pendingNodes[3], left: nums[0], right: nums[1]))
         case "_" where parent == "rects" && !features.isEmpty && nums.count >= 5:
-            features[features.count - 1].rects.append((Int(nums[0]), Int(nums[1]), Int(nums[2]), Int(nums[3]), nums[4]))
+            features[features.count - 1].rects.append((int(nums[0]), int(nums[1]), int(nums[2]), int(nums[3]), nums[4]))
         case "tilted" where (nums.first ?? 0) != 0: tilted = true
-        case "size" where nums.count == 2: width = Int(nums[0]); height = Int(nums[1])
+        case "size" where nums.count == 2: width = int(nums[0]); height = int(nums[1])
         case "stage_threshold" where !stages.isEmpty: stages[stages.count - 1].threshold = nums.first ?? 0
         case "threshold": oldThreshold = nums.first ?? 0
         case "left_val": oldLeft = nums.first ?? 0

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import EmovoxCore
 import EmovoxData
+import EmovoxAudio
 
 struct CorpusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "corpus", abstract: "Build and inspect corpus manifests.",
@@ -20,9 +21,26 @@ struct CorpusCommand: ParsableCommand {
         func run() throws {
             guard let fmt = CorpusFormat(rawValue: format) else { throw ValidationError("unknown --format \(format)") }
             var m = try CorpusReader.read(root, format: fmt)
+            // Each clip's audio is vetted from its header (no decoding): unreadable clips are reported and left out.
+            var report = BatchReport("corpus scan")
+            m.clips = m.clips.filter { clip in
+                do {
+                    if clip.audio.lowercased().hasSuffix(".wav") {
+                        for w in try WAVReader.inspect(clip.audio) { report.warn(clip.audio, w) }
+                    } else {
+                        let size = (try? FileManager.default.attributesOfItem(atPath: clip.audio)[.size] as? Int) ?? nil
+                        guard let size else { throw EmovoxError("no such file", file: clip.audio) }
+                        guard size > 0 else { throw EmovoxError("empty file", file: clip.audio) }
+                    }
+                    report.succeeded()
+                    return true
+                } catch { report.skip(clip.audio, error); return false }
+            }
+            guard !m.clips.isEmpty else { try report.finish(); return }
             if split { m = try Splitter.assign(m, unheard: try unheard.map(UnheardSpec.init) ?? .standard, heardFraction: heard, seed: seed) }
             try m.write(out)
             print(m.summary(name: out))
+            try report.finish()
         }
     }
 

@@ -83,20 +83,8 @@ struct RocCommand: ParsableCommand {
     @Option(help: "Draw the curves as SVG (+PNG).") var plot: String?
 
     func run() throws {
-        guard let text = try? String(contentsOfFile: scores, encoding: .utf8) else { throw EmovoxError("cannot read", file: scores) }
-        let rows = CSV.parse(text).filter { !($0.count == 1 && $0[0].isEmpty) }
-        guard let header = rows.first, let li = header.firstIndex(of: "label") else { throw EmovoxError("needs a 'label' column", file: scores) }
-        let classCols = header.indices.filter { $0 != li && header[$0] != "id" }
-        let classes = classCols.map { header[$0] }
-        var labels: [Int] = [], matrix: [[Double]] = []
-        for (n, r) in rows.dropFirst().enumerated() {
-            guard r.count == header.count else { throw EmovoxError("line \(n + 2): \(r.count) fields, header has \(header.count)", file: scores) }
-            guard let l = classes.firstIndex(of: r[li]) else { throw EmovoxError("line \(n + 2): label '\(r[li])' is not a score column", file: scores) }
-            let v = classCols.map { Double(r[$0]) ?? .nan }
-            guard v.allSatisfy({ $0.isFinite }) else { throw EmovoxError("line \(n + 2): a score is missing or not a finite number", file: scores) }
-            labels.append(l); matrix.append(v)
-        }
-        let res = ROC.oneVsRest(scores: matrix, labels: labels, classNames: classes)
+        let table = try ScoreTable.read(scores)
+        let res = ROC.oneVsRest(scores: table.scores, labels: table.labels, classNames: table.classes)
         var csv = "class,auc,positives,negatives\n", cv = "class,fpr,tpr,threshold\n"
         for r in res {
             csv += "\(r.name),\(r.auc.map { String(format: "%.6f", $0) } ?? ""),\(r.positives),\(r.negatives)\n"

@@ -60,15 +60,22 @@ struct TeacherCommand: ParsableCommand {
         var csv = "source,frame,time_s,track,x,y,w,h," + classes.map { "logit_\($0)" }.joined(separator: ",") + "," + classes.map { "p_\($0)" }.joined(separator: ",") + "\n"
         let jobs = Self.jobs(inputs)
         let progress = ProgressBar("teacher", total: inputs.count)
-        var faces = 0, frames = 0, without = 0, plotted = false, done = 0, failed: [(file: String, reason: String)] = []
+        var faces = 0, frames = 0, without = 0, plotted = false, done = 0
+        var report = BatchReport("teacher")
         let started = Date()
         for job in jobs {
             let input = job[0]
             progress.update(done, (input as NSString).lastPathComponent)
-            let run = job.count > 1 ? try runner.runImages(job, crops: crops) { k, _ in progress.update(done + k, "images") }
+            defer { done += job.count }
+            let run: TeacherRun
+            do {
+                run = job.count > 1 ? try runner.runImages(job, crops: crops) { k, _ in progress.update(done + k, "images") }
                                     : try runner.run(input, crops: crops)
-            done += job.count
-            frames += run.framesSampled; without += run.framesWithoutFace; faces += run.results.count; failed += run.failed
+            } catch { report.skip(input, error); continue }
+            // Unreadable images of a joined job are skipped one by one; the rest of the job counts as done.
+            for f in run.failed { report.skip(f.file, f.reason) }
+            report.succeeded(job.count - run.failed.count)
+            frames += run.framesSampled; without += run.framesWithoutFace; faces += run.results.count
             for r in run.results {
                 let p = Softmax.probabilities(r.logits)
                 let box = r.box.map { ["\($0.x)", "\($0.y)", "\($0.width)", "\($0.height)"] } ?? ["", "", "", ""]
@@ -86,10 +93,8 @@ struct TeacherCommand: ParsableCommand {
         progress.update(inputs.count)
         try AtomicFile.write(csv, to: out)
         let seconds = Date().timeIntervalSince(started)
-        print("\(out): \(faces) faces from \(frames) sampled frames (\(without) frames without a face) in \(String(format: "%.2f", seconds)) s"
-              + (failed.isEmpty ? "" : "; \(failed.count) unreadable images skipped"))
-        for f in failed.prefix(10) { print("  skipped \(f.file): \(f.reason)") }
-        if failed.count > 10 { print("  … and \(failed.count - 10) more") }
+        print("\(out): \(faces) faces from \(frames) sampled frames (\(without) frames without a face) in \(String(format: "%.2f", seconds)) s")
+        try report.finish()
     }
 }
 
@@ -121,7 +126,10 @@ struct LabelCommand: ParsableCommand {
         let s = try Labelling.run(manifest: manifest, runner: runner, out: out, shard: sh) { k, _, id in progress.update(k - 1, id) }
         progress.update((manifest.clips.count + sh.count - 1 - sh.index) / sh.count)
         print("\(out): \(s.labelled) clips labelled, \(s.skippedDone) already done, \(s.noFaces) without any face, \(s.noMedia) audio-only (no face media), \(s.failed.count) failed")
-        for (id, why) in s.failed.prefix(10) { print("  skipped \(id): \(why)") }
+        var report = BatchReport("label")
+        report.succeeded(s.labelled + s.skippedDone + s.noMedia)
+        for (id, why) in s.failed { report.skip(id, why) }
+        try report.finish()
     }
 }
 

@@ -29,8 +29,12 @@ struct ProbeCommand: ParsableCommand {
         manifest.clips = manifest.clips.filter { $0.label != nil }
         let names = Array(Set(manifest.clips.map { $0.label! })).sorted()
         let runner = try StudentRunner(checkpoint: student)
-        var skipped: [(String, String)] = []
-        let (clips, x) = ProbeFeatures.extract(manifest: manifest, student: runner, embedding: features == "embedding", skipped: &skipped)
+        var report = BatchReport("probe"), skipped: [(String, String)] = []
+        let (clips, x) = ProbeFeatures.extract(manifest: manifest, student: runner, embedding: features == "embedding", skipped: &skipped,
+                                               warn: { report.warn($0, $1) })
+        for (id, why) in skipped { report.skip(id, why) }
+        report.succeeded(clips.count)
+        guard !clips.isEmpty else { try report.finish(); return }
         let y = clips.map { names.firstIndex(of: $0.label!)! }
         let spec = try FoldSpec(folds)
         let groups = clips.map { $0.extra?["session"] ?? $0.speaker }
@@ -38,10 +42,8 @@ struct ProbeCommand: ParsableCommand {
                                                  folds: spec, seed: seed, c: c)
         print(res.table(title: "student \(features)"), terminator: "")
         print(base.table(title: "random features (baseline)"), terminator: "")
-        if !skipped.isEmpty { print("skipped \(skipped.count) clips, e.g. \(skipped[0].0): \(skipped[0].1)") }
         if let out {
-            let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try AtomicFile.write(try enc.encode(["student": res, "random_baseline": base]), to: out + "/probe.json")
+            try AtomicFile.write(try CanonicalJSON.encoder(pretty: true).encode(["student": res, "random_baseline": base]), to: out + "/probe.json")
             var csv = "true\\predicted," + names.joined(separator: ",") + "\n"
             for (i, row) in res.pooled.confusion.enumerated() { csv += names[i] + "," + row.map(String.init).joined(separator: ",") + "\n" }
             try AtomicFile.write(csv, to: out + "/confusion.csv")
@@ -49,10 +51,10 @@ struct ProbeCommand: ParsableCommand {
         }
         if let saveHead {
             let head = CalibrationHead(classNames: names, features: features, x: x, y: y, c: c)
-            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-            try AtomicFile.write(try enc.encode(head), to: saveHead)
+            try AtomicFile.write(try CanonicalJSON.encoder().encode(head), to: saveHead)
             print("calibration head: \(saveHead)")
         }
+        try report.finish()
     }
 }
 
@@ -70,13 +72,20 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         let runner = try StudentRunner(checkpoint: student)
-        let headModel = try head.map { try JSONDecoder().decode(CalibrationHead.self, from: Data(contentsOf: URL(fileURLWithPath: $0))) }
+        let headModel = try head.map { path -> CalibrationHead in
+            guard let d = FileManager.default.contents(atPath: path) else { throw EmovoxError("cannot read the calibration head", file: path) }
+            do { return try JSONDecoder().decode(CalibrationHead.self, from: d) } catch {
+                throw EmovoxError("not a calibration head from `emovox probe --save-head`: \(error)", file: path)
+            }
+        }
         let classes = headModel?.classNames ?? runner.classes
         var header = "file,start_s,end_s,label," + classes.map { "p_\($0)" }.joined(separator: ",")
         if logits { header += "," + runner.classes.map { "logit_\($0)" }.joined(separator: ",") }
         let sink = OutputSink(path: out)
         sink.write(header + "\n")
-        func emit(_ file: String, _ start: Double, _ end: Double, _ l: [Float], _ e: [Float]) -> [Double] {
+        var report = BatchReport("predict")
+        func emit(_ file: String, _ start: Double, _ end: Double, _ l: [Float], _ e: [Float]) throws -> [Double] {
+            guard l.allSatisfy(\.isFinite) else { throw EmovoxError("the student's outputs are not finite numbers", file: file) }
             var p = Softmax.probabilities(l).map(Double.init)
             if let h = headModel { p = h.probabilities([(h.features == "embedding" ? e : l).map(Double.init)])[0] }
             let best = p.indices.max { p[$0] < p[$1] }!
@@ -89,27 +98,40 @@ struct PredictCommand: ParsableCommand {
         if let window {
             let w = Int(window * 16000), h = max(1, Int(hop * 16000))
             for file in inputs {
-                let stream = file == "-" ? AudioStream(rawPCM16: .standardInput) : try AudioStream(path: file)
-                var times: [Double] = [], probs: [[Double]] = []
-                try stream.windows(window: w, hop: h) { start, samples, valid in
-                    let (l, e) = runner.score([Array(samples.prefix(max(valid, 1)))])
-                    let t0 = Double(start) / 16000
-                    probs.append(emit(file, t0, t0 + Double(valid) / 16000, l[0], e[0])); times.append(t0 + Double(valid) / 32000)
-                }
-                if timeline == nil { timeline = (times, probs, file) }
+                do {
+                    let stream = file == "-" ? AudioStream(rawPCM16: .standardInput) : try AudioStream(path: file)
+                    var times: [Double] = [], probs: [[Double]] = []
+                    try stream.windows(window: w, hop: h) { start, samples, valid in
+                        let (l, e) = runner.score([Array(samples.prefix(max(valid, 1)))])
+                        let t0 = Double(start) / 16000
+                        probs.append(try emit(file, t0, t0 + Double(valid) / 16000, l[0], e[0])); times.append(t0 + Double(valid) / 32000)
+                    }
+                    if timeline == nil { timeline = (times, probs, file) }
+                    report.succeeded()
+                } catch { report.skip(file, error) }
             }
         } else {
+            // One bad file is reported and skipped; the rest are scored and written.
             for start in stride(from: 0, to: inputs.count, by: 16) {
-                let files = Array(inputs[start..<min(start + 16, inputs.count)])
-                let audio = try files.map { try $0 == "-" ? readAllStdin() : AudioLoader.load($0) }
+                var files: [String] = [], audio: [[Float]] = []
+                for file in inputs[start..<min(start + 16, inputs.count)] {
+                    do {
+                        audio.append(try file == "-" ? AudioLoader.check(readAllStdin(), sampleRate: 16000, name: "<stdin>", warn: { report.warn($0, $1) })
+                                                     : AudioLoader.load(file, warn: { report.warn($0, $1) }))
+                        files.append(file)
+                    } catch { report.skip(file, error) }
+                }
                 let (l, e) = runner.score(audio)
-                for i in files.indices { _ = emit(files[i], 0, Double(audio[i].count) / 16000, l[i], e[i]) }
+                for i in files.indices {
+                    do { _ = try emit(files[i], 0, Double(audio[i].count) / 16000, l[i], e[i]); report.succeeded() } catch { report.skip(files[i], error) }
+                }
             }
         }
         if let plot, let t = timeline, !t.times.isEmpty {
             try ReportFigures.timeline(times: t.times, probabilities: t.probs, classes: classes, title: "student on \((t.file as NSString).lastPathComponent)").write(svgPath: plot)
         }
         try sink.close()
+        try report.finish()
     }
 
     func readAllStdin() -> [Float] {

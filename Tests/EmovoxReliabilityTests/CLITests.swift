@@ -1,0 +1,248 @@
+import XCTest
+import Foundation
+import EmovoxCore
+import EmovoxAudio
+import EmovoxModels
+import EmovoxData
+import EmovoxLabelling
+
+/// The built CLI (.build/release/emovox) on tiny generated data: batch exit statuses, byte-identical outputs for
+/// the same seed and data, and SIGKILL at random points followed by a resume that ends where an uninterrupted run does.
+final class CLITests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let classes = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+
+    func binary() throws -> String {
+        let p = Self.root + "/.build/release/emovox"
+        guard FileManager.default.isExecutableFile(atPath: p) else { throw XCTSkip("no built CLI at \(p): run `swift build -c release` first") }
+        return p
+    }
+
+    func tempDir() throws -> String {
+        let d = NSTemporaryDirectory() + "emovox-cli-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: d) }
+        return d
+    }
+
+    struct Outcome { var status: Int32; var signalled: Bool; var stdout: String; var stderr: String }
+
+    /// Starts the CLI from the repository root (so it finds .cache/teacher) with output in files.
+    func start(_ args: [String], in d: String) throws -> (Process, String, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try binary())
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: Self.root)
+        let out = d + "/.stdout-\(UUID().uuidString)", err = d + "/.stderr-\(UUID().uuidString)"
+        FileManager.default.createFile(atPath: out, contents: nil); FileManager.default.createFile(atPath: err, contents: nil)
+        p.standardOutput = FileHandle(forWritingAtPath: out); p.standardError = FileHandle(forWritingAtPath: err)
+        try p.run()
+        return (p, out, err)
+    }
+
+    func outcome(_ p: Process, _ out: String, _ err: String) -> Outcome {
+        p.waitUntilExit()
+        let o = Outcome(status: p.terminationStatus, signalled: p.terminationReason == .uncaughtSignal,
+                        stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "", stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+        try? FileManager.default.removeItem(atPath: out); try? FileManager.default.removeItem(atPath: err)
+        return o
+    }
+
+    @discardableResult
+    func run(_ args: [String], in d: String) throws -> Outcome {
+        let (p, o, e) = try start(args, in: d)
+        return outcome(p, o, e)
+    }
+
+    /// Speech-like test audio: a pitched tone with harmonics and noise, `seconds` long.
+    func writeSpeech(_ path: String, seed: UInt64, seconds: Double = 1.2) throws {
+        var r = SeededRNG(seed: seed)
+        let f0 = 100 + Float(seed % 7) * 25
+        let x = (0..<Int(seconds * 16000)).map { i -> Float in
+            let t = Float(i) / 16000
+            return 0.3 * sin(2 * .pi * f0 * t) + 0.1 * sin(2 * .pi * 3 * f0 * t) + 0.02 * r.normal()
+        }
+        try WAVReader.encode16(x, sampleRate: 16000).write(to: URL(fileURLWithPath: path))
+    }
+
+    func writeStudent(_ path: String) throws {
+        var rng = SeededRNG(seed: 5)
+        try StudentCheckpoint.save(StudentModel(config: .vggmSmall(classes: 7), rng: &rng), classes: Self.classes, to: path)
+    }
+
+    /// Non-hidden files of a folder and their bytes (hidden ones are atomic-write temporaries of killed runs).
+    func files(_ dir: String, except: Set<String> = []) throws -> [String: Data] {
+        var out: [String: Data] = [:]
+        for f in try FileManager.default.contentsOfDirectory(atPath: dir) where !f.hasPrefix(".") && !except.contains(f) {
+            out[f] = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + f))
+        }
+        return out
+    }
+
+    // MARK: batch jobs
+
+    func testBatchJobsSkipBadInputsReportThemAndExitWithTheDocumentedStatus() throws {
+        let d = try tempDir()
+        try writeSpeech(d + "/a.wav", seed: 1); try writeSpeech(d + "/b.wav", seed: 2)
+        FileManager.default.createFile(atPath: d + "/empty.wav", contents: Data())
+        FileManager.default.createFile(atPath: d + "/text.wav", contents: Data("not audio".utf8))
+        try writeStudent(d + "/s.safetensors")
+        let good = [d + "/a.wav", d + "/b.wav"], bad = [d + "/empty.wav", d + "/text.wav"]
+
+        let mixed = try run(["predict", "--student", d + "/s.safetensors", good[0], bad[0], bad[1], good[1]], in: d)
+        XCTAssertEqual(mixed.status, 3, mixed.stderr)
+        XCTAssertEqual(mixed.stdout.split(separator: "\n").count, 3, mixed.stdout)  // header + the two good files
+        XCTAssertTrue(mixed.stderr.contains("skipped \(bad[0]): empty file"), mixed.stderr)
+        XCTAssertTrue(mixed.stderr.contains("skipped \(bad[1]): not a WAV file (no RIFF/WAVE header)"), mixed.stderr)
+        XCTAssertTrue(mixed.stderr.contains("predict: 2 done, 2 skipped"), mixed.stderr)
+        XCTAssertEqual(try run(["predict", "--student", d + "/s.safetensors"] + good, in: d).status, 0)
+        XCTAssertEqual(try run(["predict", "--student", d + "/s.safetensors"] + bad, in: d).status, 1)
+
+        let spec = try run(["spectrogram", good[0], bad[0], good[1], "--out", d + "/specs", "--bins", "257"], in: d)
+        XCTAssertEqual(spec.status, 3, spec.stderr)
+        XCTAssertEqual(try NPY.read(d + "/specs/b.npy").shape[0], 257)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: d + "/specs/a.npy"))
+
+        try "file,speaker,emotion\na.wav,s1,happy\nempty.wav,s1,sad\nb.wav,s2,sad\nmissing.wav,s2,happy\n".write(toFile: d + "/list.csv", atomically: true, encoding: .utf8)
+        let scan = try run(["corpus", "scan", d + "/list.csv", "--format", "csv", "--out", d + "/m.jsonl"], in: d)
+        XCTAssertEqual(scan.status, 3, scan.stderr)
+        XCTAssertEqual(try Manifest.read(d + "/m.jsonl").clips.map(\.id), ["a", "b"])
+        XCTAssertTrue(scan.stderr.contains("skipped \(d)/missing.wav: no such file"), scan.stderr)
+
+        // A checkpoint with a NaN is refused before anything is scored.
+        var (t, meta) = try Safetensors.read(d + "/s.safetensors")
+        t["fc8.bias"]!.data[2] = .nan
+        var json: [String: Any] = ["__metadata__": meta], blob = Data()
+        for k in t.keys.sorted() {
+            let b = blob.count; t[k]!.data.withUnsafeBytes { blob.append(contentsOf: $0) }
+            json[k] = ["dtype": "F32", "shape": t[k]!.shape, "data_offsets": [b, blob.count]]
+        }
+        let h = try JSONSerialization.data(withJSONObject: json)
+        try (withUnsafeBytes(of: UInt64(h.count).littleEndian) { Data($0) } + h + blob).write(to: URL(fileURLWithPath: d + "/nan.safetensors"))
+        let nan = try run(["predict", "--student", d + "/nan.safetensors", good[0]], in: d)
+        XCTAssertEqual(nan.status, 1)
+        XCTAssertTrue(nan.stderr.contains("\(d)/nan.safetensors: tensor 'fc8.bias' holds 1 non-finite value"), nan.stderr)
+        XCTAssertFalse(nan.stdout.contains("a.wav"))
+    }
+
+    // MARK: distillation: same bytes, and SIGKILL + resume
+
+    /// Six short clips and teacher labels for them; returns the distill arguments for a run folder.
+    func distillSetup(_ d: String) throws -> (String) -> [String] {
+        var manifest: [Clip] = [], labels: [ClipTeacherLabels] = []
+        for i in 0..<6 {
+            try writeSpeech(d + "/c\(i).wav", seed: UInt64(10 + i), seconds: 1.0 + 0.2 * Double(i % 3))
+            manifest.append(Clip(id: "c\(i)", speaker: "s\(i % 3)", audio: d + "/c\(i).wav", split: i == 5 ? "heard" : "train"))
+            var lg = [Float](repeating: 0, count: 7); lg[i % 7] = 3; lg[6] = 1
+            labels.append(ClipTeacherLabels(clip: "c\(i)", source: "v", teacher: "t", classes: Self.classes, times: [0, 0.5], logits: [lg, lg.reversed()],
+                                            framesSampled: 2, framesWithoutFace: 0))
+        }
+        try Manifest(clips: manifest).write(d + "/m.jsonl")
+        try Data(try labels.map { try CanonicalJSON.string($0) + "\n" }.joined().utf8).write(to: URL(fileURLWithPath: d + "/l.jsonl"))
+        return { out in ["distill", "--corpus", d + "/m.jsonl", "--labels", d + "/l.jsonl", "--out", out, "--epochs", "6", "--batch-size", "3",
+                         "--lr-start", "1e-2", "--lr-end", "1e-3", "--seed", "7", "--threads", "2", "--resume"] }
+    }
+
+    func testSameSeedAndDataGiveByteIdenticalArtefacts() throws {
+        let d = try tempDir()
+        let distill = try distillSetup(d)
+        for run in ["r1", "r2"] { XCTAssertEqual(try self.run(distill(d + "/" + run), in: d).status, 0) }
+        let a = try files(d + "/r1", except: ["timing.csv"]), b = try files(d + "/r2", except: ["timing.csv"])
+        XCTAssertEqual(Set(a.keys), ["student.safetensors", "resume.safetensors", "trainer_state.json", "epochs.csv"])
+        for (name, bytes) in a { XCTAssertEqual(bytes, b[name], "\(name) differs between two runs with the same seed") }
+
+        for k in 1...2 {
+            XCTAssertEqual(try run(["predict", "--student", d + "/r1/student.safetensors", d + "/c0.wav", d + "/c1.wav", "--out", d + "/p\(k).csv"], in: d).status, 0)
+        }
+        try "file,speaker,emotion\n".appending((0..<6).map { "c\($0).wav,s\($0 % 3),\(["happy", "sad"][$0 % 2])\n" }.joined()).write(toFile: d + "/list.csv", atomically: true, encoding: .utf8)
+        for k in 1...2 {
+            XCTAssertEqual(try run(["corpus", "scan", d + "/list.csv", "--format", "csv", "--out", d + "/scan\(k).jsonl", "--split", "--unheard", "1"], in: d).status, 0)
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: d + "/p1.csv")), try Data(contentsOf: URL(fileURLWithPath: d + "/p2.csv")))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: d + "/scan1.jsonl")), try Data(contentsOf: URL(fileURLWithPath: d + "/scan2.jsonl")))
+    }
+
+    func testDistillKilledAtRandomPointsResumesToTheSameWeights() throws {
+        let d = try tempDir()
+        let distill = try distillSetup(d)
+        let t0 = Date()
+        XCTAssertEqual(try run(distill(d + "/straight"), in: d).status, 0)
+        let full = Date().timeIntervalSince(t0)
+        var rng = SeededRNG(seed: 14)
+        var kills = 0, attempts = 0
+        while attempts < 30 {
+            attempts += 1
+            let (p, o, e) = try start(distill(d + "/killed"), in: d)
+            if kills < 4 {
+                usleep(UInt32((0.05 + Double(rng.uniform()) * full) * 1e6))
+                if p.isRunning { kill(p.processIdentifier, SIGKILL); kills += 1 }
+            }
+            let r = outcome(p, o, e)
+            if !r.signalled { XCTAssertEqual(r.status, 0, r.stderr); break }
+        }
+        XCTAssertGreaterThan(kills, 0, "the run ended before any kill: make it longer")
+        let a = try files(d + "/straight", except: ["timing.csv"]), b = try files(d + "/killed", except: ["timing.csv"])
+        XCTAssertEqual(Set(a.keys), Set(b.keys))
+        for (name, bytes) in a { XCTAssertEqual(bytes, b[name], "\(name): resumed after \(kills) kills ≠ uninterrupted") }
+        print("distill: \(kills) SIGKILLs at random points over \(attempts) starts; resumed weights bitwise equal")
+    }
+
+    // MARK: labelling: same bytes, and SIGKILL + resume
+
+    /// Eight clips whose faces are VoxCeleb-style track files beside a generated video, plus one clip whose
+    /// track file is missing. Needs ffmpeg and the teacher (.cache/teacher).
+    func labelSetup(_ d: String) throws -> String {
+        guard TeacherRunner.locateTeacherDir() != nil || FileManager.default.fileExists(atPath: Self.root + "/.cache/teacher/emotion_model.hdf5") else {
+            throw XCTSkip("no teacher (.cache/teacher): run scripts/setup.sh")
+        }
+        do {
+            _ = try Subprocess.run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=96x96:rate=25:duration=2", "-c:v", "mpeg4", d + "/base.mp4"], forFile: d)
+        } catch { throw XCTSkip("ffmpeg cannot make a test video: \(error)") }
+        var clips: [Clip] = []
+        for k in 0..<8 {
+            try FileManager.default.copyItem(atPath: d + "/base.mp4", toPath: d + "/v\(k).mp4")
+            let rows = (0..<50).map { "\($0)\t\(2 * k + $0 % 5)\t\(k + 3)\t\(40 + k)\t\(40 + k)" }
+            try ("FRAME\tX\tY\tW\tH\n" + rows.joined(separator: "\n") + "\n").write(toFile: d + "/v\(k).txt", atomically: true, encoding: .utf8)
+            clips.append(Clip(id: "v\(k)", speaker: "s", audio: d + "/v\(k).wav", faces: d + "/v\(k).txt"))
+        }
+        clips.insert(Clip(id: "broken", speaker: "s", audio: d + "/x.wav", faces: d + "/missing.txt"), at: 3)
+        try Manifest(clips: clips).write(d + "/m.jsonl")
+        return d + "/m.jsonl"
+    }
+
+    func lineSet(_ path: String) throws -> Set<String> {
+        Set(try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init))
+    }
+
+    func testLabelIsByteIdenticalAndResumesAfterSIGKILLToTheSameLines() throws {
+        let d = try tempDir()
+        let manifest = try labelSetup(d)
+        let t0 = Date()
+        let first = try run(["label", manifest, "--out", d + "/a.jsonl"], in: d)
+        let full = Date().timeIntervalSince(t0)
+        XCTAssertEqual(first.status, 3, first.stderr)  // eight labelled, the broken clip skipped and named
+        XCTAssertTrue(first.stderr.contains("skipped broken: "), first.stderr)
+        XCTAssertEqual(try run(["label", manifest, "--out", d + "/b.jsonl"], in: d).status, 3)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: d + "/a.jsonl")), try Data(contentsOf: URL(fileURLWithPath: d + "/b.jsonl")))
+        let records = try LabelStore.read(d + "/a.jsonl")
+        XCTAssertEqual(records.count, 8)
+        XCTAssertTrue(records.allSatisfy { $0.logits.count == 9 }, "every 6th of 50 track rows is scored")
+
+        var rng = SeededRNG(seed: 41)
+        var kills = 0, attempts = 0
+        while attempts < 30 {
+            attempts += 1
+            let (p, o, e) = try start(["label", manifest, "--out", d + "/k.jsonl"], in: d)
+            if kills < 4 {
+                usleep(UInt32((0.05 + Double(rng.uniform()) * full) * 1e6))
+                if p.isRunning { kill(p.processIdentifier, SIGKILL); kills += 1 }
+            }
+            let r = outcome(p, o, e)
+            if !r.signalled { XCTAssertEqual(r.status, 3, r.stderr); break }
+        }
+        XCTAssertGreaterThan(kills, 0)
+        XCTAssertEqual(try lineSet(d + "/k.jsonl"), try lineSet(d + "/a.jsonl"), "resumed after \(kills) kills ≠ uninterrupted")
+        XCTAssertEqual(try LabelStore.read(d + "/k.jsonl").count, 8, "no clip twice")
+        print("label: \(kills) SIGKILLs at random points over \(attempts) starts; JSONL line sets equal")
+    }
+}
