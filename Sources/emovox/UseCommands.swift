@@ -112,6 +112,7 @@ struct PredictCommand: ParsableCommand {
         let runner = try StudentRunner(checkpoint: student)
         let headModel = try head.map { try JSONDecoder().decode(CalibrationHead.self, from: Data(contentsOf: URL(fileURLWithPath: $0))) }
         let classes = headModel?.classNames ?? runner.classes
+        if segments != nil && window != nil { throw ValidationError("--segments and --window are alternatives: use one") }
         if let segments { return try runSegments(segments, runner: runner, head: headModel, classes: classes) }
         var header = "file,start_s,end_s,label," + classes.map { "p_\($0)" }.joined(separator: ",")
         if logits { header += "," + runner.classes.map { "logit_\($0)" }.joined(separator: ",") }
