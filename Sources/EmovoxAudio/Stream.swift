@@ -48,6 +48,23 @@ public final class AudioStream {
         }
     }
 
+    private var delivered = 0
+
+    /// `read` for callers that consume the whole stream: at its end, a file ffmpeg could not decode, or one
+    /// without a single sample, is an error naming the file.
+    public func readChecked(_ count: Int) throws -> [Float] {
+        let samples = read(count)
+        delivered += samples.count
+        if samples.isEmpty && delivered == 0 {
+            if let p = process {
+                p.waitUntilExit()
+                if p.terminationStatus != 0 { throw EmovoxError("ffmpeg could not decode the audio (exit \(p.terminationStatus))", file: name) }
+            }
+            throw EmovoxError("no audio samples", file: name)
+        }
+        return samples
+    }
+
     /// Calls `body(startSample, window, validSamples)` for windows of `window` samples every `hop` samples.
     /// A final partial window is zero-padded and emitted when it holds new audio and is at least half full,
     /// so the tail of a recording is covered without a window of mostly silence.

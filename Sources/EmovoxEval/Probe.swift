@@ -75,6 +75,24 @@ public struct ProbeResult: Codable {
         return s
     }
 
+    /// One line per fold, as EmoBox prints its results: fold, test clips, WA, UA, macro-F1.
+    public func foldTable() -> String {
+        var s = "  fold      n     WA     UA  macro-F1\n"
+        for r in perFold {
+            s += String(format: "  %4d %6d  %.3f  %.3f  %.3f\n", Int(r["fold"]!), Int(r["n"]!), r["wa"]!, r["ua"]!, r["macro_f1"]!)
+        }
+        return s
+    }
+
+    /// The pooled confusion matrix (rows true, columns predicted) as aligned text.
+    public func confusionTable() -> String {
+        let w = max(8, (classNames.map(\.count).max() ?? 0) + 1)
+        func pad(_ t: String) -> String { String(repeating: " ", count: max(0, w - t.count)) + t }
+        var s = pad("true\\pred") + classNames.map(pad).joined() + "\n"
+        for (i, row) in pooled.confusion.enumerated() { s += pad(classNames[i]) + row.map { pad(String($0)) }.joined() + "\n" }
+        return s
+    }
+
     func f(_ x: Double) -> String { String(format: "%.3f", x) }
 }
 
@@ -85,23 +103,31 @@ public enum Probe {
         let fold = spec.assign(speakers: speakers, groups: groups, seed: seed)
         let k = (fold.max() ?? 0) + 1
         guard k >= 2 else { throw EmovoxError("probe: need at least two folds (got \(k); too few speakers?)") }
+        let splits = (0..<k).map { f in (train: features.indices.filter { fold[$0] != f }, test: features.indices.filter { fold[$0] == f }) }
+        return evaluate(features: features, labels: labels, classNames: classNames, splits: splits, folds: spec.description, c: c)
+    }
+
+    /// The probe on given train/test index lists (EmoBox's fold lists, or one cross-corpus split): a standardiser
+    /// and a logistic regression fitted on each train list, UA/WA/macro-F1 on its test list.
+    public static func evaluate(features: [[Double]], labels: [Int], classNames: [String], splits: [(train: [Int], test: [Int])],
+                                folds: String, foldIDs: [Int]? = nil, c: Double = 1.0) -> ProbeResult {
         var perFold: [[String: Double]] = [], truth: [Int] = [], pred: [Int] = []
-        for f in 0..<k {
-            let train = features.indices.filter { fold[$0] != f }, test = features.indices.filter { fold[$0] == f }
+        for (f, split) in splits.enumerated() {
+            let (train, test) = split
             guard !test.isEmpty, !train.isEmpty else { continue }
             let std = Standardizer(fit: train.map { features[$0] })
             var lr = LogisticRegression(c: c, classes: classNames.count, dimension: features[0].count)
             lr.fit(x: std.transform(train.map { features[$0] }), y: train.map { labels[$0] })
             let p = lr.predict(std.transform(test.map { features[$0] }))
             let r = ClassificationReport(truth: test.map { labels[$0] }, predicted: p, classNames: classNames)
-            perFold.append(["fold": Double(f), "ua": r.ua, "wa": r.wa, "macro_f1": r.macroF1, "n": Double(test.count)])
+            perFold.append(["fold": Double(foldIDs?[f] ?? f), "ua": r.ua, "wa": r.wa, "macro_f1": r.macroF1, "n": Double(test.count)])
             truth += test.map { labels[$0] }; pred += p
         }
         func summary(_ key: String) -> ProbeResult.Summary {
-            let v = perFold.map { $0[key]! }, m = v.reduce(0, +) / Double(v.count)
-            return .init(mean: m, std: (v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(v.count)).squareRoot())
+            let v = perFold.map { $0[key]! }, m = v.reduce(0, +) / Double(max(v.count, 1))
+            return .init(mean: m, std: (v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(max(v.count, 1))).squareRoot())
         }
-        return ProbeResult(folds: spec.description, classNames: classNames, items: features.count, featureDimension: features[0].count,
+        return ProbeResult(folds: folds, classNames: classNames, items: features.count, featureDimension: features.first?.count ?? 0,
                            perFold: perFold, ua: summary("ua"), wa: summary("wa"), macroF1: summary("macro_f1"),
                            pooled: ClassificationReport(truth: truth, predicted: pred, classNames: classNames))
     }

