@@ -6,6 +6,7 @@ import PackageDescription
 //   → EmovoxDemo, EmovoxBench                       (orchestration: the demo, throughput measurements)
 //   → EmovoxAnalysis                                 (the paper's ROC analysis per split, report)
 //   → EmovoxDistill, EmovoxInference                 (training the student; running it on audio)
+//   → EmovoxAudioStore                               (packed int16 audio shards, memory-mapped crops)
 //   → EmovoxLabelling                                (the face teacher over media → per-clip labels)
 //   → EmovoxModels, EmovoxData, EmovoxEval, EmovoxReport, EmovoxAudio, EmovoxVision
 //   → EmovoxCore → CBLAS (OpenBLAS)
@@ -17,7 +18,7 @@ let package = Package(
     products: [
         .executable(name: "emovox", targets: ["emovox"]),
         .library(name: "Emovox", targets: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData",
-                                            "EmovoxEval", "EmovoxReport", "EmovoxLabelling", "EmovoxDistill",
+                                            "EmovoxEval", "EmovoxReport", "EmovoxLabelling", "EmovoxAudioStore", "EmovoxDistill",
                                             "EmovoxInference", "EmovoxAnalysis", "EmovoxDemo", "EmovoxBench"]),
     ],
     dependencies: [
@@ -37,7 +38,8 @@ let package = Package(
         .target(name: "EmovoxReport", dependencies: ["EmovoxCore"], swiftSettings: optimise),
         .target(name: "EmovoxLabelling", dependencies: ["EmovoxCore", "EmovoxVision", "EmovoxModels", "EmovoxData"],
                 swiftSettings: optimise),
-        .target(name: "EmovoxDistill", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxModels", "EmovoxData", "EmovoxLabelling"],
+        .target(name: "EmovoxAudioStore", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxData"], swiftSettings: optimise),
+        .target(name: "EmovoxDistill", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxAudioStore", "EmovoxModels", "EmovoxData", "EmovoxLabelling"],
                 swiftSettings: optimise),
         .target(name: "EmovoxInference", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxModels", "EmovoxData"],
                 swiftSettings: optimise),
@@ -52,7 +54,7 @@ let package = Package(
                 swiftSettings: optimise),
         .executableTarget(name: "emovox",
                           dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData", "EmovoxEval",
-                                         "EmovoxReport", "EmovoxLabelling", "EmovoxDistill", "EmovoxInference", "EmovoxAnalysis",
+                                         "EmovoxReport", "EmovoxLabelling", "EmovoxAudioStore", "EmovoxDistill", "EmovoxInference", "EmovoxAnalysis",
                                          "EmovoxDemo", "EmovoxBench",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: optimise),
@@ -64,7 +66,8 @@ let package = Package(
         .testTarget(name: "EmovoxEvalTests", dependencies: ["EmovoxEval"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmovoxReportTests", dependencies: ["EmovoxReport"]),
         .testTarget(name: "EmovoxLabellingTests", dependencies: ["EmovoxLabelling"]),
-        .testTarget(name: "EmovoxDistillTests", dependencies: ["EmovoxDistill"]),
+        .testTarget(name: "EmovoxAudioStoreTests", dependencies: ["EmovoxAudioStore", "EmovoxAudio", "EmovoxData"]),
+        .testTarget(name: "EmovoxDistillTests", dependencies: ["EmovoxDistill", "EmovoxAudioStore", "EmovoxAudio", "EmovoxData"]),
         .testTarget(name: "EmovoxDemoTests", dependencies: ["EmovoxDemo"]),
     ],
     swiftLanguageModes: [.v5]
