@@ -8,6 +8,7 @@ import Foundation
 //   → EmovoxAnalysis                                 (the paper's ROC analysis per split, report)
 //   → EmovoxExport, EmovoxSegmentation              (ONNX export; voice-activity segments scored by the student)
 //   → EmovoxDistill, EmovoxInference                 (training the student; running it on audio)
+//   → EmovoxAudioStore                               (packed int16 audio shards, memory-mapped crops)
 //   → EmovoxLabelling                                (the face teacher over media → per-clip labels)
 //   → EmovoxModels, EmovoxData, EmovoxEval, EmovoxReport, EmovoxAudio, EmovoxVision
 //     (EmovoxTeacherTraining: FER+ reader and face-teacher training, on Vision + Eval)
@@ -37,7 +38,7 @@ let package = Package(
     products: [
         .executable(name: "emovox", targets: ["emovox"]),
         .library(name: "Emovox", targets: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData",
-                                            "EmovoxEval", "EmovoxReport", "EmovoxLabelling", "EmovoxDistill",
+                                            "EmovoxEval", "EmovoxReport", "EmovoxLabelling", "EmovoxAudioStore", "EmovoxDistill",
                                             "EmovoxInference", "EmovoxAnalysis", "EmovoxDemo", "EmovoxBench",
                                             "EmovoxTeacherTraining", "EmovoxExport", "EmovoxSegmentation"]),
     ],
@@ -66,7 +67,8 @@ let package = Package(
         .target(name: "EmovoxReport", dependencies: ["EmovoxCore"], swiftSettings: optimise),
         .target(name: "EmovoxLabelling", dependencies: ["EmovoxCore", "EmovoxVision", "EmovoxModels", "EmovoxData"],
                 swiftSettings: optimise),
-        .target(name: "EmovoxDistill", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxModels", "EmovoxData", "EmovoxLabelling"],
+        .target(name: "EmovoxAudioStore", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxData"], swiftSettings: optimise),
+        .target(name: "EmovoxDistill", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxAudioStore", "EmovoxModels", "EmovoxData", "EmovoxLabelling"],
                 swiftSettings: optimise),
         .target(name: "EmovoxInference", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxModels", "EmovoxData", "EmovoxEval"],
                 swiftSettings: optimise),
@@ -86,7 +88,7 @@ let package = Package(
         .target(name: "EmovoxSegmentation", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxInference"], swiftSettings: optimise),
         .executableTarget(name: "emovox",
                           dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData", "EmovoxEval",
-                                         "EmovoxReport", "EmovoxLabelling", "EmovoxDistill", "EmovoxInference", "EmovoxAnalysis",
+                                         "EmovoxReport", "EmovoxLabelling", "EmovoxAudioStore", "EmovoxDistill", "EmovoxInference", "EmovoxAnalysis",
                                          "EmovoxDemo", "EmovoxBench", "EmovoxTeacherTraining", "EmovoxExport", "EmovoxSegmentation",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: optimise),
@@ -98,7 +100,8 @@ let package = Package(
         .testTarget(name: "EmovoxEvalTests", dependencies: ["EmovoxEval"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmovoxReportTests", dependencies: ["EmovoxReport"]),
         .testTarget(name: "EmovoxLabellingTests", dependencies: ["EmovoxLabelling"]),
-        .testTarget(name: "EmovoxDistillTests", dependencies: ["EmovoxDistill"]),
+        .testTarget(name: "EmovoxAudioStoreTests", dependencies: ["EmovoxAudioStore", "EmovoxAudio", "EmovoxData"]),
+        .testTarget(name: "EmovoxDistillTests", dependencies: ["EmovoxDistill", "EmovoxAudioStore", "EmovoxAudio", "EmovoxData"]),
         .testTarget(name: "EmovoxDemoTests", dependencies: ["EmovoxDemo"]),
         .testTarget(name: "EmovoxTeacherTrainingTests", dependencies: ["EmovoxTeacherTraining"], resources: [.copy("Fixtures")]),
         // Fuzzing of every parser, load-time checks, byte reproducibility and kill/resume of the built CLI.

@@ -82,10 +82,17 @@ public struct AudioAugmentation: Codable, Equatable, Sendable {
     /// split from `rng` up front (deterministic under any thread count or batch composition order).
     public func mask(_ x: inout Tensor, rng: inout SeededRNG) {
         guard timeMasks > 0 || frequencyMasks > 0 else { return }
-        precondition(x.shape.count == 4, "mask expects [N, 1, bins, frames]")
+        mask(&x, rngs: (0..<x.shape[0]).map { _ in rng.split() })
+    }
+
+    /// The same masks with item i drawn from `rngs[i]` (training: each sample's own stream, so a sample is masked
+    /// the same whichever batch, worker or rank it is prepared in).
+    public func mask(_ x: inout Tensor, rngs: [SeededRNG]) {
+        guard timeMasks > 0 || frequencyMasks > 0 else { return }
+        precondition(x.shape.count == 4 && rngs.count == x.shape[0], "mask expects [N, 1, bins, frames] and one RNG per item")
         let n = x.shape[0], bins = x.shape[1] * x.shape[2], frames = x.shape[3]
         for item in 0..<n {
-            var r = rng.split()
+            var r = rngs[item]
             let base = item * bins * frames
             for _ in 0..<timeMasks {
                 let w = r.int(below: min(timeMaskFrames, frames) + 1), t0 = r.int(below: frames - w + 1)

@@ -74,11 +74,17 @@ public final class Spectrogram {
 
     /// Equal-length crops → [N, 1, bins, frames], computed in parallel.
     public func batch(_ crops: [[Float]], dither: inout SeededRNG?) -> Tensor {
+        // One RNG per crop, split up front, keeps dithered batches deterministic under any thread count.
+        batch(crops, dithers: dither == nil ? nil : crops.map { _ in dither!.split() })
+    }
+
+    /// Equal-length crops → [N, 1, bins, frames], crop i dithered from `dithers[i]` (none when nil).
+    public func batch(_ crops: [[Float]], dithers: [SeededRNG]?) -> Tensor {
+        precondition(dithers == nil || dithers!.count == crops.count, "spectrogram batch: one dither RNG per crop")
         let frames = config.frames(samples: crops.first?.count ?? 0)
         var out = Tensor(zeros: [crops.count, 1, config.bins, frames])
         let per = config.bins * frames
-        // One RNG per crop, split up front, keeps dithered batches deterministic under any thread count.
-        var rngs: [SeededRNG?] = crops.map { _ in dither == nil ? nil : dither!.split() }
+        var rngs: [SeededRNG?] = dithers.map { $0.map { Optional($0) } } ?? [SeededRNG?](repeating: nil, count: crops.count)
         out.data.withUnsafeMutableBufferPointer { op in
             rngs.withUnsafeMutableBufferPointer { rp in
                 Threads.parallelFor(crops.count) { range in
@@ -168,15 +174,23 @@ public final class Spectrogram {
     /// A random crop of `samples` (zero-padded when shorter) and its start in samples.
     public static func randomCrop(_ audio: [Float], samples: Int, rng: inout SeededRNG) -> (crop: [Float], start: Int) {
         if audio.count <= samples { return (audio + [Float](repeating: 0, count: samples - audio.count), 0) }
-        let s = rng.int(below: audio.count - samples + 1)
+        let s = randomCropStart(length: audio.count, samples: samples, rng: &rng)
         return (Array(audio[s..<(s + samples)]), s)
     }
+
+    /// Where a random crop of `samples` starts in a clip of `length` samples (0, drawing nothing, when it is shorter).
+    public static func randomCropStart(length: Int, samples: Int, rng: inout SeededRNG) -> Int {
+        length <= samples ? 0 : rng.int(below: length - samples + 1)
+    }
+
+    /// Where the centre `samples` of a clip of `length` samples start.
+    public static func centreCropStart(length: Int, samples: Int) -> Int { length > samples ? (length - samples) / 2 : 0 }
 
     /// The centre `maxSamples` of the audio (all of it when shorter; padded to at least `minSamples`).
     public static func centreCrop(_ audio: [Float], maxSamples: Int, minSamples: Int = 0) -> (crop: [Float], start: Int) {
         var crop = audio, start = 0
         if audio.count > maxSamples {
-            start = (audio.count - maxSamples) / 2
+            start = centreCropStart(length: audio.count, samples: maxSamples)
             crop = Array(audio[start..<(start + maxSamples)])
         }
         if crop.count < minSamples { crop += [Float](repeating: 0, count: minSamples - crop.count) }

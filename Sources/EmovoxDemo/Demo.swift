@@ -108,7 +108,7 @@ public enum Demo {
         let run = o.out + "/run"
         let trainer = try DistillationTrainer.make(config: cfg, classes: runner.teacher.labels, runDir: run, resume: o.resume)
         stage("distill: \(o.model), \(items("train").count) train clips, \(o.epochs) epochs, batch \(o.batchSize), LR \(o.lrStart)→\(o.lrEnd) (log-linear)")
-        try trainer.train(items("train"), validation: items("heard"))
+        try trainer.train(DistillationSet(items("train")), validation: DistillationSet(items("heard")))
 
         // 5. Analysis, probe, report
         stage("analysis on train / heard / unheard")

@@ -3,14 +3,7 @@ import EmovoxCore
 import EmovoxModels
 import EmovoxAudio
 import EmovoxLabelling
-
-/// One training clip: 16 kHz audio and the teacher's frame logits for it.
-public struct DistillationItem {
-    public let id: String
-    public let audio: [Float]
-    public let labels: ClipTeacherLabels
-    public init(id: String, audio: [Float], labels: ClipTeacherLabels) { self.id = id; self.audio = audio; self.labels = labels }
-}
+import EmovoxAudioStore
 
 public struct DistillationConfig: Codable, Equatable {
     public var model = "vggm-small"
@@ -47,13 +40,29 @@ public struct EpochRecord: Codable {
     enum CodingKeys: String, CodingKey { case epoch, learningRate, trainLoss, validationLoss, cropsWithoutFaceFrames }
 }
 
-/// Resumable training state beside the weights.
+/// Resumable training state beside the weights. Epoch orders, crops and dither are pure functions of
+/// (seed, epoch, position), so the state is just how far training got (and the partial epoch's sums).
 struct TrainerState: Codable {
     var epochsDone: Int
-    var rng: SeededRNG
+    var batchesDone: Int
+    var partial: EpochProgress
     var history: [EpochRecord]
     var config: DistillationConfig
     var classes: [String]
+}
+
+/// Sums over the batches done so far in the current epoch (its wall-clock seconds are not stored: same bytes per run).
+struct EpochProgress: Codable {
+    var lossSum = 0.0, seen = 0, noFace = 0, seconds = 0.0
+    enum CodingKeys: String, CodingKey { case lossSum, seen, noFace }
+}
+
+/// One batch ready for the network: spectrograms [N, 1, bins, frames] and soft targets [N, classes].
+public struct PreparedBatch {
+    public let x: Tensor
+    public let targets: Tensor
+    public let cropsWithoutFaceFrames: Int
+    public var count: Int { x.shape[0] }
 }
 
 /// Teacher → student distillation (paper §3): random 4.024 s crops, soft targets at T = 2,
@@ -63,47 +72,55 @@ public final class DistillationTrainer {
     public let runDir: String
     public let classes: [String]
     public private(set) var model: StudentModel
-    /// Spectrograms for a batch of crops: [N, 1, bins, frames]; `dither` on for training.
-    public let featurize: (_ crops: [[Float]], _ rng: inout SeededRNG?) -> Tensor
-    var rng: SeededRNG
+    /// Spectrograms for a batch of crops: [N, 1, bins, frames]; crop i dithered from `dithers[i]` when training.
+    public let featurize: (_ crops: [[Float]], _ dithers: [SeededRNG]?) -> Tensor
     var optimizer: SGD
     public private(set) var history: [EpochRecord] = []
     var epochsDone = 0
+    var batchesDone = 0
+    var partial = EpochProgress()
     public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0).utf8)) }
+    /// Batches prepared ahead on a background thread (0: in line).
+    public var prefetch = 2
     /// Stops after this many epochs in total (simulates an interruption in tests).
     var epochsLimitForTesting: Int? = nil
+    /// When the first optimisation step of the last `train` call ended, and samples/s after it (steady state).
+    public private(set) var firstStepEnded: Date?
+    public private(set) var steadySamplesPerSecond: Double?
 
     public var weightsPath: String { runDir + "/student.safetensors" }
     var statePath: String { runDir + "/trainer_state.json" }
     var optimizerPath: String { runDir + "/optimizer.safetensors" }
-    /// Everything a resume needs (weights, momentum, RNG, history) in one atomically written file, so a kill at
-    /// any moment leaves either the previous epoch's or this epoch's state, never a mix of the two.
+    /// Everything a resume needs (weights, momentum, position, history) in one atomically written file, so a kill at
+    /// any moment leaves either the previous checkpoint's or this one's state, never a mix of the two.
     var resumePath: String { runDir + "/resume.safetensors" }
     public var logPath: String { runDir + "/epochs.csv" }
     var timingPath: String { runDir + "/timing.csv" }
 
     public init(config: DistillationConfig, classes: [String], runDir: String,
-                featurize: @escaping (_ crops: [[Float]], _ rng: inout SeededRNG?) -> Tensor, resume: Bool) throws {
+                featurize: @escaping (_ crops: [[Float]], _ dithers: [SeededRNG]?) -> Tensor, resume: Bool) throws {
         self.config = config; self.classes = classes; self.runDir = runDir; self.featurize = featurize
         try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
         var r = SeededRNG(seed: config.seed)
         let cfg = try StudentConfig.named(config.model, classes: classes.count)
         model = StudentModel(config: cfg, rng: &r)
-        rng = r
         optimizer = SGD(model.network.parameters, learningRate: config.learningRateStart,
                         momentum: config.momentum, weightDecay: config.weightDecay)
         if resume, FileManager.default.fileExists(atPath: resumePath) {
             let (tensors, meta) = try Safetensors.read(resumePath)
             guard let text = meta["trainer_state"], let state = try? JSONDecoder().decode(TrainerState.self, from: Data(text.utf8)) else {
-                throw EmovoxError("no trainer state in the resume file's metadata", file: resumePath)
+                throw EmovoxError("no trainer state in the resume file's metadata (or one written by an older emovox); start a new --out folder", file: resumePath)
             }
             try restore(state, source: resumePath)
             try Self.checkSpectrogramVersion(meta["spectrogram"], source: resumePath)
             try model.network.load(stateDict: Self.unprefixed(tensors, "model."), source: resumePath)
             try optimizer.load(state: Self.unprefixed(tensors, "optimizer."))
-            try writeReports()  // a kill between the resume file and the reports left them one epoch behind
+            try writeReports()  // a kill between the resume file and the reports left them one checkpoint behind
         } else if resume, FileManager.default.fileExists(atPath: statePath) {  // a run from before resume.safetensors
-            try restore(try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: URL(fileURLWithPath: statePath))), source: statePath)
+            guard let state = try? JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: URL(fileURLWithPath: statePath))) else {
+                throw EmovoxError("unreadable trainer state (or one written by an older emovox); start a new --out folder", file: statePath)
+            }
+            try restore(state, source: statePath)
             let (weights, weightsMeta) = try Safetensors.read(weightsPath)
             try Self.checkSpectrogramVersion(weightsMeta["spectrogram"], source: weightsPath)
             try model.network.load(stateDict: weights, source: weightsPath)
@@ -116,9 +133,10 @@ public final class DistillationTrainer {
             throw EmovoxError("the run was started with another configuration; start a new --out folder or pass the same options", file: source)
         }
         guard state.classes == classes else { throw EmovoxError("the run's classes \(state.classes) differ from the labels' \(classes)", file: source) }
-        rng = state.rng
         history = state.history
         epochsDone = state.epochsDone
+        batchesDone = state.batchesDone
+        partial = state.partial
     }
 
     /// A run trained on another spectrogram normalisation cannot go on with this build's (checkpoints without the
@@ -135,110 +153,146 @@ public final class DistillationTrainer {
 
     public var schedule: LRSchedule { .logLinear(start: config.learningRateStart, end: config.learningRateEnd, epochs: config.epochs) }
 
-    /// A random crop of `cropSamples` (zero-padded when the clip is shorter) and its time span in seconds.
-    public static func randomCrop(_ audio: [Float], samples: Int, sampleRate: Int, rng: inout SeededRNG) -> (crop: [Float], start: Double, end: Double) {
-        let (crop, s) = Spectrogram.randomCrop(audio, samples: samples, rng: &rng)
-        return (crop, Double(s) / Double(sampleRate), Double(min(s + samples, audio.count)) / Double(sampleRate))
-    }
-
-    /// Epoch order: a shuffle, or class-balanced draws with replacement (same count).
-    func epochOrder(_ items: [DistillationItem]) -> [Int] {
+    /// Epoch order: a shuffle, or class-balanced draws with replacement (same count); a function of (seed, epoch)
+    /// only, so a resumed run and every data-parallel rank compute the same order.
+    func epochOrder(_ set: DistillationSet, epoch: Int) -> [Int] {
+        var rng = SeededRNG(seed: config.seed, epoch: epoch, position: -1)
         if !config.classBalanced {
-            var idx = Array(items.indices)
+            var idx = Array(0..<set.count)
             for i in stride(from: idx.count - 1, to: 0, by: -1) { idx.swapAt(i, rng.int(below: i + 1)) }
             return idx
         }
-        let dominant = items.map { $0.labels.dominantClass ?? 0 }
+        let dominant = (0..<set.count).map { set.teacher.dominantClass($0) }
         var counts = [Int: Int]()
         for d in dominant { counts[d, default: 0] += 1 }
-        let weights = dominant.map { 1 / Double(counts[$0]!) }
-        let total = weights.reduce(0, +)
-        return (0..<items.count).map { _ in
-            var u = Double(rng.uniform()) * total
-            for (i, w) in weights.enumerated() { u -= w; if u <= 0 { return i } }
-            return items.count - 1
+        var cumulative = [Double](), total = 0.0
+        cumulative.reserveCapacity(set.count)
+        for d in dominant { total += 1 / Double(counts[d]!); cumulative.append(total) }
+        return (0..<set.count).map { _ in
+            // First clip whose cumulative weight reaches u (binary search: a million-clip corpus stays fast).
+            let u = Double(rng.uniform()) * total
+            var lo = 0, hi = set.count - 1
+            while lo < hi { let mid = (lo + hi) / 2; if cumulative[mid] >= u { hi = mid } else { lo = mid + 1 } }
+            return lo
         }
+    }
+
+    /// The batch at positions [a, b) of the epoch's order: read each crop, dither, spectrogram, soft targets.
+    /// Sample p's crop and dither come from `SeededRNG(seed:epoch:position: p)`, so the batch is the same whichever
+    /// thread (or rank) prepares it.
+    public func prepareBatch(_ set: DistillationSet, order: [Int], epoch: Int, positions: Range<Int>) -> PreparedBatch {
+        var crops: [[Float]] = [], dithers: [SeededRNG] = [], masks: [SeededRNG] = [], targets: [Float] = [], noFace = 0
+        let rate = Double(config.sampleRate)
+        for p in positions {
+            let clip = order[p]
+            var rng = SeededRNG(seed: config.seed, epoch: epoch, position: p)
+            let crop: [Float], s: Int, e: Int
+            if let aug = config.augmentation {
+                // Augmented crops see the whole clip (placement needs its length, speed perturbation reads factor × crop).
+                let c = aug.crop(set.audio.samples(clip, from: 0, count: set.audio.sampleCount(clip)), samples: config.cropSamples, rng: &rng)
+                (crop, s, e) = (c.crop, c.start, c.end)
+                masks.append(rng.split())
+            } else {
+                (crop, s) = set.audio.randomCrop(clip, samples: config.cropSamples, rng: &rng)
+                e = min(s + config.cropSamples, set.audio.sampleCount(clip))
+            }
+            let (target, inside) = set.teacher.softTarget(clip, start: Double(s) / rate, end: Double(e) / rate, temperature: config.temperature)
+            if !inside { noFace += 1 }
+            crops.append(crop); targets += target; dithers.append(rng)
+        }
+        var x = featurize(crops, dithers)
+        if let aug = config.augmentation { aug.mask(&x, rngs: masks) }  // SpecAugment masks, one stream per sample
+        return PreparedBatch(x: x, targets: Tensor(shape: [positions.count, classes.count], data: targets), cropsWithoutFaceFrames: noFace)
+    }
+
+    /// Forward and backward on a prepared batch: leaves the gradients in the parameters, returns the loss.
+    public func gradient(_ batch: PreparedBatch) -> Float {
+        optimizer.zeroGrad()
+        let logits = model.forward(batch.x, training: true)
+        let (loss, grad) = Loss.softCrossEntropy(logits: logits, targets: batch.targets, temperature: config.temperature)
+        model.backward(grad)
+        return loss
     }
 
     /// Mean loss over deterministic centre crops (no update): the held-out curve.
-    public func evaluate(_ items: [DistillationItem]) -> Float {
-        guard !items.isEmpty else { return .nan }
+    public func evaluate(_ set: DistillationSet) -> Float {
+        guard set.count > 0 else { return .nan }
         var total = 0.0
-        for start in stride(from: 0, to: items.count, by: config.batchSize) {
-            let batch = items[start..<min(start + config.batchSize, items.count)]
+        let seconds = Double(config.cropSamples) / Double(config.sampleRate)
+        for start in stride(from: 0, to: set.count, by: config.batchSize) {
             var crops: [[Float]] = [], targets: [Float] = []
-            for it in batch {
-                let (c, s) = Spectrogram.centreCrop(it.audio, maxSamples: config.cropSamples, minSamples: config.cropSamples)
+            for i in start..<min(start + config.batchSize, set.count) {
+                let (c, s) = set.audio.centreCrop(i, samples: config.cropSamples)
                 crops.append(c)
                 let t0 = Double(s) / Double(config.sampleRate)
-                targets += DistillationTarget.softTarget(it.labels, start: t0, end: t0 + Double(config.cropSamples) / Double(config.sampleRate),
-                                                         temperature: config.temperature).target
+                targets += set.teacher.softTarget(i, start: t0, end: t0 + seconds, temperature: config.temperature).target
             }
-            var none: SeededRNG? = nil
-            let x = featurize(crops, &none)
-            let logits = model.forward(x, training: false)
+            let logits = model.forward(featurize(crops, nil), training: false)
             let (loss, _) = Loss.softCrossEntropy(logits: logits, targets: Tensor(shape: logits.shape, data: targets), temperature: config.temperature)
-            total += Double(loss) * Double(batch.count)
+            total += Double(loss) * Double(crops.count)
         }
-        return Float(total / Double(items.count))
+        return Float(total / Double(set.count))
     }
 
-    /// Trains until `config.epochs`, checkpointing after each epoch (weights, optimiser, RNG, log) atomically.
-    public func train(_ items: [DistillationItem], validation: [DistillationItem] = []) throws {
-        guard !items.isEmpty else { throw EmovoxError("no training clips with teacher labels") }
-        let batches = (items.count + config.batchSize - 1) / config.batchSize
+    /// Trains until `config.epochs` (or `maxSteps` optimisation steps in this call), checkpointing after each
+    /// epoch and at a `maxSteps` stop (weights, optimiser, position, log) atomically; `--resume` continues exactly.
+    public func train(_ set: DistillationSet, validation: DistillationSet? = nil, maxSteps: Int? = nil) throws {
+        guard set.count > 0 else { throw EmovoxError("no training clips with teacher labels") }
+        let batches = (set.count + config.batchSize - 1) / config.batchSize
+        var steps = 0, samplesAfterFirst = 0
+        firstStepEnded = nil; steadySamplesPerSecond = nil
         while epochsDone < min(config.epochs, epochsLimitForTesting ?? .max) {
             let epoch = epochsDone
             optimizer.learningRate = schedule.rate(epoch: epoch)
-            let order = epochOrder(items)
-            let t0 = Date()
-            var lossSum = 0.0, seen = 0, noFace = 0
-            for b in 0..<batches {
-                let idx = order[(b * config.batchSize)..<min((b + 1) * config.batchSize, order.count)]
-                var crops: [[Float]] = [], targets: [Float] = []
-                for i in idx {
-                    // --- augmentation (issue 13): augmented crop when configured, the plain random crop otherwise ---
-                    let (crop, s, e) = config.augmentation.map { aug in
-                        let c = aug.crop(items[i].audio, samples: config.cropSamples, rng: &rng)
-                        return (c.crop, Double(c.start) / Double(config.sampleRate), Double(c.end) / Double(config.sampleRate))
-                    } ?? Self.randomCrop(items[i].audio, samples: config.cropSamples, sampleRate: config.sampleRate, rng: &rng)
-                    let (target, inside) = DistillationTarget.softTarget(items[i].labels, start: s, end: e, temperature: config.temperature)
-                    if !inside { noFace += 1 }
-                    crops.append(crop); targets += target
-                }
-                var dither: SeededRNG? = rng.split()
-                var x = featurize(crops, &dither)
-                if let aug = config.augmentation { aug.mask(&x, rng: &rng) }  // SpecAugment masks (issue 13)
-                optimizer.zeroGrad()
-                let logits = model.forward(x, training: true)
-                let (loss, grad) = Loss.softCrossEntropy(logits: logits, targets: Tensor(shape: logits.shape, data: targets),
-                                                          temperature: config.temperature)
+            let order = epochOrder(set, epoch: epoch)
+            let first = batchesDone
+            let loader = Prefetcher(count: batches - first, depth: prefetch) { [self] k in
+                let b = first + k
+                return prepareBatch(set, order: order, epoch: epoch, positions: (b * config.batchSize)..<min((b + 1) * config.batchSize, set.count))
+            }
+            defer { loader.cancel() }
+            var t0 = Date()
+            while let batch = try loader.next() {
+                let loss = gradient(batch)
                 guard loss.isFinite else {
-                    throw EmovoxError("loss became \(loss) at epoch \(epoch + 1), batch \(b + 1): lower the learning rate; the last good checkpoint is kept", file: runDir)
+                    throw EmovoxError("loss became \(loss) at epoch \(epoch + 1), batch \(batchesDone + 1): lower the learning rate; the last good checkpoint is kept", file: runDir)
                 }
-                model.backward(grad)
+                // (Data-parallel training averages the gradients across processes here, before the step.)
                 optimizer.step()
-                lossSum += Double(loss) * Double(idx.count)
-                seen += idx.count
-                let elapsed = Date().timeIntervalSince(t0)
-                let rate = Double(seen) / max(elapsed, 1e-9)
-                let remaining = Double(items.count * (config.epochs - epoch) - seen) / rate
+                batchesDone += 1; steps += 1
+                partial.lossSum += Double(loss) * Double(batch.count)
+                partial.seen += batch.count
+                partial.noFace += batch.cropsWithoutFaceFrames
+                let now = Date()
+                partial.seconds += now.timeIntervalSince(t0); t0 = now
+                if let f = firstStepEnded {
+                    samplesAfterFirst += batch.count
+                    steadySamplesPerSecond = Double(samplesAfterFirst) / max(now.timeIntervalSince(f), 1e-9)
+                } else { firstStepEnded = now }
+                let rate = Double(partial.seen) / max(partial.seconds, 1e-9)
                 if ProgressBar.interactive {  // per-batch progress only on a terminal; logs get the epoch lines
+                    let remaining = Double(set.count * (config.epochs - epoch) - partial.seen) / rate
                     log(String(format: "\repoch %d/%d  batch %d/%d  loss %.4f  %.1f samples/s  ETA %@   ",
-                               epoch + 1, config.epochs, b + 1, batches, lossSum / Double(seen), rate, ProgressBar.formatDuration(remaining)))
+                               epoch + 1, config.epochs, batchesDone, batches, partial.lossSum / Double(partial.seen), rate, ProgressBar.formatDuration(remaining)))
+                }
+                if let maxSteps, steps >= maxSteps, batchesDone < batches {
+                    try checkpoint()
+                    log(String(format: "%@stopped after %d steps (--max-steps) in epoch %d at batch %d/%d; --resume continues\n",
+                               ProgressBar.interactive ? "\r" : "", steps, epoch + 1, batchesDone, batches))
+                    return
                 }
             }
-            let seconds = Date().timeIntervalSince(t0)
-            let val = validation.isEmpty ? nil : evaluate(validation)
-            let rec = EpochRecord(epoch: epoch + 1, learningRate: optimizer.learningRate, trainLoss: Float(lossSum / Double(seen)),
-                                  validationLoss: val, seconds: seconds, samplesPerSecond: Double(seen) / seconds,
-                                  cropsWithoutFaceFrames: noFace)
+            let val = validation.flatMap { $0.count > 0 ? evaluate($0) : nil }
+            let rec = EpochRecord(epoch: epoch + 1, learningRate: optimizer.learningRate, trainLoss: Float(partial.lossSum / Double(partial.seen)),
+                                  validationLoss: val, seconds: partial.seconds, samplesPerSecond: Double(partial.seen) / partial.seconds,
+                                  cropsWithoutFaceFrames: partial.noFace)
             history.append(rec)
-            epochsDone += 1
+            epochsDone += 1; batchesDone = 0; partial = EpochProgress()
             try checkpoint()
             try appendTiming(rec)
             log(String(format: "%@epoch %d/%d  train loss %.4f%@  lr %.2e  %.1f s (%.1f samples/s)\n", ProgressBar.interactive ? "\r" : "", epoch + 1, config.epochs,
-                       rec.trainLoss, val.map { String(format: "  held-out loss %.4f", $0) } ?? "", rec.learningRate, seconds, rec.samplesPerSecond))
+                       rec.trainLoss, val.map { String(format: "  held-out loss %.4f", $0) } ?? "", rec.learningRate, rec.seconds, rec.samplesPerSecond))
+            if let maxSteps, steps >= maxSteps { return }
         }
     }
 
@@ -248,16 +302,19 @@ public final class DistillationTrainer {
         var tensors: [String: Tensor] = [:]
         for (k, t) in model.network.stateDict() { tensors["model." + k] = t }
         for (k, t) in optimizer.state() { tensors["optimizer." + k] = t }
-        let state = try CanonicalJSON.string(TrainerState(epochsDone: epochsDone, rng: rng, history: history, config: config, classes: classes))
-        try Safetensors.write(tensors, metadata: ["format": "emovox-resume-v1", "optimizer": "sgd", "trainer_state": state,
+        try Safetensors.write(tensors, metadata: ["format": "emovox-resume-v1", "optimizer": "sgd", "trainer_state": try CanonicalJSON.string(state),
                                                   "spectrogram": String(SpectrogramConfig.currentVersion)], to: resumePath)
         try writeReports()
+    }
+
+    var state: TrainerState {
+        TrainerState(epochsDone: epochsDone, batchesDone: batchesDone, partial: partial, history: history, config: config, classes: classes)
     }
 
     func writeReports() throws {
         try StudentCheckpoint.save(model, classes: classes, extra: ["epochs": String(epochsDone), "temperature": String(config.temperature),
                                                                    "spectrogram": String(SpectrogramConfig.currentVersion)], to: weightsPath)
-        try AtomicFile.write(try CanonicalJSON.encoder(pretty: true).encode(TrainerState(epochsDone: epochsDone, rng: rng, history: history, config: config, classes: classes)), to: statePath)
+        try AtomicFile.write(try CanonicalJSON.encoder(pretty: true).encode(state), to: statePath)
         var csv = "epoch,learning_rate,train_loss,heldout_loss,crops_without_face_frames\n"
         for r in history {
             csv += "\(r.epoch),\(r.learningRate),\(r.trainLoss),\(r.validationLoss.map { String($0) } ?? ""),\(r.cropsWithoutFaceFrames)\n"

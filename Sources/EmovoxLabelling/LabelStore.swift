@@ -6,18 +6,40 @@ import EmovoxCore
 /// the clip is labelled again on resume.
 public enum LabelStore {
     public static func read(_ path: String) throws -> [ClipTeacherLabels] {
-        guard FileManager.default.fileExists(atPath: path) else { return [] }
-        guard let data = FileManager.default.contents(atPath: path) else { throw EmovoxError("cannot read", file: path) }
         var out: [ClipTeacherLabels] = []
-        let decoder = JSONDecoder()
-        for (i, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
-            do { out.append(try decoder.decode(ClipTeacherLabels.self, from: Data(line))) } catch {
-                // Only a torn final line (interrupted write) is tolerated.
-                if i == data.split(separator: UInt8(ascii: "\n")).count - 1 && data.last != UInt8(ascii: "\n") { break }
-                throw EmovoxError("line \(i + 1) is not a valid label record: \(error)", file: path)
-            }
-        }
+        try forEach(path) { out.append($0) }
         return out
+    }
+
+    /// Streams the records one at a time (1 MB reads), so a million-clip label file is never held whole.
+    public static func forEach(_ path: String, _ body: (ClipTeacherLabels) throws -> Void) throws {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        guard let h = FileHandle(forReadingAtPath: path) else { throw EmovoxError("cannot read", file: path) }
+        defer { try? h.close() }
+        let decoder = JSONDecoder()
+        var pending = Data(), lineNumber = 0
+        func decode(_ line: Data, last: Bool) throws {
+            lineNumber += 1
+            guard !line.isEmpty else { return }
+            let record: ClipTeacherLabels
+            do { record = try decoder.decode(ClipTeacherLabels.self, from: line) } catch {
+                if last { return }  // only a torn final line (interrupted write) is tolerated
+                throw EmovoxError("line \(lineNumber) is not a valid label record: \(error)", file: path)
+            }
+            try body(record)
+        }
+        while true {
+            let chunk = h.readData(ofLength: 1 << 20)
+            if chunk.isEmpty { break }
+            pending.append(chunk)
+            var start = pending.startIndex
+            while let nl = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                try decode(Data(pending[start..<nl]), last: false)
+                start = nl + 1
+            }
+            pending = Data(pending[start...])
+        }
+        try decode(pending, last: true)
     }
 
     public final class Appender {

@@ -3,10 +3,12 @@ import Foundation
 import EmovoxCore
 import EmovoxData
 import EmovoxAudio
+import EmovoxAudioStore
+import EmovoxLabelling
 
 struct CorpusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "corpus", abstract: "Build and inspect corpus manifests.",
-                                                    subcommands: [Scan.self, Info.self])
+                                                    subcommands: [Scan.self, Info.self, Pack.self, PackMerge.self])
 
     struct Scan: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Scan a corpus folder into a manifest, optionally with identity splits.")
@@ -48,5 +50,31 @@ struct CorpusCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Summarise a manifest: clips, speakers, labels, splits.")
         @Argument var manifest: String
         func run() throws { print(try Manifest.read(manifest).summary(name: manifest)) }
+    }
+
+    struct Pack: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Decode every clip once to 16 kHz mono int16 in large shard files plus an index (resumable; --shard for job arrays).")
+        @Argument(help: "Manifest (.jsonl or .csv).") var manifest: String
+        @Option(help: "Store folder (default: <manifest>.store, which `distill` then finds by itself).") var out: String?
+        @Option(help: "Pack only clips k with k mod n = i (i/n); join the parts with `corpus pack-merge`.") var shard: String?
+        @Option(help: "Start a new data file beyond this size (MB).") var fileMb: Int = 1024
+
+        func run() throws {
+            let store = out ?? manifest + ".store"
+            let part = try shard.map { try LabelStore.parseShard($0) }
+            let r = try AudioStorePacker.pack(try Manifest.read(manifest), to: store, shard: part, maxFileBytes: fileMb << 20)
+            print("\(store): \(r.packed) clips packed, \(r.alreadyPacked) already there, \(r.skipped.count) skipped"
+                  + (r.skipped.isEmpty ? "" : " (listed in \(store)/\(AudioStoreFormat.skippedName(AudioStoreFormat.partName(shard: part)))): "
+                     + r.skipped.prefix(3).map { "\($0.id): \($0.reason)" }.joined(separator: "; ")))
+            if part != nil { print("when every shard is done: emovox corpus pack-merge \(store)") }
+        }
+    }
+
+    struct PackMerge: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "pack-merge",
+            abstract: "Join the shard indexes of a store packed with --shard into its index.tsv.")
+        @Argument(help: "Store folder.") var store: String
+        func run() throws { print("\(store): \(try AudioStorePacker.merge(store)) clips in \(AudioStoreFormat.indexName)") }
     }
 }

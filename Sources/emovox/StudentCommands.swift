@@ -3,6 +3,7 @@ import Foundation
 import EmovoxCore
 import EmovoxAudio
 import EmovoxData
+import EmovoxAudioStore
 import EmovoxDistill
 import EmovoxEval
 import EmovoxModels
@@ -32,25 +33,38 @@ struct DistillCommand: ParsableCommand {
     @OptionGroup(title: "Augmentation (training only; all off by default)") var augment: AugmentationOptions
     @Flag(help: "Continue an interrupted run in --out.") var resume = false
     @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Packed audio store from `emovox corpus pack` (default: <corpus>.store/ when it exists).") var audioStore: String?
+    @Flag(help: "Load every clip's audio into memory even when a store sits beside the manifest.") var inMemory = false
+    @Option(help: "Stop after this many optimisation steps (checkpointed; --resume continues).") var maxSteps: Int?
+    @Option(help: "Held-out clips scored after each epoch: a fixed, evenly spaced subset of the 'heard' split.") var valClips: Int = 2000
+    @Option(help: "Batches prepared ahead on a background thread (0: in line).") var prefetch: Int = 2
 
     func run() throws {
+        let started = Date()
         Threads.set(threads)
         let manifest = try Manifest.read(corpus)
-        let labelRecords = try LabelStore.read(labels)
-        guard let classes = labelRecords.first?.classes else { throw EmovoxError("no label records", file: labels) }
         var cfg = DistillationConfig()
         cfg.model = model; cfg.epochs = epochs; cfg.batchSize = batchSize; cfg.learningRateStart = lrStart; cfg.learningRateEnd = lrEnd
         cfg.momentum = momentum; cfg.weightDecay = weightDecay; cfg.temperature = temperature; cfg.classBalanced = classBalanced; cfg.seed = seed
         cfg.augmentation = try augment.augmentation()
+        var origin = Pipelines.AudioOrigin.memory
+        if let path = audioStore ?? (inMemory ? nil : Pipelines.storeBeside(manifest: corpus)) {
+            origin = .store(try AudioStore(path))
+            print("audio: crops read from the packed store \(path)")
+        }
         var skipped: [(String, String)] = []
-        let train = Pipelines.items(manifest: manifest, labels: labelRecords, splits: ["train"], skipped: &skipped)
-        let heard = Pipelines.items(manifest: manifest, labels: labelRecords, splits: ["heard"], skipped: &skipped)
+        let (train, heard, classes) = try Pipelines.sets(manifest: manifest, labels: labels, audio: origin, validationClips: valClips, skipped: &skipped)
         if !skipped.isEmpty {
             print("skipped \(skipped.count) clips: " + skipped.prefix(5).map { "\($0.0) (\($0.1))" }.joined(separator: "; "))
         }
         let trainer = try DistillationTrainer.make(config: cfg, classes: classes, runDir: out, resume: resume)
-        try trainer.train(train, validation: heard)
-        print("\(trainer.weightsPath): \(train.count) training clips, \(epochs) epochs; log \(trainer.logPath)")
+        trainer.prefetch = prefetch
+        try trainer.train(train, validation: heard, maxSteps: maxSteps)
+        if let first = trainer.firstStepEnded {
+            print(String(format: "time to first step %.2f s; %@ after it", first.timeIntervalSince(started),
+                         trainer.steadySamplesPerSecond.map { String(format: "%.1f samples/s", $0) } ?? "no further steps"))
+        }
+        print("\(trainer.weightsPath): \(train.count) training clips, \(heard.count) held-out; log \(trainer.logPath)")
     }
 }
 

@@ -3,6 +3,7 @@ import EmovoxCore
 import EmovoxData
 import EmovoxLabelling
 import EmovoxAudio
+import EmovoxAudioStore
 @testable import EmovoxDistill
 
 final class DistillTests: XCTestCase {
@@ -94,16 +95,16 @@ final class DistillTests: XCTestCase {
         let d = try tempDir()
         let straight = try DistillationTrainer.make(config: cfg, classes: ["a", "b", "c"], runDir: d + "/a", resume: false)
         straight.log = { _ in }
-        try straight.train(items)
+        try straight.train(DistillationSet(items))
         var one = cfg; one.epochs = 2
         let first = try DistillationTrainer.make(config: one, classes: ["a", "b", "c"], runDir: d + "/b", resume: false)
         first.log = { _ in }
         first.epochsLimitForTesting = 1
-        try first.train(items)
+        try first.train(DistillationSet(items))
         XCTAssertEqual(first.history.count, 1)
         let resumed = try DistillationTrainer.make(config: one, classes: ["a", "b", "c"], runDir: d + "/b", resume: true)
         resumed.log = { _ in }
-        try resumed.train(items)
+        try resumed.train(DistillationSet(items))
         XCTAssertEqual(resumed.history.map(\.trainLoss), straight.history.map(\.trainLoss))
         XCTAssertEqual(resumed.model.network.stateDict(), straight.model.network.stateDict())
         XCTAssertTrue(FileManager.default.fileExists(atPath: d + "/b/epochs.csv"))
@@ -122,6 +123,79 @@ final class DistillTests: XCTestCase {
         cfg.epochs = 1; cfg.batchSize = 1; cfg.cropSamples = 12_000
         let t = try DistillationTrainer.make(config: cfg, classes: ["a", "b", "c"], runDir: try tempDir(), resume: false)
         t.log = { _ in }
-        XCTAssertThrowsError(try t.train([item])) { XCTAssertTrue("\($0)".contains("loss became nan"), "\($0)") }
+        XCTAssertThrowsError(try t.train(DistillationSet([item]))) { XCTAssertTrue("\($0)".contains("loss became nan"), "\($0)") }
+    }
+
+    /// --max-steps stops mid-epoch with a checkpoint; --resume from there ends where an uninterrupted run ends.
+    func testMaxStepsStopsMidEpochAndResumesExactly() throws {
+        var rng = SeededRNG(seed: 2)
+        var items: [DistillationItem] = []
+        for i in 0..<7 {
+            let audio: [Float] = (0..<(14_000 + 900 * i)).map { _ in rng.normal() * 0.1 }
+            let a = Float(i % 3), b = Float(i % 2)
+            let frames: [[Float]] = [[a, 1, 0], [0, 1, 2], [1, b, 1]]
+            items.append(DistillationItem(id: "c\(i)", audio: audio, labels: labels("c\(i)", times: [0, 0.4, 0.8], logits: frames)))
+        }
+        var cfg = DistillationConfig()
+        cfg.epochs = 2; cfg.batchSize = 2; cfg.cropSamples = 12_000; cfg.learningRateStart = 1e-2; cfg.learningRateEnd = 1e-3; cfg.classBalanced = true
+        let d = try tempDir()
+        let straight = try DistillationTrainer.make(config: cfg, classes: ["a", "b", "c"], runDir: d + "/a", resume: false)
+        straight.log = { _ in }
+        try straight.train(DistillationSet(items))
+        let stopped = try DistillationTrainer.make(config: cfg, classes: ["a", "b", "c"], runDir: d + "/b", resume: false)
+        stopped.log = { _ in }
+        try stopped.train(DistillationSet(items), maxSteps: 5)  // 4 batches per epoch: stops after batch 1 of epoch 2
+        XCTAssertEqual(stopped.history.count, 1)
+        XCTAssertEqual(stopped.batchesDone, 1)
+        let resumed = try DistillationTrainer.make(config: cfg, classes: ["a", "b", "c"], runDir: d + "/b", resume: true)
+        resumed.log = { _ in }
+        try resumed.train(DistillationSet(items))
+        XCTAssertEqual(resumed.history.map(\.trainLoss), straight.history.map(\.trainLoss))
+        XCTAssertEqual(resumed.model.network.stateDict(), straight.model.network.stateDict())
+    }
+
+    /// The same clips packed into a store and read crop by crop (batches prepared in the background) train to
+    /// bitwise the same weights as clips loaded into memory (prepared in line); both go through `Pipelines.sets`.
+    func testTrainingFromStoreEqualsTrainingFromMemory() throws {
+        let d = try tempDir()
+        var rng = SeededRNG(seed: 3)
+        var clips: [Clip] = [], labelLines = ""
+        for i in 0..<9 {
+            let path = d + "/c\(i).wav"
+            let audio: [Float] = (0..<(13_000 + 1500 * i)).map { _ in rng.normal() * 0.1 }
+            try WAVReader.encode16(audio, sampleRate: 16_000).write(to: URL(fileURLWithPath: path))
+            clips.append(Clip(id: "c\(i)", speaker: "s", audio: path, split: i % 4 == 3 ? "heard" : "train"))
+            let a = Float(i % 3), b = Float(i % 2)
+            let frames: [[Float]] = [[1, 0, a], [0, 2, 0], [b, 0, 1], [0, 1, 1]]
+            let l = labels("c\(i)", times: [0, 0.3, 0.6, 0.9], logits: frames)
+            labelLines += String(decoding: try JSONEncoder().encode(l), as: UTF8.self) + "\n"
+        }
+        clips.append(Clip(id: "unlabelled", speaker: "s", audio: d + "/c0.wav"))
+        let manifest = Manifest(clips: clips)
+        try labelLines.write(toFile: d + "/labels.jsonl", atomically: true, encoding: .utf8)
+        let store = d + "/m.jsonl.store"
+        _ = try AudioStorePacker.pack(manifest, to: store, showProgress: false)
+        XCTAssertEqual(Pipelines.storeBeside(manifest: d + "/m.jsonl"), store)
+
+        var cfg = DistillationConfig()
+        cfg.epochs = 2; cfg.batchSize = 3; cfg.cropSamples = 16_000; cfg.learningRateStart = 1e-2; cfg.learningRateEnd = 1e-3
+        func run(_ origin: Pipelines.AudioOrigin, prefetch: Int, dir: String) throws -> DistillationTrainer {
+            var skipped: [(String, String)] = []
+            let (train, heard, classes) = try Pipelines.sets(manifest: manifest, labels: d + "/labels.jsonl", audio: origin, validationClips: 2, skipped: &skipped)
+            XCTAssertEqual(train.count, 7)
+            XCTAssertEqual(heard.ids, ["c3", "c7"])
+            XCTAssertEqual(skipped.map(\.0), ["unlabelled"])
+            let t = try DistillationTrainer.make(config: cfg, classes: classes, runDir: d + "/" + dir, resume: false)
+            t.log = { _ in }
+            t.prefetch = prefetch
+            try t.train(train, validation: heard)
+            return t
+        }
+        let memory = try run(.memory, prefetch: 0, dir: "memory")
+        let stored = try run(.store(try AudioStore(store)), prefetch: 2, dir: "store")
+        XCTAssertEqual(stored.history.map(\.trainLoss), memory.history.map(\.trainLoss))
+        XCTAssertEqual(stored.history.map(\.validationLoss), memory.history.map(\.validationLoss))
+        XCTAssertEqual(stored.model.network.stateDict(), memory.model.network.stateDict())
+        XCTAssertNotEqual(memory.history[0].trainLoss, memory.history[1].trainLoss)  // it did train
     }
 }
