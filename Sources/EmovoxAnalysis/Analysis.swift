@@ -81,7 +81,7 @@ public enum Analysis {
             named.append(("student", s, a.student))
             if let t = a.teacher { named.append(("teacher", s, t)) }
         } }
-        if let p = r.unheardProbe { named.append(("probe (fc7, leave-one-speaker-out)", "unheard", p.student.pooled)) }
+        if let p = r.unheardProbe { named.append(("probe", "unheard", p.student.pooled)) }  // fc7 embedding, leave-one-speaker-out
         guard !named.isEmpty else { return }
         var confusion = "source,split,true,predicted,count\n", recall = "source,split,class,recall,support\n"
         for n in named {

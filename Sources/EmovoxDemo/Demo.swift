@@ -123,6 +123,10 @@ public enum Demo {
                 print(String(format: "%@: student UA %.3f vs acted labels (chance %.3f); teacher UA %.3f", s, a.student.ua, 1 / Double(present), a.teacher?.ua ?? 0))
             }
         }
+        if let p = result.unheardProbe {
+            print(String(format: "unheard: probe (fc7 embedding → acted labels, leave-one-speaker-out) UA %.3f ± %.3f; random features %.3f",
+                         p.student.ua.mean, p.student.ua.std, p.random.ua.mean))
+        }
         stage("done: report \(files["report"]!)")
     }
 }
