@@ -76,6 +76,7 @@ let package = Package(
         .testTarget(name: "EmovoxDemoTests", dependencies: ["EmovoxDemo"]),
         .testTarget(name: "EmovoxExportTests", dependencies: ["EmovoxExport", "EmovoxVision"]),
         .testTarget(name: "EmovoxSegmentationTests", dependencies: ["EmovoxSegmentation"]),
+        .testTarget(name: "EmovoxInferenceTests", dependencies: ["EmovoxInference"]),
     ],
     swiftLanguageModes: [.v5]
 )
