@@ -109,6 +109,7 @@ let package = Package(
                                                                   "EmovoxData", "EmovoxLabelling"]),
         .testTarget(name: "EmovoxExportTests", dependencies: ["EmovoxExport", "EmovoxVision"]),
         .testTarget(name: "EmovoxSegmentationTests", dependencies: ["EmovoxSegmentation"]),
+        .testTarget(name: "EmovoxInferenceTests", dependencies: ["EmovoxInference"]),
     ],
     swiftLanguageModes: [.v5]
 )
