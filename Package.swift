@@ -8,7 +8,7 @@ import PackageDescription
 //   → EmovoxDistill, EmovoxInference                 (training the student; running it on audio)
 //   → EmovoxLabelling                                (the face teacher over media → per-clip labels)
 //   → EmovoxModels, EmovoxData, EmovoxEval, EmovoxReport, EmovoxAudio, EmovoxVision
-//     (EmovoxTeacherTraining: FER+ reader and face-teacher training, on Vision + Eval)
+//     (EmovoxTeacherTraining: FER+ reader and face-teacher training, on Vision + Eval + Models)
 //   → EmovoxCore → CBLAS (OpenBLAS); EmovoxVision → CImageCodecs → CPNG, CJPEG (libpng, libjpeg-turbo)
 let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
 
@@ -56,7 +56,7 @@ let package = Package(
                 dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxData", "EmovoxLabelling", "EmovoxDistill",
                                "EmovoxInference", "EmovoxAnalysis"],
                 swiftSettings: optimise),
-        .target(name: "EmovoxTeacherTraining", dependencies: ["EmovoxCore", "EmovoxVision", "EmovoxEval"], swiftSettings: optimise),
+        .target(name: "EmovoxTeacherTraining", dependencies: ["EmovoxCore", "EmovoxVision", "EmovoxEval", "EmovoxModels"], swiftSettings: optimise),
         .target(name: "EmovoxBench", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxLabelling", "EmovoxInference"],
                 swiftSettings: optimise),
         .executableTarget(name: "emovox",

@@ -65,6 +65,8 @@ $E teacher-train --data "$FER" --out "$T/fer" --epochs 2 --batch-size 8 --optimi
 cat "$T/fer/epochs.csv"
 $E teacher-eval --teacher "$T/fer/teacher.safetensors" --data "$FER" --split test --out "$T/fer-eval"
 head -3 "$T/fer-eval/confusion.csv"
+$E teacher --crops "$FER/FER2013Test" --teacher "$T/fer/teacher.safetensors" --out "$T/fer-frames.csv"
+head -1 "$T/fer-frames.csv" | grep -q "p_contempt" && echo "trained FER+ teacher scores crops with 8 classes"
 
 say "tiny distill → predict (windows, stdin) → probe on generated speech"
 mkdir -p "$T/sp"
