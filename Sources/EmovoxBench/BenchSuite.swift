@@ -1,6 +1,7 @@
 import Foundation
 import EmovoxCore
 import EmovoxLabelling
+import EmovoxModels
 
 /// What `emovox bench` measures (the CLI fills it from its options).
 public struct BenchOptions {
@@ -93,10 +94,10 @@ public enum BenchSuite {
                      "sgemm_gflops_at_layer_shape": ($0.gemmShapeGFLOPS * 10).rounded() / 10]
                 }
             }
-            if parts.contains("teacher"), let dir = TeacherRunner.locateTeacherDir() {
-                let teacher = try TeacherRunner.defaultTeacher(dir: dir).teacher
-                let sample = Tensor(shape: [1] + teacher.network.inputShape, data: (0..<teacher.network.inputShape.reduce(1, *)).map { Float($0 % 7) / 7 })
-                prof["teacher_one_frame"] = Threads.serially { teacher.network.nodeTimings(sample) }
+            if parts.contains("teacher"), let dir = TeacherRunner.locateTeacherDir(),
+               let graph = try TeacherRunner.defaultTeacher(dir: dir).teacher.network as? KerasGraphNetwork {
+                let sample = Tensor(shape: [1] + graph.inputShape, data: (0..<graph.inputShape.reduce(1, *)).map { Float($0 % 7) / 7 })
+                prof["teacher_one_frame"] = Threads.serially { graph.nodeTimings(sample) }
                     .map { ["node": $0.name, "kind": $0.kind, "ms": ($0.ms * 1000).rounded() / 1000] }
             }
             out["profile"] = prof

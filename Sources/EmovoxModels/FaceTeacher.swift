@@ -1,10 +1,22 @@
 import Foundation
 import EmovoxCore
 
+/// What a face teacher runs: grey crops [N, C, H, W] → logits [N, classes].
+public protocol FaceNetwork: AnyObject {
+    /// [C, H, W] of one crop.
+    var inputShape: [Int] { get }
+    /// The file the weights came from (for messages).
+    var source: String { get }
+    func logits(_ x: Tensor) -> Tensor
+}
+
+extension KerasGraphNetwork: FaceNetwork {}
+
 /// A face-expression teacher: a network that maps grey face crops to per-class logits.
-/// The default is fer's FER2013 mini-Xception; any label set works (the labels travel with the model).
+/// The default is fer's FER2013 mini-Xception (Keras import); a FER+ teacher trained by `emovox teacher-train`
+/// works the same way. Any label set works (the labels travel with the model).
 public final class FaceTeacher {
-    public let network: KerasGraphNetwork
+    public let network: any FaceNetwork
     public let labels: [String]
     public let name: String
     /// Crops are fed in batches of this size (bounded memory, one large GEMM per layer).
@@ -12,7 +24,7 @@ public final class FaceTeacher {
 
     public static let fer2013Labels = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 
-    public init(network: KerasGraphNetwork, labels: [String], name: String) throws {
+    public init(network: any FaceNetwork, labels: [String], name: String) throws {
         self.network = network; self.labels = labels; self.name = name
         let probe = network.logits(Tensor(zeros: [1] + network.inputShape))
         guard probe.shape[1] == labels.count else {

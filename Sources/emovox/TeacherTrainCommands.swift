@@ -61,7 +61,7 @@ struct TeacherEvalCommand: ParsableCommand {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try AtomicFile.write(e.confusionCSV(), to: out + "/confusion.csv")
         let metrics: [String: Any] = ["split": s.rawValue, "faces": e.faces, "accuracy": e.accuracy, "unweighted_accuracy": e.report.ua,
-                                      "recall": Dictionary(uniqueKeysWithValues: zip(e.report.classNames, e.report.recall.map { $0 ?? .nan })),
+                                      "recall": Dictionary(uniqueKeysWithValues: zip(e.report.classNames, e.report.recall.map { $0.map { $0 as Any } ?? NSNull() })),
                                       "skipped_images": e.skipped.count]
         try AtomicFile.write(try JSONSerialization.data(withJSONObject: metrics, options: [.prettyPrinted, .sortedKeys]), to: out + "/metrics.json")
         print(String(format: "%@ on %@: accuracy %.4f (majority vote, %d faces), UA %.4f", teacher, s.rawValue, e.accuracy, e.faces, e.report.ua))

@@ -72,6 +72,11 @@ final class TeacherTrainingTests: XCTestCase {
         let back = try TrainedFaceTeacher.load(path)
         XCTAssertEqual(back.classes, FERPlus.emotions)
         XCTAssertEqual(back.logits(x).data, y.data)
+        // As the face teacher of `emovox teacher/label`: FER+ class names, 64×64 crops, the same logits.
+        let face = try TrainedFaceTeacher.faceTeacher(path)
+        XCTAssertEqual(face.labels, FERPlus.emotions)
+        XCTAssertEqual(face.cropSize.height, 64); XCTAssertEqual(face.cropSize.width, 64)
+        XCTAssertEqual(face.logits([Array(x.data[0..<4096]), Array(x.data[4096...])]).data, y.data)
         XCTAssertThrowsError(try TeacherNetConfig.named("resnet-9000", classes: 8))
     }
 
