@@ -18,13 +18,6 @@ final class CLITests: XCTestCase {
         return p
     }
 
-    func tempDir() throws -> String {
-        let d = NSTemporaryDirectory() + "emovox-cli-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: d) }
-        return d
-    }
-
     struct Outcome { var status: Int32; var signalled: Bool; var stdout: String; var stderr: String }
 
     /// Starts the CLI from the repository root (so it finds .cache/teacher) with output in files.
@@ -81,13 +74,15 @@ final class CLITests: XCTestCase {
 
     /// Starts `args` again and again, SIGKILLing the first `kills` starts at random points of an uninterrupted
     /// run's duration, until one start runs to its end. Returns the kill times and the final outcome.
-    func killAndResume(_ args: [String], in d: String, full: TimeInterval, kills: Int, seed: UInt64) throws -> (killedAt: [Double], final: Outcome) {
+    /// `done()` (the fraction of the work on disk) scales each kill point to the work left, so later starts are hit too.
+    func killAndResume(_ args: [String], in d: String, full: TimeInterval, kills: Int, seed: UInt64,
+                       done: () -> Double) throws -> (killedAt: [Double], final: Outcome) {
         var rng = SeededRNG(seed: seed)
         var killedAt: [Double] = []
         for _ in 0..<(kills + 20) {
             let (p, o, e) = try start(args, in: d)
             if killedAt.count < kills {
-                let t = (0.1 + 0.6 * Double(rng.uniform())) * full
+                let t = (0.1 + 0.8 * Double(rng.uniform()) * (1 - done())) * full
                 usleep(UInt32(t * 1e6))
                 if p.isRunning { kill(p.processIdentifier, SIGKILL); killedAt.append(t) }
             }
@@ -128,15 +123,10 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(scan.stderr.contains("skipped \(d)/missing.wav: no such file"), scan.stderr)
 
         // A checkpoint with a NaN is refused before anything is scored.
-        var (t, meta) = try Safetensors.read(d + "/s.safetensors")
+        let (tensors, meta) = try Safetensors.read(d + "/s.safetensors")
+        var t = tensors
         t["fc8.bias"]!.data[2] = .nan
-        var json: [String: Any] = ["__metadata__": meta], blob = Data()
-        for k in t.keys.sorted() {
-            let b = blob.count; t[k]!.data.withUnsafeBytes { blob.append(contentsOf: $0) }
-            json[k] = ["dtype": "F32", "shape": t[k]!.shape, "data_offsets": [b, blob.count]]
-        }
-        let h = try JSONSerialization.data(withJSONObject: json)
-        try (withUnsafeBytes(of: UInt64(h.count).littleEndian) { Data($0) } + h + blob).write(to: URL(fileURLWithPath: d + "/nan.safetensors"))
+        try rawSafetensors(t, metadata: meta).write(to: URL(fileURLWithPath: d + "/nan.safetensors"))
         let nan = try run(["predict", "--student", d + "/nan.safetensors", good[0]], in: d)
         XCTAssertEqual(nan.status, 1)
         XCTAssertTrue(nan.stderr.contains("\(d)/nan.safetensors: tensor 'fc8.bias' holds 1 non-finite value"), nan.stderr)
@@ -186,7 +176,9 @@ final class CLITests: XCTestCase {
         let t0 = Date()
         XCTAssertEqual(try run(distill(d + "/straight"), in: d).status, 0)
         let full = Date().timeIntervalSince(t0)
-        let (killedAt, final) = try killAndResume(distill(d + "/killed"), in: d, full: full, kills: 4, seed: 14)
+        let (killedAt, final) = try killAndResume(distill(d + "/killed"), in: d, full: full, kills: 4, seed: 14) {
+            Double(((try? String(contentsOfFile: d + "/killed/epochs.csv", encoding: .utf8)) ?? "x").split(separator: "\n").count - 1) / 10
+        }
         XCTAssertEqual(final.status, 0, final.stderr)
         let kills = killedAt.count
         XCTAssertGreaterThan(kills, 0, "the run ended before any kill: make it longer")
@@ -245,7 +237,9 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(records.count, 6)
         XCTAssertTrue(records.allSatisfy { $0.logits.count == 5 }, "every 6th of 25 track rows is scored")
 
-        let (killedAt, final) = try killAndResume(["label", manifest, "--out", d + "/k.jsonl"], in: d, full: full, kills: 4, seed: 41)
+        let (killedAt, final) = try killAndResume(["label", manifest, "--out", d + "/k.jsonl"], in: d, full: full, kills: 4, seed: 41) {
+            Double(((try? LabelStore.read(d + "/k.jsonl")) ?? []).count) / 6
+        }
         XCTAssertEqual(final.status, 3, final.stderr)
         let kills = killedAt.count
         XCTAssertGreaterThan(kills, 0)
