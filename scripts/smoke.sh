@@ -100,6 +100,14 @@ sox "$T"/sp/en+m1-happy-1.wav "$T"/sp/en+f2-sad-2.wav "$T"/sp/en+m3-sad-1.wav "$
 $E predict --student "$T/run/student.safetensors" "$T/long.wav" --window 2 --hop 1 --out "$T/windows.csv" --plot "$T/tl.svg"
 sox "$T/long.wav" -t raw -r 16000 -e signed -b 16 -c 1 - | $E predict --student "$T/run/student.safetensors" - --window 2 --hop 1 > "$T/stream.csv"
 head -3 "$T/stream.csv"
+say "batch jobs skip a bad file, write the rest and exit 3 (some skipped)"
+set +e
+$E predict --student "$T/run/student.safetensors" "$T"/sp/en+m1-happy-1.wav "$T/bad.wav" "$T"/sp/en+f2-sad-2.wav > "$T/batch.csv" 2> "$T/batch.err"
+st=$?
+set -e
+[ "$st" -eq 3 ] || { echo "expected exit status 3, got $st"; cat "$T/batch.err"; exit 1; }
+[ "$(wc -l < "$T/batch.csv")" -eq 3 ] && grep -q "skipped $T/bad.wav" "$T/batch.err" && tail -1 "$T/batch.err"
+$E spectrogram "$T"/sp/en+m1-happy-1.wav "$T"/sp/en+f2-sad-2.wav --out "$T/specs" --bins 257
 $E probe --student "$T/run/student.safetensors" --corpus "$T/sp/list.csv" --folds speaker:3 --out "$T" --save-head "$T/head.json"
 $E predict --student "$T/run/student.safetensors" --head "$T/head.json" "$T"/sp/en+m1-sad-1.wav
 say "splits (--unheard as a fraction) → distill with augmentation → analyze (confusion matrices, recall, probe)"

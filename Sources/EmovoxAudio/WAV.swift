@@ -107,7 +107,8 @@ public enum WAVReader {
         let size = Int(h.seekToEndOfFile())
         h.seek(toFileOffset: 0)
         let head = [UInt8](h.readData(ofLength: 1 << 16))
-        var l = try layout(head, name: path)
+        // Long metadata chunks can push the data chunk past the first 64 KiB: then the header needs the whole file.
+        guard var l = try? layout(head, name: path) else { return try readChecked(path).warnings }
         if head.count < size {  // the data chunk goes on past what was read: measure it from the file size
             let available = size - l.dataStart
             l.dataBytes = l.declaredBytes.map { min($0, available) } ?? available

@@ -40,7 +40,8 @@ public final class HaarCascade {
     }
 
     public init(data: Data, name path: String) throws {
-        // swift-corelibs-foundation's XMLParser traps on an element name that is not UTF-8: refuse such bytes first.
+        // swift-corelibs-foundation's XMLParser traps on a tag or attribute name that is not UTF-8 (swiftlang/
+        // swift-corelibs-foundation#5534, open): refuse such bytes before it sees them.
         guard String(data: data, encoding: .utf8) != nil else { throw EmovoxError("not a cascade: the file is not UTF-8 text", file: path) }
         let reader = CascadeXMLReader()
         let parser = XMLParser(data: data)

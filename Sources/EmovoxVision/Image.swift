@@ -81,6 +81,8 @@ public enum ImageIO {
         guard let magic = token(), magic == "P5" || magic == "P2" else { throw EmovoxError("not a PGM image (expected P5 or P2)", file: name) }
         guard let w = token().flatMap(Int.init), let h = token().flatMap(Int.init), let maxv = token().flatMap(Int.init),
               w > 0, h > 0, maxv > 0, maxv < 65536 else { throw EmovoxError("malformed PGM header", file: name) }
+        // A damaged header must not make us allocate (or loop over) more pixels than any image has.
+        guard w <= 1 << 15, h <= 1 << 15 else { throw EmovoxError("PGM size \(w)×\(h) is larger than 32768×32768", file: name) }
         if magic == "P2" {
             var px = [UInt8]()
             for _ in 0..<(w * h) {

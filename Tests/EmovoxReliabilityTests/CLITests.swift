@@ -18,13 +18,6 @@ final class CLITests: XCTestCase {
         return p
     }
 
-    func tempDir() throws -> String {
-        let d = NSTemporaryDirectory() + "emovox-cli-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: d) }
-        return d
-    }
-
     struct Outcome { var status: Int32; var signalled: Bool; var stdout: String; var stderr: String }
 
     /// Starts the CLI from the repository root (so it finds .cache/teacher) with output in files.
@@ -79,6 +72,26 @@ final class CLITests: XCTestCase {
         return out
     }
 
+    /// Starts `args` again and again, SIGKILLing the first `kills` starts at random points of an uninterrupted
+    /// run's duration, until one start runs to its end. Returns the kill times and the final outcome.
+    /// `done()` (the fraction of the work on disk) scales each kill point to the work left, so later starts are hit too.
+    func killAndResume(_ args: [String], in d: String, full: TimeInterval, kills: Int, seed: UInt64,
+                       done: () -> Double) throws -> (killedAt: [Double], final: Outcome) {
+        var rng = SeededRNG(seed: seed)
+        var killedAt: [Double] = []
+        for _ in 0..<(kills + 20) {
+            let (p, o, e) = try start(args, in: d)
+            if killedAt.count < kills {
+                let t = (0.1 + 0.8 * Double(rng.uniform()) * (1 - done())) * full
+                usleep(UInt32(t * 1e6))
+                if p.isRunning { kill(p.processIdentifier, SIGKILL); killedAt.append(t) }
+            }
+            let r = outcome(p, o, e)
+            if !r.signalled { return (killedAt, r) }
+        }
+        XCTFail("never ran to the end"); return (killedAt, Outcome(status: -1, signalled: true, stdout: "", stderr: ""))
+    }
+
     // MARK: batch jobs
 
     func testBatchJobsSkipBadInputsReportThemAndExitWithTheDocumentedStatus() throws {
@@ -110,15 +123,10 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(scan.stderr.contains("skipped \(d)/missing.wav: no such file"), scan.stderr)
 
         // A checkpoint with a NaN is refused before anything is scored.
-        var (t, meta) = try Safetensors.read(d + "/s.safetensors")
+        let (tensors, meta) = try Safetensors.read(d + "/s.safetensors")
+        var t = tensors
         t["fc8.bias"]!.data[2] = .nan
-        var json: [String: Any] = ["__metadata__": meta], blob = Data()
-        for k in t.keys.sorted() {
-            let b = blob.count; t[k]!.data.withUnsafeBytes { blob.append(contentsOf: $0) }
-            json[k] = ["dtype": "F32", "shape": t[k]!.shape, "data_offsets": [b, blob.count]]
-        }
-        let h = try JSONSerialization.data(withJSONObject: json)
-        try (withUnsafeBytes(of: UInt64(h.count).littleEndian) { Data($0) } + h + blob).write(to: URL(fileURLWithPath: d + "/nan.safetensors"))
+        try rawSafetensors(t, metadata: meta).write(to: URL(fileURLWithPath: d + "/nan.safetensors"))
         let nan = try run(["predict", "--student", d + "/nan.safetensors", good[0]], in: d)
         XCTAssertEqual(nan.status, 1)
         XCTAssertTrue(nan.stderr.contains("\(d)/nan.safetensors: tensor 'fc8.bias' holds 1 non-finite value"), nan.stderr)
@@ -139,7 +147,7 @@ final class CLITests: XCTestCase {
         }
         try Manifest(clips: manifest).write(d + "/m.jsonl")
         try Data(try labels.map { try CanonicalJSON.string($0) + "\n" }.joined().utf8).write(to: URL(fileURLWithPath: d + "/l.jsonl"))
-        return { out in ["distill", "--corpus", d + "/m.jsonl", "--labels", d + "/l.jsonl", "--out", out, "--epochs", "6", "--batch-size", "3",
+        return { out in ["distill", "--corpus", d + "/m.jsonl", "--labels", d + "/l.jsonl", "--out", out, "--epochs", "10", "--batch-size", "3",
                          "--lr-start", "1e-2", "--lr-end", "1e-3", "--seed", "7", "--threads", "2", "--resume"] }
     }
 
@@ -168,40 +176,33 @@ final class CLITests: XCTestCase {
         let t0 = Date()
         XCTAssertEqual(try run(distill(d + "/straight"), in: d).status, 0)
         let full = Date().timeIntervalSince(t0)
-        var rng = SeededRNG(seed: 14)
-        var kills = 0, attempts = 0
-        while attempts < 30 {
-            attempts += 1
-            let (p, o, e) = try start(distill(d + "/killed"), in: d)
-            if kills < 4 {
-                usleep(UInt32((0.05 + Double(rng.uniform()) * full) * 1e6))
-                if p.isRunning { kill(p.processIdentifier, SIGKILL); kills += 1 }
-            }
-            let r = outcome(p, o, e)
-            if !r.signalled { XCTAssertEqual(r.status, 0, r.stderr); break }
+        let (killedAt, final) = try killAndResume(distill(d + "/killed"), in: d, full: full, kills: 4, seed: 14) {
+            Double(((try? String(contentsOfFile: d + "/killed/epochs.csv", encoding: .utf8)) ?? "x").split(separator: "\n").count - 1) / 10
         }
+        XCTAssertEqual(final.status, 0, final.stderr)
+        let kills = killedAt.count
         XCTAssertGreaterThan(kills, 0, "the run ended before any kill: make it longer")
         let a = try files(d + "/straight", except: ["timing.csv"]), b = try files(d + "/killed", except: ["timing.csv"])
         XCTAssertEqual(Set(a.keys), Set(b.keys))
         for (name, bytes) in a { XCTAssertEqual(bytes, b[name], "\(name): resumed after \(kills) kills ≠ uninterrupted") }
-        print("distill: \(kills) SIGKILLs at random points over \(attempts) starts; resumed weights bitwise equal")
+        print("distill: SIGKILL at \(killedAt.map { String(format: "%.2f", $0) }) s of a \(String(format: "%.2f", full)) s run; resumed files bitwise equal")
     }
 
     // MARK: labelling: same bytes, and SIGKILL + resume
 
-    /// Eight clips whose faces are VoxCeleb-style track files beside a generated video, plus one clip whose
+    /// Six clips whose faces are VoxCeleb-style track files beside a generated video, plus one clip whose
     /// track file is missing. Needs ffmpeg and the teacher (.cache/teacher).
     func labelSetup(_ d: String) throws -> String {
         guard TeacherRunner.locateTeacherDir() != nil || FileManager.default.fileExists(atPath: Self.root + "/.cache/teacher/emotion_model.hdf5") else {
             throw XCTSkip("no teacher (.cache/teacher): run scripts/setup.sh")
         }
         do {
-            _ = try Subprocess.run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=96x96:rate=25:duration=2", "-c:v", "mpeg4", d + "/base.mp4"], forFile: d)
+            _ = try Subprocess.run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=96x96:rate=25:duration=1", "-c:v", "mpeg4", d + "/base.mp4"], forFile: d)
         } catch { throw XCTSkip("ffmpeg cannot make a test video: \(error)") }
         var clips: [Clip] = []
-        for k in 0..<8 {
+        for k in 0..<6 {
             try FileManager.default.copyItem(atPath: d + "/base.mp4", toPath: d + "/v\(k).mp4")
-            let rows = (0..<50).map { "\($0)\t\(2 * k + $0 % 5)\t\(k + 3)\t\(40 + k)\t\(40 + k)" }
+            let rows = (0..<25).map { "\($0)\t\(2 * k + $0 % 5)\t\(k + 3)\t\(40 + k)\t\(40 + k)" }
             try ("FRAME\tX\tY\tW\tH\n" + rows.joined(separator: "\n") + "\n").write(toFile: d + "/v\(k).txt", atomically: true, encoding: .utf8)
             clips.append(Clip(id: "v\(k)", speaker: "s", audio: d + "/v\(k).wav", faces: d + "/v\(k).txt"))
         }
@@ -220,29 +221,30 @@ final class CLITests: XCTestCase {
         let t0 = Date()
         let first = try run(["label", manifest, "--out", d + "/a.jsonl"], in: d)
         let full = Date().timeIntervalSince(t0)
-        XCTAssertEqual(first.status, 3, first.stderr)  // eight labelled, the broken clip skipped and named
+        XCTAssertEqual(first.status, 3, first.stderr)  // six labelled, the broken clip skipped and named
         XCTAssertTrue(first.stderr.contains("skipped broken: "), first.stderr)
         XCTAssertEqual(try run(["label", manifest, "--out", d + "/b.jsonl"], in: d).status, 3)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: d + "/a.jsonl")), try Data(contentsOf: URL(fileURLWithPath: d + "/b.jsonl")))
-        let records = try LabelStore.read(d + "/a.jsonl")
-        XCTAssertEqual(records.count, 8)
-        XCTAssertTrue(records.allSatisfy { $0.logits.count == 9 }, "every 6th of 50 track rows is scored")
+        // The teacher command on ready crops: a good one is scored, a damaged one is skipped and named.
+        FileManager.default.createFile(atPath: d + "/face.pgm", contents: Data(Array("P5\n48 48\n255\n".utf8) + (0..<2304).map { UInt8($0 % 251) }))
+        FileManager.default.createFile(atPath: d + "/cut.pgm", contents: Data(Array("P5\n48 48\n255\n".utf8) + [1, 2, 3]))
+        let teacher = try run(["teacher", "--crops", d + "/face.pgm", d + "/cut.pgm", "--out", d + "/t.csv"], in: d)
+        XCTAssertEqual(teacher.status, 3, teacher.stderr)
+        XCTAssertTrue(teacher.stderr.contains("skipped \(d)/cut.pgm: truncated PGM data"), teacher.stderr)
+        XCTAssertEqual(try String(contentsOfFile: d + "/t.csv", encoding: .utf8).split(separator: "\n").count, 2)
 
-        var rng = SeededRNG(seed: 41)
-        var kills = 0, attempts = 0
-        while attempts < 30 {
-            attempts += 1
-            let (p, o, e) = try start(["label", manifest, "--out", d + "/k.jsonl"], in: d)
-            if kills < 4 {
-                usleep(UInt32((0.05 + Double(rng.uniform()) * full) * 1e6))
-                if p.isRunning { kill(p.processIdentifier, SIGKILL); kills += 1 }
-            }
-            let r = outcome(p, o, e)
-            if !r.signalled { XCTAssertEqual(r.status, 3, r.stderr); break }
+        let records = try LabelStore.read(d + "/a.jsonl")
+        XCTAssertEqual(records.count, 6)
+        XCTAssertTrue(records.allSatisfy { $0.logits.count == 5 }, "every 6th of 25 track rows is scored")
+
+        let (killedAt, final) = try killAndResume(["label", manifest, "--out", d + "/k.jsonl"], in: d, full: full, kills: 4, seed: 41) {
+            Double(((try? LabelStore.read(d + "/k.jsonl")) ?? []).count) / 6
         }
+        XCTAssertEqual(final.status, 3, final.stderr)
+        let kills = killedAt.count
         XCTAssertGreaterThan(kills, 0)
         XCTAssertEqual(try lineSet(d + "/k.jsonl"), try lineSet(d + "/a.jsonl"), "resumed after \(kills) kills ≠ uninterrupted")
-        XCTAssertEqual(try LabelStore.read(d + "/k.jsonl").count, 8, "no clip twice")
-        print("label: \(kills) SIGKILLs at random points over \(attempts) starts; JSONL line sets equal")
+        XCTAssertEqual(try LabelStore.read(d + "/k.jsonl").count, 6, "no clip twice")
+        print("label: SIGKILL at \(killedAt.map { String(format: "%.2f", $0) }) s of a \(String(format: "%.2f", full)) s run; JSONL line sets equal")
     }
 }

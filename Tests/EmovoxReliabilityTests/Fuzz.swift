@@ -95,3 +95,26 @@ extension XCTestCase {
         print("fuzz \(parser): \(count) inputs, \(rejected) rejected with an error naming the file, \(count - rejected) accepted, slowest \(String(format: "%.1f", slowest * 1000)) ms")
     }
 }
+
+extension XCTestCase {
+    /// A fresh folder removed after the test.
+    func tempDir() throws -> String {
+        let d = NSTemporaryDirectory() + "emovox-reliability-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: d) }
+        return d
+    }
+
+    /// safetensors bytes written without any check, as a damaged or hostile file would be (F32 only).
+    func rawSafetensors(_ t: [String: Tensor], metadata: [String: String]) throws -> Data {
+        var header: [String: Any] = ["__metadata__": metadata]
+        var blob = Data()
+        for k in t.keys.sorted() {
+            let begin = blob.count
+            t[k]!.data.withUnsafeBytes { blob.append(contentsOf: $0) }
+            header[k] = ["dtype": "F32", "shape": t[k]!.shape, "data_offsets": [begin, blob.count]]
+        }
+        let json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        return withUnsafeBytes(of: UInt64(json.count).littleEndian) { Data($0) } + json + blob
+    }
+}

@@ -6,13 +6,6 @@ import EmovoxAudio
 
 /// Weights are checked when loaded; audio that is cut short, odd or silent is reported; batch exit statuses.
 final class LoadCheckTests: XCTestCase {
-    func tempDir() throws -> String {
-        let d = NSTemporaryDirectory() + "emovox-checks-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: d) }
-        return d
-    }
-
     func testStudentCheckpointIsCheckedNamingFileAndTensor() throws {
         let d = try tempDir()
         var rng = SeededRNG(seed: 1)
@@ -26,16 +19,8 @@ final class LoadCheckTests: XCTestCase {
             var t = tensors, m = meta
             edit(&t); editMeta(&m)
             // Written raw: Safetensors.write refuses non-finite tensors, a damaged file does not ask.
-            var header: [String: Any] = ["__metadata__": m]
-            var blob = Data()
-            for k in t.keys.sorted() {
-                let begin = blob.count
-                t[k]!.data.withUnsafeBytes { blob.append(contentsOf: $0) }
-                header[k] = ["dtype": "F32", "shape": t[k]!.shape, "data_offsets": [begin, blob.count]]
-            }
-            let json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
             let path = d + "/\(name).safetensors"
-            try (withUnsafeBytes(of: UInt64(json.count).littleEndian) { Data($0) } + json + blob).write(to: URL(fileURLWithPath: path))
+            try rawSafetensors(t, metadata: m).write(to: URL(fileURLWithPath: path))
             return path
         }
         let cases: [(String, [String])] = [
