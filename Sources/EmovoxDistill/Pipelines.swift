@@ -11,7 +11,7 @@ extension DistillationTrainer {
         let bins = try StudentConfig.named(config.model, classes: classes.count).bins
         let spec = Spectrogram(config: SpectrogramConfig(bins: bins))
         return try DistillationTrainer(config: config, classes: classes, runDir: runDir,
-                                       featurize: { crops, rng in spec.batch(crops, dither: &rng) }, resume: resume)
+                                       featurize: { crops, dithers in spec.batch(crops, dithers: dithers) }, resume: resume)
     }
 }
 

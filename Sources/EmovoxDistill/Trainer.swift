@@ -56,8 +56,8 @@ public final class DistillationTrainer {
     public let runDir: String
     public let classes: [String]
     public private(set) var model: StudentModel
-    /// Spectrograms for a batch of crops: [N, 1, bins, frames]; `dither` on for training.
-    public let featurize: (_ crops: [[Float]], _ rng: inout SeededRNG?) -> Tensor
+    /// Spectrograms for a batch of crops: [N, 1, bins, frames]; one dither RNG per crop (nil: no dither).
+    public let featurize: (_ crops: [[Float]], _ dithers: [SeededRNG?]) -> Tensor
     var rng: SeededRNG
     var optimizer: SGD
     public private(set) var history: [EpochRecord] = []
@@ -65,6 +65,13 @@ public final class DistillationTrainer {
     public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0).utf8)) }
     /// Stops after this many epochs in total (simulates an interruption in tests).
     var epochsLimitForTesting: Int? = nil
+    /// Data parallelism (see DataParallel.swift): the ranks sharing each global batch, and how many equal
+    /// micro-batches each rank splits its share into; gradients are averaged over all of them before a step.
+    public var communicator: Communicator = SingleProcess()
+    public var microBatches = 1
+    /// Debug: every rank appends a checksum of its weights after each step to `<path>.rank<r>` (the MPI test).
+    public var weightChecksumsPath: String? = nil
+    var ranksSynchronised = false
 
     public var weightsPath: String { runDir + "/student.safetensors" }
     var statePath: String { runDir + "/trainer_state.json" }
@@ -72,7 +79,7 @@ public final class DistillationTrainer {
     public var logPath: String { runDir + "/epochs.csv" }
 
     public init(config: DistillationConfig, classes: [String], runDir: String,
-                featurize: @escaping (_ crops: [[Float]], _ rng: inout SeededRNG?) -> Tensor, resume: Bool) throws {
+                featurize: @escaping (_ crops: [[Float]], _ dithers: [SeededRNG?]) -> Tensor, resume: Bool) throws {
         self.config = config; self.classes = classes; self.runDir = runDir; self.featurize = featurize
         try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
         var r = SeededRNG(seed: config.seed)
@@ -139,8 +146,7 @@ public final class DistillationTrainer {
                 targets += DistillationTarget.softTarget(it.labels, start: t0, end: t0 + Double(config.cropSamples) / Double(config.sampleRate),
                                                          temperature: config.temperature).target
             }
-            var none: SeededRNG? = nil
-            let x = featurize(crops, &none)
+            let x = featurize(crops, crops.map { _ in nil })
             let logits = model.forward(x, training: false)
             let (loss, _) = Loss.softCrossEntropy(logits: logits, targets: Tensor(shape: logits.shape, data: targets), temperature: config.temperature)
             total += Double(loss) * Double(batch.count)
@@ -149,9 +155,12 @@ public final class DistillationTrainer {
     }
 
     /// Trains until `config.epochs`, checkpointing after each epoch (weights, optimiser, RNG, log) atomically.
+    /// With several ranks or micro-batches each global batch of `batchSize` is split into ranks × microBatches equal
+    /// micro-batches; only rank 0 writes checkpoints and logs.
     public func train(_ items: [DistillationItem], validation: [DistillationItem] = []) throws {
         guard !items.isEmpty else { throw EmovoxError("no training clips with teacher labels") }
-        let batches = (items.count + config.batchSize - 1) / config.batchSize
+        let (usable, batches) = try dataParallelLayout(clips: items.count)
+        try synchroniseRanks()
         while epochsDone < min(config.epochs, epochsLimitForTesting ?? .max) {
             let epoch = epochsDone
             optimizer.learningRate = schedule.rate(epoch: epoch)
@@ -159,42 +168,51 @@ public final class DistillationTrainer {
             let t0 = Date()
             var lossSum = 0.0, seen = 0, noFace = 0
             for b in 0..<batches {
-                let idx = order[(b * config.batchSize)..<min((b + 1) * config.batchSize, order.count)]
-                var crops: [[Float]] = [], targets: [Float] = []
-                for i in idx {
-                    let (crop, s, e) = Self.randomCrop(items[i].audio, samples: config.cropSamples, sampleRate: config.sampleRate, rng: &rng)
-                    let (target, inside) = DistillationTarget.softTarget(items[i].labels, start: s, end: e, temperature: config.temperature)
-                    if !inside { noFace += 1 }
-                    crops.append(crop); targets += target
+                var gradients = [Float](repeating: 0, count: gradientCount)
+                for positions in microBatchPositions(batch: b, usable: usable) {
+                    var crops: [[Float]] = [], targets: [Float] = [], dithers: [SeededRNG?] = []
+                    for p in positions {
+                        // Keyed by the position in the epoch order: the same crop and dither on any rank or micro-batch.
+                        var sampleRNG = SeededRNG(seed: config.seed, epoch: epoch, position: p)
+                        let (crop, s, e) = Self.randomCrop(items[order[p]].audio, samples: config.cropSamples, sampleRate: config.sampleRate, rng: &sampleRNG)
+                        let (target, inside) = DistillationTarget.softTarget(items[order[p]].labels, start: s, end: e, temperature: config.temperature)
+                        if !inside { noFace += 1 }
+                        crops.append(crop); targets += target; dithers.append(sampleRNG)
+                    }
+                    let x = featurize(crops, dithers)
+                    optimizer.zeroGrad()
+                    let logits = model.forward(x, training: true)
+                    let (loss, grad) = Loss.softCrossEntropy(logits: logits, targets: Tensor(shape: logits.shape, data: targets),
+                                                              temperature: config.temperature)
+                    guard loss.isFinite else {
+                        throw EmovoxError("loss became \(loss) at epoch \(epoch + 1), batch \(b + 1): lower the learning rate; the last good checkpoint is kept", file: runDir)
+                    }
+                    model.backward(grad)
+                    addGradients(into: &gradients)
+                    lossSum += Double(loss) * Double(positions.count)
+                    seen += positions.count
                 }
-                var dither: SeededRNG? = rng.split()
-                let x = featurize(crops, &dither)
-                optimizer.zeroGrad()
-                let logits = model.forward(x, training: true)
-                let (loss, grad) = Loss.softCrossEntropy(logits: logits, targets: Tensor(shape: logits.shape, data: targets),
-                                                          temperature: config.temperature)
-                guard loss.isFinite else {
-                    throw EmovoxError("loss became \(loss) at epoch \(epoch + 1), batch \(b + 1): lower the learning rate; the last good checkpoint is kept", file: runDir)
-                }
-                model.backward(grad)
+                try averageGradients(&gradients)
                 optimizer.step()
-                lossSum += Double(loss) * Double(idx.count)
-                seen += idx.count
+                try appendWeightChecksum(epoch: epoch, batch: b)
                 let elapsed = Date().timeIntervalSince(t0)
-                let rate = Double(seen) / max(elapsed, 1e-9)
-                let remaining = Double(items.count * (config.epochs - epoch) - seen) / rate
+                let rate = Double(seen * communicator.size) / max(elapsed, 1e-9)
+                let remaining = Double(usable * (config.epochs - epoch) - seen * communicator.size) / rate
                 if ProgressBar.interactive {  // per-batch progress only on a terminal; logs get the epoch lines
                     log(String(format: "\repoch %d/%d  batch %d/%d  loss %.4f  %.1f samples/s  ETA %@   ",
                                epoch + 1, config.epochs, b + 1, batches, lossSum / Double(seen), rate, ProgressBar.formatDuration(remaining)))
                 }
             }
+            let totals = try epochTotals(lossSum: lossSum, seen: seen, noFace: noFace)
+            try averageBatchNormStatistics()  // before the held-out loss and the checkpoint use them
             let seconds = Date().timeIntervalSince(t0)
-            let val = validation.isEmpty ? nil : evaluate(validation)
-            let rec = EpochRecord(epoch: epoch + 1, learningRate: optimizer.learningRate, trainLoss: Float(lossSum / Double(seen)),
-                                  validationLoss: val, seconds: seconds, samplesPerSecond: Double(seen) / seconds,
-                                  cropsWithoutFaceFrames: noFace)
+            let val = validation.isEmpty || communicator.rank != 0 ? nil : evaluate(validation)
+            let rec = EpochRecord(epoch: epoch + 1, learningRate: optimizer.learningRate, trainLoss: Float(totals.lossSum / Double(totals.seen)),
+                                  validationLoss: val, seconds: seconds, samplesPerSecond: Double(totals.seen) / seconds,
+                                  cropsWithoutFaceFrames: totals.noFace)
             history.append(rec)
             epochsDone += 1
+            guard communicator.rank == 0 else { continue }
             try checkpoint()
             log(String(format: "%@epoch %d/%d  train loss %.4f%@  lr %.2e  %.1f s (%.1f samples/s)\n", ProgressBar.interactive ? "\r" : "", epoch + 1, config.epochs,
                        rec.trainLoss, val.map { String(format: "  held-out loss %.4f", $0) } ?? "", rec.learningRate, seconds, rec.samplesPerSecond))

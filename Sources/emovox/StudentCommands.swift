@@ -30,10 +30,18 @@ struct DistillCommand: ParsableCommand {
     @Flag(help: "Sample clips inversely to the frequency of their dominant teacher class.") var classBalanced = false
     @Option var seed: UInt64 = 0
     @Flag(help: "Continue an interrupted run in --out.") var resume = false
-    @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Threads (default: the cores, shared between the ranks of an MPI job on this machine).") var threads: Int?
+    @Option(help: "Split each rank's share of a global batch into K equal micro-batches whose gradients are averaged before the step (--batch-size must divide by ranks × K).")
+    var microBatches: Int = 1
+    @Option(help: .hidden) var weightChecksums: String?
 
     func run() throws {
-        Threads.set(threads)
+        let launch = try DataParallelLaunch()
+        try launch.run { try train(launch) }
+    }
+
+    private func train(_ launch: DataParallelLaunch) throws {
+        Threads.set(threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / SingleProcess.localRanks))
         let manifest = try Manifest.read(corpus)
         let labelRecords = try LabelStore.read(labels)
         guard let classes = labelRecords.first?.classes else { throw EmovoxError("no label records", file: labels) }
@@ -42,13 +50,18 @@ struct DistillCommand: ParsableCommand {
         cfg.momentum = momentum; cfg.weightDecay = weightDecay; cfg.temperature = temperature; cfg.classBalanced = classBalanced; cfg.seed = seed
         var skipped: [(String, String)] = []
         let train = Pipelines.items(manifest: manifest, labels: labelRecords, splits: ["train"], skipped: &skipped)
-        let heard = Pipelines.items(manifest: manifest, labels: labelRecords, splits: ["heard"], skipped: &skipped)
-        if !skipped.isEmpty {
+        let heard = launch.isLeader ? Pipelines.items(manifest: manifest, labels: labelRecords, splits: ["heard"], skipped: &skipped) : []
+        if !skipped.isEmpty, launch.isLeader {
             print("skipped \(skipped.count) clips: " + skipped.prefix(5).map { "\($0.0) (\($0.1))" }.joined(separator: "; "))
         }
         let trainer = try DistillationTrainer.make(config: cfg, classes: classes, runDir: out, resume: resume)
+        trainer.communicator = launch.communicator
+        trainer.microBatches = microBatches
+        trainer.weightChecksumsPath = weightChecksums
         try trainer.train(train, validation: heard)
-        print("\(trainer.weightsPath): \(train.count) training clips, \(epochs) epochs; log \(trainer.logPath)")
+        if launch.isLeader {
+            print("\(trainer.weightsPath): \(train.count) training clips, \(epochs) epochs, \(launch.communicator.size) rank(s) × \(microBatches) micro-batch(es); log \(trainer.logPath)")
+        }
     }
 }
 

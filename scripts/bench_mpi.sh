@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Data-parallel training throughput: vggm-small distillation samples/s on a generated corpus, one process with
+# 1 or 2 threads against 2 MPI ranks with 1 thread each (same global batch). Needs openmpi-bin and an MPI build.
+#   scripts/bench_mpi.sh [CLIPS=256] [EPOCHS=3]   → CSV on stdout: setup,ranks,threads,micro_batches,samples_per_s
+# samples/s is the best epoch of each run (epochs.csv, clips of all ranks / rank 0's epoch time, audio loading
+# excluded). Quote the numbers with the machine's load: on a shared machine they move between runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+E=$PWD/.build/release/emovox
+CLIPS=${1:-256}; EPOCHS=${2:-3}; BATCH=32
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+command -v mpirun >/dev/null || { echo "mpirun not found: install openmpi-bin (scripts/setup.sh)" >&2; exit 1; }
+
+# Tones in noise, 4.5 s each (longer than a 4.024 s crop), with teacher logits at two times.
+for i in $(seq 0 $((CLIPS - 1))); do
+  sox -n -r 16000 -b 16 -c 1 "$T/c$i.wav" synth 4.5 sine $((120 + (i % 6) * 40)) synth 4.5 whitenoise mix vol 0.3 2>/dev/null
+  echo "{\"id\":\"c$i\",\"speaker\":\"s$((i % 8))\",\"audio\":\"c$i.wav\",\"split\":\"train\"}" >> "$T/m.jsonl"
+  a=$((i % 7)); b=$(((i + 3) % 7))
+  lg="[$( for k in 0 1 2 3 4 5 6; do [ $k = $a ] && printf 2 || printf 0; [ $k -lt 6 ] && printf ,; done )]"
+  lh="[$( for k in 0 1 2 3 4 5 6; do [ $k = $b ] && printf 2 || printf 0; [ $k -lt 6 ] && printf ,; done )]"
+  echo "{\"clip\":\"c$i\",\"source\":\"synthetic\",\"teacher\":\"t\",\"classes\":[\"angry\",\"disgust\",\"fear\",\"happy\",\"sad\",\"surprise\",\"neutral\"],\"times\":[0.5,3.0],\"logits\":[$lg,$lh],\"maxLogits\":$lg,\"framesSampled\":2,\"framesWithoutFace\":0}" >> "$T/l.jsonl"
+done
+
+best() { tail -n +2 "$1/epochs.csv" | cut -d, -f6 | sort -g | tail -1; }
+common=(distill --corpus "$T/m.jsonl" --labels "$T/l.jsonl" --model vggm-small --epochs "$EPOCHS" --batch-size $BATCH --lr-start 1e-3 --lr-end 1e-4)
+echo "setup,ranks,threads,micro_batches,samples_per_s"
+"$E" "${common[@]}" --out "$T/p1t1" --threads 1 >/dev/null 2>&1
+echo "1 process x 1 thread,1,1,1,$(best "$T/p1t1")"
+"$E" "${common[@]}" --out "$T/p1t2" --threads 2 >/dev/null 2>&1
+echo "1 process x 2 threads,1,2,1,$(best "$T/p1t2")"
+"$E" "${common[@]}" --out "$T/p1t2k2" --threads 2 --micro-batches 2 >/dev/null 2>&1
+echo "1 process x 2 threads (2 micro-batches),1,2,2,$(best "$T/p1t2k2")"
+mpirun --allow-run-as-root --oversubscribe -np 2 "$E" "${common[@]}" --out "$T/r2t1" --threads 1 >/dev/null 2>&1
+echo "2 ranks x 1 thread,2,1,1,$(best "$T/r2t1")"
