@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Data-parallel training throughput: vggm-small distillation samples/s on a generated corpus, one process with
 # 1 or 2 threads against 2 MPI ranks with 1 thread each (same global batch). Needs openmpi-bin and an MPI build.
-#   scripts/bench_mpi.sh [CLIPS=256] [EPOCHS=3]   → CSV on stdout: setup,ranks,threads,micro_batches,samples_per_s
+#   scripts/bench_mpi.sh [CLIPS=128] [EPOCHS=2]   → CSV on stdout: setup,ranks,threads,micro_batches,samples_per_s
 # samples/s is the best epoch of each run (epochs.csv, clips of all ranks / rank 0's epoch time, audio loading
 # excluded). Quote the numbers with the machine's load: on a shared machine they move between runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 E=$PWD/.build/release/emovox
-CLIPS=${1:-256}; EPOCHS=${2:-3}; BATCH=32
+CLIPS=${1:-128}; EPOCHS=${2:-2}; BATCH=32
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 command -v mpirun >/dev/null || { echo "mpirun not found: install openmpi-bin (scripts/setup.sh)" >&2; exit 1; }

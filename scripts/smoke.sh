@@ -69,7 +69,7 @@ cat "$T/run/epochs.csv"
 say "data-parallel distill: 2 micro-batches in one process, then 2 MPI ranks"
 $E distill --corpus "$T/m.jsonl" --labels "$T/l.jsonl" --out "$T/run-k2" --epochs 1 --batch-size 4 --micro-batches 2 --threads 1 2>/dev/null | tail -1
 if command -v mpirun >/dev/null; then
-  mpirun --allow-run-as-root --oversubscribe -np 2 $E distill --corpus "$T/m.jsonl" --labels "$T/l.jsonl" --out "$T/run-mpi" --epochs 1 --batch-size 4 --threads 1 2>/dev/null | tail -1
+  OMPI_MCA_btl_vader_single_copy_mechanism=none mpirun --allow-run-as-root --oversubscribe -np 2 $E distill --corpus "$T/m.jsonl" --labels "$T/l.jsonl" --out "$T/run-mpi" --epochs 1 --batch-size 4 --threads 1 2>/dev/null | tail -1
 else
   echo "(mpirun not installed: MPI step skipped)"
 fi

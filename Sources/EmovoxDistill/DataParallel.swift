@@ -9,13 +9,18 @@ import EmovoxCore
 extension DistillationTrainer {
     var microBatchCount: Int { communicator.size * microBatches }
 
-    /// Clips used per epoch (the order cut to a multiple of ranks × micro-batches) and the number of steps.
-    func dataParallelLayout(clips: Int) throws -> (usable: Int, batches: Int) {
-        let parts = microBatchCount
+    /// Checks that a global batch splits into equal micro-batches (cheap: callers run it before loading data).
+    public func checkBatchSplit() throws {
         guard microBatches >= 1 else { throw EmovoxError("--micro-batches must be at least 1 (got \(microBatches))") }
-        guard config.batchSize % parts == 0 else {
+        guard config.batchSize % microBatchCount == 0 else {
             throw EmovoxError("--batch-size \(config.batchSize) must divide by ranks × micro-batches = \(communicator.size) × \(microBatches)")
         }
+    }
+
+    /// Clips used per epoch (the order cut to a multiple of ranks × micro-batches) and the number of steps.
+    func dataParallelLayout(clips: Int) throws -> (usable: Int, batches: Int) {
+        try checkBatchSplit()
+        let parts = microBatchCount
         let usable = clips - clips % parts
         guard usable > 0 else {
             throw EmovoxError("\(clips) training clips cannot fill \(parts) micro-batches (ranks × micro-batches)")

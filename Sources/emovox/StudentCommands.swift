@@ -48,16 +48,17 @@ struct DistillCommand: ParsableCommand {
         var cfg = DistillationConfig()
         cfg.model = model; cfg.epochs = epochs; cfg.batchSize = batchSize; cfg.learningRateStart = lrStart; cfg.learningRateEnd = lrEnd
         cfg.momentum = momentum; cfg.weightDecay = weightDecay; cfg.temperature = temperature; cfg.classBalanced = classBalanced; cfg.seed = seed
+        let trainer = try DistillationTrainer.make(config: cfg, classes: classes, runDir: out, resume: resume)
+        trainer.communicator = launch.communicator
+        trainer.microBatches = microBatches
+        trainer.weightChecksumsPath = weightChecksums
+        try trainer.checkBatchSplit()
         var skipped: [(String, String)] = []
         let train = Pipelines.items(manifest: manifest, labels: labelRecords, splits: ["train"], skipped: &skipped)
         let heard = launch.isLeader ? Pipelines.items(manifest: manifest, labels: labelRecords, splits: ["heard"], skipped: &skipped) : []
         if !skipped.isEmpty, launch.isLeader {
             print("skipped \(skipped.count) clips: " + skipped.prefix(5).map { "\($0.0) (\($0.1))" }.joined(separator: "; "))
         }
-        let trainer = try DistillationTrainer.make(config: cfg, classes: classes, runDir: out, resume: resume)
-        trainer.communicator = launch.communicator
-        trainer.microBatches = microBatches
-        trainer.weightChecksumsPath = weightChecksums
         try trainer.train(train, validation: heard)
         if launch.isLeader {
             print("\(trainer.weightsPath): \(train.count) training clips, \(epochs) epochs, \(launch.communicator.size) rank(s) × \(microBatches) micro-batch(es); log \(trainer.logPath)")

@@ -70,6 +70,9 @@ final class DataParallelTests: XCTestCase {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: tool)
         p.arguments = args
+        // Containers often forbid the cross-process memory copy Open MPI's shared-memory transport uses for large
+        // messages; plain copies work everywhere.
+        p.environment = ProcessInfo.processInfo.environment.merging(["OMPI_MCA_btl_vader_single_copy_mechanism": "none"]) { $1 }
         let pipe = Pipe()
         p.standardOutput = pipe; p.standardError = pipe
         try p.run()
