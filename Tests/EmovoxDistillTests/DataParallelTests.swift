@@ -81,18 +81,18 @@ final class DataParallelTests: XCTestCase {
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
-    /// A tiny corpus: 64 training clips of 4.5 s (tones in noise, longer than a crop so crops move) and 8 held-out
+    /// A tiny corpus: 48 training clips of 4.5 s (tones in noise, longer than a crop so crops move) and 8 held-out
     /// clips, each with two teacher frames.
     func makeCorpus(in dir: String) throws -> (manifest: String, labels: String) {
         var rng = SeededRNG(seed: 7)
         var manifest = "", labels = ""
         let classes = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
-        for i in 0..<72 {
+        for i in 0..<56 {
             let f = 120 + Float(i % 6) * 40
             let audio = (0..<72_000).map { n in 0.3 * sin(2 * .pi * f * Float(n) / 16_000) + 0.05 * rng.normal() }
             let path = "\(dir)/c\(i).wav"
             try WAVReader.encode16(audio, sampleRate: 16_000).write(to: URL(fileURLWithPath: path))
-            let clip: [String: Any] = ["id": "c\(i)", "speaker": "s\(i % 8)", "audio": path, "split": i < 64 ? "train" : "heard"]
+            let clip: [String: Any] = ["id": "c\(i)", "speaker": "s\(i % 8)", "audio": path, "split": i < 48 ? "train" : "heard"]
             let logits = [(0..<7).map { Float(($0 + i) % 7) * 0.5 }, (0..<7).map { Float(($0 * 3 + i) % 7) * 0.4 }]
             let label: [String: Any] = ["clip": "c\(i)", "source": "synthetic", "teacher": "t", "classes": classes, "times": [0.5, 3.0],
                                         "logits": logits, "maxLogits": zip(logits[0], logits[1]).map { max($0, $1) },
@@ -106,8 +106,8 @@ final class DataParallelTests: XCTestCase {
     }
 
     /// `mpirun -np 2` with global batch 32 equals one process averaging the gradients of the same two 16-clip
-    /// micro-batches (`--micro-batches 2`) to ≤ 1e-5 after 4 steps, and both ranks hold bitwise identical weights
-    /// after every step.
+    /// micro-batches (`--micro-batches 2`) to ≤ 1e-5 after 4 steps (48 clips: a batch of 32, then one of 16 split
+    /// 8 + 8, per epoch), and both ranks hold bitwise identical weights after every step.
     func testTwoRanksEqualOneProcessWithTwoMicroBatches() throws {
         guard let emovox = emovoxBinary() else { throw XCTSkip("the emovox binary is not built (swift build -c release)") }
         guard let mpirun = executable(named: "mpirun") else { throw XCTSkip("mpirun not found: install openmpi-bin (scripts/setup.sh)") }
@@ -123,7 +123,7 @@ final class DataParallelTests: XCTestCase {
         XCTAssertEqual(mpi.status, 0, mpi.output)
         XCTAssertTrue(mpi.output.contains("2 rank(s) × 1 micro-batch(es)"), mpi.output)
 
-        // Bitwise identical weights on both ranks after each of the 4 steps (2 epochs × 2 batches of 32).
+        // Bitwise identical weights on both ranks after each of the 4 steps (2 epochs × 2 batches).
         let sums = try (0..<2).map { try String(contentsOfFile: d + "/mpi/sum.rank\($0)", encoding: .utf8) }
         XCTAssertEqual(sums[0].split(separator: "\n").count, 4, sums[0])
         XCTAssertEqual(sums[0], sums[1])
