@@ -12,13 +12,12 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 command -v mpirun >/dev/null || { echo "mpirun not found: install openmpi-bin (scripts/setup.sh)" >&2; exit 1; }
 
+onehot() { local v=(0 0 0 0 0 0 0); v[$1]=2; local IFS=,; echo "[${v[*]}]"; }
 # Tones in noise, 4.5 s each (longer than a 4.024 s crop), with teacher logits at two times.
 for i in $(seq 0 $((CLIPS - 1))); do
   sox -n -r 16000 -b 16 -c 1 "$T/c$i.wav" synth 4.5 sine $((120 + (i % 6) * 40)) synth 4.5 whitenoise mix vol 0.3 2>/dev/null
   echo "{\"id\":\"c$i\",\"speaker\":\"s$((i % 8))\",\"audio\":\"c$i.wav\",\"split\":\"train\"}" >> "$T/m.jsonl"
-  a=$((i % 7)); b=$(((i + 3) % 7))
-  lg="[$( for k in 0 1 2 3 4 5 6; do [ $k = $a ] && printf 2 || printf 0; [ $k -lt 6 ] && printf ,; done )]"
-  lh="[$( for k in 0 1 2 3 4 5 6; do [ $k = $b ] && printf 2 || printf 0; [ $k -lt 6 ] && printf ,; done )]"
+  lg=$(onehot $((i % 7))); lh=$(onehot $(((i + 3) % 7)))
   echo "{\"clip\":\"c$i\",\"source\":\"synthetic\",\"teacher\":\"t\",\"classes\":[\"angry\",\"disgust\",\"fear\",\"happy\",\"sad\",\"surprise\",\"neutral\"],\"times\":[0.5,3.0],\"logits\":[$lg,$lh],\"maxLogits\":$lg,\"framesSampled\":2,\"framesWithoutFace\":0}" >> "$T/l.jsonl"
 done
 
