@@ -119,18 +119,20 @@ extension DistillationTrainer {
         }
     }
 
-    /// Debug output for the MPI oracle: FNV-1a over the bit patterns of all parameters after a step.
-    func appendWeightChecksum(epoch: Int, batch: Int) throws {
+    /// Debug output for the MPI oracle: FNV-1a over the bit patterns of all parameters after a step
+    /// (`epoch,batch,hash`), or of the BN running statistics once they are averaged at the end of an epoch (`epoch,bn,hash`).
+    func appendWeightChecksum(epoch: Int, batch: Int? = nil) throws {
         guard let weightChecksumsPath else { return }
+        let tensors = batch == nil ? model.network.namedBuffers.map(\.3) : model.network.parameters.map(\.value)
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for p in model.network.parameters {
-            for v in p.value.data { hash = (hash ^ UInt64(v.bitPattern)) &* 0x0000_0100_0000_01b3 }
+        for t in tensors {
+            for v in t.data { hash = (hash ^ UInt64(v.bitPattern)) &* 0x0000_0100_0000_01b3 }
         }
         let path = "\(weightChecksumsPath).rank\(communicator.rank)"
         if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         guard let h = FileHandle(forWritingAtPath: path) else { throw EmovoxError("cannot write", file: path) }
         defer { try? h.close() }
         h.seekToEndOfFile()
-        h.write(Data(String(format: "%d,%d,%016llx\n", epoch + 1, batch + 1, hash).utf8))
+        h.write(Data("\(epoch + 1),\(batch.map { String($0 + 1) } ?? "bn"),\(String(format: "%016llx", hash))\n".utf8))
     }
 }

@@ -205,6 +205,7 @@ public final class DistillationTrainer {
             }
             let totals = try epochTotals(lossSum: lossSum, seen: seen, noFace: noFace)
             try averageBatchNormStatistics()  // before the held-out loss and the checkpoint use them
+            try appendWeightChecksum(epoch: epoch)
             let seconds = Date().timeIntervalSince(t0)
             let val = validation.isEmpty || communicator.rank != 0 ? nil : evaluate(validation)
             let rec = EpochRecord(epoch: epoch + 1, learningRate: optimizer.learningRate, trainLoss: Float(totals.lossSum / Double(totals.seen)),
