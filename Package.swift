@@ -10,27 +10,7 @@ import Foundation
 //   → EmovoxLabelling                                (the face teacher over media → per-clip labels)
 //   → EmovoxModels, EmovoxData, EmovoxEval, EmovoxReport, EmovoxAudio, EmovoxVision
 //   → EmovoxCore → CBLAS (OpenBLAS)
-//   EmovoxMPI (optional, see below) → EmovoxCore, CMPI (Open MPI); only the CLI uses it
 let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
-
-// Open MPI (data-parallel `distill` under mpirun/srun) is optional: CMPI/EmovoxMPI are built only when its pkg-config
-// file is found (Debian: libopenmpi-dev), or when EMOVOX_MPI=1 forces them; EMOVOX_MPI=0 leaves them out.
-let mpiAvailable: Bool = {
-    switch Context.environment["EMOVOX_MPI"] {
-    case "0": return false
-    case "1": return true
-    default:
-        let dirs = (Context.environment["PKG_CONFIG_PATH"] ?? "").split(separator: ":").map(String.init)
-            + ["/usr/lib/x86_64-linux-gnu/pkgconfig", "/usr/lib/aarch64-linux-gnu/pkgconfig", "/usr/lib64/pkgconfig",
-               "/usr/lib/pkgconfig", "/usr/local/lib/pkgconfig", "/usr/share/pkgconfig", "/opt/homebrew/lib/pkgconfig"]
-        return dirs.contains { FileManager.default.fileExists(atPath: $0 + "/ompi-c.pc") }
-    }
-}()
-let mpiModules = mpiAvailable ? ["EmovoxMPI"] : []
-let mpiTargets: [Target] = mpiAvailable ? [
-    .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
-    .target(name: "EmovoxMPI", dependencies: ["EmovoxCore", "CMPI"], swiftSettings: optimise),
-] : []
 
 let package = Package(
     name: "emovox",
@@ -39,7 +19,7 @@ let package = Package(
         .executable(name: "emovox", targets: ["emovox"]),
         .library(name: "Emovox", targets: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData",
                                             "EmovoxEval", "EmovoxReport", "EmovoxLabelling", "EmovoxDistill",
-                                            "EmovoxInference", "EmovoxAnalysis", "EmovoxDemo", "EmovoxBench"] + mpiModules),
+                                            "EmovoxInference", "EmovoxAnalysis", "EmovoxDemo", "EmovoxBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -75,8 +55,7 @@ let package = Package(
                           dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData", "EmovoxEval",
                                          "EmovoxReport", "EmovoxLabelling", "EmovoxDistill", "EmovoxInference", "EmovoxAnalysis",
                                          "EmovoxDemo", "EmovoxBench",
-                                         .product(name: "ArgumentParser", package: "swift-argument-parser")]
-                                         + mpiModules.map { .target(name: $0) },
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: optimise),
         .testTarget(name: "EmovoxCoreTests", dependencies: ["EmovoxCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmovoxAudioTests", dependencies: ["EmovoxAudio"], resources: [.copy("Fixtures")]),
@@ -88,6 +67,32 @@ let package = Package(
         .testTarget(name: "EmovoxLabellingTests", dependencies: ["EmovoxLabelling"]),
         .testTarget(name: "EmovoxDistillTests", dependencies: ["EmovoxDistill"]),
         .testTarget(name: "EmovoxDemoTests", dependencies: ["EmovoxDemo"]),
-    ] + mpiTargets,
+    ],
     swiftLanguageModes: [.v5]
 )
+
+// Open MPI (data-parallel `distill` under mpirun/srun) is optional: CMPI and EmovoxMPI (→ EmovoxCore, CMPI; used by the
+// CLI only) are added when Open MPI's pkg-config file is found (Debian: libopenmpi-dev), or when EMOVOX_MPI=1 forces
+// them; EMOVOX_MPI=0 leaves them out.
+let mpiAvailable: Bool = {
+    switch Context.environment["EMOVOX_MPI"] {
+    case "0": return false
+    case "1": return true
+    default:
+        let dirs = (Context.environment["PKG_CONFIG_PATH"] ?? "").split(separator: ":").map(String.init)
+            + ["/usr/lib/x86_64-linux-gnu/pkgconfig", "/usr/lib/aarch64-linux-gnu/pkgconfig", "/usr/lib64/pkgconfig",
+               "/usr/lib/pkgconfig", "/usr/local/lib/pkgconfig", "/usr/share/pkgconfig", "/opt/homebrew/lib/pkgconfig"]
+        return dirs.contains { FileManager.default.fileExists(atPath: $0 + "/ompi-c.pc") }
+    }
+}()
+if mpiAvailable {
+    package.targets += [
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        .target(name: "EmovoxMPI", dependencies: ["EmovoxCore", "CMPI"], swiftSettings: optimise),
+    ]
+    package.targets.first { $0.name == "emovox" }?.dependencies.append("EmovoxMPI")
+    package.products = package.products.map { product in
+        guard let library = product as? Product.Library, library.name == "Emovox" else { return product }
+        return .library(name: library.name, targets: library.targets + ["EmovoxMPI"])
+    }
+}
