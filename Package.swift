@@ -113,3 +113,29 @@ let package = Package(
     ],
     swiftLanguageModes: [.v5]
 )
+
+// Open MPI (data-parallel `distill` under mpirun/srun) is optional: CMPI and EmovoxMPI (→ EmovoxCore, CMPI; used by the
+// CLI only) are added when Open MPI's pkg-config file is found (Debian: libopenmpi-dev), or when EMOVOX_MPI=1 forces
+// them; EMOVOX_MPI=0 leaves them out.
+let mpiAvailable: Bool = {
+    switch Context.environment["EMOVOX_MPI"] {
+    case "0": return false
+    case "1": return true
+    default:
+        let dirs = (Context.environment["PKG_CONFIG_PATH"] ?? "").split(separator: ":").map(String.init)
+            + ["/usr/lib/x86_64-linux-gnu/pkgconfig", "/usr/lib/aarch64-linux-gnu/pkgconfig", "/usr/lib64/pkgconfig",
+               "/usr/lib/pkgconfig", "/usr/local/lib/pkgconfig", "/usr/share/pkgconfig", "/opt/homebrew/lib/pkgconfig"]
+        return dirs.contains { FileManager.default.fileExists(atPath: $0 + "/ompi-c.pc") }
+    }
+}()
+if mpiAvailable {
+    package.targets += [
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        .target(name: "EmovoxMPI", dependencies: ["EmovoxCore", "CMPI"], swiftSettings: optimise),
+    ]
+    package.targets.first { $0.name == "emovox" }?.dependencies.append("EmovoxMPI")
+    package.products = package.products.map { product in
+        guard let library = product as? Product.Library, library.name == "Emovox" else { return product }
+        return .library(name: library.name, targets: library.targets + ["EmovoxMPI"])
+    }
+}

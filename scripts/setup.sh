@@ -15,6 +15,8 @@ mkdir -p "$CACHE"
 
 need_pkgs=()
 wanted="ffmpeg sox espeak-ng libopenblas-dev libhdf5-dev libpng-dev libjpeg62-turbo-dev pkg-config librsvg2-bin unzip"
+# Open MPI: data-parallel `distill` under mpirun/srun (optional at build time: Package.swift leaves it out when absent).
+wanted="$wanted libopenmpi-dev openmpi-bin"
 # The tests also render the HTML report in a real headless browser.
 [ "${1:-}" = "--for-tests" ] && wanted="$wanted chromium"
 for p in $wanted; do

@@ -95,6 +95,13 @@ PY
 $E distill --corpus "$T/m.jsonl" --labels "$T/l.jsonl" --out "$T/run" --epochs 2 --batch-size 4 --lr-start 1e-2 --lr-end 1e-3 2>/dev/null
 $E distill --corpus "$T/m.jsonl" --labels "$T/l.jsonl" --out "$T/run" --epochs 2 --batch-size 4 --lr-start 1e-2 --lr-end 1e-3 --resume 2>/dev/null
 cat "$T/run/epochs.csv"
+say "data-parallel distill: 2 micro-batches in one process, then 2 MPI ranks"
+$E distill --corpus "$T/m.jsonl" --labels "$T/l.jsonl" --out "$T/run-k2" --epochs 1 --batch-size 4 --micro-batches 2 --threads 1 2>/dev/null | tail -1
+if command -v mpirun >/dev/null; then
+  OMPI_MCA_btl_vader_single_copy_mechanism=none mpirun --allow-run-as-root --oversubscribe -np 2 $E distill --corpus "$T/m.jsonl" --labels "$T/l.jsonl" --out "$T/run-mpi" --epochs 1 --batch-size 4 --threads 1 2>/dev/null | tail -1
+else
+  echo "(mpirun not installed: MPI step skipped)"
+fi
 $E predict --student "$T/run/student.safetensors" "$T"/sp/en+m1-happy-1.wav "$T"/sp/en+f2-sad-2.wav --logits
 sox "$T"/sp/en+m1-happy-1.wav "$T"/sp/en+f2-sad-2.wav "$T"/sp/en+m3-sad-1.wav "$T/long.wav"
 $E predict --student "$T/run/student.safetensors" "$T/long.wav" --window 2 --hop 1 --out "$T/windows.csv" --plot "$T/tl.svg"

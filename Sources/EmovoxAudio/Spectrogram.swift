@@ -75,16 +75,17 @@ public final class Spectrogram {
     /// Equal-length crops → [N, 1, bins, frames], computed in parallel.
     public func batch(_ crops: [[Float]], dither: inout SeededRNG?) -> Tensor {
         // One RNG per crop, split up front, keeps dithered batches deterministic under any thread count.
-        batch(crops, dithers: dither == nil ? nil : crops.map { _ in dither!.split() })
+        batch(crops, dithers: crops.map { _ in dither == nil ? nil : dither!.split() })
     }
 
-    /// Equal-length crops → [N, 1, bins, frames], crop i dithered from `dithers[i]` (none when nil).
-    public func batch(_ crops: [[Float]], dithers: [SeededRNG]?) -> Tensor {
-        precondition(dithers == nil || dithers!.count == crops.count, "spectrogram batch: one dither RNG per crop")
+    /// As `batch(_:dither:)` with the caller's own RNG per crop (nil: no dither for that crop), so a crop's
+    /// spectrogram does not depend on which batch, micro-batch or rank it lands in.
+    public func batch(_ crops: [[Float]], dithers: [SeededRNG?]) -> Tensor {
+        precondition(dithers.count == crops.count, "spectrogram batch: one dither RNG per crop")
         let frames = config.frames(samples: crops.first?.count ?? 0)
         var out = Tensor(zeros: [crops.count, 1, config.bins, frames])
         let per = config.bins * frames
-        var rngs: [SeededRNG?] = dithers.map { $0.map { Optional($0) } } ?? [SeededRNG?](repeating: nil, count: crops.count)
+        var rngs = dithers
         out.data.withUnsafeMutableBufferPointer { op in
             rngs.withUnsafeMutableBufferPointer { rp in
                 Threads.parallelFor(crops.count) { range in

@@ -72,8 +72,8 @@ public final class DistillationTrainer {
     public let runDir: String
     public let classes: [String]
     public private(set) var model: StudentModel
-    /// Spectrograms for a batch of crops: [N, 1, bins, frames]; crop i dithered from `dithers[i]` when training.
-    public let featurize: (_ crops: [[Float]], _ dithers: [SeededRNG]?) -> Tensor
+    /// Spectrograms for a batch of crops: [N, 1, bins, frames]; one dither RNG per crop (nil: no dither).
+    public let featurize: (_ crops: [[Float]], _ dithers: [SeededRNG?]) -> Tensor
     var optimizer: SGD
     public private(set) var history: [EpochRecord] = []
     var epochsDone = 0
@@ -87,6 +87,13 @@ public final class DistillationTrainer {
     /// When the first optimisation step of the last `train` call ended, and samples/s after it (steady state).
     public private(set) var firstStepEnded: Date?
     public private(set) var steadySamplesPerSecond: Double?
+    /// Data parallelism (see DataParallel.swift): the ranks sharing each global batch, and how many equal
+    /// micro-batches each rank splits its share into; gradients are averaged over all of them before a step.
+    public var communicator: Communicator = SingleProcess()
+    public var microBatches = 1
+    /// Debug: every rank appends a checksum of its weights after each step to `<path>.rank<r>` (the MPI test).
+    public var weightChecksumsPath: String? = nil
+    var ranksSynchronised = false
 
     public var weightsPath: String { runDir + "/student.safetensors" }
     var statePath: String { runDir + "/trainer_state.json" }
@@ -98,7 +105,7 @@ public final class DistillationTrainer {
     var timingPath: String { runDir + "/timing.csv" }
 
     public init(config: DistillationConfig, classes: [String], runDir: String,
-                featurize: @escaping (_ crops: [[Float]], _ dithers: [SeededRNG]?) -> Tensor, resume: Bool) throws {
+                featurize: @escaping (_ crops: [[Float]], _ dithers: [SeededRNG?]) -> Tensor, resume: Bool) throws {
         self.config = config; self.classes = classes; self.runDir = runDir; self.featurize = featurize
         try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
         var r = SeededRNG(seed: config.seed)
@@ -181,7 +188,7 @@ public final class DistillationTrainer {
     /// Sample p's crop and dither come from `SeededRNG(seed:epoch:position: p)`, so the batch is the same whichever
     /// thread (or rank) prepares it.
     public func prepareBatch(_ set: DistillationSet, order: [Int], epoch: Int, positions: Range<Int>) -> PreparedBatch {
-        var crops: [[Float]] = [], dithers: [SeededRNG] = [], masks: [SeededRNG] = [], targets: [Float] = [], noFace = 0
+        var crops: [[Float]] = [], dithers: [SeededRNG?] = [], masks: [SeededRNG] = [], targets: [Float] = [], noFace = 0
         let rate = Double(config.sampleRate)
         for p in positions {
             let clip = order[p]
@@ -227,71 +234,98 @@ public final class DistillationTrainer {
                 let t0 = Double(s) / Double(config.sampleRate)
                 targets += set.teacher.softTarget(i, start: t0, end: t0 + seconds, temperature: config.temperature).target
             }
-            let logits = model.forward(featurize(crops, nil), training: false)
+            let x = featurize(crops, crops.map { _ in nil })
+            let logits = model.forward(x, training: false)
             let (loss, _) = Loss.softCrossEntropy(logits: logits, targets: Tensor(shape: logits.shape, data: targets), temperature: config.temperature)
             total += Double(loss) * Double(crops.count)
         }
         return Float(total / Double(set.count))
     }
 
+    /// In-memory clips (tests, the demo): as `train(_:validation:maxSteps:)` on a `DistillationSet`.
+    public func train(_ items: [DistillationItem], validation: [DistillationItem] = [], maxSteps: Int? = nil) throws {
+        try train(DistillationSet(items), validation: validation.isEmpty ? nil : DistillationSet(validation), maxSteps: maxSteps)
+    }
+
     /// Trains until `config.epochs` (or `maxSteps` optimisation steps in this call), checkpointing after each
     /// epoch and at a `maxSteps` stop (weights, optimiser, position, log) atomically; `--resume` continues exactly.
+    /// With several ranks or micro-batches each global batch of `batchSize` is split into ranks × microBatches equal
+    /// micro-batches (DataParallel.swift), prepared ahead on a background thread; only rank 0 writes.
     public func train(_ set: DistillationSet, validation: DistillationSet? = nil, maxSteps: Int? = nil) throws {
         guard set.count > 0 else { throw EmovoxError("no training clips with teacher labels") }
-        let batches = (set.count + config.batchSize - 1) / config.batchSize
+        let (usable, batches) = try dataParallelLayout(clips: set.count)
+        try synchroniseRanks()
         var steps = 0, samplesAfterFirst = 0
         firstStepEnded = nil; steadySamplesPerSecond = nil
         while epochsDone < min(config.epochs, epochsLimitForTesting ?? .max) {
             let epoch = epochsDone
             optimizer.learningRate = schedule.rate(epoch: epoch)
             let order = epochOrder(set, epoch: epoch)
-            let first = batchesDone
-            let loader = Prefetcher(count: batches - first, depth: prefetch) { [self] k in
-                let b = first + k
-                return prepareBatch(set, order: order, epoch: epoch, positions: (b * config.batchSize)..<min((b + 1) * config.batchSize, set.count))
+            let first = batchesDone, k = microBatches
+            // This rank's micro-batches of the remaining global batches, in order.
+            let loader = Prefetcher(count: (batches - first) * k, depth: prefetch) { [self] u in
+                prepareBatch(set, order: order, epoch: epoch, positions: microBatchPositions(batch: first + u / k, usable: usable)[u % k])
             }
             defer { loader.cancel() }
             var t0 = Date()
+            var gradients = [Float](repeating: 0, count: gradientCount), done = 0, stepSamples = 0
             while let batch = try loader.next() {
                 let loss = gradient(batch)
                 guard loss.isFinite else {
                     throw EmovoxError("loss became \(loss) at epoch \(epoch + 1), batch \(batchesDone + 1): lower the learning rate; the last good checkpoint is kept", file: runDir)
                 }
-                // (Data-parallel training averages the gradients across processes here, before the step.)
-                optimizer.step()
-                batchesDone += 1; steps += 1
+                addGradients(into: &gradients)
                 partial.lossSum += Double(loss) * Double(batch.count)
                 partial.seen += batch.count
                 partial.noFace += batch.cropsWithoutFaceFrames
+                stepSamples += batch.count
+                done += 1
+                guard done % k == 0 else { continue }  // the step waits for this rank's last micro-batch
+                try averageGradients(&gradients)  // one allreduce over the ranks, then / (ranks × micro-batches)
+                optimizer.step()
+                for i in gradients.indices { gradients[i] = 0 }
+                try appendWeightChecksum(epoch: epoch, batch: batchesDone)
+                batchesDone += 1; steps += 1
                 let now = Date()
                 partial.seconds += now.timeIntervalSince(t0); t0 = now
                 if let f = firstStepEnded {
-                    samplesAfterFirst += batch.count
+                    samplesAfterFirst += stepSamples * communicator.size
                     steadySamplesPerSecond = Double(samplesAfterFirst) / max(now.timeIntervalSince(f), 1e-9)
                 } else { firstStepEnded = now }
-                let rate = Double(partial.seen) / max(partial.seconds, 1e-9)
-                if ProgressBar.interactive {  // per-batch progress only on a terminal; logs get the epoch lines
-                    let remaining = Double(set.count * (config.epochs - epoch) - partial.seen) / rate
+                stepSamples = 0
+                let rate = Double(partial.seen * communicator.size) / max(partial.seconds, 1e-9)
+                if ProgressBar.interactive && communicator.rank == 0 {  // per-batch progress only on a terminal; logs get the epoch lines
+                    let remaining = Double(usable * (config.epochs - epoch) - partial.seen * communicator.size) / rate
                     log(String(format: "\repoch %d/%d  batch %d/%d  loss %.4f  %.1f samples/s  ETA %@   ",
                                epoch + 1, config.epochs, batchesDone, batches, partial.lossSum / Double(partial.seen), rate, ProgressBar.formatDuration(remaining)))
                 }
                 if let maxSteps, steps >= maxSteps, batchesDone < batches {
-                    try checkpoint()
-                    log(String(format: "%@stopped after %d steps (--max-steps) in epoch %d at batch %d/%d; --resume continues\n",
-                               ProgressBar.interactive ? "\r" : "", steps, epoch + 1, batchesDone, batches))
+                    // The checkpoint holds the sums over all ranks; rank 0 keeps them on resume (synchroniseRanks).
+                    let totals = try epochTotals(lossSum: partial.lossSum, seen: partial.seen, noFace: partial.noFace)
+                    (partial.lossSum, partial.seen, partial.noFace) = totals
+                    if communicator.rank == 0 {
+                        try checkpoint()
+                        log(String(format: "%@stopped after %d steps (--max-steps) in epoch %d at batch %d/%d; --resume continues\n",
+                                   ProgressBar.interactive ? "\r" : "", steps, epoch + 1, batchesDone, batches))
+                    }
                     return
                 }
             }
-            let val = validation.flatMap { $0.count > 0 ? evaluate($0) : nil }
-            let rec = EpochRecord(epoch: epoch + 1, learningRate: optimizer.learningRate, trainLoss: Float(partial.lossSum / Double(partial.seen)),
-                                  validationLoss: val, seconds: partial.seconds, samplesPerSecond: Double(partial.seen) / partial.seconds,
-                                  cropsWithoutFaceFrames: partial.noFace)
+            let totals = try epochTotals(lossSum: partial.lossSum, seen: partial.seen, noFace: partial.noFace)
+            try averageBatchNormStatistics()  // before the held-out loss and the checkpoint use them
+            try appendWeightChecksum(epoch: epoch)
+            let val = communicator.rank != 0 ? nil : validation.flatMap { $0.count > 0 ? evaluate($0) : nil }
+            let rec = EpochRecord(epoch: epoch + 1, learningRate: optimizer.learningRate, trainLoss: Float(totals.lossSum / Double(totals.seen)),
+                                  validationLoss: val, seconds: partial.seconds, samplesPerSecond: Double(totals.seen) / partial.seconds,
+                                  cropsWithoutFaceFrames: totals.noFace)
             history.append(rec)
             epochsDone += 1; batchesDone = 0; partial = EpochProgress()
-            try checkpoint()
-            try appendTiming(rec)
-            log(String(format: "%@epoch %d/%d  train loss %.4f%@  lr %.2e  %.1f s (%.1f samples/s)\n", ProgressBar.interactive ? "\r" : "", epoch + 1, config.epochs,
-                       rec.trainLoss, val.map { String(format: "  held-out loss %.4f", $0) } ?? "", rec.learningRate, rec.seconds, rec.samplesPerSecond))
+            if communicator.rank == 0 {
+                try checkpoint()
+                try appendTiming(rec)
+                log(String(format: "%@epoch %d/%d  train loss %.4f%@  lr %.2e  %.1f s (%.1f samples/s)\n", ProgressBar.interactive ? "\r" : "", epoch + 1, config.epochs,
+                           rec.trainLoss, val.map { String(format: "  held-out loss %.4f", $0) } ?? "", rec.learningRate, rec.seconds, rec.samplesPerSecond))
+            }
             if let maxSteps, steps >= maxSteps { return }
         }
     }

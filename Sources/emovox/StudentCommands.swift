@@ -32,16 +32,29 @@ struct DistillCommand: ParsableCommand {
     @Option var seed: UInt64 = 0
     @OptionGroup(title: "Augmentation (training only; all off by default)") var augment: AugmentationOptions
     @Flag(help: "Continue an interrupted run in --out.") var resume = false
-    @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Threads (default: the cores, shared between the ranks of an MPI job on this machine).") var threads: Int?
     @Option(help: "Packed audio store from `emovox corpus pack` (default: <corpus>.store/ when it exists).") var audioStore: String?
     @Flag(help: "Load every clip's audio into memory even when a store sits beside the manifest.") var inMemory = false
     @Option(help: "Stop after this many optimisation steps (checkpointed; --resume continues).") var maxSteps: Int?
     @Option(help: "Held-out clips scored after each epoch: a fixed, evenly spaced subset of the 'heard' split.") var valClips: Int = 2000
     @Option(help: "Batches prepared ahead on a background thread (0: in line).") var prefetch: Int = 2
+    @Option(help: "Split each rank's share of a global batch into K equal micro-batches whose gradients are averaged before the step (--batch-size must divide by ranks × K).")
+    var microBatches: Int = 1
+    @Option(help: .hidden) var weightChecksums: String?
 
     func run() throws {
+        let launch = try DataParallelLaunch()
+        try launch.run { try train(launch) }
+    }
+
+    private func train(_ launch: DataParallelLaunch) throws {
         let started = Date()
-        Threads.set(threads)
+        Threads.set(threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / SingleProcess.localRanks))
+        // The batch split is checked before any audio is read.
+        let parts = launch.communicator.size * microBatches
+        guard microBatches >= 1, batchSize % parts == 0 else {
+            throw EmovoxError("--batch-size \(batchSize) must divide by ranks × micro-batches = \(launch.communicator.size) × \(microBatches)")
+        }
         let manifest = try Manifest.read(corpus)
         var cfg = DistillationConfig()
         cfg.model = model; cfg.epochs = epochs; cfg.batchSize = batchSize; cfg.learningRateStart = lrStart; cfg.learningRateEnd = lrEnd
@@ -50,21 +63,27 @@ struct DistillCommand: ParsableCommand {
         var origin = Pipelines.AudioOrigin.memory
         if let path = audioStore ?? (inMemory ? nil : Pipelines.storeBeside(manifest: corpus)) {
             origin = .store(try AudioStore(path))
-            print("audio: crops read from the packed store \(path)")
+            if launch.isLeader { print("audio: crops read from the packed store \(path)") }
         }
         var skipped: [(String, String)] = []
-        let (train, heard, classes) = try Pipelines.sets(manifest: manifest, labels: labels, audio: origin, validationClips: valClips, skipped: &skipped)
-        if !skipped.isEmpty {
+        // Only rank 0 scores the held-out clips.
+        let (train, heard, classes) = try Pipelines.sets(manifest: manifest, labels: labels, audio: origin,
+                                                         validationClips: launch.isLeader ? valClips : 0, skipped: &skipped)
+        if !skipped.isEmpty, launch.isLeader {
             print("skipped \(skipped.count) clips: " + skipped.prefix(5).map { "\($0.0) (\($0.1))" }.joined(separator: "; "))
         }
         let trainer = try DistillationTrainer.make(config: cfg, classes: classes, runDir: out, resume: resume)
         trainer.prefetch = prefetch
+        trainer.communicator = launch.communicator
+        trainer.microBatches = microBatches
+        trainer.weightChecksumsPath = weightChecksums
         try trainer.train(train, validation: heard, maxSteps: maxSteps)
+        guard launch.isLeader else { return }
         if let first = trainer.firstStepEnded {
             print(String(format: "time to first step %.2f s; %@ after it", first.timeIntervalSince(started),
                          trainer.steadySamplesPerSecond.map { String(format: "%.1f samples/s", $0) } ?? "no further steps"))
         }
-        print("\(trainer.weightsPath): \(train.count) training clips, \(heard.count) held-out; log \(trainer.logPath)")
+        print("\(trainer.weightsPath): \(train.count) training clips, \(heard.count) held-out, \(launch.communicator.size) rank(s) × \(microBatches) micro-batch(es); log \(trainer.logPath)")
     }
 }
 

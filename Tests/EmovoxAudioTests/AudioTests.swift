@@ -132,6 +132,13 @@ final class AudioTests: XCTestCase {
         var d1: SeededRNG? = SeededRNG(seed: 5), d2: SeededRNG? = SeededRNG(seed: 5)
         XCTAssertEqual(s.batch([crop], dither: &d1), s.batch([crop], dither: &d2))  // seeded dither is reproducible
         XCTAssertNotEqual(s.batch([crop], dither: &d1).data, batch.data.prefix(204_800).map { $0 })
+        // One RNG per crop: a crop's spectrogram is the same alone or in any batch (micro-batches, MPI ranks).
+        let other = Array(audio.suffix(crop.count))
+        let pair = s.batch([crop, other], dithers: [SeededRNG(seed: 8), SeededRNG(seed: 9)])
+        XCTAssertEqual(Array(pair.data[204_800...]), s.batch([other], dithers: [SeededRNG(seed: 9)]).data)
+        var alone: SeededRNG? = SeededRNG(seed: 8)
+        XCTAssertEqual(Array(pair.data[0..<204_800]), s.compute(crop, dither: &alone).data)
+        XCTAssertNotEqual(Array(pair.data[0..<204_800]), Array(batch.data[0..<204_800]))  // dither is on
     }
 
     func testStreamingWindowsEqualSlicesOfTheWholeFile() throws {

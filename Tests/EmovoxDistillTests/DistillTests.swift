@@ -6,13 +6,17 @@ import EmovoxAudio
 import EmovoxAudioStore
 @testable import EmovoxDistill
 
-final class DistillTests: XCTestCase {
+extension XCTestCase {
+    /// A fresh folder, removed after the test.
     func tempDir() throws -> String {
         let d = NSTemporaryDirectory() + "emovox-distill-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
         addTeardownBlock { try? FileManager.default.removeItem(atPath: d) }
         return d
     }
+}
+
+final class DistillTests: XCTestCase {
 
     func labels(_ id: String, times: [Double], logits: [[Float]]) -> ClipTeacherLabels {
         ClipTeacherLabels(clip: id, source: "v.mp4", teacher: "t", classes: ["a", "b", "c"], times: times, logits: logits, framesSampled: times.count, framesWithoutFace: 0)
