@@ -95,7 +95,11 @@ public enum ONNXExport {
     /// (the input of the Keras softmax) and "probabilities". The graph is the one emovox runs, with the
     /// BatchNorms that follow a conv already folded into it (w·s, b·s + t).
     public static func teacher(_ teacher: FaceTeacher) throws -> (model: Onnx_ModelProto, sidecar: ONNXSidecar) {
-        let net = teacher.network
+        // Keras-imported teachers (fer's) export; emovox-trained FER+ teachers (EmovoxTeacherTraining) do not yet.
+        guard let net = teacher.network as? KerasGraphNetwork else {
+            throw EmovoxError("ONNX export covers Keras-imported teachers; this teacher's network (\(type(of: teacher.network))) has no exporter yet",
+                              file: teacher.network.source)
+        }
         var b = ONNXGraphBuilder(name: "emovox_teacher")
         let (c, hgt, wid) = (net.inputShape[0], net.inputShape[1], net.inputShape[2])
         var values: [String: String] = [:]
