@@ -12,7 +12,7 @@ CACHE=$ROOT/.cache
 mkdir -p "$CACHE"
 
 need_pkgs=()
-wanted="ffmpeg sox espeak-ng libopenblas-dev libhdf5-dev pkg-config librsvg2-bin unzip"
+wanted="ffmpeg sox espeak-ng libopenblas-dev libhdf5-dev pkg-config librsvg2-bin unzip time"
 # The tests also render the HTML report in a real headless browser.
 [ "${1:-}" = "--for-tests" ] && wanted="$wanted chromium"
 for p in $wanted; do

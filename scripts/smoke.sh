@@ -74,4 +74,11 @@ head -3 "$T/stream.csv"
 $E probe --student "$T/run/student.safetensors" --corpus "$T/sp/list.csv" --folds speaker:3 --out "$T" --save-head "$T/head.json"
 $E predict --student "$T/run/student.safetensors" --head "$T/head.json" "$T"/sp/en+m1-sad-1.wav
 python3 tools/student_torch.py "$T/run/student.safetensors" "$T/s.npy" >/dev/null 2>&1 && echo "PyTorch twin loads the checkpoint" || echo "(torch not installed: PyTorch check skipped)"
+say "packed audio store: two shards, merge, distill from the store (found beside the manifest), --max-steps, --resume"
+$E corpus pack "$T/m.jsonl" --shard 0/2
+$E corpus pack "$T/m.jsonl" --shard 1/2
+$E corpus pack-merge "$T/m.jsonl.store"
+$E distill --corpus "$T/m.jsonl" --labels "$T/l.jsonl" --out "$T/runs" --epochs 2 --batch-size 4 --lr-start 1e-2 --lr-end 1e-3 --max-steps 3 2>/dev/null
+$E distill --corpus "$T/m.jsonl" --labels "$T/l.jsonl" --out "$T/runs" --epochs 2 --batch-size 4 --lr-start 1e-2 --lr-end 1e-3 --resume 2>/dev/null
+cat "$T/runs/epochs.csv"
 say "smoke: all commands ran"
