@@ -59,7 +59,7 @@ for r in $(seq 1 "$ROUNDS"); do
     tail -1 "$tp"
   done
 done
-python3 - "$tp" <<'PY'
+[ "$ROUNDS" -gt 0 ] && python3 - "$tp" <<'PY'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 med = {m: statistics.median(float(r["samples_per_s"]) for r in rows if r["source"] == m) for m in ("memory", "store-inline", "store-prefetch")}
