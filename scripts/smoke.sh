@@ -163,4 +163,11 @@ PY
 $E probe --student "$T/run/student.safetensors" --folds emobox:"$T/emobox/toy" --audio-root "$T/sp"
 $E probe --student "$T/run/student.safetensors" --corpus "$T/sp/a.csv" --test-corpus "$T/sp/b.csv" --map glad=happy
 python3 tools/student_torch.py "$T/run/student.safetensors" "$T/s.npy" >/dev/null 2>&1 && echo "PyTorch twin loads the checkpoint" || echo "(torch not installed: PyTorch check skipped)"
+say "packed audio store: two shards, merge, distill from the store (found beside the manifest), --max-steps, --resume"
+$E corpus pack "$T/m.jsonl" --shard 0/2
+$E corpus pack "$T/m.jsonl" --shard 1/2
+$E corpus pack-merge "$T/m.jsonl.store"
+$E distill --corpus "$T/m.jsonl" --labels "$T/l.jsonl" --out "$T/runs" --epochs 2 --batch-size 4 --lr-start 1e-2 --lr-end 1e-3 --max-steps 3 2>/dev/null
+$E distill --corpus "$T/m.jsonl" --labels "$T/l.jsonl" --out "$T/runs" --epochs 2 --batch-size 4 --lr-start 1e-2 --lr-end 1e-3 --resume 2>/dev/null
+cat "$T/runs/epochs.csv"
 say "smoke: all commands ran"
