@@ -147,7 +147,8 @@ final class DataParallelTests: XCTestCase {
         XCTAssertEqual(ranks[0].model.network.stateDict(), ranks[1].model.network.stateDict())  // with BN statistics
         XCTAssertEqual(resumed[0].model.network.stateDict(), ranks[0].model.network.stateDict())
         XCTAssertEqual(resumed[1].model.network.stateDict(), ranks[0].model.network.stateDict())
-        XCTAssertEqual(ranks[0].history.map(\.trainLoss), single.history.map(\.trainLoss))
+        // Reported losses are sums over ranks gathered in float (another summation order than one process): equal to rounding.
+        for (a, b) in zip(ranks[0].history.map(\.trainLoss), single.history.map(\.trainLoss)) { XCTAssertEqual(a, b, accuracy: 1e-5) }
         XCTAssertEqual(resumed[0].history.map(\.trainLoss), ranks[0].history.map(\.trainLoss))
         XCTAssertFalse(FileManager.default.fileExists(atPath: d + "/ranks-rank1/student.safetensors"), "only rank 0 writes")
         // Averaged BN statistics are not the sequential ones of one process (each micro-batch moved them there).

@@ -70,10 +70,12 @@ final class DistillTests: XCTestCase {
         XCTAssertNotEqual(augmented, plain)
         let meta = try Safetensors.read(dir + "/student.safetensors").metadata
         XCTAssertEqual(meta["spectrogram"], String(SpectrogramConfig.currentVersion))
-        // A run whose weights were trained on the old spectrogram does not silently resume on the new one.
-        let (tensors, _) = try Safetensors.read(dir + "/student.safetensors")
-        var old = meta; old["spectrogram"] = "1"
-        try Safetensors.write(tensors, metadata: old, to: dir + "/student.safetensors")
+        // A run whose weights were trained on the old spectrogram does not silently resume on the new one
+        // (the resume file is what --resume reads; a run from before it has only the weights' metadata).
+        let (resumeTensors, resumeMeta) = try Safetensors.read(dir + "/resume.safetensors")
+        XCTAssertEqual(resumeMeta["spectrogram"], String(SpectrogramConfig.currentVersion))
+        var oldResume = resumeMeta; oldResume["spectrogram"] = "1"
+        try Safetensors.write(resumeTensors, metadata: oldResume, to: dir + "/resume.safetensors")
         var cfg = resumeConfig(); cfg.augmentation = aug
         XCTAssertThrowsError(try DistillationTrainer.make(config: cfg, classes: ["a", "b", "c"], runDir: dir, resume: true)) {
             XCTAssertTrue("\($0)".contains("spectrogram version 1"), "\($0)")
