@@ -68,6 +68,12 @@ struct CorpusCommand: ParsableCommand {
                   + (r.skipped.isEmpty ? "" : " (listed in \(store)/\(AudioStoreFormat.skippedName(AudioStoreFormat.partName(shard: part)))): "
                      + r.skipped.prefix(3).map { "\($0.id): \($0.reason)" }.joined(separator: "; ")))
             if part != nil { print("when every shard is done: emovox corpus pack-merge \(store)") }
+            // The batch contract (README, "Exit status"): bad clips were skipped and listed; 3 when some were, 1 when none packed.
+            var report = BatchReport("corpus pack")
+            report.emit = { _ in }  // the skipped clips are listed above and in the store's skipped file
+            report.succeeded(r.packed + r.alreadyPacked)
+            for s in r.skipped { report.skip(s.id, s.reason) }
+            try report.finish()
         }
     }
 
