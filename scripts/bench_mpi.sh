@@ -2,7 +2,7 @@
 # Data-parallel training throughput: vggm-small distillation samples/s on a generated corpus, one process with
 # 1 or 2 threads against 2 MPI ranks with 1 thread each (same global batch). Needs openmpi-bin and an MPI build.
 #   scripts/bench_mpi.sh [CLIPS=128] [EPOCHS=2]   → CSV: setup,ranks,threads,micro_batches,samples_per_s,cpu_s_per_100_samples
-# samples/s is the best epoch of each run (epochs.csv, clips of all ranks / rank 0's epoch time, audio loading
+# samples/s is the best epoch of each run (timing.csv, clips of all ranks / rank 0's epoch time, audio loading
 # excluded). Quote the numbers with the machine's load: on a shared machine they move between runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +21,7 @@ for i in $(seq 0 $((CLIPS - 1))); do
   echo "{\"clip\":\"c$i\",\"source\":\"synthetic\",\"teacher\":\"t\",\"classes\":[\"angry\",\"disgust\",\"fear\",\"happy\",\"sad\",\"surprise\",\"neutral\"],\"times\":[0.5,3.0],\"logits\":[$lg,$lh],\"maxLogits\":$lg,\"framesSampled\":2,\"framesWithoutFace\":0}" >> "$T/l.jsonl"
 done
 
-best() { tail -n +2 "$1/epochs.csv" | cut -d, -f6 | sort -g | tail -1; }
+best() { tail -n +2 "$1/timing.csv" | cut -d, -f3 | sort -g | tail -1; }
 common=(distill --corpus "$T/m.jsonl" --labels "$T/l.jsonl" --model vggm-small --epochs "$EPOCHS" --batch-size $BATCH --lr-start 1e-3 --lr-end 1e-4)
 # CPU seconds (user + sys of the whole run and its children, audio loading included) per 100 trained samples: what a
 # setup costs in CPU, which a loaded machine distorts less than wall-clock rates. Open MPI polls while it waits.
