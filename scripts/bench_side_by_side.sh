@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # emovox bench and the PyTorch/librosa peer (tools/peer_bench.py) in one go, same threads, then the ratios.
 #   scripts/bench_side_by_side.sh [THREADS] [--memory]
-# Needs: pip install torch librosa opencv-python-headless ai-edge-litert (tools only). Compare ratios, not absolute times.
+# Needs: pip install torch librosa "opencv-python-headless<5" ai-edge-litert (OpenCV 5 dropped CascadeClassifier) (tools only). Compare ratios, not absolute times.
 # PyTorch is timed in NCHW and channels_last; every ratio is against its faster layout.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -81,8 +81,8 @@ fi
 # Only to regenerate oracle fixtures (tools/gen_*_fixtures.py); the tests themselves need no Python.
 if [ "${1:-}" = "--for-tools" ]; then
   python3 -c "import numpy, scipy, librosa, cv2" 2>/dev/null || {
-    echo "== pip install numpy scipy librosa opencv-python-headless (fixture generators)"
-    python3 -m pip install -q numpy scipy librosa opencv-python-headless
+    echo "== pip install numpy scipy librosa opencv-python-headless<5 (fixture generators; OpenCV 5 dropped CascadeClassifier)"
+    python3 -m pip install -q numpy scipy librosa "opencv-python-headless<5"
   }
 fi
 
