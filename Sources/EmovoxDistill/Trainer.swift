@@ -100,6 +100,8 @@ public final class DistillationTrainer {
     var optimizerPath: String { runDir + "/optimizer.safetensors" }
     /// Everything a resume needs (weights, momentum, position, history) in one atomically written file, so a kill at
     /// any moment leaves either the previous checkpoint's or this one's state, never a mix of the two.
+    /// Set on resume: the human-readable files are rewritten from the resume file (by rank 0 only) before training.
+    var reportsBehind = false
     var resumePath: String { runDir + "/resume.safetensors" }
     public var logPath: String { runDir + "/epochs.csv" }
     var timingPath: String { runDir + "/timing.csv" }
@@ -122,7 +124,7 @@ public final class DistillationTrainer {
             try Self.checkSpectrogramVersion(meta["spectrogram"], source: resumePath)
             try model.network.load(stateDict: Self.unprefixed(tensors, "model."), source: resumePath)
             try optimizer.load(state: Self.unprefixed(tensors, "optimizer."))
-            try writeReports()  // a kill between the resume file and the reports left them one checkpoint behind
+            reportsBehind = true  // a kill between the resume file and the reports left them one checkpoint behind
         } else if resume, FileManager.default.fileExists(atPath: statePath) {  // a run from before resume.safetensors
             guard let state = try? JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: URL(fileURLWithPath: statePath))) else {
                 throw EmovoxError("unreadable trainer state (or one written by an older emovox); start a new --out folder", file: statePath)
@@ -255,6 +257,8 @@ public final class DistillationTrainer {
         guard set.count > 0 else { throw EmovoxError("no training clips with teacher labels") }
         let (usable, batches) = try dataParallelLayout(clips: set.count)
         try synchroniseRanks()
+        if reportsBehind && communicator.rank == 0 { try writeReports() }
+        reportsBehind = false
         var steps = 0, samplesAfterFirst = 0
         firstStepEnded = nil; steadySamplesPerSecond = nil
         while epochsDone < min(config.epochs, epochsLimitForTesting ?? .max) {

@@ -50,10 +50,10 @@ public struct TeacherFrameIndex {
     /// `DistillationTarget.softTarget` on the flat arrays: frames inside [start, end) pooled by their maximum,
     /// the clip's maximum when no face frame falls inside the crop.
     public func softTarget(_ i: Int, start: Double, end: Double, temperature: Float) -> (target: [Float], inside: Bool) {
-        let inside = (frameStart[i]..<frameStart[i + 1]).filter { times[$0] >= start && times[$0] < end }
-            .map { Array(logits[($0 * classes)..<(($0 + 1) * classes)]) }
-        let pooled = inside.isEmpty ? clipMax(i) : DistillationTarget.maxPool(inside, classes: classes)
-        return (Softmax.probabilities(pooled, temperature: temperature), !inside.isEmpty)
+        let first = frameStart[i], c = classes
+        return DistillationTarget.softTarget(frames: frameStart[i + 1] - first, time: { times[first + $0] },
+                                             logits: { Array(logits[((first + $0) * c)..<((first + $0 + 1) * c)]) },
+                                             clipMax: { clipMax(i) }, classes: c, start: start, end: end, temperature: temperature)
     }
 }
 

@@ -40,8 +40,16 @@ public enum DistillationTarget {
     /// Frames whose time lies inside [start, end) are pooled; if the crop holds no face frame,
     /// the whole clip's maximum is used (returned flag = false) so short crops still get a target.
     public static func softTarget(_ labels: ClipTeacherLabels, start: Double, end: Double, temperature: Float) -> (target: [Float], inside: Bool) {
-        let inside = labels.times.indices.filter { labels.times[$0] >= start && labels.times[$0] < end }.map { labels.logits[$0] }
-        let pooled = inside.isEmpty ? labels.maxLogits : maxPool(inside, classes: labels.classes.count)
+        softTarget(frames: labels.times.count, time: { labels.times[$0] }, logits: { labels.logits[$0] }, clipMax: { labels.maxLogits },
+                   classes: labels.classes.count, start: start, end: end, temperature: temperature)
+    }
+
+    /// The one definition, for any frame storage (records above, the trainer's flat index): frame k is at
+    /// `time(k)` with `logits(k)`.
+    public static func softTarget(frames count: Int, time: (Int) -> Double, logits: (Int) -> [Float], clipMax: () -> [Float], classes: Int,
+                                  start: Double, end: Double, temperature: Float) -> (target: [Float], inside: Bool) {
+        let inside = (0..<count).filter { time($0) >= start && time($0) < end }.map(logits)
+        let pooled = inside.isEmpty ? clipMax() : maxPool(inside, classes: classes)
         return (Softmax.probabilities(pooled, temperature: temperature), !inside.isEmpty)
     }
 }
