@@ -2,17 +2,28 @@ import Foundation
 import EmovoxCore
 import EmovoxModels
 
-/// Trainable face-expression nets for grey crops. The mini-Xception family is fer's architecture (Arriaga et
-/// al. 2017): two 3×3 convs, then residual blocks of two depthwise-separable 3×3 convs with a 3×3/2 max pool
-/// and a strided 1×1 shortcut, a 3×3 conv to the classes and global average pooling.
+/// Trainable face-expression nets for grey crops.
+/// - mini-Xception family, fer's architecture (Arriaga et al. 2017): two 3×3 convs, then residual blocks of two
+///   depthwise-separable 3×3 convs with a 3×3/2 max pool and a strided 1×1 shortcut, a 3×3 conv to the classes
+///   and global average pooling.
+/// - VGG family, after the FER+ paper's VGG13 (Barsoum et al. 2016) sized for a CPU: stages of 3×3 conv + BN +
+///   ReLU, a 2×2 max pool after each, global average pooling, dropout and one linear layer. Plain convolutions
+///   are GEMMs, which our CPU kernels run far closer to peak than depthwise ones.
 public struct TeacherNetConfig: Codable, Equatable {
     public var name: String
     public var inputSize: Int
     public var stem: [Int]
     public var blocks: [Int]
     public var classes: Int
+    /// "vgg" for the VGG family; absent (older checkpoints) or "xception" for the mini-Xception family.
+    public var family: String? = nil
+    /// VGG family: output channels of each conv, one array per stage.
+    public var stages: [[Int]]? = nil
+    public var dropout: Float? = nil
 
-    public static let names = ["mini-xception", "mini-xception-wide"]
+    public static let names = ["vgg-fer", "mini-xception", "mini-xception-wide"]
+    /// What `teacher-train` trains unless told otherwise.
+    public static let defaultName = "vgg-fer"
 
     public static func named(_ name: String, classes: Int) throws -> TeacherNetConfig {
         switch name {
@@ -20,12 +31,38 @@ public struct TeacherNetConfig: Codable, Equatable {
         case "mini-xception": return TeacherNetConfig(name: name, inputSize: 64, stem: [8, 8], blocks: [16, 32, 64, 128], classes: classes)
         // Twice the channels (~4× the MACs, ~220k parameters): the stronger CPU-sized option.
         case "mini-xception-wide": return TeacherNetConfig(name: name, inputSize: 64, stem: [16, 16], blocks: [32, 64, 128, 256], classes: classes)
+        // FER+'s native 48×48, no resizing: 32-32 | 64-64 | 128-128 | 256, pooled to 3×3, GAP, dropout 0.3.
+        case "vgg-fer": return TeacherNetConfig(name: name, inputSize: 48, stem: [], blocks: [], classes: classes, family: "vgg",
+                                                stages: [[32, 32], [64, 64], [128, 128], [256]], dropout: 0.3)
         default: throw EmovoxError("unknown teacher model '\(name)' (known: \(names.joined(separator: ", ")))")
         }
     }
 
     /// [N, 1, size, size] → [N, classes] logits, PyTorch-style names ("block1.body.sep1_dw.weight", …).
     public func build(rng: inout SeededRNG) -> Sequential {
+        family == "vgg" ? buildVGG(rng: &rng) : buildXception(rng: &rng)
+    }
+
+    func buildVGG(rng: inout SeededRNG) -> Sequential {
+        var layers: [(String, Layer)] = []
+        var c = 1
+        for (s, stage) in (stages ?? []).enumerated() {
+            for (j, out) in stage.enumerated() {
+                let conv = Conv2D(c, out, kernel: (3, 3), padding: .same, bias: false, rng: &rng)
+                if s == 0 && j == 0 { conv.computesInputGradient = false }
+                let n = "\(s + 1)_\(j + 1)"
+                layers += [("conv\(n)", conv), ("bn\(n)", BatchNorm(out)), ("relu\(n)", ReLU())]
+                c = out
+            }
+            layers.append(("pool\(s + 1)", MaxPool2D(kernel: (2, 2), stride: (2, 2))))
+        }
+        layers.append(("gap", GlobalAvgPool()))
+        if let p = dropout, p > 0 { layers.append(("dropout", Dropout(p, rng: &rng))) }
+        layers.append(("fc", Linear(c, classes, rng: &rng)))
+        return Sequential(layers)
+    }
+
+    func buildXception(rng: inout SeededRNG) -> Sequential {
         var layers: [(String, Layer)] = []
         var c = 1
         for (i, out) in stem.enumerated() {

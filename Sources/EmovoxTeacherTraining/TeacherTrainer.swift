@@ -11,7 +11,7 @@ public enum TeacherTargetMode: String, Codable, CaseIterable {
 }
 
 public struct TeacherTrainingConfig: Codable, Equatable {
-    public var model = "mini-xception"
+    public var model = TeacherNetConfig.defaultName
     public var mode = TeacherTargetMode.distribution
     public var epochs = 30
     public var batchSize = 64

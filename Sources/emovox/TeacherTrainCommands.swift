@@ -13,7 +13,7 @@ struct TeacherTrainCommand: ParsableCommand {
         """)
 
     @Option(help: "FER+ folder.") var data: String
-    @Option(help: "Model: \(TeacherNetConfig.names.joined(separator: ", ")).") var model: String = "mini-xception"
+    @Option(help: "Model: \(TeacherNetConfig.names.joined(separator: ", ")).") var model: String = TeacherNetConfig.defaultName
     @Option(help: "Run folder.") var out: String
     @Option(help: "Targets: distribution (cross-entropy against the vote distribution) or majority.") var mode: String = "distribution"
     @Option(help: "Epochs.") var epochs: Int = 30
