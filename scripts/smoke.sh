@@ -67,7 +67,7 @@ rm -rf "$T/fer"
 $E teacher-train --data "$FER" --out "$T/fer" --epochs 2 --batch-size 8 --optimizer adam --lr 3e-3 --lr-end 1e-3 --mode majority 2>/dev/null
 cat "$T/fer/epochs.csv"
 $E teacher-eval --teacher "$T/fer/teacher.safetensors" --data "$FER" --split test --out "$T/fer-eval"
-head -3 "$T/fer-eval/confusion.csv"
+head -3 "$T/fer-eval/summary.csv"; test -s "$T/fer-eval/report.html"
 $E teacher --crops "$FER/FER2013Test" --teacher "$T/fer/teacher.safetensors" --out "$T/fer-frames.csv"
 head -1 "$T/fer-frames.csv" | grep -q "p_contempt" && echo "trained FER+ teacher scores crops with 8 classes"
 

@@ -47,6 +47,10 @@ def rows(d, e, memory):
     if p.get("teacher_crops_tflite"):
         row("teacher on crops vs fer's TFLite (LiteRT)", e.get("teacher_crops_frames_per_s"), p["teacher_crops_tflite"]["frames_per_s"],
             "frames/s", TARGETS["teacher_tflite"])
+    if p.get("teacher_training") and e.get("teacher_training"):
+        # Issue 12 asks for this number next to PyTorch; it has no target of its own.
+        row(f"face-teacher training, vgg-fer 48×48 (batch 64; peer {short(p['teacher_training'].get('layout'))})",
+            e["teacher_training"]["images_per_s"], p["teacher_training"]["images_per_s"], "images/s")
     pv = {v["video"]: v for v in p.get("teacher_videos", [])}
     for v in e.get("teacher_videos", []):
         if v["video"] in pv:

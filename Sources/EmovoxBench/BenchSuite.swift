@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxTeacherTraining
 import EmovoxLabelling
 import EmovoxModels
 
@@ -29,8 +30,8 @@ public enum BenchSuite {
     /// Runs the selected parts and returns the JSON object `emovox bench` prints.
     public static func run(_ o: BenchOptions) throws -> [String: Any] {
         Threads.set(o.threads)
-        let parts = Set((o.only ?? "sgemm,conv,students,spectrogram,latency,teacher,images").split(separator: ",").map(String.init))
-        let known: Set<String> = ["sgemm", "conv", "students", "spectrogram", "latency", "teacher", "images"]
+        let parts = Set((o.only ?? "sgemm,conv,students,spectrogram,latency,teacher,teacher-train,images").split(separator: ",").map(String.init))
+        let known: Set<String> = ["sgemm", "conv", "students", "spectrogram", "latency", "teacher", "teacher-train", "images"]
         if let bad = parts.subtracting(known).first { throw EmovoxError("--only: unknown part '\(bad)' (have \(known.sorted().joined(separator: ", ")))") }
         var out: [String: Any] = ["threads": o.threads, "openblas_core": BLASInfo.coreName, "openblas_config": BLASInfo.config,
                                   "kernels_compiled_for": Self.kernelTarget]
@@ -78,6 +79,10 @@ public enum BenchSuite {
                     return ["video": (v as NSString).lastPathComponent, "frames": r.frames, "seconds": r.seconds, "frames_per_s": Double(r.frames) / r.seconds]
                 }
             }
+        }
+        if !o.quick && parts.contains("teacher-train") {
+            out["teacher_training"] = ["model": TeacherNetConfig.defaultName, "batch": 64,
+                                       "images_per_s": try Bench.teacherTraining(model: TeacherNetConfig.defaultName, batch: 64)]
         }
         if o.memoryBatch > 0 {
             // Training memory is measured alone: one vggm step at this o.batch size, then the peak RSS.

