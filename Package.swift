@@ -109,7 +109,7 @@ let package = Package(
         // Fuzzing of every parser, load-time checks, byte reproducibility and kill/resume of the built CLI.
         .testTarget(name: "EmovoxReliabilityTests", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels",
                                                                   "EmovoxData", "EmovoxLabelling"]),
-        .testTarget(name: "EmovoxExportTests", dependencies: ["EmovoxExport", "EmovoxVision"]),
+        .testTarget(name: "EmovoxExportTests", dependencies: ["EmovoxExport", "EmovoxVision", "EmovoxTeacherTraining"]),
         .testTarget(name: "EmovoxSegmentationTests", dependencies: ["EmovoxSegmentation"]),
         .testTarget(name: "EmovoxInferenceTests", dependencies: ["EmovoxInference"]),
     ],

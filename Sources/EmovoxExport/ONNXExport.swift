@@ -95,10 +95,9 @@ public enum ONNXExport {
     /// (the input of the Keras softmax) and "probabilities". The graph is the one emovox runs, with the
     /// BatchNorms that follow a conv already folded into it (w·s, b·s + t).
     public static func teacher(_ teacher: FaceTeacher) throws -> (model: Onnx_ModelProto, sidecar: ONNXSidecar) {
-        // Keras-imported teachers (fer's) export; emovox-trained FER+ teachers (EmovoxTeacherTraining) do not yet.
+        if let seq = teacher.network.layerSequence { return try sequentialTeacher(teacher, layers: seq) }
         guard let net = teacher.network as? KerasGraphNetwork else {
-            throw EmovoxError("ONNX export covers Keras-imported teachers; this teacher's network (\(type(of: teacher.network))) has no exporter yet",
-                              file: teacher.network.source)
+            throw EmovoxError("this teacher's network (\(type(of: teacher.network))) has no ONNX exporter", file: teacher.network.source)
         }
         var b = ONNXGraphBuilder(name: "emovox_teacher")
         let (c, hgt, wid) = (net.inputShape[0], net.inputShape[1], net.inputShape[2])
@@ -138,6 +137,24 @@ public enum ONNXExport {
                          layout: "NCHW: [batch, channel (grey), row, column]"),
             outputs: outputs(teacher.labels.count), spectrogram: nil, face: .init(height: hgt, width: wid),
             batchNorm: "folded into the preceding convolution where it has one; otherwise BatchNormalization")
+        return (try wrap(b.graph, name: teacher.name, classes: teacher.labels), sidecar)
+    }
+
+    /// A teacher trained by emovox (a plain layer sequence ending in [batch, classes] logits): BatchNorm stays as
+    /// BatchNormalization nodes with the running statistics, as for students.
+    static func sequentialTeacher(_ teacher: FaceTeacher, layers: Sequential) throws -> (model: Onnx_ModelProto, sidecar: ONNXSidecar) {
+        var b = ONNXGraphBuilder(name: "emovox_teacher")
+        let shape = teacher.network.inputShape
+        var h = b.input("face", [.symbolic("batch"), .fixed(shape[0]), .fixed(shape[1]), .fixed(shape[2])])
+        for (name, layer) in layers.layers { h = try b.emit(layer, input: h, name: name, source: teacher.network.source) }
+        let outDims: [ONNXDimension] = [.symbolic("batch"), .fixed(teacher.labels.count)]
+        b.output(h, as: "logits", outDims)
+        b.output(b.node("Softmax", [h], name: "softmax", attributes: [ONNXGraphBuilder.int("axis", 1)]), as: "probabilities", outDims)
+        let sidecar = ONNXSidecar(
+            kind: "teacher", model: teacher.name, classes: teacher.labels, opset: opset,
+            input: .init(name: "face", shape: ["batch"] + shape.map(String.init), layout: "NCHW: [batch, channel (grey), row, column]"),
+            outputs: outputs(teacher.labels.count), spectrogram: nil, face: .init(height: shape[1], width: shape[2]),
+            batchNorm: "BatchNormalization nodes with running statistics (inference mode)")
         return (try wrap(b.graph, name: teacher.name, classes: teacher.labels), sidecar)
     }
 

@@ -142,6 +142,15 @@ struct ONNXGraphBuilder {
             return node("Flatten", [input], name: name, attributes: [Self.int("axis", 1)])
         case is Dropout:
             return input  // identity at inference
+        case let fc as Linear:
+            return node("Gemm", [input, initializer(name + ".weight", fc.weight.value), initializer(name + ".bias", fc.bias.value)],
+                        name: name, attributes: [Self.int("transB", 1)])
+        case let seq as Sequential:
+            return try seq.layers.reduce(input) { try emit($1.layer, input: $0, name: name + "." + $1.name, source: source) }
+        case let r as Residual:
+            let body = try emit(r.body, input: input, name: name + ".body", source: source)
+            let skip = try r.shortcut.map { try emit($0, input: input, name: name + ".shortcut", source: source) } ?? input
+            return node("Add", [body, skip], name: name + ".add")
         default:
             throw EmovoxError("layer '\(name)' (\(type(of: layer))) has no ONNX export", file: source)
         }

@@ -8,6 +8,12 @@ public protocol FaceNetwork: AnyObject {
     /// The file the weights came from (for messages).
     var source: String { get }
     func logits(_ x: Tensor) -> Tensor
+    /// The layers in order when the net is a plain layer sequence (trained teachers); ONNX export walks them.
+    var layerSequence: Sequential? { get }
+}
+
+extension FaceNetwork {
+    public var layerSequence: Sequential? { nil }
 }
 
 extension KerasGraphNetwork: FaceNetwork {}

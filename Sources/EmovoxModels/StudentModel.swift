@@ -133,6 +133,9 @@ public enum ModelSummary {
                 if let last = parts.first?.last { shape = [shape[0]] + last.outputShape.dropFirst() }
             case is Flatten:
                 shape = [shape[0], shape.dropFirst().reduce(1, *)]
+            case let l as Linear:
+                shape = [shape[0], l.outFeatures]
+                macs = l.inFeatures * l.outFeatures
             default: break
             }
             out.append(LayerSummaryRow(name: name, kind: String(describing: type(of: layer)), outputShape: shape,

@@ -111,6 +111,11 @@ public final class TrainedFaceTeacher {
         try Safetensors.write(network.stateDict(), metadata: meta, to: path)
     }
 
+    /// True when `path` is a safetensors file whose metadata says it is a face teacher (cheap: header only).
+    public static func isCheckpoint(_ path: String) -> Bool {
+        path.hasSuffix(".safetensors") && (try? Safetensors.readMetadata(path))?["format"] == format
+    }
+
     public static func load(_ path: String) throws -> TrainedFaceTeacher {
         let (tensors, meta) = try Safetensors.read(path)
         guard meta["format"] == format, let c = meta["config"], let config = try? JSONDecoder().decode(TeacherNetConfig.self, from: Data(c.utf8)),
@@ -137,4 +142,5 @@ public final class TrainedFaceTeacher {
 
 extension TrainedFaceTeacher: FaceNetwork {
     public var inputShape: [Int] { [1, config.inputSize, config.inputSize] }
+    public var layerSequence: Sequential? { network }
 }

@@ -14,13 +14,13 @@ public enum TeacherTargetMode: String, Codable, CaseIterable {
 public struct TeacherTrainingConfig: Codable, Equatable {
     public var model = TeacherNetConfig.defaultName
     public var mode = TeacherTargetMode.distribution
-    public var epochs = 30
+    public var epochs = 20
     public var batchSize = 64
     public var optimizer = "sgd"               // sgd (momentum) or adam
     public var learningRate: Float = 0.05
     public var learningRateEnd: Float = 5e-4    // log-linear decay over the epochs
     public var momentum: Float = 0.9
-    public var weightDecay: Float = 1e-4
+    public var weightDecay: Float = 5e-4
     public var augmentation: FaceAugmentation? = FaceAugmentation()
     /// Use only the first n training faces (0 = all): quick runs and tests.
     public var limit = 0

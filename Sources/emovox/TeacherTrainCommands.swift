@@ -7,7 +7,7 @@ import EmovoxVision
 
 struct TeacherTrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "teacher-train",
-        abstract: "Train an 8-class FER+ face teacher (mini-Xception family); best net on Valid → OUT/teacher.safetensors.",
+        abstract: "Train an 8-class FER+ face teacher (vgg-fer by default, or the mini-Xception family); best net on Valid → OUT/teacher.safetensors.",
         discussion: """
         DATA is the FER+ release layout (FER2013Train|Valid|Test/ with label.csv) or fer2013new.csv beside the images.
         Faces whose majority vote is unknown or not-a-face are left out. Writes per epoch: last.safetensors,
@@ -18,12 +18,12 @@ struct TeacherTrainCommand: ParsableCommand {
     @Option(help: "Model: \(TeacherNetConfig.names.joined(separator: ", ")).") var model: String = TeacherNetConfig.defaultName
     @Option(help: "Run folder.") var out: String
     @Option(help: "Targets: distribution (cross-entropy against the vote distribution) or majority.") var mode: String = "distribution"
-    @Option(help: "Epochs.") var epochs: Int = 30
+    @Option(help: "Epochs.") var epochs: Int = 20
     @Option(help: "Batch size.") var batchSize: Int = 64
     @Option(help: "sgd (momentum 0.9) or adam.") var optimizer: String = "sgd"
     @Option(help: "Learning rate at the first epoch.") var lr: Float = 0.05
     @Option(help: "Learning rate at the last epoch (log-linear decay).") var lrEnd: Float = 5e-4
-    @Option(help: "Weight decay.") var weightDecay: Float = 1e-4
+    @Option(help: "Weight decay.") var weightDecay: Float = 5e-4
     @Flag(help: "No augmentation (random shift/rotation/scale/flip/brightness/contrast are on by default).") var noAugment = false
     @Option(help: "Use only the first N training faces (0 = all).") var limit: Int = 0
     @Option(help: "Seed.") var seed: UInt64 = 0

@@ -4,6 +4,7 @@ import EmovoxCore
 import EmovoxModels
 import EmovoxVision
 @testable import EmovoxExport
+import EmovoxTeacherTraining
 
 /// A student with random weights and non-trivial BatchNorm statistics, so the exported BatchNormalization
 /// nodes really compute something.
@@ -154,5 +155,28 @@ final class ExportTests: XCTestCase {
         let x = Tensor(shape: [crops.count, 1, 64, 64], data: crops.flatMap { $0 })
         let diffs = try checkWithOnnxRuntime(onnx, cases: [(x, teacher.network.logits(x))], dir: dir)
         XCTAssertLessThanOrEqual(diffs.first ?? .infinity, 1e-4)
+    }
+
+    /// Teachers trained by emovox (teacher-train's safetensors): the VGG family (conv, BN, pools, linear) and the
+    /// mini-Xception family (residual blocks, depthwise convs, TF-'same' pools) reproduce emovox's logits.
+    func testTrainedTeachersMatchOnnxRuntime() throws {
+        try requireOnnxRuntime()
+        for name in ["vgg-fer", "mini-xception"] {
+            let t = TrainedFaceTeacher(config: try TeacherNetConfig.named(name, classes: 8), classes: FERPlus.emotions, seed: 6)
+            let s = t.config.inputSize
+            var rng = SeededRNG(seed: 8)
+            var x = Tensor(zeros: [3, 1, s, s]); for i in x.data.indices { x.data[i] = rng.uniform() * 2 - 1 }
+            for _ in 0..<3 { _ = t.network.forward(x, training: true) }  // running statistics away from 0 and 1
+            let dir = try tempDir()
+            try t.save(to: dir + "/t.safetensors")
+            XCTAssertTrue(TrainedFaceTeacher.isCheckpoint(dir + "/t.safetensors"))
+            let face = try TrainedFaceTeacher.faceTeacher(dir + "/t.safetensors")
+            let (model, sidecar) = try ONNXExport.teacher(face)
+            try ONNXExport.write(model, sidecar: sidecar, to: dir + "/t.onnx")
+            XCTAssertEqual(sidecar.classes, FERPlus.emotions)
+            XCTAssertEqual(sidecar.face?.height, s)
+            let diffs = try checkWithOnnxRuntime(dir + "/t.onnx", cases: [(x, face.network.logits(x))], dir: dir)
+            XCTAssertLessThanOrEqual(diffs.first ?? .infinity, 1e-4, name)
+        }
     }
 }
