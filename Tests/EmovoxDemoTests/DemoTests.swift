@@ -30,6 +30,18 @@ final class DemoTests: XCTestCase {
         XCTAssertEqual(all.values.map(\.count).reduce(0, +), 8, "the fixture's 10 test faces minus the unknown- and NF-majority ones")
     }
 
+    /// An emotion's pool is a function of (seed, emotion, its files) only: not of the other emotions, nor of the
+    /// dictionary's iteration order (randomised per process, which once made two demo runs pair differently).
+    func testFacePoolDrawIsIndependentOfOtherEmotions() {
+        let happy = (0..<50).map { "h\($0).png" }, sad = (0..<50).map { "s\($0).png" }
+        let both = PseudoPairedCorpus.drawPool(["happy": happy, "sad": sad], perEmotion: 5, seed: 3)
+        let alone = PseudoPairedCorpus.drawPool(["happy": happy.reversed()], perEmotion: 5, seed: 3)
+        XCTAssertEqual(both["happy"], alone["happy"])
+        XCTAssertEqual(both["happy"]?.count, 5)
+        XCTAssertNotEqual(both["happy"], Array(happy.sorted().prefix(5)), "a draw, not the first files")
+        XCTAssertNotEqual(PseudoPairedCorpus.drawPool(["happy": happy], perEmotion: 5, seed: 4)["happy"], both["happy"])
+    }
+
     /// Pseudo-pairing re-times a face video over the speech clip and repeats a still photo; it never copies labels.
     func testPseudoPairingRetimesFaceFrames() {
         let speech = Manifest(clips: [Clip(id: "s1", speaker: "a", audio: "s1.wav", label: "happy"),
