@@ -56,11 +56,13 @@ class Student(nn.Module):
         return self.fc8(x).flatten(1)
 
 
-def load(path):
+def load(path, build=None):
+    """An emovox checkpoint as an eval-mode torch module: (model, config, class names). `build(cfg)` makes the
+    module (default: the student); the teacher twin passes its own."""
     with safe_open(path, "np") as f:
         meta = f.metadata() or {}
     cfg = json.loads(meta["config"])
-    model = Student(cfg)
+    model = (build or Student)(cfg)
     state = load_file(path)
     # num_batches_tracked is stored as a float scalar by emovox; torch wants int64.
     state = {k: (v.long() if k.endswith("num_batches_tracked") else v) for k, v in state.items()}

@@ -45,19 +45,14 @@ class VGGTeacher(nn.Module):
 
 
 def load(path):
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-    with safe_open(path, "np") as f:
-        meta = f.metadata() or {}
-    cfg = json.loads(meta["config"])
-    if cfg.get("family") != "vgg":
-        sys.exit(f"{path}: only the VGG family has a PyTorch twin here (this is {cfg.get('name')})")
-    model = VGGTeacher(cfg)
-    state = load_file(path)
-    # num_batches_tracked is stored as a float scalar by emovox; torch wants int64.
-    state = {k: (v.long() if k.endswith("num_batches_tracked") else v) for k, v in state.items()}
-    model.load_state_dict(state, strict=True)
-    return model.eval(), cfg, json.loads(meta.get("classes", "[]"))
+    """A vgg-family teacher checkpoint as an eval-mode module (the loader is student_torch's)."""
+    import student_torch  # tools/ is on the path when a tool runs; safetensors is imported there
+
+    def build(cfg):
+        if cfg.get("family") != "vgg":
+            sys.exit(f"{path}: only the VGG family has a PyTorch twin here (this is {cfg.get('name')})")
+        return VGGTeacher(cfg)
+    return student_torch.load(path, build)
 
 
 def main():
