@@ -56,6 +56,14 @@ public struct SeededRNG: RandomNumberGenerator, Codable, Sendable {
         self.init(seed: mix(mix(mix(seed) ^ UInt64(bitPattern: Int64(epoch))) ^ UInt64(bitPattern: Int64(position))))
     }
 
+    /// A stable 64-bit key for a string (FNV-1a; Swift's own hashes change per process), to seed a stream per
+    /// clip or per class name.
+    public static func stableKey(_ s: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
+    }
+
     /// A child generator for an independent stream (e.g. per data-loader worker).
     public mutating func split() -> SeededRNG { SeededRNG(seed: next()) }
 }

@@ -48,9 +48,7 @@ public enum PseudoPairedCorpus {
     static func drawPool(_ byEmotion: [String: [String]], perEmotion: Int, seed: UInt64) -> [String: [String]] {
         var out: [String: [String]] = [:]
         for (emotion, images) in byEmotion {
-            var name: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: a hash of the name that is the same in every process
-            for b in emotion.utf8 { name = (name ^ UInt64(b)) &* 0x100_0000_01b3 }
-            var rng = SeededRNG(seed: seed ^ 0xFAC3 ^ name)
+            var rng = SeededRNG(seed: seed ^ 0xFAC3 ^ SeededRNG.stableKey(emotion))
             var pool = images.sorted()
             for i in stride(from: pool.count - 1, to: 0, by: -1) { pool.swapAt(i, rng.int(below: i + 1)) }
             out[emotion] = Array(pool.prefix(perEmotion)).sorted()

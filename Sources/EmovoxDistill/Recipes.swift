@@ -24,8 +24,7 @@ public struct Recipe: Equatable, Sendable {
         a.randomPlacement = true
         a.speed = 0.9...1.1
         a.noiseSNR = 10...30
-        a.timeMasks = 2; a.timeMaskFrames = 40
-        a.frequencyMasks = 2; a.frequencyMaskBins = 30
+        a.timeMasks = 2; a.frequencyMasks = 2  // widths: the defaults, up to 40 frames and 30 bins
         return Recipe(name: "demo", summary: "vggm-small, 24 epochs, batch 32, LR 1e-2→1e-3, augmentation (placement, speed, noise, masks)",
                       model: "vggm-small", epochs: 24, batchSize: 32, learningRateStart: 1e-2, learningRateEnd: 1e-3,
                       classBalanced: false, augmentation: a)

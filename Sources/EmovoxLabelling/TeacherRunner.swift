@@ -69,7 +69,7 @@ public final class TeacherRunner {
     /// The face crop for the teacher: plain, or jittered when `jitter` is set.
     func faceCrop(_ img: GrayImage, box: Box, frame: Int, track: Int) -> GrayImage {
         guard let jitter else { return FaceCrop.crop(img, box: box, size: teacher.cropSize.width) }
-        var rng = SeededRNG(seed: jitterSeed ^ FaceJitter.key(jitterClip), epoch: frame, position: track)
+        var rng = SeededRNG(seed: jitterSeed ^ SeededRNG.stableKey(jitterClip), epoch: frame, position: track)
         return jitter.crop(img, box: box, size: teacher.cropSize.width, rng: &rng)
     }
 

@@ -52,11 +52,4 @@ public struct FaceJitter: Codable, Equatable, Sendable {
         } }
         return GrayImage(width: size, height: size, pixels: out)
     }
-
-    /// A stable 64-bit key for a string (FNV-1a; Swift's own hashes change per process), e.g. to seed a clip's jitter.
-    public static func key(_ s: String) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return h
-    }
 }

@@ -19,12 +19,6 @@ struct AugmentationOptions: ParsableArguments {
         }
     }
 
-    /// Whether any augmentation option was given on the command line.
-    var isGiven: Bool {
-        randomPlacement || speed != nil || noiseSnr != nil || gainDb != nil || timeMasks != 0 || freqMasks != 0
-            || timeMaskFrames != 40 || freqMaskBins != 30
-    }
-
     /// nil when every part is off, so the trainer takes its plain path (and old runs resume unchanged).
     func augmentation() throws -> AudioAugmentation? {
         var a = AudioAugmentation()

