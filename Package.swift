@@ -12,7 +12,8 @@ import Foundation
 //   → EmovoxLabelling                                (the face teacher over media → per-clip labels)
 //   → EmovoxModels, EmovoxData, EmovoxEval, EmovoxReport, EmovoxAudio, EmovoxVision
 //     (EmovoxTeacherTraining: FER+ reader and face-teacher training, on Vision + Eval + Models)
-//   → EmovoxCore → CBLAS (OpenBLAS); EmovoxVision → CImageCodecs → CPNG, CJPEG (libpng, libjpeg-turbo)
+//   → EmovoxCore → CBLAS (OpenBLAS); EmovoxVision → CImageCodecs → CPNG, CJPEG (libpng, libjpeg-turbo),
+//   CVideoDecode (libavformat, libavcodec, libavfilter)
 
 /// Our own kernels (depthwise conv, pools, BN/ReLU, im2col, FFT, Haar) are compiled for AVX2 + FMA (LLVM's
 /// `haswell`, the x86-64-v3 level) when the building machine has them, else for baseline x86-64 (SSE2).
@@ -58,9 +59,12 @@ let package = Package(
                        providers: [.apt(["libjpeg62-turbo-dev"])]),
         // The setjmp/longjmp error handling of libpng and libjpeg stays in C (it must not unwind Swift frames).
         .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"], path: "Sources/CImageCodecs"),
+        // Video frames decoded and filtered in-process (libavformat/libavcodec/libavfilter): no ffmpeg process start per video.
+        .target(name: "CVideoDecode", path: "Sources/CVideoDecode",
+                linkerSettings: [.linkedLibrary("avfilter"), .linkedLibrary("avformat"), .linkedLibrary("avcodec"), .linkedLibrary("avutil")]),
         .target(name: "EmovoxCore", dependencies: ["CBLAS"], swiftSettings: optimise),
         .target(name: "EmovoxAudio", dependencies: ["EmovoxCore"], swiftSettings: optimise),
-        .target(name: "EmovoxVision", dependencies: ["EmovoxCore", "CImageCodecs"], swiftSettings: optimise),
+        .target(name: "EmovoxVision", dependencies: ["EmovoxCore", "CImageCodecs", "CVideoDecode"], swiftSettings: optimise),
         .target(name: "EmovoxModels", dependencies: ["EmovoxCore", "CHDF5"], swiftSettings: optimise),
         .target(name: "EmovoxData", dependencies: ["EmovoxCore"], swiftSettings: optimise),
         .target(name: "EmovoxEval", dependencies: ["EmovoxCore"], swiftSettings: optimise),

@@ -14,7 +14,8 @@ CACHE=$ROOT/.cache
 mkdir -p "$CACHE"
 
 need_pkgs=()
-wanted="ffmpeg sox espeak-ng libopenblas-dev libhdf5-dev libpng-dev libjpeg62-turbo-dev pkg-config librsvg2-bin unzip time"
+# FFmpeg's libraries decode videos in-process (no process start per clip); the ffmpeg tool reads other audio formats.
+wanted="ffmpeg libavformat-dev libavcodec-dev libavfilter-dev libavutil-dev sox espeak-ng libopenblas-dev libhdf5-dev libpng-dev libjpeg62-turbo-dev pkg-config librsvg2-bin unzip time"
 # Open MPI: data-parallel `distill` under mpirun/srun (optional at build time: Package.swift leaves it out when absent).
 wanted="$wanted libopenmpi-dev openmpi-bin"
 # The tests also render the HTML report in a real headless browser.

@@ -19,12 +19,18 @@ public struct GrayImage: Equatable {
         self = rgb.withUnsafeBufferPointer { GrayImage(rgb: $0, width: width, height: height) }
     }
 
-    public init(rgb: UnsafeBufferPointer<UInt8>, width: Int, height: Int) {
-        precondition(rgb.count >= 3 * width * height, "GrayImage: \(rgb.count) RGB bytes for \(width)×\(height)")
+    /// `rowBytes`: bytes from one row to the next (decoders pad rows; default packed, 3 × width).
+    public init(rgb: UnsafeBufferPointer<UInt8>, width: Int, height: Int, rowBytes: Int? = nil) {
+        let stride = rowBytes ?? 3 * width
+        precondition(stride >= 3 * width && rgb.count >= stride * (height - 1) + 3 * width,
+                     "GrayImage: \(rgb.count) RGB bytes for \(width)×\(height)")
         let p = [UInt8](unsafeUninitializedCapacity: width * height) { out, n in
-            for i in 0..<(width * height) {
-                let r = Int(rgb[3 * i]), g = Int(rgb[3 * i + 1]), b = Int(rgb[3 * i + 2])
-                out[i] = UInt8((r * 4899 + g * 9617 + b * 1868 + 8192) >> 14)
+            for y in 0..<height {
+                let row = y * stride, o = y * width
+                for x in 0..<width {
+                    let r = Int(rgb[row + 3 * x]), g = Int(rgb[row + 3 * x + 1]), b = Int(rgb[row + 3 * x + 2])
+                    out[o + x] = UInt8((r * 4899 + g * 9617 + b * 1868 + 8192) >> 14)
+                }
             }
             n = width * height
         }
@@ -59,12 +65,14 @@ public enum ImageIO {
         return try readWithFFmpeg(path)
     }
 
-    /// Any format ffmpeg reads, first frame, as RGB → grey.
+    /// Any format FFmpeg's libraries read, first frame, as RGB → grey.
     public static func readWithFFmpeg(_ path: String) throws -> GrayImage {
-        let (w, h) = try VideoReader.frameSize(path)
-        let rgb = try Subprocess.run("ffmpeg", ["-v", "error", "-nostdin", "-i", path, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], forFile: path)
-        guard rgb.count >= w * h * 3 else { throw EmovoxError("could not decode the image (\(rgb.count) bytes for \(w)×\(h))", file: path) }
-        return GrayImage(rgb: [UInt8](rgb.prefix(w * h * 3)), width: w, height: h)
+        let decoder = try VideoDecoder(path)
+        try decoder.setFilters("format=rgb24")
+        guard let img = try decoder.next() else {
+            throw EmovoxError("could not decode the image (no frame)", file: path)
+        }
+        return img
     }
 
     public static func decodePGM(_ d: Data, name: String) throws -> GrayImage {

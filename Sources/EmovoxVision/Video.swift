@@ -1,66 +1,78 @@
 import Foundation
 import EmovoxCore
+import CVideoDecode
 
-/// Video decoding through ffmpeg: grey frames at a chosen rate (default the paper's 25/6 fps), streamed.
+/// Video decoding with FFmpeg's libraries, in-process: grey frames at a chosen rate (default the paper's 25/6 fps), streamed.
 public enum VideoReader {
     public static let paperFPS = 25.0 / 6.0
     public static let extensions: Set<String> = ["mp4", "flv", "avi", "mov", "mkv", "webm", "m4v", "mpg", "mpeg", "wmv"]
 
     public static func isVideo(_ path: String) -> Bool { extensions.contains((path as NSString).pathExtension.lowercased()) }
 
-    /// Width and height of the first video stream (ffprobe).
-    public static func frameSize(_ path: String) throws -> (Int, Int) {
-        let out = try Subprocess.run("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height",
-                                                 "-of", "csv=p=0", path], forFile: path)
-        let parts = String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            .split(separator: ",").compactMap { Int($0) }
-        guard parts.count >= 2, parts[0] > 0, parts[1] > 0 else { throw EmovoxError("no video stream (or unreadable file)", file: path) }
-        return (parts[0], parts[1])
-    }
-
-    /// Calls `body(index, timeSeconds, frame)` for frames sampled at `fps` (nil = every frame at its native rate).
-    /// Frame k of a resampled stream sits at k / fps seconds. Returns the number of frames read.
+    /// Calls `body(index, timeSeconds, frame)` for frames sampled at `fps` (nil = the stream's own frame rate, as
+    /// a constant rate: frame k sits at k / rate, which is what VoxCeleb track files' frame numbers assume).
+    /// Returns the number of frames read. The frames are those of `ffmpeg -i path -vf fps=FPS,format=rgb24`
+    /// (a test compares them byte for byte), decoded in-process one frame ahead on a background thread, so
+    /// decoding overlaps the caller's work on the frame before.
     @discardableResult
     public static func frames(_ path: String, fps: Double? = paperFPS, _ body: (Int, Double, GrayImage) throws -> Void) throws -> Int {
         guard FileManager.default.fileExists(atPath: path) else { throw EmovoxError("no such file", file: path) }
-        var filters = ["format=rgb24"]
-        if let fps { filters.insert("fps=\(fps)", at: 0) }
-        // ffmpeg starts first and decodes while ffprobe reads the frame size: on a short clip the two process
-        // start-ups were half of the time (≈0.12 s each on a 1.9 s CREMA-D clip).
-        let (process, handle) = try Subprocess.stream("ffmpeg", ["-v", "error", "-nostdin", "-i", path, "-an", "-vf", filters.joined(separator: ","),
-                                                                 "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], forFile: path)
-        let w: Int, h: Int, rate: Double
-        do {
-            (w, h) = try frameSize(path)
-            rate = try fps ?? nativeRate(path)
-        } catch {
-            process.terminate(); process.waitUntilExit()
-            throw error
+        let decoder = try VideoDecoder(path)
+        let rate: Double, sampling: String
+        if let fps { rate = fps; sampling = "fps=\(fps)" } else {
+            guard let r = decoder.frameRate else { throw EmovoxError("unknown frame rate", file: path) }
+            rate = Double(r.num) / Double(r.den); sampling = "fps=\(r.num)/\(r.den)"
         }
-        let frameBytes = w * h * 3
+        try decoder.setFilters(sampling + ",format=rgb24")
+        let ahead = Prefetcher<GrayImage?>(count: .max, depth: 2) { _ in try decoder.next() }
+        defer { ahead.cancel() }
         var index = 0
-        while true {
-            var data = Data()
-            while data.count < frameBytes {
-                let chunk = handle.readData(ofLength: frameBytes - data.count)
-                if chunk.isEmpty { break }
-                data.append(chunk)
-            }
-            if data.count < frameBytes { break }
-            try body(index, Double(index) / rate, GrayImage(rgb: [UInt8](data), width: w, height: h))
+        while let item = try ahead.next(), let frame = item {
+            try body(index, Double(index) / rate, frame)
             index += 1
         }
-        process.waitUntilExit()
-        if process.terminationStatus != 0 && index == 0 { throw EmovoxError("ffmpeg could not decode the video", file: path) }
+        if index == 0 { throw EmovoxError("no video frame could be decoded", file: path) }
         return index
     }
+}
 
-    static func nativeRate(_ path: String) throws -> Double {
-        let out = String(decoding: try Subprocess.run("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=avg_frame_rate",
-                                                                  "-of", "csv=p=0", path], forFile: path), as: UTF8.self)
-        let p = out.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "/").compactMap { Double($0) }
-        guard let n = p.first, n > 0 else { throw EmovoxError("unknown frame rate", file: path) }
-        return p.count > 1 && p[1] > 0 ? n / p[1] : n
+/// One video (or image) file decoded in-process by FFmpeg's libraries, its frames passed through a filtergraph
+/// ending in rgb24 and returned as grey images. One consumer at a time.
+public final class VideoDecoder {
+    private let handle: OpaquePointer
+    public let path: String
+
+    /// Decoding runs on one thread: callers overlap it with their own work (`VideoReader.frames`).
+    public init(_ path: String) throws {
+        self.path = path
+        var err = [CChar](repeating: 0, count: 256)
+        guard let h = emv_video_open(path, 1, &err, Int32(err.count)) else { throw EmovoxError(String(cString: err), file: path) }
+        handle = h
+    }
+
+    deinit { emv_video_close(handle) }
+
+    /// The stream's frame rate as a fraction, as the ffmpeg tool guesses it; nil when the file does not say.
+    public var frameRate: (num: Int, den: Int)? {
+        var n: Int32 = 0, d: Int32 = 0
+        return emv_video_frame_rate(handle, &n, &d) == 0 ? (Int(n), Int(d)) : nil
+    }
+
+    /// The FFmpeg filtergraph every frame passes through; it must end in rgb24. Set once, before `next()`.
+    public func setFilters(_ filters: String) throws {
+        guard emv_video_set_filters(handle, filters) == 0 else { throw EmovoxError("the frame filters can only be set before the first frame", file: path) }
+    }
+
+    /// The next frame, or nil at the end of the stream.
+    public func next() throws -> GrayImage? {
+        var frame = emv_frame(), err = [CChar](repeating: 0, count: 256)
+        switch emv_video_next(handle, &frame, &err, Int32(err.count)) {
+        case 1:
+            let w = Int(frame.width), h = Int(frame.height), stride = Int(frame.linesize)
+            return GrayImage(rgb: UnsafeBufferPointer(start: frame.rgb, count: stride * (h - 1) + 3 * w), width: w, height: h, rowBytes: stride)
+        case 0: return nil
+        default: throw EmovoxError(String(cString: err), file: path)
+        }
     }
 }
 

@@ -122,11 +122,58 @@ final class VisionTests: XCTestCase {
         XCTAssertEqual(rows.map(\.frame), [245, 246])
     }
 
+    /// The in-process decoder against its oracle, the ffmpeg tool with the same filters: the same frames, byte
+    /// for byte, at the paper's 25/6 fps and at the native rate, for three codecs and containers.
+    func testInProcessFramesMatchTheFFmpegTool() throws {
+        guard Subprocess.which("ffmpeg") != nil else { throw XCTSkip("ffmpeg is not installed (it is the oracle)") }
+        let dir = NSTemporaryDirectory() + "emovox-video-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (name, codec) in [("a.mp4", ["-c:v", "mpeg4", "-q:v", "5"]), ("b.flv", ["-c:v", "flv1"]), ("c.mkv", ["-c:v", "mjpeg"])] {
+            let path = dir + "/" + name
+            _ = try Subprocess.run("ffmpeg", ["-v", "error", "-nostdin", "-f", "lavfi", "-i", "testsrc2=size=174x98:rate=25:duration=2.3"]
+                                   + codec + ["-pix_fmt", "yuv420p", path])
+            for fps in [VideoReader.paperFPS, nil] as [Double?] {
+                let filters = (fps.map { ["fps=\($0)"] } ?? []) + ["format=rgb24"]
+                let raw = try Subprocess.run("ffmpeg", ["-v", "error", "-nostdin", "-i", path, "-an", "-vf", filters.joined(separator: ","),
+                                                        "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+                var got: [GrayImage] = [], times: [Double] = []
+                let n = try VideoReader.frames(path, fps: fps) { _, t, frame in got.append(frame); times.append(t) }
+                let frameBytes = 174 * 98 * 3
+                XCTAssertEqual(n, raw.count / frameBytes, "\(name) fps \(String(describing: fps))")
+                XCTAssertGreaterThan(n, fps == nil ? 40 : 8)
+                let rate = fps ?? 25
+                XCTAssertEqual(times.last ?? -1, Double(n - 1) / rate, accuracy: 1e-9)
+                for (k, frame) in got.enumerated() where (k + 1) * frameBytes <= raw.count {
+                    let want = GrayImage(rgb: [UInt8](raw[(k * frameBytes)..<((k + 1) * frameBytes)]), width: 174, height: 98)
+                    let differing = zip(frame.pixels, want.pixels).filter { $0 != $1 }.count
+                    XCTAssertEqual(differing, 0, "\(name) frame \(k): \(differing) pixels differ from the ffmpeg tool's")
+                }
+            }
+        }
+        // An image through the same decoder (the fallback reader of formats without a native decoder).
+        let bmp = dir + "/still.bmp"
+        _ = try Subprocess.run("ffmpeg", ["-v", "error", "-nostdin", "-f", "lavfi", "-i", "testsrc2=size=34x22", "-frames:v", "1", bmp])
+        let raw = try Subprocess.run("ffmpeg", ["-v", "error", "-nostdin", "-i", bmp, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        XCTAssertEqual(try ImageIO.readWithFFmpeg(bmp), GrayImage(rgb: [UInt8](raw), width: 34, height: 22))
+    }
+
     func testVideoWithoutVideoStreamIsAClearError() throws {
         guard Subprocess.which("ffmpeg") != nil else { throw XCTSkip("ffmpeg is not installed") }
         let path = NSTemporaryDirectory() + "emovox-\(UUID().uuidString).mp4"
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Data("not a video at all".utf8).write(to: URL(fileURLWithPath: path))
         XCTAssertThrowsError(try VideoReader.frames(path) { _, _, _ in }) { XCTAssertTrue("\($0)".contains(path)) }
+        // Empty, and a real video cut short: the first is an error naming the file, the second gives what is there.
+        try Data().write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try VideoReader.frames(path) { _, _, _ in }) { XCTAssertTrue("\($0)".contains(path)) }
+        let whole = NSTemporaryDirectory() + "emovox-\(UUID().uuidString).mp4"
+        defer { try? FileManager.default.removeItem(atPath: whole) }
+        _ = try Subprocess.run("ffmpeg", ["-v", "error", "-nostdin", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=4",
+                                          "-c:v", "mpeg4", "-movflags", "+faststart", whole])
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: whole))
+        try bytes.prefix(bytes.count * 2 / 3).write(to: URL(fileURLWithPath: path))
+        let full = try VideoReader.frames(whole) { _, _, _ in }, cut = try VideoReader.frames(path) { _, _, _ in }
+        XCTAssertGreaterThan(cut, 0); XCTAssertLessThan(cut, full)
     }
 }
