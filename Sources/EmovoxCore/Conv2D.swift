@@ -123,6 +123,27 @@ public final class Conv2D: Layer {
         return y
     }
 
+    /// Whether `inferFolded` applies (the GEMM paths; depthwise convs keep their own kernel).
+    public var canFoldInference: Bool { !isDepthwise }
+
+    /// Inference of conv → BN (running statistics, as `scale`·y + `shift` per channel) → optional ReLU in one
+    /// pass: the BN is folded into the weights and bias, and the ReLU is applied to each block of output right
+    /// after its GEMM, while it is still in cache, instead of two more passes over the whole map.
+    public func inferFolded(_ x: Tensor, scale: [Float], shift: [Float], relu: Bool) -> Tensor {
+        precondition(canFoldInference && scale.count == outChannels && shift.count == outChannels)
+        precondition(x.rank == 4 && x.shape[1] == inChannels, "Conv2D expects [N, \(inChannels), H, W], got \(x.shape)")
+        let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
+        let g = geometry(h, w)
+        let perOut = weight.value.count / outChannels
+        var wf = weight.value.data
+        for o in 0..<outChannels { for i in o * perOut..<(o + 1) * perOut { wf[i] *= scale[o] } }
+        let bf = (0..<outChannels).map { o in (bias?.value.data[o] ?? 0) * scale[o] + shift[o] }
+        var y = Tensor(shape: [n, outChannels, g.outH, g.outW]) { _ in }
+        ConvKernels.gemmForward(x: x.data, w: wf, bias: bf, y: &y.data, n: n, cin: inChannels, cout: outChannels, groups: groups,
+                                g: g, pointwise: isPointwise, relu: relu)
+        return y
+    }
+
     public func backward(_ dy: Tensor) -> Tensor {
         guard let x = input else { fatalError("Conv2D.backward without a training forward") }
         let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
@@ -225,8 +246,9 @@ public enum ConvKernels {
 
     /// y = W ⋆ x (+ bias): every element of `y` is written. With a bias, C starts as the bias rows and the
     /// GEMM accumulates (beta 1), which saves a separate pass over the output.
+    /// `relu`: max(·, 0) on each block of output as soon as its GEMM has written it (inference epilogue).
     static func gemmForward(x: [Float], w: [Float], bias: [Float]? = nil, y: inout [Float], n: Int, cin: Int, cout: Int,
-                            groups: Int, g: WindowGeometry, pointwise: Bool) {
+                            groups: Int, g: WindowGeometry, pointwise: Bool, relu applyReLU: Bool = false) {
         let cg = cin / groups, og = cout / groups, k = cg * g.kh * g.kw, p = g.outH * g.outW
         let inPlane = g.inH * g.inW
         // Few-row column matrices (first layers) go one sample at a time in cache-sized bands instead of chunks.
@@ -263,6 +285,9 @@ public enum ConvKernels {
                                         im2col(xs, cg: cg, g: g, cols: buffer.baseAddress!, ld: q, col0: 0, outRows: oh0..<oh1)
                                         sgemm(m: og, n: q, k: k, a: wg, lda: k, b: buffer.baseAddress!, ldb: q, beta: beta,
                                               c: c + oh0 * g.outW, ldc: p)
+                                        if applyReLU {
+                                            for o in 0..<og { let r = c + o * p + oh0 * g.outW; relu(r, r, count: q) }
+                                        }
                                     }
                                 }
                             }
@@ -277,6 +302,9 @@ public enum ConvKernels {
                         let c = yp.baseAddress! + (n0 * cout + gi * og) * p
                         seed(c, o0: gi * og, ld: p, count: p)
                         sgemm(m: og, n: p, k: k, a: wg, lda: k, b: src, ldb: p, beta: beta, c: c, ldc: p)
+                        if applyReLU {
+                            Threads.parallelFor(og * p, minChunk: 1 << 15) { r in relu(c + r.lowerBound, c + r.lowerBound, count: r.count) }
+                        }
                     } else {
                         let ld = cnt * p
                         for s in 0..<cnt {
@@ -286,8 +314,8 @@ public enum ConvKernels {
                         seed(bp.baseAddress!, o0: gi * og, ld: ld, count: ld)
                         sgemm(m: og, n: ld, k: k, a: wg, lda: k, b: cp.baseAddress!, ldb: ld, beta: beta, c: bp.baseAddress!, ldc: ld)
                         for s in 0..<cnt { for o in 0..<og {
-                            (yp.baseAddress! + ((n0 + s) * cout + gi * og + o) * p)
-                                .update(from: bp.baseAddress! + o * ld + s * p, count: p)
+                            let dst = yp.baseAddress! + ((n0 + s) * cout + gi * og + o) * p, src = bp.baseAddress! + o * ld + s * p
+                            if applyReLU { relu(src, dst, count: p) } else { dst.update(from: src, count: p) }
                         } }
                     }
                 }

@@ -35,6 +35,36 @@ final class InferencePathTests: XCTestCase {
         XCTAssertEqual(x, xCopy, "the caller's input must not be modified")
     }
 
+    /// conv → BN (→ ReLU) folded into one conv with a ReLU epilogue, on every GEMM path (cache-sized bands of a
+    /// first layer, whole samples, chunks of samples, 1×1, groups), against the layers run one by one.
+    func testFoldedConvBNReLUEqualsLayerByLayer() {
+        var rng = SeededRNG(seed: 13)
+        let cases: [(String, Conv2D, [Int])] = [
+            ("banded first layer", Conv2D(1, 6, kernel: (7, 7), stride: (2, 2), padding: .symmetric(1, 1), rng: &rng), [2, 1, 60, 200]),
+            ("whole sample", Conv2D(64, 6, kernel: (3, 3), padding: .same, rng: &rng), [1, 64, 60, 60]),
+            ("chunk of samples", Conv2D(4, 5, kernel: (3, 3), stride: (2, 1), padding: .same, rng: &rng), [5, 4, 9, 11]),
+            ("pointwise", Conv2D(6, 7, kernel: (1, 1), bias: false, rng: &rng), [3, 6, 8, 9]),
+            ("pointwise, one sample", Conv2D(6, 7, kernel: (1, 1), rng: &rng), [1, 6, 8, 9]),
+            ("grouped", Conv2D(6, 4, kernel: (3, 3), groups: 2, rng: &rng), [2, 6, 10, 12]),
+        ]
+        for (name, conv, shape) in cases {
+            for withReLU in [true, false] {
+                let bn = BatchNorm(conv.outChannels)
+                for c in 0..<conv.outChannels {
+                    bn.runningMean.data[c] = rng.normal(); bn.runningVar.data[c] = 0.5 + rng.uniform()
+                    bn.weight.value.data[c] = rng.normal(); bn.bias.value.data[c] = rng.normal()
+                }
+                let net = Sequential([("conv", conv), ("bn", bn)] + (withReLU ? [("relu", ReLU() as Layer)] : []))
+                let x = random(shape, &rng)
+                var expected = x
+                for (_, layer) in net.layers { expected = layer.forward(expected, training: false) }
+                let weights = conv.weight.value
+                assertEqualish(net.forward(x, training: false), expected, "\(name), ReLU \(withReLU)", accuracy: 2e-5)
+                XCTAssertEqual(conv.weight.value, weights, "folding must not change the conv's own weights")
+            }
+        }
+    }
+
     func testMaxPoolInferenceEqualsArgmaxPathOnManyGeometries() {
         var rng = SeededRNG(seed: 12)
         for (k, s, pad) in [((3, 3), (2, 2), Padding.same), ((5, 3), (3, 2), .valid), ((2, 2), (2, 2), .valid),
