@@ -14,6 +14,26 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
     BLASInfo.configureOnce()
     let parts = Threads.available
     let flops = m * n * k
+    if parts > 1 && flops >= 1 << 20 && n < 64 && m < 64 && k >= 256 * parts {
+        // A small C over a long inner dimension (a first conv layer's weight gradient: 32 × 49 over every output
+        // position of the batch) has no rows or columns worth splitting: split K and add up the partial products.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: parts * m * n) { partial in
+            let base = partial.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: parts) { p in
+                let k0 = k * p / parts, k1 = k * (p + 1) / parts
+                sgemmSerial(transA: transA, transB: transB, m: m, n: n, k: k1 - k0, alpha: alpha,
+                            a: transA ? a + k0 * lda : a + k0, lda: lda, b: transB ? b + k0 : b + k0 * ldb, ldb: ldb,
+                            beta: 0, c: base + p * m * n, ldc: n)
+            }
+            for i in 0..<m { for j in 0..<n {
+                var sum: Float = 0
+                for p in 0..<parts { sum += base[(p * m + i) * n + j] }
+                // β = 0 overwrites C (whatever it held, NaN included), as BLAS does.
+                c[i * ldc + j] = beta == 0 ? sum : beta * c[i * ldc + j] + sum
+            } }
+        }
+        return
+    }
     if parts <= 1 || flops < 1 << 20 || (n < 64 && m < 64) {
         sgemmSerial(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
         return
@@ -62,7 +82,7 @@ public enum BLASInfo {
     /// correct kernels give ~1e-7 and a broken one ~1. Benchmarks run this before trusting a kernel.
     public static func selfCheck() -> (maxError: Double, cases: Int, passed: Bool) {
         var rng = SeededRNG(seed: 5)
-        let shapes = [(7, 16, 1152), (96, 49, 3001), (257, 130, 67), (1, 1000, 300), (64, 64, 64), (256, 300, 2400), (3, 5, 2), (600, 17, 9)]
+        let shapes = [(7, 16, 1152), (32, 49, 20001), (96, 49, 3001), (257, 130, 67), (1, 1000, 300), (64, 64, 64), (256, 300, 2400), (3, 5, 2), (600, 17, 9)]
         var worst = 0.0, cases = 0
         for (m, n, k) in shapes { for transA in [false, true] { for transB in [false, true] { for threaded in [false, true] {
             let a = (0..<(m * k)).map { _ in rng.normal() }, b = (0..<(k * n)).map { _ in rng.normal() }

@@ -138,7 +138,7 @@ final class InferencePathTests: XCTestCase {
         Threads.set(2)
         defer { Threads.set(ProcessInfo.processInfo.activeProcessorCount) }
         let check = BLASInfo.selfCheck()
-        XCTAssertEqual(check.cases, 64)
+        XCTAssertEqual(check.cases, 72)
         XCTAssertTrue(check.passed, "OpenBLAS \(BLASInfo.coreName): worst error relative to Σ|a·b| = \(check.maxError)")
     }
 
