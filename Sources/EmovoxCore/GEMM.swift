@@ -14,29 +14,6 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
     BLASInfo.configureOnce()
     let parts = Threads.available
     let flops = m * n * k
-    if flops >= 1 << 20 && n < 64 && m < 64 && k >= 1024 {
-        // A small C over a long inner dimension (a first conv layer's weight gradient: 32 × 49 over every output
-        // position of the batch) has no rows or columns worth splitting: split K and add up the partial products.
-        // Always in `kSplit` parts, summed in order, whatever the thread count, so results do not depend on it.
-        let split = kSplit
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: split * m * n) { partial in
-            let base = partial.baseAddress!
-            let part = { (p: Int) in
-                let k0 = k * p / split, k1 = k * (p + 1) / split
-                sgemmSerial(transA: transA, transB: transB, m: m, n: n, k: k1 - k0, alpha: alpha,
-                            a: transA ? a + k0 * lda : a + k0, lda: lda, b: transB ? b + k0 : b + k0 * ldb, ldb: ldb,
-                            beta: 0, c: base + p * m * n, ldc: n)
-            }
-            if parts > 1 { DispatchQueue.concurrentPerform(iterations: split, execute: part) } else { for p in 0..<split { part(p) } }
-            for i in 0..<m { for j in 0..<n {
-                var sum: Float = 0
-                for p in 0..<split { sum += base[(p * m + i) * n + j] }
-                // β = 0 overwrites C (whatever it held, NaN included), as BLAS does.
-                c[i * ldc + j] = beta == 0 ? sum : beta * c[i * ldc + j] + sum
-            } }
-        }
-        return
-    }
     if parts <= 1 || flops < 1 << 20 || (n < 64 && m < 64) {
         sgemmSerial(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
         return
@@ -57,9 +34,6 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
         }
     }
 }
-
-/// Parts of K for a small-C, long-K product (see `sgemm`): a fixed count, not the thread count.
-let kSplit = 4
 
 @inline(__always)
 public func sgemmSerial(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,

@@ -142,29 +142,6 @@ final class InferencePathTests: XCTestCase {
         XCTAssertTrue(check.passed, "OpenBLAS \(BLASInfo.coreName): worst error relative to Σ|a·b| = \(check.maxError)")
     }
 
-    /// The split-K product (small C, long K) gives the same bits on 1 and 2 threads and inside `serially`: a
-    /// training run must not depend on the thread count.
-    func testSplitKProductDoesNotDependOnTheThreadCount() {
-        var rng = SeededRNG(seed: 14)
-        let (m, n, k) = (32, 49, 30_001)
-        let a = (0..<(m * k)).map { _ in rng.normal() }, b = (0..<(k * n)).map { _ in rng.normal() }
-        func product(threads: Int, serially: Bool) -> [Float] {
-            Threads.set(threads)
-            var c = [Float](repeating: .nan, count: m * n)
-            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
-                let out = cp.baseAddress!
-                func run() { sgemm(transB: true, m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!, ldb: k, c: out, ldc: n) }
-                if serially { Threads.serially { run() } } else { run() }
-            } } }
-            return c
-        }
-        defer { Threads.set(ProcessInfo.processInfo.activeProcessorCount) }
-        let one = product(threads: 1, serially: false)
-        XCTAssertFalse(one.contains { $0.isNaN }, "β = 0 must overwrite C")
-        XCTAssertEqual(product(threads: 2, serially: false), one)
-        XCTAssertEqual(product(threads: 2, serially: true), one)
-    }
-
     func testSeriallyRunsKernelsOnTheCallingThread() {
         Threads.set(2)
         XCTAssertEqual(Threads.available, 2)
