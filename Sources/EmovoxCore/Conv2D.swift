@@ -192,15 +192,6 @@ public enum ConvKernels {
                         dst.update(repeating: 0, count: inside.lowerBound)
                         if g.sw == 1 {
                             (dst + inside.lowerBound).update(from: row + inside.lowerBound, count: inside.count)
-                        } else if g.sw == 2 {
-                            // Every other element: sixteen loaded, the even eight kept (one shuffle), not a scalar gather.
-                            var ow = inside.lowerBound
-                            while ow + 8 <= inside.upperBound && 2 * ow + 16 <= g.inW - iw0 {
-                                let v = UnsafeRawPointer(row + 2 * ow).loadUnaligned(as: SIMD16<Float>.self)
-                                UnsafeMutableRawPointer(dst + ow).storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
-                                ow += 8
-                            }
-                            while ow < inside.upperBound { dst[ow] = row[2 * ow]; ow += 1 }
                         } else {
                             for ow in inside { dst[ow] = row[ow * g.sw] }
                         }
