@@ -19,7 +19,6 @@ struct emv_video {
     int64_t start;                 // the stream's start time, subtracted as the ffmpeg tool does
     int64_t end;                   // the last frame's timestamp + its duration: the end of stream for the filters
     int input_done, decoder_done;
-    int bad_packets;
 };
 
 static void fail(char *err, int errlen, const char *what, int code) {
@@ -173,7 +172,7 @@ int emv_video_next(emv_video *v, emv_frame *out, char *err, int errlen) {
         }
         if (v->packet->stream_index == v->stream) {
             // A damaged packet is skipped; the stream goes on (the ffmpeg tool logs it and continues too).
-            if (avcodec_send_packet(v->codec, v->packet) < 0) v->bad_packets++;
+            avcodec_send_packet(v->codec, v->packet);
         }
         av_packet_unref(v->packet);
     }
@@ -186,4 +185,3 @@ int emv_video_frame_rate(const emv_video *v, int *num, int *den) {
     return 0;
 }
 
-int emv_video_bad_packets(const emv_video *v) { return v->bad_packets; }

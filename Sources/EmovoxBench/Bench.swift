@@ -13,13 +13,22 @@ public enum Bench {
     /// on a shared machine, a 3 s one still runs `repeats` times. tools/peer_bench.py times its side the same way.
     public static func time(repeats: Int = 3, budget: Double = 0, _ body: () -> Void) -> Double {
         body()
-        if repeats == 0 { return .nan }
-        var best = Double.infinity, spent = 0.0, runs = 0
-        while runs < repeats || (spent < budget && runs < 10) {
+        return best(repeats: repeats, budget: budget) {
             let t0 = DispatchTime.now().uptimeNanoseconds
             body()
             let t = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-            best = min(best, t); spent += t; runs += 1
+            return (t, t)
+        }
+    }
+
+    /// The smallest `value` of `measure` (which also returns the seconds it took) over `repeats` runs and, within
+    /// `budget` seconds, up to 10; NaN for 0 repeats.
+    static func best(repeats: Int, budget: Double, _ measure: () -> (value: Double, seconds: Double)) -> Double {
+        if repeats == 0 { return .nan }
+        var best = Double.infinity, spent = 0.0, runs = 0
+        while runs < repeats || (spent < budget && runs < 10) {
+            let (v, t) = measure()
+            best = min(best, v); spent += t; runs += 1
         }
         return best
     }
@@ -111,11 +120,9 @@ public enum Bench {
         let infer = repeats == 0 ? .nan : time(repeats: repeats, budget: studentBudget) { _ = model.forward(x, training: false) }
         // The conv layers' share of inference (best of the repeats).
         let isConv = model.network.layers.map { $0.layer is Conv2D }
-        var convSeconds = repeats == 0 ? Double.nan : .infinity, spent = 0.0, runs = 0
-        while repeats > 0 && (runs < repeats || (spent < studentBudget && runs < 10)) {
+        let convSeconds = best(repeats: repeats, budget: studentBudget) {
             let layers = inferenceLayerSeconds(model.network, x)
-            convSeconds = min(convSeconds, zip(layers, isConv).reduce(0) { $0 + ($1.1 ? $1.0 : 0) })
-            spent += layers.reduce(0, +); runs += 1
+            return (zip(layers, isConv).reduce(0) { $0 + ($1.1 ? $1.0 : 0) }, layers.reduce(0, +))
         }
         return StudentResult(model: name, batch: batch, gmacPerCrop: macs / 1e9, trainStepSeconds: train,
                              trainSamplesPerSecond: Double(batch) / train, inferenceSamplesPerSecond: Double(batch) / infer,

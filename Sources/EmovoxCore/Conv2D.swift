@@ -123,24 +123,22 @@ public final class Conv2D: Layer {
         return y
     }
 
-    /// Whether `inferFolded` applies (the GEMM paths; depthwise convs keep their own kernel).
-    public var canFoldInference: Bool { !isDepthwise }
+    /// Whether `inferWithEpilogue` applies (the GEMM paths; depthwise convs keep their own kernel).
+    public var hasGEMMPath: Bool { !isDepthwise }
 
-    /// Inference of conv → BN (running statistics, as `scale`·y + `shift` per channel) → optional ReLU in one
-    /// pass: the BN is folded into the weights and bias, and the ReLU is applied to each block of output right
-    /// after its GEMM, while it is still in cache, instead of two more passes over the whole map.
-    public func inferFolded(_ x: Tensor, scale: [Float], shift: [Float], relu: Bool) -> Tensor {
-        precondition(canFoldInference && scale.count == outChannels && shift.count == outChannels)
+    /// Inference of conv → BN (running statistics as `scale`·y + `shift` per channel) → optional ReLU in one pass:
+    /// the conv bias joins the shift, and the affine (+ ReLU) is applied to each block of output right after its
+    /// GEMM, while it is still in cache, instead of a second pass over the whole map. The weights are not copied.
+    public func inferWithEpilogue(_ x: Tensor, scale: [Float], shift: [Float], relu: Bool) -> Tensor {
+        precondition(hasGEMMPath && scale.count == outChannels && shift.count == outChannels)
         precondition(x.rank == 4 && x.shape[1] == inChannels, "Conv2D expects [N, \(inChannels), H, W], got \(x.shape)")
         let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
         let g = geometry(h, w)
-        let perOut = weight.value.count / outChannels
-        var wf = weight.value.data
-        for o in 0..<outChannels { for i in o * perOut..<(o + 1) * perOut { wf[i] *= scale[o] } }
-        let bf = (0..<outChannels).map { o in (bias?.value.data[o] ?? 0) * scale[o] + shift[o] }
+        let epilogue = ConvKernels.Epilogue(scale: scale, shift: bias.map { b in (0..<outChannels).map { b.value.data[$0] * scale[$0] + shift[$0] } } ?? shift,
+                                            relu: relu)
         var y = Tensor(shape: [n, outChannels, g.outH, g.outW]) { _ in }
-        ConvKernels.gemmForward(x: x.data, w: wf, bias: bf, y: &y.data, n: n, cin: inChannels, cout: outChannels, groups: groups,
-                                g: g, pointwise: isPointwise, relu: relu)
+        ConvKernels.gemmForward(x: x.data, w: weight.value.data, y: &y.data, n: n, cin: inChannels, cout: outChannels, groups: groups,
+                                g: g, pointwise: isPointwise, epilogue: epilogue)
         return y
     }
 
@@ -246,9 +244,21 @@ public enum ConvKernels {
 
     /// y = W ⋆ x (+ bias): every element of `y` is written. With a bias, C starts as the bias rows and the
     /// GEMM accumulates (beta 1), which saves a separate pass over the output.
-    /// `relu`: max(·, 0) on each block of output as soon as its GEMM has written it (inference epilogue).
+    /// Per output channel o: y ← y·scale[o] + shift[o], then max(·, 0) when `relu` (a BN at inference and its ReLU).
+    public struct Epilogue {
+        let scale: [Float], shift: [Float], relu: Bool
+
+        /// Applies channel `o`'s epilogue to `count` values from `src` into `dst` (which may be `src`).
+        @inline(__always) func apply(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int, channel o: Int) {
+            if relu { EmovoxCore.relu(src, dst, count: count, scale: scale[o], shift: shift[o]); return }
+            let a = scale[o], b = shift[o]
+            for q in 0..<count { dst[q] = src[q] * a + b }
+        }
+    }
+
+    /// `epilogue`: applied to each block of output as soon as its GEMM has written it (inference).
     static func gemmForward(x: [Float], w: [Float], bias: [Float]? = nil, y: inout [Float], n: Int, cin: Int, cout: Int,
-                            groups: Int, g: WindowGeometry, pointwise: Bool, relu applyReLU: Bool = false) {
+                            groups: Int, g: WindowGeometry, pointwise: Bool, epilogue: Epilogue? = nil) {
         let cg = cin / groups, og = cout / groups, k = cg * g.kh * g.kw, p = g.outH * g.outW
         let inPlane = g.inH * g.inW
         // Few-row column matrices (first layers) go one sample at a time in cache-sized bands instead of chunks.
@@ -285,8 +295,8 @@ public enum ConvKernels {
                                         im2col(xs, cg: cg, g: g, cols: buffer.baseAddress!, ld: q, col0: 0, outRows: oh0..<oh1)
                                         sgemm(m: og, n: q, k: k, a: wg, lda: k, b: buffer.baseAddress!, ldb: q, beta: beta,
                                               c: c + oh0 * g.outW, ldc: p)
-                                        if applyReLU {
-                                            for o in 0..<og { let r = c + o * p + oh0 * g.outW; relu(r, r, count: q) }
+                                        if let epilogue {
+                                            for o in 0..<og { let r = c + o * p + oh0 * g.outW; epilogue.apply(r, r, count: q, channel: gi * og + o) }
                                         }
                                     }
                                 }
@@ -302,8 +312,8 @@ public enum ConvKernels {
                         let c = yp.baseAddress! + (n0 * cout + gi * og) * p
                         seed(c, o0: gi * og, ld: p, count: p)
                         sgemm(m: og, n: p, k: k, a: wg, lda: k, b: src, ldb: p, beta: beta, c: c, ldc: p)
-                        if applyReLU {
-                            Threads.parallelFor(og * p, minChunk: 1 << 15) { r in relu(c + r.lowerBound, c + r.lowerBound, count: r.count) }
+                        if let epilogue {
+                            Threads.parallelFor(og) { r in for o in r { epilogue.apply(c + o * p, c + o * p, count: p, channel: gi * og + o) } }
                         }
                     } else {
                         let ld = cnt * p
@@ -315,7 +325,7 @@ public enum ConvKernels {
                         sgemm(m: og, n: ld, k: k, a: wg, lda: k, b: cp.baseAddress!, ldb: ld, beta: beta, c: bp.baseAddress!, ldc: ld)
                         for s in 0..<cnt { for o in 0..<og {
                             let dst = yp.baseAddress! + ((n0 + s) * cout + gi * og + o) * p, src = bp.baseAddress! + o * ld + s * p
-                            if applyReLU { relu(src, dst, count: p) } else { dst.update(from: src, count: p) }
+                            if let epilogue { epilogue.apply(src, dst, count: p, channel: gi * og + o) } else { dst.update(from: src, count: p) }
                         } }
                     }
                 }

@@ -217,15 +217,15 @@ public final class Sequential: LayerContainer {
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         if training { return layers.reduce(x) { $1.layer.forward($0, training: true) } }
         // Inference: BN and ReLU rewrite the map in place; the layer before just made it and nobody else holds it.
-        // A BN followed by a ReLU is one pass over the map; conv → BN (→ ReLU) is folded into the conv.
+        // A BN followed by a ReLU is one pass over the map; after a conv, BN (→ ReLU) is the conv's GEMM epilogue.
         var h = x
         var i = 0
         while i < layers.count {
             let layer = layers[i].layer
-            if let conv = layer as? Conv2D, conv.canFoldInference, i + 1 < layers.count, let bn = layers[i + 1].layer as? BatchNorm {
+            if let conv = layer as? Conv2D, conv.hasGEMMPath, i + 1 < layers.count, let bn = layers[i + 1].layer as? BatchNorm {
                 let fuse = i + 2 < layers.count && layers[i + 2].layer is ReLU
                 let (scale, shift) = bn.inferenceAffine()
-                h = conv.inferFolded(h, scale: scale, shift: shift, relu: fuse)
+                h = conv.inferWithEpilogue(h, scale: scale, shift: shift, relu: fuse)
                 i += fuse ? 3 : 2
                 continue
             }

@@ -35,9 +35,9 @@ final class InferencePathTests: XCTestCase {
         XCTAssertEqual(x, xCopy, "the caller's input must not be modified")
     }
 
-    /// conv → BN (→ ReLU) folded into one conv with a ReLU epilogue, on every GEMM path (cache-sized bands of a
+    /// conv → BN (→ ReLU) as one conv with a BN (+ ReLU) epilogue, on every GEMM path (cache-sized bands of a
     /// first layer, whole samples, chunks of samples, 1×1, groups), against the layers run one by one.
-    func testFoldedConvBNReLUEqualsLayerByLayer() {
+    func testConvWithBNEpilogueEqualsLayerByLayer() {
         var rng = SeededRNG(seed: 13)
         let cases: [(String, Conv2D, [Int])] = [
             ("banded first layer", Conv2D(1, 6, kernel: (7, 7), stride: (2, 2), padding: .symmetric(1, 1), rng: &rng), [2, 1, 60, 200]),
@@ -60,7 +60,7 @@ final class InferencePathTests: XCTestCase {
                 for (_, layer) in net.layers { expected = layer.forward(expected, training: false) }
                 let weights = conv.weight.value
                 assertEqualish(net.forward(x, training: false), expected, "\(name), ReLU \(withReLU)", accuracy: 2e-5)
-                XCTAssertEqual(conv.weight.value, weights, "folding must not change the conv's own weights")
+                XCTAssertEqual(conv.weight.value, weights, "the epilogue must not change the conv's own weights")
             }
         }
     }

@@ -27,9 +27,6 @@ int emv_video_next(emv_video *v, emv_frame *out, char *err, int errlen);
 // The stream's frame rate as the ffmpeg tool guesses it (r_frame_rate, else avg_frame_rate); -1 when unknown.
 int emv_video_frame_rate(const emv_video *v, int *num, int *den);
 
-// Undecodable packets that were skipped so far (the ffmpeg tool also goes on past them).
-int emv_video_bad_packets(const emv_video *v);
-
 void emv_video_close(emv_video *v);
 
 #endif
