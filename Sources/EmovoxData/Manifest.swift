@@ -13,16 +13,24 @@ public struct Clip: Codable, Equatable {
     /// The corpus's own (acted or annotated) emotion label, canonical name.
     public var label: String?
     public var split: String?
+    /// Where the clip lies in its media, in seconds (nil: from the beginning / to the end). The utterances cut
+    /// from one long recording share its file and differ only here; audio and video share this time line, and
+    /// the teacher's label times are relative to `start`.
+    public var start: Double?
+    public var end: Double?
     public var extra: [String: String]?
 
     public init(id: String, speaker: String, audio: String, video: String? = nil, faces: String? = nil,
-                label: String? = nil, split: String? = nil, extra: [String: String]? = nil) {
+                label: String? = nil, split: String? = nil, start: Double? = nil, end: Double? = nil, extra: [String: String]? = nil) {
         self.id = id; self.speaker = speaker; self.audio = audio; self.video = video; self.faces = faces
-        self.label = label; self.split = split; self.extra = extra
+        self.label = label; self.split = split; self.start = start; self.end = end; self.extra = extra
     }
+
+    /// The clip's length in seconds when its end is known.
+    public var duration: Double? { end.map { $0 - (start ?? 0) } }
 }
 
-/// A list of clips, stored as JSONL (one clip per line) or CSV (`id,speaker,audio,video,faces,label,split`).
+/// A list of clips, stored as JSONL (one clip per line) or CSV (`id,speaker,audio,video,faces,label,split[,start,end]`).
 /// Paths are stored relative to the manifest's folder when they lie under it and resolved on reading.
 public struct Manifest: Equatable {
     public var clips: [Clip]
@@ -48,7 +56,13 @@ public struct Manifest: Equatable {
                 guard let id = v("id"), let sp = v("speaker"), let au = v("audio") else {
                     throw EmovoxError("line \(i + 2): id, speaker and audio are required", file: path)
                 }
-                clips.append(Clip(id: id, speaker: sp, audio: au, video: v("video"), faces: v("faces"), label: v("label"), split: v("split")))
+                func seconds(_ k: String) throws -> Double? {
+                    guard let t = v(k) else { return nil }
+                    guard let x = Double(t), x.isFinite, x >= 0 else { throw EmovoxError("line \(i + 2): \(k) must be a time in seconds ≥ 0, not '\(t)'", file: path) }
+                    return x
+                }
+                clips.append(Clip(id: id, speaker: sp, audio: au, video: v("video"), faces: v("faces"), label: v("label"), split: v("split"),
+                                  start: try seconds("start"), end: try seconds("end")))
             }
         } else {
             let dec = JSONDecoder()
@@ -61,6 +75,10 @@ public struct Manifest: Equatable {
         var seen = Set<String>()
         for c in clips {
             if !seen.insert(c.id).inserted { throw EmovoxError("duplicate clip id '\(c.id)'", file: path) }
+            for t in [c.start, c.end].compactMap({ $0 }) where !(t.isFinite && t >= 0) {
+                throw EmovoxError("clip '\(c.id)': start and end must be times in seconds ≥ 0", file: path)
+            }
+            if let s = c.start, let e = c.end, e <= s { throw EmovoxError("clip '\(c.id)': end \(e) s is not after start \(s) s", file: path) }
         }
         func resolve(_ p: String?) -> String? { p.map { $0.hasPrefix("/") ? $0 : (base as NSString).appendingPathComponent($0) } }
         return Manifest(clips: clips.map { c in
@@ -77,8 +95,14 @@ public struct Manifest: Equatable {
         }
         let stored = clips.map { c -> Clip in var c = c; c.audio = rel(c.audio)!; c.video = rel(c.video); c.faces = rel(c.faces); return c }
         if path.lowercased().hasSuffix(".csv") {
-            var out = "id,speaker,audio,video,faces,label,split\n"
-            for c in stored { out += [c.id, c.speaker, c.audio, c.video ?? "", c.faces ?? "", c.label ?? "", c.split ?? ""].map(CSV.escape).joined(separator: ",") + "\n" }
+            // start/end columns only when some clip is a part of its media, so plain corpora keep the short header.
+            let timed = stored.contains { $0.start != nil || $0.end != nil }
+            var out = "id,speaker,audio,video,faces,label,split" + (timed ? ",start,end" : "") + "\n"
+            for c in stored {
+                var row = [c.id, c.speaker, c.audio, c.video ?? "", c.faces ?? "", c.label ?? "", c.split ?? ""]
+                if timed { row += [c.start.map { String($0) } ?? "", c.end.map { String($0) } ?? ""] }
+                out += row.map(CSV.escape).joined(separator: ",") + "\n"
+            }
             try AtomicFile.write(out, to: path)
         } else {
             let enc = JSONEncoder()
