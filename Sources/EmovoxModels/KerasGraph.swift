@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// One layer of a Keras functional model as the importer sees it: class, inbound layers, config, weights.
 /// `config` holds plain JSON values (`JSONSerialization` types), `weights` maps short names

@@ -1,5 +1,6 @@
 import XCTest
 import EmovoxCore
+import EmovoxUtilities
 import EmovoxAudio
 import EmovoxLabelling
 @testable import EmovoxDistill

@@ -3,6 +3,7 @@ import XCTest
 import FoundationXML
 #endif
 import EmovoxCore
+import EmovoxUtilities
 @testable import EmovoxReport
 
 final class ReportTests: XCTestCase {
