@@ -113,6 +113,7 @@ let package = Package(
         .testTarget(name: "EmovoxAudioStoreTests", dependencies: ["EmovoxAudioStore", "EmovoxAudio", "EmovoxData"]),
         .testTarget(name: "EmovoxDistillTests", dependencies: ["EmovoxDistill", "EmovoxAudioStore", "EmovoxAudio", "EmovoxData"]),
         .testTarget(name: "EmovoxDemoTests", dependencies: ["EmovoxDemo"]),
+        .testTarget(name: "EmovoxAnalysisTests", dependencies: ["EmovoxAnalysis"]),
         .testTarget(name: "EmovoxTeacherTrainingTests", dependencies: ["EmovoxTeacherTraining"], resources: [.copy("Fixtures")]),
         // Fuzzing of every parser, load-time checks, byte reproducibility and kill/resume of the built CLI.
         .testTarget(name: "EmovoxReliabilityTests", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels",
