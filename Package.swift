@@ -102,6 +102,7 @@ let package = Package(
                                          "EmovoxDemo", "EmovoxBench", "EmovoxTeacherTraining", "EmovoxExport", "EmovoxSegmentation",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: optimise),
+        .testTarget(name: "EmovoxUtilitiesTests", dependencies: ["EmovoxUtilities"]),
         .testTarget(name: "EmovoxCoreTests", dependencies: ["EmovoxCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmovoxAudioTests", dependencies: ["EmovoxAudio"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmovoxVisionTests", dependencies: ["EmovoxVision"], resources: [.copy("Fixtures")]),
