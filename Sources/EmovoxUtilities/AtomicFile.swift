@@ -5,9 +5,15 @@ public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws {
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        try data.write(to: tmp)
+        do {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            try data.write(to: tmp)
+        } catch {
+            // Foundation's messages do not always name the file; ours do.
+            try? FileManager.default.removeItem(at: tmp)
+            throw EmovoxError("cannot write: \(error.localizedDescription)", file: path)
+        }
         // POSIX rename replaces the target atomically (Foundation's replaceItemAt is unreliable on Linux).
         guard rename(tmp.path, url.path) == 0 else {
             let err = String(cString: strerror(errno))
