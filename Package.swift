@@ -12,8 +12,10 @@ import Foundation
 //   → EmovoxLabelling                                (the face teacher over media → per-clip labels)
 //   → EmovoxModels, EmovoxData, EmovoxEval, EmovoxReport, EmovoxAudio, EmovoxVision
 //     (EmovoxTeacherTraining: FER+ reader and face-teacher training, on Vision + Eval + Models)
-//   → EmovoxCore → CBLAS (OpenBLAS); EmovoxVision → CImageCodecs → CPNG, CJPEG (libpng, libjpeg-turbo),
-//   CVideoDecode (libavformat, libavcodec, libavfilter)
+//   → EmovoxCore → CBLAS (OpenBLAS)                 (tensors, layers, optimisers, kernels, tensor files)
+//   → EmovoxUtilities                                (errors, atomic writes, canonical JSON, subprocesses, progress,
+//                                                      batch reports, shared-data lookup: nothing numeric)
+//   and EmovoxVision → CImageCodecs → CPNG, CJPEG (libpng, libjpeg-turbo), CVideoDecode (libavformat, libavcodec, libavfilter)
 
 /// Our own kernels (depthwise conv, pools, BN/ReLU, im2col, FFT, Haar) are compiled for AVX2 + FMA (LLVM's
 /// `haswell`, the x86-64-v3 level) when the building machine has them, else for baseline x86-64 (SSE2).
@@ -38,7 +40,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "emovox", targets: ["emovox"]),
-        .library(name: "Emovox", targets: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData",
+        .library(name: "Emovox", targets: ["EmovoxUtilities", "EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData",
                                             "EmovoxEval", "EmovoxReport", "EmovoxLabelling", "EmovoxAudioStore", "EmovoxDistill",
                                             "EmovoxInference", "EmovoxAnalysis", "EmovoxDemo", "EmovoxBench",
                                             "EmovoxTeacherTraining", "EmovoxExport", "EmovoxSegmentation"]),
@@ -62,7 +64,9 @@ let package = Package(
         // Video frames decoded and filtered in-process (libavformat/libavcodec/libavfilter): no ffmpeg process start per video.
         .target(name: "CVideoDecode", path: "Sources/CVideoDecode",
                 linkerSettings: [.linkedLibrary("avfilter"), .linkedLibrary("avformat"), .linkedLibrary("avcodec"), .linkedLibrary("avutil")]),
-        .target(name: "EmovoxCore", dependencies: ["CBLAS"], swiftSettings: optimise),
+        // No -Ounchecked here: nothing in it is a hot loop, and its checks should stay on.
+        .target(name: "EmovoxUtilities"),
+        .target(name: "EmovoxCore", dependencies: ["EmovoxUtilities", "CBLAS"], swiftSettings: optimise),
         .target(name: "EmovoxAudio", dependencies: ["EmovoxCore"], swiftSettings: optimise),
         .target(name: "EmovoxVision", dependencies: ["EmovoxCore", "CImageCodecs", "CVideoDecode"], swiftSettings: optimise),
         .target(name: "EmovoxModels", dependencies: ["EmovoxCore", "CHDF5"], swiftSettings: optimise),
@@ -98,6 +102,7 @@ let package = Package(
                                          "EmovoxDemo", "EmovoxBench", "EmovoxTeacherTraining", "EmovoxExport", "EmovoxSegmentation",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: optimise),
+        .testTarget(name: "EmovoxUtilitiesTests", dependencies: ["EmovoxUtilities"]),
         .testTarget(name: "EmovoxCoreTests", dependencies: ["EmovoxCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmovoxAudioTests", dependencies: ["EmovoxAudio"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmovoxVisionTests", dependencies: ["EmovoxVision"], resources: [.copy("Fixtures")]),
@@ -107,8 +112,10 @@ let package = Package(
         .testTarget(name: "EmovoxReportTests", dependencies: ["EmovoxReport"]),
         .testTarget(name: "EmovoxLabellingTests", dependencies: ["EmovoxLabelling"]),
         .testTarget(name: "EmovoxAudioStoreTests", dependencies: ["EmovoxAudioStore", "EmovoxAudio", "EmovoxData"]),
-        .testTarget(name: "EmovoxDistillTests", dependencies: ["EmovoxDistill", "EmovoxAudioStore", "EmovoxAudio", "EmovoxData"]),
+        .testTarget(name: "EmovoxDistillTests", dependencies: ["EmovoxDistill", "EmovoxAudioStore", "EmovoxAudio", "EmovoxData"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "EmovoxDemoTests", dependencies: ["EmovoxDemo"]),
+        .testTarget(name: "EmovoxAnalysisTests", dependencies: ["EmovoxAnalysis"]),
         .testTarget(name: "EmovoxTeacherTrainingTests", dependencies: ["EmovoxTeacherTraining"], resources: [.copy("Fixtures")]),
         // Fuzzing of every parser, load-time checks, byte reproducibility and kill/resume of the built CLI.
         .testTarget(name: "EmovoxReliabilityTests", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels",

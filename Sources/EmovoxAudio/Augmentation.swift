@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// Training-time audio augmentation for distillation. Every part is off unless set, and each is a pure function
 /// of the clip and the sample's own RNG, so a sample comes out the same whichever worker prepares it.

@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// The VGGVox spectrogram (Nagrani et al.): DC removal, optional dither, pre-emphasis 0.97,
 /// Hamming 400 / hop 160, 512-point FFT magnitude, per-bin mean/std normalisation over time.

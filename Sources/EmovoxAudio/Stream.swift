@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// Sliding windows over long audio with bounded memory: samples are pulled from ffmpeg (any file) or
 /// from raw 16 kHz s16le PCM on standard input, and only one window plus one read chunk is held.

@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// RIFF/WAVE reading in Swift: PCM 8 (unsigned), 16, 24, 32-bit integer, 32/64-bit IEEE float,
 /// WAVE_FORMAT_EXTENSIBLE, any channel count (mixed to mono by the mean). Samples come back in [-1, 1].

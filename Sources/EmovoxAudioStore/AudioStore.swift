@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// A packed audio store: every clip of a corpus decoded once to 16 kHz mono int16 and laid back to back in a
 /// few large data files, with a text index. Training reads crops straight from the memory-mapped files, so a

@@ -1,4 +1,5 @@
 import Foundation
+import EmovoxUtilities
 
 /// Batch normalisation over N·H·W per channel (works for [N, C] too). PyTorch semantics: training uses the
 /// biased batch variance and updates running_var with the unbiased one; momentum 0.1 (Keras 0.99 ≙ 0.01).

@@ -56,6 +56,8 @@ public final class Conv2D: Layer {
     public var bias: Parameter?
     /// False for a network's first layer: nobody needs dL/d(input), and col2im there is the costliest step.
     public var computesInputGradient = true
+    /// Column-matrix budgets of the GEMM paths (the measured defaults unless a caller or test passes others).
+    public var tuning = ConvTuning()
     private var input: Tensor?
 
     public init(_ inChannels: Int, _ outChannels: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1),
@@ -94,8 +96,8 @@ public final class Conv2D: Layer {
     public func forwardGEMMShape(n: Int, h: Int, w: Int) -> (m: Int, n: Int, k: Int)? {
         if isDepthwise { return nil }
         let g = geometry(h, w), k = inChannels / groups * g.kh * g.kw, p = g.outH * g.outW
-        if !isPointwise, let rows = ConvKernels.bandRows(k: k, g: g) { return (outChannels / groups, rows * g.outW, k) }
-        return (outChannels / groups, ConvKernels.chunkSize(n: n, rows: k, p: p) * p, k)
+        if !isPointwise, let rows = ConvKernels.bandRows(k: k, g: g, budget: tuning.bandBudget) { return (outChannels / groups, rows * g.outW, k) }
+        return (outChannels / groups, ConvKernels.chunkSize(n: n, rows: k, p: p, budget: tuning.columnBudget) * p, k)
     }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
@@ -119,7 +121,7 @@ public final class Conv2D: Layer {
         // The GEMM path writes every output (the bias rides in as its initial C), so no zero fill first.
         var y = Tensor(shape: shape) { _ in }
         ConvKernels.gemmForward(x: x.data, w: weight.value.data, bias: bias?.value.data, y: &y.data, n: n, cin: inChannels,
-                                cout: outChannels, groups: groups, g: g, pointwise: isPointwise)
+                                cout: outChannels, groups: groups, g: g, pointwise: isPointwise, tuning: tuning)
         return y
     }
 
@@ -138,7 +140,7 @@ public final class Conv2D: Layer {
                                             relu: relu)
         var y = Tensor(shape: [n, outChannels, g.outH, g.outW]) { _ in }
         ConvKernels.gemmForward(x: x.data, w: weight.value.data, y: &y.data, n: n, cin: inChannels, cout: outChannels, groups: groups,
-                                g: g, pointwise: isPointwise, epilogue: epilogue)
+                                g: g, pointwise: isPointwise, epilogue: epilogue, tuning: tuning)
         return y
     }
 
@@ -155,18 +157,31 @@ public final class Conv2D: Layer {
         } else {
             ConvKernels.gemmBackward(x: x.data, w: weight.value.data, dy: dy.data, dx: &dx.data, dw: &weight.grad.data,
                                      n: n, cin: inChannels, cout: outChannels, groups: groups, g: g, pointwise: isPointwise,
-                                     inputGradient: computesInputGradient)
+                                     inputGradient: computesInputGradient, tuning: tuning)
         }
         input = nil
         return dx
     }
 }
 
-/// The conv kernels, on raw buffers. Samples are processed in chunks whose column matrix stays
-/// below `columnBudget` floats, so small maps still make one large GEMM while the column matrix
-/// (4 MB) stays near the cache the GEMM reads it from (measured best among 2, 4 and 16 MB).
+/// How the GEMM convs cut their column matrices: a value each conv carries (defaults measured), not process state,
+/// so a test can reach every path by passing small budgets to one layer.
+public struct ConvTuning: Equatable, Sendable {
+    /// Samples are processed in chunks whose column matrix stays below `columnBudget` floats, so small maps still
+    /// make one large GEMM while the column matrix (4 MB) stays near the cache the GEMM reads it from (measured
+    /// best among 2, 4 and 16 MB).
+    public var columnBudget: Int
+    /// Floats of column matrix per band when one sample's im2col is done in bands of output rows: small enough to
+    /// stay in L2 while the GEMM reads it, for convs with few rows (K) such as a first layer. 0: never banded.
+    public var bandBudget: Int
+
+    public init(columnBudget: Int = 1 << 20, bandBudget: Int = 1 << 16) {
+        self.columnBudget = columnBudget; self.bandBudget = bandBudget
+    }
+}
+
+/// The conv kernels, on raw buffers.
 public enum ConvKernels {
-    nonisolated(unsafe) public static var columnBudget = 1 << 20
 
     /// Copies windows of one sample's channels [c0, c0+cg) into rows (c, i, j) of `cols` at column offset `col0`.
     /// `outRows` limits the copy to a band of output rows (its columns then start at `col0`).
@@ -227,19 +242,15 @@ public enum ConvKernels {
         }
     }
 
-    /// Floats of column matrix per band when one sample's im2col is done in bands of output rows: small
-    /// enough to stay in L2 while the GEMM reads it, for convs with few rows (K) such as a first layer.
-    nonisolated(unsafe) public static var bandBudget = 1 << 16
-
     /// Output rows per band for a K-row column matrix, or nil to copy the whole sample at once (large K:
     /// bands that fit the budget would be too narrow for an efficient GEMM).
-    static func bandRows(k: Int, g: WindowGeometry) -> Int? {
-        let rows = max(bandBudget / max(k * g.outW, 1), (1024 + g.outW - 1) / g.outW)
-        return k * g.outW * rows <= 4 * bandBudget && rows < g.outH ? rows : nil
+    static func bandRows(k: Int, g: WindowGeometry, budget: Int) -> Int? {
+        let rows = max(budget / max(k * g.outW, 1), (1024 + g.outW - 1) / g.outW)
+        return k * g.outW * rows <= 4 * budget && rows < g.outH ? rows : nil
     }
 
-    static func chunkSize(n: Int, rows: Int, p: Int) -> Int {
-        max(1, min(n, columnBudget / max(rows * p, 1)))
+    static func chunkSize(n: Int, rows: Int, p: Int, budget: Int) -> Int {
+        max(1, min(n, budget / max(rows * p, 1)))
     }
 
     /// y = W ⋆ x (+ bias): every element of `y` is written. With a bias, C starts as the bias rows and the
@@ -258,12 +269,12 @@ public enum ConvKernels {
 
     /// `epilogue`: applied to each block of output as soon as its GEMM has written it (inference).
     static func gemmForward(x: [Float], w: [Float], bias: [Float]? = nil, y: inout [Float], n: Int, cin: Int, cout: Int,
-                            groups: Int, g: WindowGeometry, pointwise: Bool, epilogue: Epilogue? = nil) {
+                            groups: Int, g: WindowGeometry, pointwise: Bool, epilogue: Epilogue? = nil, tuning: ConvTuning) {
         let cg = cin / groups, og = cout / groups, k = cg * g.kh * g.kw, p = g.outH * g.outW
         let inPlane = g.inH * g.inW
         // Few-row column matrices (first layers) go one sample at a time in cache-sized bands instead of chunks.
-        let banded = !pointwise && bandRows(k: k, g: g) != nil
-        let nb = banded ? 1 : chunkSize(n: n, rows: k, p: p)
+        let banded = !pointwise && bandRows(k: k, g: g, budget: tuning.bandBudget) != nil
+        let nb = banded ? 1 : chunkSize(n: n, rows: k, p: p, budget: tuning.columnBudget)
         let colsNeeded = (nb == 1 && (pointwise || banded)) ? 0 : k * nb * p
         var cols = [Float](unsafeUninitializedCapacity: colsNeeded) { _, c in c = colsNeeded }
         var ybuf = [Float](unsafeUninitializedCapacity: nb > 1 ? og * nb * p : 0) { _, c in c = nb > 1 ? og * nb * p : 0 }
@@ -280,7 +291,7 @@ public enum ConvKernels {
                 let cnt = min(nb, n - n0)
                 for gi in 0..<groups {
                     let wg = wp.baseAddress! + gi * og * k
-                    if cnt == 1, !pointwise, let rows = bandRows(k: k, g: g) {
+                    if cnt == 1, !pointwise, let rows = bandRows(k: k, g: g, budget: tuning.bandBudget) {
                         // Bands of output rows, handed out to the threads: each copies its band's windows
                         // into its own cache-sized buffer and multiplies it there.
                         let xs = xp.baseAddress! + (n0 * cin + gi * cg) * inPlane
@@ -335,10 +346,11 @@ public enum ConvKernels {
     }
 
     static func gemmBackward(x: [Float], w: [Float], dy: [Float], dx: inout [Float], dw: inout [Float],
-                             n: Int, cin: Int, cout: Int, groups: Int, g: WindowGeometry, pointwise: Bool, inputGradient: Bool = true) {
+                             n: Int, cin: Int, cout: Int, groups: Int, g: WindowGeometry, pointwise: Bool, inputGradient: Bool = true,
+                             tuning: ConvTuning) {
         let cg = cin / groups, og = cout / groups, k = cg * g.kh * g.kw, p = g.outH * g.outW
         let inPlane = g.inH * g.inW
-        let nb = chunkSize(n: n, rows: k, p: p)
+        let nb = chunkSize(n: n, rows: k, p: p, budget: tuning.columnBudget)
         var cols = [Float](repeating: 0, count: k * nb * p)
         var dybuf = [Float](repeating: 0, count: nb > 1 ? og * nb * p : 0)
         x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in dy.withUnsafeBufferPointer { dyp in

@@ -1,4 +1,5 @@
 import Foundation
+import EmovoxUtilities
 
 /// A layer with an explicit forward and backward pass (llm.c style, no autodiff).
 /// `forward` caches what `backward` needs; `backward` takes dL/dy, accumulates parameter gradients

@@ -1,4 +1,5 @@
 import Foundation
+import EmovoxUtilities
 
 public final class ReLU: Layer {
     /// The forward output doubles as the backward mask (y > 0 ⇔ x > 0) and shares storage with the

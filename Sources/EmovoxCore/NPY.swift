@@ -1,4 +1,5 @@
 import Foundation
+import EmovoxUtilities
 
 /// NumPy .npy (format v1.0) for float32 arrays: results users open with `numpy.load`.
 public enum NPY {

@@ -1,4 +1,5 @@
 import Foundation
+import EmovoxUtilities
 
 /// Optimisers update `Parameter.value` from `Parameter.grad` (PyTorch semantics, so results compare 1:1).
 public protocol Optimizer: AnyObject {

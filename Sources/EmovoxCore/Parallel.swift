@@ -11,16 +11,32 @@ public enum Threads {
         BLASInfo.configureOnce()
     }
 
-    /// Threads a kernel may use from here: 1 inside `serially` (the caller already split the work over threads).
-    public static var available: Int { pthread_getspecific(serialKey) == nil ? count : 1 }
+    /// Threads a kernel may use from here: 1 inside `serially` (the caller already split the work over threads),
+    /// the count given to an enclosing `withCount`, else the process setting.
+    public static var available: Int {
+        if pthread_getspecific(serialKey) != nil { return 1 }
+        if let n = pthread_getspecific(countKey) { return Int(bitPattern: n) }
+        return count
+    }
 
-    private static let serialKey: pthread_key_t = {
+    private static func makeKey() -> pthread_key_t {
         var key = pthread_key_t()
         // Not inside precondition(): -Ounchecked builds would skip the call along with the check.
         let status = pthread_key_create(&key, nil)
         if status != 0 { fatalError("pthread_key_create failed (\(status))") }
         return key
-    }()
+    }
+    private static let serialKey = makeKey(), countKey = makeKey()
+
+    /// Runs `body` with the kernels it starts on this thread split over `n` threads, whatever the process setting:
+    /// a caller (a test comparing thread counts, a benchmark) passes the count in instead of changing and restoring
+    /// `count`, which other work in the process reads.
+    public static func withCount<T>(_ n: Int, _ body: () throws -> T) rethrows -> T {
+        let outer = pthread_getspecific(countKey)
+        pthread_setspecific(countKey, UnsafeRawPointer(bitPattern: max(1, n)))
+        defer { pthread_setspecific(countKey, outer) }
+        return try body()
+    }
 
     /// Runs `body` with every kernel on the calling thread: for batch-level parallelism, where each thread
     /// carries whole samples through a network whose layers are too small to split well.

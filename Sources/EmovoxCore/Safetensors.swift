@@ -1,4 +1,5 @@
 import Foundation
+import EmovoxUtilities
 
 /// safetensors (the format of Hugging Face / PyTorch): u64 little-endian header length, a JSON header
 /// `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {…}}`, then raw little-endian data.

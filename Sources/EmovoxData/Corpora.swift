@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// Canonical emotion names and the mapping from corpus codes and teacher vocabularies onto them.
 public enum Emotion {

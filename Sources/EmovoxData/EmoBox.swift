@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// EmoBox's fold lists (Ma et al., *EmoBox: Multilingual Multi-corpus Speech Emotion Recognition Toolkit and
 /// Benchmark*, Interspeech 2024). Per dataset, EmoBox ships

@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// One clip of a corpus: speech, optionally its face media, speaker identity, optional human label, split.
 public struct Clip: Codable, Equatable {

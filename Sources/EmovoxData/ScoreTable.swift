@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// A score table for `emovox roc`: CSV `id,label,<class>…`, one row per item, label = the true class name.
 public struct ScoreTable {

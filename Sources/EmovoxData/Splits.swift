@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// How many speakers to hold out as *unheard*: a count ("4") or a fraction of the speakers ("0.2").
 /// The default (4, capped at half the speakers) keeps most voices for training on small corpora.

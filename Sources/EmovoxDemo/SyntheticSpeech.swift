@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// Fallback speech for the demo when no real corpus is present: espeak-ng sentences with per-emotion
 /// prosody (pitch, rate, loudness) and several voices standing in for speakers. It is synthetic and

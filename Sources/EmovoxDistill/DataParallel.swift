@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// Data-parallel distillation. A global batch (`config.batchSize` clips of the epoch order) is cut into
 /// ranks × microBatches equal micro-batches; rank r computes micro-batches r·K … r·K+K−1 one after another, and the

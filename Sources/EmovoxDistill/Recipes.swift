@@ -1,4 +1,5 @@
 import EmovoxCore
+import EmovoxUtilities
 import EmovoxAudio
 
 /// A named training recipe: the student, its schedule, sampling and augmentation, chosen together.

@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// How items are split into folds.
 public enum FoldSpec: Equatable, CustomStringConvertible {

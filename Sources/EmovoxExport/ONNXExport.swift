@@ -1,6 +1,7 @@
 import Foundation
 import SwiftProtobuf
 import EmovoxCore
+import EmovoxUtilities
 import EmovoxAudio
 import EmovoxModels
 

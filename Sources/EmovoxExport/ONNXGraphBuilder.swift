@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// One axis of a graph input or output: a fixed size or a named dynamic one ("batch", "frames").
 public enum ONNXDimension: Equatable {

@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 import EmovoxAudio
 import EmovoxData
 import EmovoxEval

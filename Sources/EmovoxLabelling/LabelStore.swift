@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// labels.jsonl: one `ClipTeacherLabels` per line. Appends whole lines and flushes after each clip,
 /// so a crash loses at most the clip in progress; a torn last line is ignored on reading and

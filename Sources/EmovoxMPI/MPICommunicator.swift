@@ -1,6 +1,7 @@
 import Foundation
 import CMPI
 import EmovoxCore
+import EmovoxUtilities
 
 /// `Communicator` over Open MPI's MPI_COMM_WORLD. MPI is initialised once per process and finalised by `finalize()`;
 /// every call is made from the main thread (MPI_THREAD_FUNNELED).

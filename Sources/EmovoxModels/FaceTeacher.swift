@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// What a face teacher runs: grey crops [N, C, H, W] → logits [N, classes].
 public protocol FaceNetwork: AnyObject {

@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// One layer of a Keras functional model as the importer sees it: class, inbound layers, config, weights.
 /// `config` holds plain JSON values (`JSONSerialization` types), `weights` maps short names
@@ -241,7 +242,7 @@ public final class KerasGraphNetwork {
     /// cache, where layer-by-layer over a large batch would stream every map through memory.
     public func logits(_ x: Tensor) -> Tensor {
         precondition(Array(x.shape.dropFirst()) == inputShape, "teacher input must be [N, \(inputShape)], got \(x.shape)")
-        let n = x.shape[0], step = Self.samplesPerStep
+        let n = x.shape[0], step = max(1, samplesPerStep)
         if n <= step { return run(x) }
         let per = x.count / n, steps = (n + step - 1) / step
         var parts = [Tensor?](repeating: nil, count: steps)
@@ -257,7 +258,7 @@ public final class KerasGraphNetwork {
     }
 
     /// Samples per pass through the graph on one thread (measured on 2 cores: 1 is fastest, each doubling loses ~15 %: the maps fall out of cache).
-    nonisolated(unsafe) public static var samplesPerStep = 1
+    public var samplesPerStep = 1
 
     /// Milliseconds spent in each node over `repeats` passes of `x` on this thread (the teacher's profile).
     public func nodeTimings(_ x: Tensor, repeats: Int = 20) -> [(name: String, kind: String, ms: Double)] {

@@ -1,6 +1,7 @@
 import Foundation
 import CHDF5
 import EmovoxCore
+import EmovoxUtilities
 
 /// Reads a Keras 2 `.hdf5` model with libhdf5: the `model_config` JSON attribute (the graph) and the
 /// `model_weights/<layer>/<weight name>` datasets listed by each layer's `weight_names` attribute.

@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// Student weights as safetensors with PyTorch state-dict names ("conv1.weight", "bn1.running_mean", …);
 /// the model config and class names travel in the header metadata so a file is self-describing.

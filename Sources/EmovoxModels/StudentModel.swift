@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// The VGGVox VGG-M speech CNN (Nagrani et al.) with batch norm, as the paper's student, and a CPU-sized
 /// variant. Input [N, 1, bins, frames]; any number of frames works because fc6 output is averaged over time.

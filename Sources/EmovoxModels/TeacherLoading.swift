@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 extension FaceTeacher {
     /// Loads the flat-blob form of a Keras model: a JSON manifest (graph + tensor offsets, as in

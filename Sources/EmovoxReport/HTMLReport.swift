@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// A self-contained HTML page: inline CSS and SVG figures, tables, config, provenance and caveats.
 public struct HTMLReport {

@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// Hand-written SVG figures: no plotting library, readable output, fixed colours per emotion.
 public enum Palette {

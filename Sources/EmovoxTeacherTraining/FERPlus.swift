@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// One FER+ face: its image file and the 10 annotators' votes (neutral … contempt, unknown, NF).
 public struct FERPlusFace: Equatable {

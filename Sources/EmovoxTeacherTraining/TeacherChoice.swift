@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 import EmovoxModels
 
 /// Which face teacher a command uses. `fer` is fer's FER2013 mini-Xception (Keras import, 7 classes); a path is

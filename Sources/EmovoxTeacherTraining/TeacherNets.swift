@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 import EmovoxModels
 
 /// Trainable face-expression nets for grey crops.

@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// One detected face in one sampled frame.
 public struct FaceObservation: Codable {

@@ -3,6 +3,7 @@ import Foundation
 import FoundationXML
 #endif
 import EmovoxCore
+import EmovoxUtilities
 
 /// A face box in pixels.
 public struct Box: Equatable, Codable {

@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// An 8-bit grey image, row-major.
 public struct GrayImage: Equatable {

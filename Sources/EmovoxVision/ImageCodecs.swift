@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 import CImageCodecs
 
 /// PNG and JPEG decoding in-process through libpng and libjpeg-turbo (the C shim keeps their longjmp-based

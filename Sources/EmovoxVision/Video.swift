@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 import CVideoDecode
 
 /// Video decoding with FFmpeg's libraries, in-process: grey frames at a chosen rate (default the paper's 25/6 fps), streamed.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 import EmovoxAudio
 
 struct SpectrogramCommand: ParsableCommand {

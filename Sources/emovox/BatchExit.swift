@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 extension BatchReport {
     /// Ends a batch command: the summary on standard error, then the documented exit status

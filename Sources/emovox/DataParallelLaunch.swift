@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 #if canImport(EmovoxMPI)
 import EmovoxMPI
 #endif

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 import EmovoxData
 import EmovoxDistill
 import EmovoxModels

@@ -16,13 +16,12 @@ final class GradientCheckTests: XCTestCase {
             (3, 4, (1, 1), (2, 2), .same, 1, true, 2, 5, 5),
         ]
         for budget in [1 << 22, 8] {
-            ConvKernels.columnBudget = budget
             for c in configs {
                 let conv = Conv2D(c.cin, c.cout, kernel: c.k, stride: c.s, padding: c.pad, groups: c.groups, bias: c.bias, rng: &rng)
+                conv.tuning.columnBudget = budget
                 gradientCheck(conv, input: randomTensor([c.n, c.cin, c.h, c.w], &rng))
             }
         }
-        ConvKernels.columnBudget = 1 << 22
     }
 
     func testLinearBatchNormAndActivations() {

@@ -1,5 +1,6 @@
 import XCTest
 @testable import EmovoxCore
+import EmovoxUtilities
 
 final class IOTests: XCTestCase {
     func tmp(_ name: String) -> String { NSTemporaryDirectory() + "emovox-\(UUID().uuidString)-\(name)" }

@@ -87,7 +87,7 @@ final class InferencePathTests: XCTestCase {
             let g = conv.geometry(9, w)
             var reference = [Float](repeating: 0, count: 2 * c * g.outH * g.outW)
             ConvKernels.gemmForward(x: x.data, w: conv.weight.value.data, bias: conv.bias!.value.data, y: &reference,
-                                    n: 2, cin: c, cout: c, groups: c, g: g, pointwise: false)
+                                    n: 2, cin: c, cout: c, groups: c, g: g, pointwise: false, tuning: ConvTuning())
             assertEqualish(conv.forward(x, training: false), Tensor(shape: [2, c, g.outH, g.outW], data: reference),
                            "depthwise \(k) \(pad) w=\(w)")
         }
@@ -111,23 +111,21 @@ final class InferencePathTests: XCTestCase {
 
     func testBandedIm2colEqualsDirectConvolution() {
         var rng = SeededRNG(seed: 14)
-        let (savedBand, savedColumns) = (ConvKernels.bandBudget, ConvKernels.columnBudget)
-        defer { ConvKernels.bandBudget = savedBand; ConvKernels.columnBudget = savedColumns; Threads.set(ProcessInfo.processInfo.activeProcessorCount) }
-        Threads.set(2)
-        // 48 output columns: bands of ≥ 22 rows, so 48 rows split into 22 + 22 + 4 (a short last band).
-        for (cin, cout, groups, k, s, pad, hasBias) in [(2, 5, 1, (3, 3), (1, 1), Padding.same, true),
-                                                      (4, 6, 2, (5, 3), (2, 1), .symmetric(2, 1), false),
-                                                      (1, 3, 1, (7, 7), (1, 1), .valid, true)] {
-            let conv = Conv2D(cin, cout, kernel: k, stride: s, padding: pad, groups: groups, bias: hasBias, rng: &rng)
-            let x = random([3, cin, 50 * s.0, 50], &rng)
-            let g = conv.geometry(x.shape[2], x.shape[3])
-            let expected = directConv(x, conv.weight.value.data, bias: conv.bias?.value.data, cout: cout, groups: groups, g: g)
-            ConvKernels.columnBudget = 1  // one sample per chunk: the path single-clip inference takes
-            for budget in [1 << 14, 0] {  // banded, then the whole sample at once
-                ConvKernels.bandBudget = budget
-                let kk = cin / groups * k.0 * k.1
-                XCTAssertEqual(ConvKernels.bandRows(k: kk, g: g) != nil, budget > 0, "band choice for \(k)")
-                assertEqualish(conv.forward(x, training: false), expected, "conv \(k) \(s) \(pad) bandBudget \(budget)", accuracy: 1e-4)
+        Threads.withCount(2) {
+            // 48 output columns: bands of ≥ 22 rows, so 48 rows split into 22 + 22 + 4 (a short last band).
+            for (cin, cout, groups, k, s, pad, hasBias) in [(2, 5, 1, (3, 3), (1, 1), Padding.same, true),
+                                                          (4, 6, 2, (5, 3), (2, 1), .symmetric(2, 1), false),
+                                                          (1, 3, 1, (7, 7), (1, 1), .valid, true)] {
+                let conv = Conv2D(cin, cout, kernel: k, stride: s, padding: pad, groups: groups, bias: hasBias, rng: &rng)
+                let x = random([3, cin, 50 * s.0, 50], &rng)
+                let g = conv.geometry(x.shape[2], x.shape[3])
+                let expected = directConv(x, conv.weight.value.data, bias: conv.bias?.value.data, cout: cout, groups: groups, g: g)
+                for budget in [1 << 14, 0] {  // banded, then the whole sample at once
+                    conv.tuning = ConvTuning(columnBudget: 1, bandBudget: budget)  // columns 1: one sample per chunk, as single-clip inference
+                    let kk = cin / groups * k.0 * k.1
+                    XCTAssertEqual(ConvKernels.bandRows(k: kk, g: g, budget: budget) != nil, budget > 0, "band choice for \(k)")
+                    assertEqualish(conv.forward(x, training: false), expected, "conv \(k) \(s) \(pad) bandBudget \(budget)", accuracy: 1e-4)
+                }
             }
         }
     }
@@ -135,22 +133,24 @@ final class InferencePathTests: XCTestCase {
     /// Every conv rests on sgemm: the kernel OpenBLAS picked here, serial and split over our threads, against
     /// a double-precision product (all four transpose combinations, β 0 and 1, odd shapes).
     func testSgemmMatchesDoublePrecisionProduct() {
-        Threads.set(2)
-        defer { Threads.set(ProcessInfo.processInfo.activeProcessorCount) }
-        let check = BLASInfo.selfCheck()
+        let check = Threads.withCount(2) { BLASInfo.selfCheck() }
         XCTAssertEqual(check.cases, 72)
         XCTAssertTrue(check.passed, "OpenBLAS \(BLASInfo.coreName): worst error relative to Σ|a·b| = \(check.maxError)")
     }
 
     func testSeriallyRunsKernelsOnTheCallingThread() {
-        Threads.set(2)
-        XCTAssertEqual(Threads.available, 2)
-        Threads.serially {
-            XCTAssertEqual(Threads.available, 1)
-            Threads.serially { XCTAssertEqual(Threads.available, 1) }
-            XCTAssertEqual(Threads.available, 1, "nested serially restores the outer state")
+        Threads.withCount(2) {
+            XCTAssertEqual(Threads.available, 2)
+            Threads.serially {
+                XCTAssertEqual(Threads.available, 1)
+                Threads.serially { XCTAssertEqual(Threads.available, 1) }
+                Threads.withCount(3) { XCTAssertEqual(Threads.available, 1, "serially wins over a count set inside it") }
+                XCTAssertEqual(Threads.available, 1, "nested serially restores the outer state")
+            }
+            XCTAssertEqual(Threads.available, 2)
+            Threads.withCount(5) { XCTAssertEqual(Threads.available, 5) }
+            XCTAssertEqual(Threads.available, 2, "nested withCount restores the outer count")
         }
-        XCTAssertEqual(Threads.available, 2)
-        Threads.set(ProcessInfo.processInfo.activeProcessorCount)
+        XCTAssertEqual(Threads.available, Threads.count, "outside withCount: the process setting")
     }
 }

@@ -20,7 +20,7 @@ final class ParityTests: XCTestCase {
             conv.weight.value = Fixtures.t("\(name).w")
             if let b = conv.bias { b.value = Fixtures.t("\(name).b") }
             for budget in [1 << 22, 64] {  // one large GEMM per chunk of samples, and one sample at a time
-                ConvKernels.columnBudget = budget
+                conv.tuning.columnBudget = budget
                 conv.parameters.forEach { $0.zeroGrad() }
                 let y = conv.forward(Fixtures.t("\(name).x"), training: true)
                 assertClose(y, Fixtures.t("\(name).y"), "\(name) forward")
@@ -29,7 +29,6 @@ final class ParityTests: XCTestCase {
                 assertClose(conv.weight.grad, Fixtures.t("\(name).gw"), "\(name) dw")
                 if let b = conv.bias { assertClose(b.grad, Fixtures.t("\(name).gb"), "\(name) db") }
             }
-            ConvKernels.columnBudget = 1 << 22
         }
     }
 

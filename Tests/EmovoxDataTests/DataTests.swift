@@ -1,5 +1,6 @@
 import XCTest
 import EmovoxCore
+import EmovoxUtilities
 @testable import EmovoxData
 
 final class DataTests: XCTestCase {

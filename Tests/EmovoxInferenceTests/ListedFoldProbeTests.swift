@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 import EmovoxAudio
 import EmovoxModels
 import EmovoxData

@@ -1,5 +1,6 @@
 import XCTest
 import EmovoxCore
+import EmovoxUtilities
 @testable import EmovoxModels
 
 final class KerasImportTests: XCTestCase {
@@ -19,13 +20,11 @@ final class KerasImportTests: XCTestCase {
         XCTAssertEqual(logits.shape, [3, 3])
         for i in 0..<9 { XCTAssertEqual(logits.data[i], expected.data[i], accuracy: 1e-4) }
         // A batch is split over threads (one sample per pass): the same logits as one sample at a time.
-        Threads.set(2)
-        let batch = teacher.logits(crops + crops.reversed() + [crops[1]])
+        let batch = Threads.withCount(2) { teacher.logits(crops + crops.reversed() + [crops[1]]) }
         XCTAssertEqual(batch.shape, [7, 3])
         for (row, source) in [0, 1, 2, 2, 1, 0, 1].enumerated() {
             for j in 0..<3 { XCTAssertEqual(batch.data[row * 3 + j], expected.data[source * 3 + j], accuracy: 1e-4) }
         }
-        Threads.set(ProcessInfo.processInfo.activeProcessorCount)
         XCTAssertThrowsError(try FaceTeacher.load(hdf5: fixtures.appendingPathComponent("tiny_keras.hdf5").path, labels: ["only", "two"])) {
             XCTAssertTrue("\($0)".contains("3 classes but 2 labels"))
         }

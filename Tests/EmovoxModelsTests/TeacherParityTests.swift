@@ -1,5 +1,6 @@
 import XCTest
 import EmovoxCore
+import EmovoxUtilities
 @testable import EmovoxModels
 
 /// Reads binary PGM (P5, maxval 255): enough for the shared reference crops.

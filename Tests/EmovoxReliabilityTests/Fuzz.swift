@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 
 /// Seeded mutation fuzzing: each input is a seed file damaged by 1–4 random edits (truncation, bit flips,
 /// random or boundary bytes and integers, deleted or duplicated ranges, inserted or swapped-in text tokens).

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 import EmovoxAudio
 import EmovoxVision
 @testable import EmovoxModels

@@ -1,10 +1,11 @@
 import XCTest
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 import EmovoxAudio
 @testable import EmovoxModels
 
-/// Weights are checked when loaded; audio that is cut short, odd or silent is reported; batch exit statuses.
+/// Weights are checked when loaded; audio that is cut short, odd or silent is reported.
 final class LoadCheckTests: XCTestCase {
     func testStudentCheckpointIsCheckedNamingFileAndTensor() throws {
         let d = try tempDir()
@@ -112,23 +113,5 @@ final class LoadCheckTests: XCTestCase {
         // The header-only check `corpus scan` uses sees the same, without reading the samples.
         FileManager.default.createFile(atPath: d + "/cut2.wav", contents: Data(whole.prefix(44 + 16000)))
         XCTAssertEqual(try WAVReader.inspect(d + "/cut2.wav"), cut.warnings)
-    }
-
-    func testBatchReportSummaryAndExitStatus() {
-        var lines: [String] = []
-        var r = BatchReport("predict")
-        r.emit = { lines.append($0) }
-        XCTAssertEqual(r.exitCode, 0)
-        r.succeeded(2)
-        XCTAssertEqual(r.exitCode, BatchReport.allDone)
-        r.skip("b.wav", EmovoxError("empty file", file: "b.wav"))
-        r.warn("c.wav", "silent: every sample is zero (1.00 s)")
-        XCTAssertEqual(r.exitCode, 3)
-        XCTAssertEqual(lines, ["skipped b.wav: empty file", "warning: c.wav: silent: every sample is zero (1.00 s)"])
-        XCTAssertEqual(r.summary, "predict: 2 done, 1 skipped: b.wav (empty file); 1 warning")
-        var none = BatchReport("label")
-        none.emit = { _ in }
-        none.skip("x", "no such file")
-        XCTAssertEqual(none.exitCode, 1)
     }
 }

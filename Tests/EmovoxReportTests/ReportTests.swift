@@ -3,6 +3,7 @@ import XCTest
 import FoundationXML
 #endif
 import EmovoxCore
+import EmovoxUtilities
 @testable import EmovoxReport
 
 final class ReportTests: XCTestCase {
@@ -19,23 +20,15 @@ final class ReportTests: XCTestCase {
         return p.parse() ? c : nil
     }
 
-    func splits() -> [(split: String, classes: [ROCSeries])] {
-        ["train", "heard", "unheard"].map { s in
-            (s, [ROCSeries(name: "happy", fpr: [0, 0.2, 1], tpr: [0, 0.7, 1], auc: 0.75, positives: 10, negatives: 30),
-                 ROCSeries(name: "sad <&>", fpr: [0, 1], tpr: [0, 1], auc: 0.5, positives: 2, negatives: 38),
-                 ROCSeries(name: "fear", fpr: [], tpr: [], auc: nil, positives: 0, negatives: 40)])
-        }
-    }
-
     func testROCFiguresAreWellFormedWithCurvesLegendsAndNotes() throws {
-        let bySplit = ReportFigures.rocBySplit(splits()).svg
+        let bySplit = ReportFigures.rocBySplit(sampleSplits()).svg
         let c = try XCTUnwrap(parse(bySplit), "SVG is not well-formed XML")
         XCTAssertEqual(bySplit.components(separatedBy: "class=\"series\"").count - 1, 6)  // 2 curves × 3 panels, none for 'fear'
         XCTAssertEqual(bySplit.components(separatedBy: "class=\"legend\"").count - 1, 6)
         XCTAssertTrue(bySplit.contains("happy (AUC 0.75)"))
         XCTAssertTrue(bySplit.contains("sad &lt;&amp;&gt;"))  // labels are escaped
         XCTAssertGreaterThan(c.elements["text", default: 0], 20)
-        let grid = ReportFigures.rocGrid(splits(), minPositives: 5).svg
+        let grid = ReportFigures.rocGrid(sampleSplits(), minPositives: 5).svg
         XCTAssertNotNil(parse(grid))
         XCTAssertEqual(grid.components(separatedBy: "class=\"series\"").count - 1, 3)  // only happy has ≥ 5 positives
         XCTAssertEqual(grid.components(separatedBy: "too few positives").count - 1, 6)
@@ -50,36 +43,41 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(LinePlot.ticks(0...37).map { Int($0) }, [0, 10, 20, 30])
     }
 
-    func testHTMLReportIsSelfContainedAndRendersInChromium() throws {
-        var r = HTMLReport(title: "emovox test report")
-        r.caveat("pseudo-paired demo corpus: speech and faces are different people")
-        r.table(header: ["class", "AUC"], rows: [["happy", "0.75"], ["sad", "0.50"]])
-        r.figure(ReportFigures.rocBySplit(splits()), caption: "ROC per split")
-        r.figure(ReportFigures.lossCurve(epochs: [1, 2, 3], train: [1.9, 1.7, 1.6], heldOut: [1.95, 1.8, nil]), caption: "loss")
-        r.figure(ReportFigures.timeline(times: [0, 1, 2], probabilities: [[0.2, 0.8], [0.5, 0.5], [0.9, 0.1]], classes: ["happy", "sad"], title: "t"), caption: "timeline")
-        let confusion = ConfusionPlot(title: "student · unheard", classNames: ["happy", "sad <&>", "fear"], counts: [[5, 1, 0], [2, 2, 0], [0, 0, 0]])
+    /// One self-contained page (figures inline, no external resources); Chromium renders it in ChromiumIntegrationTests.
+    func testHTMLReportIsSelfContained() throws {
+        let confusion = sampleConfusion()
         XCTAssertEqual(confusion.recall.map(\.recall), [5.0 / 6, 0.5, nil])
         XCTAssertEqual(confusion.recall.map(\.support), [6, 4, 0])
         XCTAssertNotNil(parse(confusion.svg))
         XCTAssertTrue(confusion.svg.contains(">0.83 (6)<") && confusion.svg.contains(">– (0)<"))
-        r.figure(Figure(panels: [[confusion, confusion]]), caption: "confusion")
-        let html = r.document
+        let html = sampleHTMLReport().document
         XCTAssertFalse(html.contains("src=\""), "no external resources")
         XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 4)
         XCTAssertTrue(html.contains("<td>0.75</td>"))
-        let dir = NSTemporaryDirectory() + "emovox-report-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try r.write(to: dir + "/index.html")
-        guard let browser = ["chromium", "chromium-browser", "google-chrome"].lazy.compactMap(Subprocess.which).first else {
-            throw XCTSkip("chromium is not installed: the HTML was written but not rendered (apt-get install chromium)")
-        }
-        _ = try Subprocess.run(browser, ["--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1200,1600",
-                                          "--screenshot=\(dir)/page.png", "file://\(dir)/index.html"])
-        let png = try Data(contentsOf: URL(fileURLWithPath: dir + "/page.png"))
-        XCTAssertEqual(Array(png.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
-        let width = png[16..<20].reduce(0) { $0 << 8 | Int($1) }, height = png[20..<24].reduce(0) { $0 << 8 | Int($1) }
-        XCTAssertEqual(width, 1200); XCTAssertEqual(height, 1600)
-        XCTAssertGreaterThan(png.count, 40_000, "a page with figures compresses to more than a blank one")
     }
+}
+
+func sampleSplits() -> [(split: String, classes: [ROCSeries])] {
+    ["train", "heard", "unheard"].map { s in
+        (s, [ROCSeries(name: "happy", fpr: [0, 0.2, 1], tpr: [0, 0.7, 1], auc: 0.75, positives: 10, negatives: 30),
+             ROCSeries(name: "sad <&>", fpr: [0, 1], tpr: [0, 1], auc: 0.5, positives: 2, negatives: 38),
+             ROCSeries(name: "fear", fpr: [], tpr: [], auc: nil, positives: 0, negatives: 40)])
+    }
+}
+
+func sampleConfusion() -> ConfusionPlot {
+    ConfusionPlot(title: "student · unheard", classNames: ["happy", "sad <&>", "fear"], counts: [[5, 1, 0], [2, 2, 0], [0, 0, 0]])
+}
+
+/// A report with every figure kind, a table and a caveat.
+func sampleHTMLReport() -> HTMLReport {
+    var r = HTMLReport(title: "emovox test report")
+    r.caveat("pseudo-paired demo corpus: speech and faces are different people")
+    r.table(header: ["class", "AUC"], rows: [["happy", "0.75"], ["sad", "0.50"]])
+    r.figure(ReportFigures.rocBySplit(sampleSplits()), caption: "ROC per split")
+    r.figure(ReportFigures.lossCurve(epochs: [1, 2, 3], train: [1.9, 1.7, 1.6], heldOut: [1.95, 1.8, nil]), caption: "loss")
+    r.figure(ReportFigures.timeline(times: [0, 1, 2], probabilities: [[0.2, 0.8], [0.5, 0.5], [0.9, 0.1]], classes: ["happy", "sad"], title: "t"), caption: "timeline")
+    let confusion = sampleConfusion()
+    r.figure(Figure(panels: [[confusion, confusion]]), caption: "confusion")
+    return r
 }

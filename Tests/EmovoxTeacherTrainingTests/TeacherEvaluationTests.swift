@@ -1,5 +1,6 @@
 import XCTest
 import EmovoxCore
+import EmovoxUtilities
 import EmovoxModels
 @testable import EmovoxTeacherTraining
 

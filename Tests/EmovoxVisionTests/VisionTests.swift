@@ -1,5 +1,6 @@
 import XCTest
 import EmovoxCore
+import EmovoxUtilities
 @testable import EmovoxVision
 
 final class VisionTests: XCTestCase {

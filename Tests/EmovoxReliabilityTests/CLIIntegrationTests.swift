@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import EmovoxCore
+import EmovoxUtilities
 import EmovoxAudio
 import EmovoxModels
 import EmovoxData
@@ -8,7 +9,7 @@ import EmovoxLabelling
 
 /// The built CLI (.build/release/emovox) on tiny generated data: batch exit statuses, byte-identical outputs for
 /// the same seed and data, and SIGKILL at random points followed by a resume that ends where an uninterrupted run does.
-final class CLITests: XCTestCase {
+final class CLIIntegrationTests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     static let classes = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 

