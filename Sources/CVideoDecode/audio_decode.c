@@ -175,8 +175,14 @@ static int next_frame(emv_audio *a, char *err, int errlen) {
                     fail(err, errlen, "the sample rate, format or channel count changes within the audio stream", 0); return -1;
                 }
                 int64_t ts = a->decoded->best_effort_timestamp;
-                a->decoded->pts = ts == AV_NOPTS_VALUE ? ts
-                    : av_rescale_q(ts - a->start_time, a->format->streams[a->stream]->time_base, (AVRational){1, a->decoded->sample_rate});
+                AVRational tb = a->format->streams[a->stream]->time_base;
+                a->decoded->pts = ts == AV_NOPTS_VALUE ? ts : av_rescale_q(ts - a->start_time, tb, (AVRational){1, a->decoded->sample_rate});
+                // Containers that keep coarser times than samples (FLV: milliseconds) misplace a frame after a seek by up
+                // to half a tick; frames of a constant size sit on a grid of that size, so the nearest grid point is exact.
+                int frame = a->codec->frame_size;
+                if (a->trim_from > 0 && ts != AV_NOPTS_VALUE && frame > 0 && tb.den / (tb.num > 0 ? tb.num : 1) < a->decoded->sample_rate
+                    && a->decoded->nb_samples == frame)
+                    a->decoded->pts = (a->decoded->pts + frame / 2) / frame * frame;
                 r = av_buffersrc_add_frame_flags(a->source, a->decoded, 0);
                 av_frame_unref(a->decoded);
                 if (r < 0) { fail(err, errlen, "audio filters failed", r); return -1; }

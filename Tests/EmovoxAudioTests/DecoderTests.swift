@@ -62,10 +62,13 @@ final class DecoderTests: XCTestCase {
     func testRangesEqualSlicesOfTheWholeDecode() throws {
         try requireFFmpeg()
         let d = try tempDir()
-        let wav = d + "/pcm44k.wav", mp4 = d + "/aac.mp4"
+        let wav = d + "/pcm44k.wav", mp4 = d + "/aac.mp4", flv = d + "/mp3.flv"
         _ = try Subprocess.run("ffmpeg", ["-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i", Self.stereoSpeechLike, "-t", "4", wav], forFile: wav)
         try Self.makeVideo(mp4)
-        for (f, tolerance) in [(wav, Float(0)), (mp4, Float(0.01))] {
+        // FLV keeps times in milliseconds (a frame's time is off by up to 11 samples at 44.1 kHz): MP3's constant frame
+        // size puts it back on its exact place.
+        try Self.makeVideo(flv, audioCodec: ["-c:a", "libmp3lame"], videoCodec: ["-c:v", "flv"])
+        for (f, tolerance) in [(wav, Float(0)), (flv, Float(0)), (mp4, Float(0.01))] {
             let whole = try AudioLoader.load(f)
             for (s, e) in [(0.2, 0.9), (1.3, 2.1), (2.37, 3.91), (3.5, 4.0)] {  // without a seek (start < 0.5 s), and with
                 let part = try AudioLoader.load(f, start: s, end: e)
