@@ -99,9 +99,13 @@ public enum AudioStorePacker {
         return report
     }
 
-    /// The clip's length in samples as far as it is known without decoding: its range, else its container's duration.
+    /// The clip's length in samples as far as it is known without decoding: its range; for a whole WAV its size (exact
+    /// for 16-bit mono at the store's rate, the usual case, without opening it); else its container's duration.
     static func estimatedSamples(_ clip: Clip, sampleRate: Int) -> Int {
-        let seconds = clip.duration ?? ((try? AudioLoader.duration(clip.audio)).map { $0 - (clip.start ?? 0) } ?? 0)
+        if let d = clip.duration { return Int(d * Double(sampleRate)) }
+        if clip.start == nil && clip.audio.lowercased().hasSuffix(".wav"),
+           let bytes = (try? FileManager.default.attributesOfItem(atPath: clip.audio))?[.size] as? Int { return max(bytes - 44, 0) / 2 }
+        let seconds = (try? AudioLoader.duration(clip.audio)).map { $0 - (clip.start ?? 0) } ?? 0
         return Int(max(seconds, 0) * Double(sampleRate))
     }
 
