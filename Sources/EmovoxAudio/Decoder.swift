@@ -89,14 +89,19 @@ public enum MediaProbe {
     /// Peak level at or below which a soundtrack counts as silent (−80 dBFS, the loader's "near-silent").
     public static let silencePeak: Float = 1e-4
 
-    /// Whether the soundtrack holds any sound: decodes until the first sample above `silencePeak`, so a file with
-    /// sound costs a few milliseconds of decoding and only a silent one is decoded to its end.
-    public static func hasSound(_ path: String) throws -> Bool {
-        let d = try AudioDecoder(path)
+    public enum Soundtrack: Equatable { case missing, silent, sound }
+
+    /// Whether the media has an audio stream and any sound in it, with one opening of the file: decodes until the first
+    /// sample above `silencePeak`, so a file with sound costs a few milliseconds and only a silent one is decoded to its end.
+    public static func soundtrack(_ path: String) throws -> Soundtrack {
+        let d: AudioDecoder
+        do { d = try AudioDecoder(path) } catch let e as EmovoxError where e.message == "no audio stream" { return .missing }  // audio_decode.c's words
         while true {
             let s = try d.read(8192)
-            if s.isEmpty { return false }
-            if s.contains(where: { abs($0) > silencePeak }) { return true }
+            if s.isEmpty { return .silent }
+            if s.contains(where: { abs($0) > silencePeak }) { return .sound }
         }
     }
+
+    public static func hasSound(_ path: String) throws -> Bool { try soundtrack(path) == .sound }
 }

@@ -44,12 +44,13 @@ public enum CorpusScan {
 
     /// Throws unless the media has an audio stream with some sound in it.
     public static func vetSoundtrack(_ path: String) throws {
-        guard try MediaProbe.info(path).hasAudio else {
+        switch try MediaProbe.soundtrack(path) {
+        case .sound: return
+        case .missing:
             let name = (path as NSString).lastPathComponent
             let hint = name.hasPrefix("02-") && CorpusReader.ravdess(name) != nil ? " (RAVDESS modality 02 is video-only)" : ""
             throw EmovoxError("no audio stream\(hint): nothing for the student to hear", file: path)
-        }
-        guard try MediaProbe.hasSound(path) else {
+        case .silent:
             throw EmovoxError(String(format: "silent soundtrack (no sample above %.0f dBFS): nothing for the student to hear",
                                      20 * log10(Double(MediaProbe.silencePeak))), file: path)
         }
