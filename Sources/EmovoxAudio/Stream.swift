@@ -2,21 +2,23 @@ import Foundation
 import EmovoxCore
 import EmovoxUtilities
 
-/// Sliding windows over long audio with bounded memory: samples are pulled from ffmpeg (any file) or
-/// from raw 16 kHz s16le PCM on standard input, and only one window plus one read chunk is held.
+/// Sliding windows over long audio with bounded memory: samples are pulled from the in-process decoder (any
+/// file libav reads, optionally one part of it) or from raw 16 kHz s16le PCM on standard input, and only one window
+/// plus one read chunk is held.
 public final class AudioStream {
-    private let handle: FileHandle
-    private let process: Process?
-    private let bytesPerSample: Int
+    private let decoder: AudioDecoder?
+    private let handle: FileHandle?
+    private let bytesPerSample = 2
     private let name: String
     public let sampleRate: Int
+    /// A decoding failure met by `read`, reported by `readChecked` and `windows`.
+    private var failure: Error?
 
-    /// Any file ffmpeg reads, resampled to 16 kHz mono float.
-    public init(path: String, sampleRate: Int = AudioLoader.sampleRate) throws {
+    /// Any file libav reads, resampled to 16 kHz mono float; `start`/`end` (seconds) stream only that part.
+    public init(path: String, sampleRate: Int = AudioLoader.sampleRate, start: Double? = nil, end: Double? = nil) throws {
         guard FileManager.default.fileExists(atPath: path) else { throw EmovoxError("no such file", file: path) }
-        (process, handle) = try Subprocess.stream("ffmpeg", ["-v", "error", "-nostdin", "-i", path, "-vn", "-ac", "1", "-ar", String(sampleRate),
-                                                             "-f", "f32le", "-"], forFile: path)
-        bytesPerSample = 4
+        decoder = try AudioDecoder(path, sampleRate: sampleRate, start: start, end: end)
+        handle = nil
         name = path
         self.sampleRate = sampleRate
     }
@@ -24,8 +26,7 @@ public final class AudioStream {
     /// Raw 16-bit little-endian mono PCM at `sampleRate` from a handle (standard input by default).
     public init(rawPCM16 handle: FileHandle = .standardInput, sampleRate: Int = AudioLoader.sampleRate) {
         self.handle = handle
-        process = nil
-        bytesPerSample = 2
+        decoder = nil
         name = "<stdin>"
         self.sampleRate = sampleRate
     }
@@ -34,6 +35,11 @@ public final class AudioStream {
 
     /// Up to `count` next samples; empty at the end of the stream.
     public func read(_ count: Int) -> [Float] {
+        if let decoder {
+            guard failure == nil else { return [] }
+            do { return try decoder.read(count) } catch { failure = error; return [] }
+        }
+        guard let handle else { return [] }
         let want = count * bytesPerSample
         while pending.count < want {
             let chunk = handle.readData(ofLength: want - pending.count)
@@ -44,25 +50,18 @@ public final class AudioStream {
         let bytes = pending.prefix(usable)
         pending = Data(pending.dropFirst(usable))
         return bytes.withUnsafeBytes { raw in
-            bytesPerSample == 4 ? Array(raw.bindMemory(to: Float.self))
-                                : raw.bindMemory(to: Int16.self).map { Float(Int16(littleEndian: $0)) / 32768 }
+            raw.bindMemory(to: Int16.self).map { Float(Int16(littleEndian: $0)) / 32768 }
         }
     }
 
     private var delivered = 0
 
-    /// `read` for callers that consume the whole stream: at its end, a file ffmpeg could not decode, or one
+    /// `read` for callers that consume the whole stream: at its end, a file libav could not decode, or one
     /// without a single sample, is an error naming the file.
     public func readChecked(_ count: Int) throws -> [Float] {
         let samples = read(count)
         delivered += samples.count
-        if samples.isEmpty && delivered == 0 {
-            if let p = process {
-                p.waitUntilExit()
-                if p.terminationStatus != 0 { throw EmovoxError("ffmpeg could not decode the audio (exit \(p.terminationStatus))", file: name) }
-            }
-            throw EmovoxError("no audio samples", file: name)
-        }
+        if samples.isEmpty && delivered == 0 { throw failure ?? EmovoxError("no audio samples", file: name) }
         return samples
     }
 
@@ -82,12 +81,7 @@ public final class AudioStream {
             buffer = Array(buffer.dropFirst(hop)) + read(hop)
             start += hop
         }
-        if let p = process {
-            p.waitUntilExit()
-            if p.terminationStatus != 0 && emitted == 0 {
-                throw EmovoxError("ffmpeg could not decode the audio (exit \(p.terminationStatus))", file: name)
-            }
-        }
+        if emitted == 0, let failure { throw failure }
         if emitted == 0 { throw EmovoxError("no audio samples", file: name) }
     }
 }

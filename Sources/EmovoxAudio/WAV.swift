@@ -186,59 +186,99 @@ public enum AudioLoader {
     public static let minimumSamples = 400
 
     /// A WAV already at the target rate is read natively; everything else (other rates, mp3, flac, m4a,
-    /// ogg, a video's audio track) is decoded and resampled by ffmpeg, whose resampler is band-limited.
-    /// Problems that leave the file readable (cut short, odd sizes, silence) go to `warn` as "file: what";
-    /// near-empty audio is an error.
-    public static func load(_ path: String, sampleRate: Int = AudioLoader.sampleRate,
+    /// ogg, a video's soundtrack) is decoded and resampled in-process by FFmpeg's libraries (`AudioDecoder`), whose
+    /// resampler is band-limited. `start`/`end` (seconds) read only that part of the media, seeking to it.
+    /// Problems that leave the file readable (cut short, odd sizes, silence, a range past the end) go to `warn` as
+    /// "file: what"; near-empty audio is an error.
+    public static func load(_ path: String, start: Double? = nil, end: Double? = nil, sampleRate: Int = AudioLoader.sampleRate,
                             warn: (_ file: String, _ message: String) -> Void = AudioLoader.printWarning) throws -> [Float] {
+        var all: [Float] = []
+        try forEachChunk(path, start: start, end: end, sampleRate: sampleRate, warn: warn) { all += $0 }
+        return all
+    }
+
+    /// `load` in chunks of at most `chunk` samples (a natively read WAV comes as one), for media too long to hold:
+    /// the same samples, checks and warnings. Returns the number of samples.
+    @discardableResult
+    public static func forEachChunk(_ path: String, start: Double? = nil, end: Double? = nil, sampleRate: Int = AudioLoader.sampleRate,
+                                    chunk: Int = 1 << 16, warn: (_ file: String, _ message: String) -> Void = AudioLoader.printWarning,
+                                    _ body: ([Float]) throws -> Void) throws -> Int {
         guard FileManager.default.fileExists(atPath: path) else { throw EmovoxError("no such file", file: path) }
-        var samples: [Float]? = nil, nativeError: Error? = nil
-        if path.lowercased().hasSuffix(".wav") {
+        var nativeError: Error? = nil, native: [Float]? = nil, level = LevelCheck()
+        let whole = start == nil && end == nil
+        if whole && path.lowercased().hasSuffix(".wav") {
             guard let d = FileManager.default.contents(atPath: path) else { throw EmovoxError("cannot read the file", file: path) }
             if d.isEmpty { throw EmovoxError("empty file", file: path) }
-            // A WAV we cannot parse natively might still be a valid odd encoding: let ffmpeg try, but a
+            // A WAV we cannot parse natively might still be a valid odd encoding: let libav try, but a
             // file that is not RIFF at all gets a clear message.
             if d.count < 12 || d.prefix(4) != Data("RIFF".utf8) { throw EmovoxError("not a WAV file (no RIFF/WAVE header)", file: path) }
             do {
                 let (s, f, notes) = try WAVReader.decodeChecked(d, name: path)
                 for n in notes { warn(path, n) }
-                if f.sampleRate == sampleRate { samples = s }
+                if f.sampleRate == sampleRate { native = s }
             } catch { nativeError = error }
         }
-        if samples == nil {
-            let out: Data
-            do {
-                out = try Subprocess.run("ffmpeg", ["-v", "error", "-nostdin", "-i", path, "-vn", "-ac", "1", "-ar", String(sampleRate),
-                                                    "-f", "f32le", "-"], forFile: path)
-            } catch { throw nativeError ?? error }  // our own reading of a WAV says more than ffmpeg's
-            guard out.count >= 4 else { throw nativeError ?? EmovoxError("no audio: the file has no audio stream or it is empty", file: path) }
-            samples = out.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        if let s = native {
+            try level.add(s, name: path)
+            try level.finish(sampleRate: sampleRate, name: path, warn: warn)
+            try body(s)
+            return s.count
         }
-        return try check(samples!, sampleRate: sampleRate, name: path, warn: warn)
+        do {
+            let decoder = try AudioDecoder(path, sampleRate: sampleRate, start: start, end: end)
+            while case let s = try decoder.read(chunk), !s.isEmpty {
+                try level.add(s, name: path)
+                try body(s)
+            }
+            if level.count == 0 {
+                throw EmovoxError(whole ? "no audio samples could be decoded"
+                                        : String(format: "no audio in the clip's range %.2f–%@ s", start ?? 0, end.map { String(format: "%.2f", $0) } ?? "end"),
+                                  file: path)
+            }
+            if let want = decoder.expectedSamples, want - level.count > sampleRate / 10 {
+                warn(path, String(format: "the clip's end (%.2f s) lies past the end of the audio: %.2f s of %.2f s are read",
+                                  end!, Double(level.count) / Double(sampleRate), Double(want) / Double(sampleRate)))
+            }
+        } catch { throw level.count == 0 ? nativeError ?? error : error }  // our own reading of a WAV says more than libav's
+        try level.finish(sampleRate: sampleRate, name: path, warn: warn)
+        return level.count
     }
 
     /// Refuses NaN and near-empty audio; warns about silence (it gives the student nothing to go on).
     public static func check(_ samples: [Float], sampleRate: Int, name: String, warn: (_ file: String, _ message: String) -> Void) throws -> [Float] {
-        guard samples.allSatisfy({ $0.isFinite }) else { throw EmovoxError("audio contains NaN or infinite samples", file: name) }
-        let ms = Double(samples.count) * 1000 / Double(sampleRate)
-        guard samples.count * AudioLoader.sampleRate >= minimumSamples * sampleRate else {
-            throw EmovoxError(String(format: "near-empty audio: %d samples (%.1f ms), less than one 25 ms analysis frame", samples.count, ms), file: name)
-        }
-        let peak = samples.reduce(Float(0)) { max($0, abs($1)) }
-        if peak == 0 {
-            warn(name, "silent: every sample is zero (\(String(format: "%.2f", ms / 1000)) s)")
-        } else if peak < 1e-4 {
-            warn(name, "near-silent: peak level \(String(format: "%.0f", 20 * log10(Double(peak)))) dBFS over \(String(format: "%.2f", ms / 1000)) s")
-        }
+        var level = LevelCheck()
+        try level.add(samples, name: name)
+        try level.finish(sampleRate: sampleRate, name: name, warn: warn)
         return samples
     }
 
-    /// Duration in seconds from the container (ffprobe), without decoding.
-    public static func duration(_ path: String) throws -> Double {
-        let out = try Subprocess.run("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path], forFile: path)
-        guard let d = Double(String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw EmovoxError("cannot read the duration", file: path)
+    /// The checks of `check`, over audio that arrives in chunks.
+    struct LevelCheck {
+        var count = 0
+        var peak: Float = 0
+
+        mutating func add(_ samples: [Float], name: String) throws {
+            guard samples.allSatisfy({ $0.isFinite }) else { throw EmovoxError("audio contains NaN or infinite samples", file: name) }
+            count += samples.count
+            peak = samples.reduce(peak) { max($0, abs($1)) }
         }
+
+        func finish(sampleRate: Int, name: String, warn: (_ file: String, _ message: String) -> Void) throws {
+            let ms = Double(count) * 1000 / Double(sampleRate)
+            guard count * AudioLoader.sampleRate >= minimumSamples * sampleRate else {
+                throw EmovoxError(String(format: "near-empty audio: %d samples (%.1f ms), less than one 25 ms analysis frame", count, ms), file: name)
+            }
+            if peak == 0 {
+                warn(name, "silent: every sample is zero (\(String(format: "%.2f", ms / 1000)) s)")
+            } else if peak < MediaProbe.silencePeak {
+                warn(name, "near-silent: peak level \(String(format: "%.0f", 20 * log10(Double(peak)))) dBFS over \(String(format: "%.2f", ms / 1000)) s")
+            }
+        }
+    }
+
+    /// Duration in seconds from the container, without decoding.
+    public static func duration(_ path: String) throws -> Double {
+        guard let d = try MediaProbe.info(path).duration else { throw EmovoxError("cannot read the duration", file: path) }
         return d
     }
 }

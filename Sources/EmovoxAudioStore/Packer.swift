@@ -4,8 +4,8 @@ import EmovoxUtilities
 import EmovoxAudio
 import EmovoxData
 
-/// `emovox corpus pack`: decodes every clip once (WAV natively, anything else via ffmpeg) to 16 kHz mono int16
-/// and appends it to the store's data files. Resumable: a restart skips clips already in this packer's index and
+/// `emovox corpus pack`: decodes every clip once (WAV natively, anything else in-process by libav; only its
+/// [start, end) part when the manifest gives one) to 16 kHz mono int16 and appends it to the store's data files. Resumable: a restart skips clips already in this packer's index and
 /// cuts data a crash left behind the last indexed clip. With `--shard i/n` clip k of the manifest belongs to shard
 /// k mod n (as for `label`), each shard writes its own files in the same folder, and `merge` joins the indexes.
 public enum AudioStorePacker {
@@ -66,20 +66,28 @@ public enum AudioStorePacker {
             guard !clip.id.contains(where: { $0 == "\t" || $0 == "\n" || $0 == "\r" }) else {
                 report.skipped.append((clip.id, "the clip id contains a tab or newline")); continue
             }
-            let samples: [Float]
-            do { samples = try AudioLoader.load(clip.audio, sampleRate: sampleRate) } catch {
-                report.skipped.append((clip.id, "\(error)")); continue
-            }
-            let bytes = int16Bytes(samples)
-            if fileSize > 0 && fileSize + bytes.count > maxFileBytes {
+            // A new data file when this clip would take the current one past its limit (the clip's length estimated
+            // from its range or its container, so a long recording is never held whole).
+            if fileSize > 0 && fileSize + 2 * estimatedSamples(clip, sampleRate: sampleRate) > maxFileBytes {
                 try data.synchronize(); try data.close()
                 fileNumber += 1; fileName = AudioStoreFormat.dataName(part, fileNumber); fileSize = 0
                 data = try open(fileName)
             }
-            // Samples first, then the index line: an interruption leaves at worst unindexed bytes, cut on resume.
-            data.write(bytes)
-            index.write(Data(AudioStoreFormat.Record(id: clip.id, file: fileName, offset: fileSize, samples: samples.count, rate: sampleRate).line.utf8))
-            fileSize += bytes.count
+            // Samples first, streamed chunk by chunk, then the index line: an interruption leaves at worst unindexed
+            // bytes, cut on resume; a clip that fails half-way is cut here.
+            var written = 0
+            do {
+                try AudioLoader.forEachChunk(clip.audio, start: clip.start, end: clip.end, sampleRate: sampleRate) { chunk in
+                    let bytes = int16Bytes(chunk)
+                    data.write(bytes)
+                    written += bytes.count
+                }
+            } catch {
+                if written > 0 { try data.truncate(atOffset: UInt64(fileSize)); data.seekToEndOfFile() }
+                report.skipped.append((clip.id, "\(error)")); continue
+            }
+            index.write(Data(AudioStoreFormat.Record(id: clip.id, file: fileName, offset: fileSize, samples: written / 2, rate: sampleRate).line.utf8))
+            fileSize += written
             report.packed += 1
             if report.packed % 256 == 0 { try data.synchronize(); try index.synchronize() }
         }
@@ -90,6 +98,16 @@ public enum AudioStorePacker {
         try AtomicFile.write(skippedText, to: store + "/" + AudioStoreFormat.skippedName(part))
         if shard == nil { _ = try merge(store) }
         return report
+    }
+
+    /// The clip's length in samples as far as it is known without decoding: its range; for a whole WAV its size (exact
+    /// for 16-bit mono at the store's rate, the usual case, without opening it); else its container's duration.
+    static func estimatedSamples(_ clip: Clip, sampleRate: Int) -> Int {
+        if let d = clip.duration { return Int(d * Double(sampleRate)) }
+        if clip.start == nil && clip.audio.lowercased().hasSuffix(".wav"),
+           let bytes = (try? FileManager.default.attributesOfItem(atPath: clip.audio))?[.size] as? Int { return max(bytes - 44, 0) / 2 }
+        let seconds = (try? AudioLoader.duration(clip.audio)).map { $0 - (clip.start ?? 0) } ?? 0
+        return Int(max(seconds, 0) * Double(sampleRate))
     }
 
     /// 16-bit little-endian PCM, rounded as the WAV writer rounds: a 16-bit WAV comes back bit for bit.

@@ -34,12 +34,41 @@ public enum Emotion {
 
 public enum CorpusFormat: String, CaseIterable {
     case auto, voxceleb, ravdess, cremad, emodb, iemocap, csv, manifest
+    /// A tree of videos whose own soundtracks are the speech (`CorpusReader.videoFolder`).
+    case video
+}
+
+/// Who speaks in each video of a video folder corpus.
+public enum SpeakerRule: Equatable, CustomStringConvertible {
+    /// The parent folder (its path under the root); videos directly in the root fall back to `file`.
+    case dir
+    /// Every video its own speaker (its id).
+    case file
+    /// The first capture group of a regular expression on the path under the root, e.g. `^([^_]+)_`.
+    case pattern(String)
+
+    /// `dir`, `file`, or a regular expression with a capture group.
+    public init(_ text: String) throws {
+        switch text {
+        case "dir": self = .dir
+        case "file": self = .file
+        default:
+            let re: NSRegularExpression
+            do { re = try NSRegularExpression(pattern: text) } catch { throw EmovoxError("--speaker: not dir, file or a regular expression: \(text)") }
+            guard re.numberOfCaptureGroups >= 1 else { throw EmovoxError("--speaker: the regular expression needs a capture group (…) for the speaker: \(text)") }
+            self = .pattern(text)
+        }
+    }
+
+    public var description: String {
+        switch self { case .dir: "dir"; case .file: "file"; case .pattern(let p): p }
+    }
 }
 
 /// Builds manifests from corpus layouts on disk.
 public enum CorpusReader {
     static let audioExt: Set<String> = ["wav", "flac", "mp3", "m4a", "ogg", "aac"]
-    static let videoExt: Set<String> = ["mp4", "flv", "avi", "mov", "mkv", "webm", "m4v"]
+    static let videoExt: Set<String> = ["mp4", "flv", "avi", "mov", "mkv", "webm", "m4v", "mpg", "mpeg", "wmv", "ts", "3gp"]
 
     public static func read(_ root: String, format: CorpusFormat = .auto) throws -> Manifest {
         var isDir: ObjCBool = false
@@ -54,10 +83,18 @@ public enum CorpusReader {
         case .emodb: m = try byName(root, parse: emodb)
         case .iemocap: m = try iemocap(root)
         case .voxceleb: m = try voxceleb(root)
+        case .video: m = try videoFolder(root).manifest
         case .auto: fatalError("unreachable")
         }
         guard !m.clips.isEmpty else { throw EmovoxError("no clips found (format \(fmt.rawValue))", file: root) }
         return m
+    }
+
+    /// The layout `read` would recognise at `root` (never `.auto`).
+    public static func format(of root: String) throws -> CorpusFormat {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir) else { throw EmovoxError("no such file or folder", file: root) }
+        return try detect(root, isDirectory: isDir.boolValue)
     }
 
     static func detect(_ root: String, isDirectory: Bool) throws -> CorpusFormat {
@@ -69,12 +106,16 @@ public enum CorpusReader {
             }
             throw EmovoxError("cannot tell the corpus format of a file; use a folder, .csv or .jsonl", file: root)
         }
-        let files = try walk(root).map { ($0 as NSString).lastPathComponent }
+        let paths = try walk(root), exts = Set(paths.map { ($0 as NSString).pathExtension.lowercased() })
+        // Videos and no separate audio: the videos' own soundtracks are the speech (RAVDESS/CREMA-D names still give labels).
+        if !exts.isDisjoint(with: videoExt) && exts.isDisjoint(with: audioExt) { return .video }
+        let files = paths.map { ($0 as NSString).lastPathComponent }
         if files.contains(where: { ravdess($0) != nil }) { return .ravdess }
         if files.contains(where: { cremad($0) != nil }) { return .cremad }
         if FileManager.default.fileExists(atPath: root + "/Session1") { return .iemocap }
         if files.contains(where: { emodb($0) != nil }) { return .emodb }
         if try walk(root).contains(where: { $0.contains("/id") }) { return .voxceleb }
+        if !exts.isDisjoint(with: videoExt) { return .video }  // videos among unrelated audio files
         throw EmovoxError("cannot recognise the corpus layout; pass --format (\(CorpusFormat.allCases.map(\.rawValue).joined(separator: ", ")))", file: root)
     }
 
@@ -108,6 +149,68 @@ public enum CorpusReader {
         guard s.count == 7, Int(String(s[0...1])) != nil, let e = ["W": "angry", "L": "boredom", "E": "disgust", "A": "fear",
                                                                     "F": "happy", "T": "sad", "N": "neutral"][String(s[5])] else { return nil }
         return Parsed(speaker: String(s[0...1]), label: e)
+    }
+
+    /// MEAD-style `M003_level_1_happy_024`: speaker, intensity level, emotion, take.
+    public static func mead(_ name: String) -> Parsed? {
+        let p = (name as NSString).deletingPathExtension.split(separator: "_").map(String.init)
+        let emotions = ["angry", "contempt", "disgusted", "fear", "happy", "neutral", "sad", "surprised"]
+        guard p.count == 5, p[0].count == 4, "MW".contains(p[0].first!), Int(p[0].dropFirst()) != nil, p[1].lowercased() == "level",
+              Int(p[2]) != nil, emotions.contains(p[3].lowercased()) else { return nil }
+        return Parsed(speaker: p[0], label: Emotion.canonical(p[3]), extra: ["level": p[2], "take": p[4]])
+    }
+
+    /// What `videoFolder` found: the clips, the videos it could not name a speaker for, and notes for the user.
+    public struct VideoFolder {
+        public var manifest: Manifest
+        public var skipped: [(path: String, reason: String)] = []
+        public var notes: [String] = []
+    }
+
+    /// A tree of videos (any container libav reads) whose soundtracks are the speech: audio = video = the file,
+    /// id = the path under the root without extension. The speaker is that of a known naming scheme (RAVDESS
+    /// `01-01-EE-…`, CREMA-D `1001_DFA_ANG_XX`, MEAD-style `M003_level_1_happy_024`, which also give the label), else
+    /// the `idXXXXX` of VoxCeleb2's `idXXXXX/<video>/00001.mp4`, else the parent folder; `rule` overrides all of
+    /// these. Videos directly in the root have no parent folder that says who speaks: each is its own speaker.
+    /// Whether each video has a soundtrack with sound is for the caller to check (`CorpusScan`).
+    public static func videoFolder(_ root: String, speaker rule: SpeakerRule? = nil) throws -> VideoFolder {
+        let base = (root as NSString).standardizingPath
+        var result = VideoFolder(manifest: Manifest(clips: []))
+        let regex = try rule.flatMap { r -> NSRegularExpression? in if case .pattern(let p) = r { return try NSRegularExpression(pattern: p) } else { return nil } }
+        var flat = 0
+        for f in try walk(base) where videoExt.contains((f as NSString).pathExtension.lowercased()) {
+            let rel = String(f.dropFirst(base.count + 1)), id = (rel as NSString).deletingPathExtension
+            let parts = rel.split(separator: "/").map(String.init), name = parts.last!
+            let scheme = ravdess(name).map { p -> Parsed in
+                var p = p
+                let modality = ["01": "audio-video", "02": "video-only", "03": "audio-only"][String(name.prefix(2))]
+                if let modality { p.extra["modality"] = modality }
+                return p
+            } ?? cremad(name) ?? mead(name)
+            let parent = parts.count > 1 ? parts.dropLast().joined(separator: "/") : nil
+            if parent == nil { flat += 1 }
+            let speakerFolder = parts.count >= 3 ? parts[parts.count - 3] : ""  // VoxCeleb2: idXXXXX/<video>/00001.mp4
+            let voxceleb2 = speakerFolder.hasPrefix("id") && Int(speakerFolder.dropFirst(2)) != nil ? speakerFolder : nil
+            let who: String
+            switch rule {
+            case nil: who = scheme?.speaker ?? voxceleb2 ?? parent ?? id
+            case .dir?: who = parent ?? id
+            case .file?: who = id
+            case .pattern?:
+                guard let m = regex!.firstMatch(in: rel, range: NSRange(rel.startIndex..., in: rel)), let r = Range(m.range(at: 1), in: rel), !r.isEmpty else {
+                    result.skipped.append((f, "the --speaker pattern \(rule!) does not match \(rel)")); continue
+                }
+                who = String(rel[r])
+            }
+            result.manifest.clips.append(Clip(id: id, speaker: who, audio: f, video: f, label: scheme?.label,
+                                              extra: scheme.flatMap { $0.extra.isEmpty ? nil : $0.extra }))
+        }
+        let unnamed = rule == nil ? result.manifest.clips.filter { $0.speaker == $0.id }.count : 0
+        if flat > 0 && (rule == .dir || unnamed > 0) {
+            result.notes.append("\(rule == .dir ? flat : unnamed) video(s) lie directly in \(root): no parent folder says who speaks, so each is its own "
+                                + "speaker (speaker-independent splits then cannot keep a person out of training; use --speaker REGEX if the names say who speaks)")
+        }
+        return result
     }
 
     static func byName(_ root: String, parse: (String) -> Parsed?) throws -> Manifest {

@@ -74,7 +74,7 @@ public enum Pipelines {
                 }
                 switch audio {
                 case .memory:
-                    do { loaded.append(try AudioLoader.load(c.audio)) } catch { skipped.append((c.id, "\(error)")); continue }
+                    do { loaded.append(try AudioLoader.load(c.audio, start: c.start, end: c.end)) } catch { skipped.append((c.id, "\(error)")); continue }
                 case .store(let store):
                     guard let e = store.entry(c.id) else { skipped.append((c.id, "not in the audio store \(store.path) (run `emovox corpus pack`)")); continue }
                     entries.append(e)

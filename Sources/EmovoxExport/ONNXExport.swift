@@ -18,7 +18,7 @@ public struct ONNXSidecar: Codable {
     /// The VGGVox spectrogram exactly as emovox computes it (`EmovoxAudio.Spectrogram`).
     public struct SpectrogramRecipe: Codable {
         public var sampleRate = 16000
-        public var decoding = "any file → mono, resampled to 16 kHz (ffmpeg), float samples in [-1, 1]"
+        public var decoding = "any file → mono, resampled to 16 kHz (libav, as `ffmpeg -ac 1 -ar 16000`), float samples in [-1, 1]"
         public var dcRemoval = "subtract the clip's mean sample"
         public var preemphasis: Float
         public var windowLength: Int

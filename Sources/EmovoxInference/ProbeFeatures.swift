@@ -16,7 +16,7 @@ public enum ProbeFeatures {
             let part = Array(manifest.clips[start..<min(start + 32, manifest.clips.count)])
             var ok: [Clip] = [], audio: [[Float]] = []
             for c in part {
-                do { audio.append(try AudioLoader.load(c.audio, warn: warn)); ok.append(c) } catch { skipped.append((c.id, "\(error)")) }
+                do { audio.append(try AudioLoader.load(c.audio, start: c.start, end: c.end, warn: warn)); ok.append(c) } catch { skipped.append((c.id, "\(error)")) }
             }
             let (l, e) = student.score(audio)
             clips += ok
@@ -61,18 +61,19 @@ public enum ListedFoldProbe {
             return false
         } }
         guard classNames.count >= 2 else { throw EmovoxError("probe: the training lists have \(classNames.count) class(es) after mapping; need two or more") }
-        // Each clip once, however many folds list it.
+        // Each clip once, however many folds list it: its audio file and its part of it.
+        func key(_ c: Clip) -> String { "\(c.audio)\t\(c.start ?? 0)\t\(c.end ?? -1)" }
         var unique: [String: Clip] = [:]
-        for clip in (trainSides + testSides).joined() { unique[clip.audio] = clip }
+        for clip in (trainSides + testSides).joined() { unique[key(clip)] = clip }
         var skipped: [(String, String)] = []
-        let (scored, feats) = ProbeFeatures.extract(manifest: Manifest(clips: unique.values.sorted { $0.audio < $1.audio }),
+        let (scored, feats) = ProbeFeatures.extract(manifest: Manifest(clips: unique.values.sorted { key($0) < key($1) }),
                                                     student: student, embedding: embedding, skipped: &skipped)
         guard !feats.isEmpty else { throw EmovoxError("probe: no clip could be scored (first problem: \(skipped.first.map { "\($0.0): \($0.1)" } ?? "none"))") }
-        let row = Dictionary(uniqueKeysWithValues: scored.enumerated().map { ($0.element.audio, $0.offset) })
+        let row = Dictionary(uniqueKeysWithValues: scored.enumerated().map { (key($0.element), $0.offset) })
         let labels = scored.map { classNames.firstIndex(of: $0.label!)! }
         // Index lists per fold; a clip's label is the same on both sides of a fold, so one label per row suffices.
         let splits = zip(trainSides, testSides).map { train, test in
-            (train: train.compactMap { row[$0.audio] }, test: test.compactMap { row[$0.audio] })
+            (train: train.compactMap { row[key($0)] }, test: test.compactMap { row[key($0)] })
         }
         let ids = folds.map(\.id)
         let result = Probe.evaluate(features: feats, labels: labels, classNames: classNames, splits: splits, folds: description, foldIDs: ids, c: c)

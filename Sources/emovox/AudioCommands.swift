@@ -8,7 +8,7 @@ struct SpectrogramCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "spectrogram",
         abstract: "Write the VGGVox spectrogram of a whole file as float32 [bins, frames] .npy (no dither).")
 
-    @Argument(help: "Audio or video files (WAV natively; anything else through ffmpeg), resampled to 16 kHz.") var inputs: [String]
+    @Argument(help: "Audio or video files (WAV natively; anything else decoded in-process by libav), resampled to 16 kHz.") var inputs: [String]
     @Option(help: "Output .npy path for one input; for several inputs a folder that receives <name>.npy per input.") var out: String
     @Option(help: "512 (full spectrum, as VGGVox) or 257 (one-sided).") var bins: Int = 512
     @Flag(help: "Skip the per-bin mean/std normalisation.") var noNormalize = false

@@ -7,6 +7,10 @@ import EmovoxAudio
 import EmovoxAudioStore
 import EmovoxLabelling
 
+extension SpeakerRule: ExpressibleByArgument {
+    public init?(argument: String) { try? self.init(argument) }
+}
+
 struct CorpusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "corpus", abstract: "Build and inspect corpus manifests.",
                                                     subcommands: [Scan.self, Info.self, Pack.self, PackMerge.self])
@@ -14,7 +18,9 @@ struct CorpusCommand: ParsableCommand {
     struct Scan: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Scan a corpus folder into a manifest, optionally with identity splits.")
         @Argument(help: "Corpus folder or CSV.") var root: String
-        @Option(help: "auto, voxceleb, ravdess, cremad, emodb, iemocap, csv.") var format: String = "auto"
+        @Option(help: "auto, video, voxceleb, ravdess, cremad, emodb, iemocap, csv.") var format: String = "auto"
+        @Option(help: ArgumentHelp("Video folders: who speaks in each video: dir (the parent folder), file (each video its own), or a regular expression whose first group, on the path under the folder, is the speaker. Default: a naming scheme's speaker (RAVDESS, CREMA-D, MEAD), VoxCeleb2's idXXXXX, else the parent folder.", valueName: "dir|file|REGEX"))
+        var speaker: SpeakerRule?
         @Option(help: "Output manifest (.jsonl or .csv).") var out: String
         @Flag(help: "Assign train/heard/unheard splits (the paper's rule).") var split = false
         @Option(help: "Held-out (unheard) speakers: a count (default 4, at most half the speakers) or a fraction, e.g. 0.2.") var unheard: String?
@@ -23,22 +29,9 @@ struct CorpusCommand: ParsableCommand {
 
         func run() throws {
             guard let fmt = CorpusFormat(rawValue: format) else { throw ValidationError("unknown --format \(format)") }
-            var m = try CorpusReader.read(root, format: fmt)
-            // Each clip's audio is vetted from its header (no decoding): unreadable clips are reported and left out.
+            // Unreadable clips (a video without sound, a broken WAV header) are reported and left out.
             var report = BatchReport("corpus scan")
-            m.clips = m.clips.filter { clip in
-                do {
-                    if clip.audio.lowercased().hasSuffix(".wav") {
-                        for w in try WAVReader.inspect(clip.audio) { report.warn(clip.audio, w) }
-                    } else {
-                        let size = (try? FileManager.default.attributesOfItem(atPath: clip.audio)[.size] as? Int) ?? nil
-                        guard let size else { throw EmovoxError("no such file", file: clip.audio) }
-                        guard size > 0 else { throw EmovoxError("empty file", file: clip.audio) }
-                    }
-                    report.succeeded()
-                    return true
-                } catch { report.skip(clip.audio, error); return false }
-            }
+            var m = try CorpusScan.scan(root, format: fmt, speaker: speaker, report: &report)
             guard !m.clips.isEmpty else { try report.finish(); return }
             if split { m = try Splitter.assign(m, unheard: try unheard.map(UnheardSpec.init) ?? .standard, heardFraction: heard, seed: seed) }
             try m.write(out)

@@ -101,7 +101,9 @@ struct PredictCommand: ParsableCommand {
         abstract: "Emotion per file, or over time on long audio (--window/--hop, streamed); '-' reads 16 kHz s16le mono PCM from stdin.")
     @Option(help: "Student checkpoint.") var student: String
     @Option(help: "Calibration head from `emovox probe --save-head` (maps to that corpus's labels).") var head: String?
-    @Argument(help: "Audio/video files, or - for raw PCM on stdin.") var inputs: [String]
+    @Argument(help: "Audio/video files (a video's soundtrack is scored), or - for raw PCM on stdin.") var inputs: [String] = []
+    @Option(help: "Score the clips of a manifest instead of files: each clip's [start, end) part of its media (output rows lead with the clip id).")
+    var corpus: String?
     @Option(help: "Output CSV (default: stdout).") var out: String?
     @Option(help: "Window length in seconds (enables per-window output).") var window: Double?
     @Option(help: "Hop in seconds.") var hop: Double = 1
@@ -120,17 +122,25 @@ struct PredictCommand: ParsableCommand {
         }
         let classes = headModel?.classNames ?? runner.classes
         if segments != nil && window != nil { throw ValidationError("--segments and --window are alternatives: use one") }
-        if let segments { return try runSegments(segments, runner: runner, head: headModel, classes: classes) }
-        var header = "file,start_s,end_s,label," + classes.map { "p_\($0)" }.joined(separator: ",")
+        if corpus != nil && !inputs.isEmpty { throw ValidationError("give files or --corpus, not both") }
+        if corpus == nil && inputs.isEmpty { throw ValidationError("give audio/video files, '-', or --corpus MANIFEST") }
+        if let segments {
+            if corpus != nil { throw ValidationError("--segments scores whole recordings: give the files, not --corpus") }
+            return try runSegments(segments, runner: runner, head: headModel, classes: classes)
+        }
+        // What to score: files whole, or the clips of a manifest (their part of the media).
+        let items = try corpus.map { try Manifest.read($0).clips.map { Item(id: $0.id, file: $0.audio, start: $0.start, end: $0.end) } }
+            ?? inputs.map { Item(id: nil, file: $0, start: nil, end: nil) }
+        var header = (corpus == nil ? "" : "id,") + "file,start_s,end_s,label," + classes.map { "p_\($0)" }.joined(separator: ",")
         if logits { header += "," + runner.classes.map { "logit_\($0)" }.joined(separator: ",") }
         let sink = OutputSink(path: out)
         sink.write(header + "\n")
         var report = BatchReport("predict")
-        func emit(_ file: String, _ start: Double, _ end: Double, _ l: [Float], _ e: [Float]) throws -> [Double] {
-            guard l.allSatisfy(\.isFinite) else { throw EmovoxError("the student's outputs are not finite numbers", file: file) }
+        func emit(_ item: Item, _ start: Double, _ end: Double, _ l: [Float], _ e: [Float]) throws -> [Double] {
+            guard l.allSatisfy(\.isFinite) else { throw EmovoxError("the student's outputs are not finite numbers", file: item.file) }
             let p = Self.probabilities(l, e, head: headModel)
             let best = p.indices.max { p[$0] < p[$1] }!
-            var row = [CSV.escape(file), String(format: "%.2f", start), String(format: "%.2f", end), classes[best]] + p.map { String(format: "%.5f", $0) }
+            var row = (item.id.map { [CSV.escape($0)] } ?? []) + [CSV.escape(item.file), String(format: "%.2f", start), String(format: "%.2f", end), classes[best]] + p.map { String(format: "%.5f", $0) }
             if logits { row += l.map { String(format: "%.5f", $0) } }
             sink.write(row.joined(separator: ",") + "\n")
             return p
@@ -138,33 +148,34 @@ struct PredictCommand: ParsableCommand {
         var timeline: (times: [Double], probs: [[Double]], file: String)? = nil
         if let window {
             let w = Int(window * 16000), h = max(1, Int(hop * 16000))
-            for file in inputs {
+            for item in items {
                 do {
-                    let stream = file == "-" ? AudioStream(rawPCM16: .standardInput) : try AudioStream(path: file)
+                    let stream = item.file == "-" ? AudioStream(rawPCM16: .standardInput) : try AudioStream(path: item.file, start: item.start, end: item.end)
                     var times: [Double] = [], probs: [[Double]] = []
                     try stream.windows(window: w, hop: h) { start, samples, valid in
                         let (l, e) = runner.score([Array(samples.prefix(max(valid, 1)))])
-                        let t0 = Double(start) / 16000
-                        probs.append(try emit(file, t0, t0 + Double(valid) / 16000, l[0], e[0])); times.append(t0 + Double(valid) / 32000)
+                        let t0 = (item.start ?? 0) + Double(start) / 16000  // times on the media's time line
+                        probs.append(try emit(item, t0, t0 + Double(valid) / 16000, l[0], e[0])); times.append(t0 + Double(valid) / 32000)
                     }
-                    if timeline == nil { timeline = (times, probs, file) }
+                    if timeline == nil { timeline = (times, probs, item.name) }
                     report.succeeded()
-                } catch { report.skip(file, error) }
+                } catch { report.skip(item.name, error) }
             }
         } else {
             // One bad file is reported and skipped; the rest are scored and written.
-            for start in stride(from: 0, to: inputs.count, by: 16) {
-                var files: [String] = [], audio: [[Float]] = []
-                for file in inputs[start..<min(start + 16, inputs.count)] {
+            for start in stride(from: 0, to: items.count, by: 16) {
+                var scored: [Item] = [], audio: [[Float]] = []
+                for item in items[start..<min(start + 16, items.count)] {
                     do {
-                        audio.append(try file == "-" ? AudioLoader.check(readAllStdin(), sampleRate: 16000, name: "<stdin>", warn: { report.warn($0, $1) })
-                                                     : AudioLoader.load(file, warn: { report.warn($0, $1) }))
-                        files.append(file)
-                    } catch { report.skip(file, error) }
+                        audio.append(try item.file == "-" ? AudioLoader.check(readAllStdin(), sampleRate: 16000, name: "<stdin>", warn: { report.warn($0, $1) })
+                                                          : AudioLoader.load(item.file, start: item.start, end: item.end, warn: { report.warn($0, $1) }))
+                        scored.append(item)
+                    } catch { report.skip(item.name, error) }
                 }
                 let (l, e) = runner.score(audio)
-                for i in files.indices {
-                    do { _ = try emit(files[i], 0, Double(audio[i].count) / 16000, l[i], e[i]); report.succeeded() } catch { report.skip(files[i], error) }
+                for (i, item) in scored.enumerated() {
+                    let t0 = item.start ?? 0
+                    do { _ = try emit(item, t0, t0 + Double(audio[i].count) / 16000, l[i], e[i]); report.succeeded() } catch { report.skip(item.name, error) }
                 }
             }
         }
@@ -173,6 +184,12 @@ struct PredictCommand: ParsableCommand {
         }
         try sink.close()
         try report.finish()
+    }
+
+    /// A file scored whole, or a manifest clip: its id and its part of the media.
+    struct Item {
+        let id: String?, file: String, start: Double?, end: Double?
+        var name: String { id ?? file }
     }
 
     static func probabilities(_ logits: [Float], _ embedding: [Float], head: CalibrationHead?) -> [Double] {

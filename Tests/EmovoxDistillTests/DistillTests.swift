@@ -204,4 +204,33 @@ final class DistillTests: XCTestCase {
         XCTAssertEqual(stored.model.network.stateDict(), memory.model.network.stateDict())
         XCTAssertNotEqual(memory.history[0].trainLoss, memory.history[1].trainLoss)  // it did train
     }
+
+    /// Clips that are parts of one recording ([start, end) seconds): both audio origins of `Pipelines.sets` hold exactly
+    /// those slices of the recording (16-bit PCM: the store's int16 and the decoder's floats are the same values).
+    func testClipOffsetsSelectTheirPartInMemoryAndInTheStore() throws {
+        let d = try tempDir()
+        var rng = SeededRNG(seed: 5)
+        let recording: [Float] = (0..<(16_000 * 6)).map { _ in Float(Int(rng.normal() * 3000)) / 32768 }
+        let path = d + "/talk.wav"
+        try WAVReader.encode16(recording, sampleRate: 16_000).write(to: URL(fileURLWithPath: path))
+        let parts = [(0.25, 1.75), (2.0, 3.5), (4.1, 6.0)]
+        var clips: [Clip] = [], labelLines = ""
+        for (k, (s, e)) in parts.enumerated() {
+            clips.append(Clip(id: "u\(k)", speaker: "s", audio: path, video: path, split: "train", start: s, end: e))
+            let l = labels("u\(k)", times: [0, 0.5, 1.0], logits: [[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+            labelLines += String(decoding: try JSONEncoder().encode(l), as: UTF8.self) + "\n"
+        }
+        let manifest = Manifest(clips: clips)
+        try labelLines.write(toFile: d + "/labels.jsonl", atomically: true, encoding: .utf8)
+        _ = try AudioStorePacker.pack(manifest, to: d + "/store", showProgress: false)
+        for origin in [Pipelines.AudioOrigin.memory, .store(try AudioStore(d + "/store"))] {
+            var skipped: [(String, String)] = []
+            let (train, _, _) = try Pipelines.sets(manifest: manifest, labels: d + "/labels.jsonl", audio: origin, skipped: &skipped)
+            XCTAssertEqual(train.ids, ["u0", "u1", "u2"])
+            for (k, (s, e)) in parts.enumerated() {
+                let a = Int(s * 16_000), b = Int(e * 16_000)
+                XCTAssertEqual(train.audio.samples(k, from: 0, count: train.audio.sampleCount(k)), Array(recording[a..<b]), "u\(k) \(origin)")
+            }
+        }
+    }
 }

@@ -134,6 +134,38 @@ final class CLIIntegrationTests: XCTestCase {
         XCTAssertFalse(nan.stdout.contains("a.wav"))
     }
 
+    /// A folder of videos is a corpus (a soundless one is skipped and listed: exit 3), and `predict --corpus` scores a
+    /// clip's [start, end) part of its recording exactly as it scores a file holding only that part.
+    func testVideoFolderScanAndPredictOnClipOffsets() throws {
+        guard Subprocess.which("ffmpeg") != nil else { throw XCTSkip("the ffmpeg tool (which makes the test videos) is not installed") }
+        let d = try tempDir()
+        for (name, audio) in [("talks/ann/a.mp4", true), ("talks/ann/mute.mp4", false)] {
+            try FileManager.default.createDirectory(atPath: d + "/videos/talks/ann", withIntermediateDirectories: true)
+            _ = try Subprocess.run("ffmpeg", ["-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10"]
+                                   + (audio ? ["-f", "lavfi", "-i", "sine=f=300:sample_rate=44100"] : []) + ["-t", "2", "-c:v", "mpeg4"]
+                                   + (audio ? ["-c:a", "aac"] : ["-an"]) + [d + "/videos/" + name], forFile: name)
+        }
+        let scan = try run(["corpus", "scan", d + "/videos", "--out", d + "/v.jsonl"], in: d)
+        XCTAssertEqual(scan.status, 3, scan.stderr)
+        XCTAssertTrue(scan.stderr.contains("skipped \(d)/videos/talks/ann/mute.mp4: no audio stream"), scan.stderr)
+        let clips = try Manifest.read(d + "/v.jsonl").clips
+        XCTAssertEqual(clips.map(\.id), ["talks/ann/a"])
+        XCTAssertEqual(clips.map(\.speaker), ["talks/ann"])
+
+        try writeSpeech(d + "/rec.wav", seed: 3, seconds: 4)
+        let whole = try AudioLoader.load(d + "/rec.wav")
+        try WAVReader.encode16(Array(whole[16000..<40000]), sampleRate: 16000).write(to: URL(fileURLWithPath: d + "/part.wav"))
+        try Manifest(clips: [Clip(id: "u1", speaker: "s", audio: d + "/rec.wav", start: 1.0, end: 2.5)]).write(d + "/parts.jsonl")
+        try writeStudent(d + "/s.safetensors")
+        let onClip = try run(["predict", "--student", d + "/s.safetensors", "--corpus", d + "/parts.jsonl"], in: d)
+        let onFile = try run(["predict", "--student", d + "/s.safetensors", d + "/part.wav"], in: d)
+        XCTAssertEqual(onClip.status, 0, onClip.stderr)
+        let clipRow = onClip.stdout.split(separator: "\n")[1].split(separator: ","), fileRow = onFile.stdout.split(separator: "\n")[1].split(separator: ",")
+        XCTAssertEqual(clipRow[0], "u1")
+        XCTAssertEqual(clipRow[2...3].joined(separator: ","), "1.00,2.50")  // times on the recording's time line
+        XCTAssertEqual(Array(clipRow[4...]), Array(fileRow[3...]))  // label and probabilities
+    }
+
     // MARK: distillation: same bytes, and SIGKILL + resume
 
     /// Six short clips and teacher labels for them; returns the distill arguments for a run folder.
