@@ -9,7 +9,7 @@ import EmovoxLabelling
 extension DistillationTrainer {
     /// A trainer whose featuriser is the VGGVox spectrogram matching the model's input bins.
     public static func make(config: DistillationConfig, classes: [String], runDir: String, resume: Bool) throws -> DistillationTrainer {
-        let bins = try StudentConfig.named(config.model, classes: classes.count).bins
+        let bins = StudentConfig.named(config.model, classes: classes.count).bins
         let spec = Spectrogram(config: SpectrogramConfig(bins: bins))
         return try DistillationTrainer(config: config, classes: classes, runDir: runDir,
                                        featurize: { crops, dithers in spec.batch(crops, dithers: dithers) }, resume: resume)
