@@ -16,12 +16,12 @@ public struct UnheardSpec: Equatable, CustomStringConvertible {
     /// "4" → a count; "0.25" (anything with a point, in (0, 1)) → a fraction.
     public init(_ text: String) throws {
         if let n = Int(text) {
-            guard n >= 1 else { throw EmovoxError("--unheard \(text): hold out at least one speaker") }
+            guard n >= 1 else { throw EmovoxError("unheard speakers \(text): hold out at least one speaker") }
             self.init(amount: .count(n))
         } else if let f = Double(text), f > 0, f < 1 {
             self.init(amount: .fraction(f))
         } else {
-            throw EmovoxError("--unheard '\(text)' is neither a speaker count (e.g. 4) nor a fraction in (0, 1) (e.g. 0.2)")
+            throw EmovoxError("unheard speakers '\(text)' is neither a speaker count (e.g. 4) nor a fraction in (0, 1) (e.g. 0.2)")
         }
     }
 

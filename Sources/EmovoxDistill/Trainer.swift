@@ -293,7 +293,7 @@ public final class DistillationTrainer {
                     (partial.lossSum, partial.seen, partial.noFace) = totals
                     if communicator.rank == 0 {
                         try checkpoint()
-                        log(String(format: "%@stopped after %d steps (--max-steps) in epoch %d at batch %d/%d; --resume continues\n",
+                        log(String(format: "%@stopped after %d steps (the step limit) in epoch %d at batch %d/%d; resuming continues from here\n",
                                    ProgressBar.interactive ? "\r" : "", steps, epoch + 1, batchesDone, batches))
                     }
                     return

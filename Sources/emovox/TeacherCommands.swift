@@ -127,8 +127,8 @@ struct LabelCommand: ParsableCommand {
     @OptionGroup var teacher: TeacherOptions
 
     func run() throws {
+        let sh = try parsing("--shard") { try LabelStore.parseShard(shard) }
         let manifest = try CorpusReader.read(corpus, format: format)
-        let sh = try LabelStore.parseShard(shard)
         let runner = try teacher.runner()
         if jitter { runner.jitter = FaceJitter(); runner.jitterSeed = jitterSeed }
         let progress = ProgressBar("label", total: (manifest.clips.count + sh.count - 1 - sh.index) / sh.count)

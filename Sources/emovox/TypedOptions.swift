@@ -4,6 +4,7 @@ import EmovoxModels
 import EmovoxTraining
 import EmovoxTeacherTraining
 import EmovoxDistill
+import EmovoxCore
 
 // Options with a fixed set of values are the library's enums: ArgumentParser parses them, lists the valid values
 // in --help, and refuses anything else with the list ("Please provide one of …") instead of a silent fallback.
@@ -36,4 +37,10 @@ extension FERPlusSplit: ExpressibleByArgument {
 /// What `probe` fits its classifier on (recorded by name in a calibration head).
 enum ProbeFeatureKind: String, CaseIterable, ExpressibleByArgument {
     case logits, embedding
+}
+
+/// Library errors name parameters, not flags; where a value comes straight from a flag, the CLI names the flag
+/// (and refuses it as a usage error).
+func parsing<T>(_ flag: String, _ parse: () throws -> T) throws -> T {
+    do { return try parse() } catch let e as EmovoxError { throw ValidationError("\(flag): \(e.message)") }
 }

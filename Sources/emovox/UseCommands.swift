@@ -68,7 +68,7 @@ struct ProbeCommand: ParsableCommand {
 
     /// EmoBox fold lists (`--folds emobox:DIR`) or one cross-corpus split (`--test-corpus`), printed per fold as EmoBox does.
     func runListed() throws {
-        let labelMap = try LabelMap(map)
+        let labelMap = try parsing("--map") { try LabelMap(map) }
         let listed: [ListedFoldProbe.Fold], title: String
         if folds.hasPrefix("emobox:") {
             let dir = String(folds.dropFirst("emobox:".count))
