@@ -1,6 +1,12 @@
 import Foundation
 import EmovoxCore
 
+/// The paper's identity splits of a manifest: speakers seen in training (`train`, and `heard` clips held out from it)
+/// and speakers never heard (`unheard`). Manifests store the raw value.
+public enum SplitName: String, Codable, CaseIterable, Sendable {
+    case train, heard, unheard
+}
+
 /// How many speakers to hold out as *unheard*: a count ("4") or a fraction of the speakers ("0.2").
 /// The default (4, capped at half the speakers) keeps most voices for training on small corpora.
 public struct UnheardSpec: Equatable, CustomStringConvertible {
@@ -76,11 +82,11 @@ public enum Splitter {
         var out = manifest
         let bySpeaker = Dictionary(grouping: out.clips.indices, by: { out.clips[$0].speaker })
         for (speaker, idx) in bySpeaker.sorted(by: { $0.key < $1.key }) {
-            if unheard.contains(speaker) { idx.forEach { out.clips[$0].split = "unheard" }; continue }
+            if unheard.contains(speaker) { idx.forEach { out.clips[$0].split = SplitName.unheard.rawValue }; continue }
             var shuffled = idx
             for i in stride(from: shuffled.count - 1, to: 0, by: -1) { shuffled.swapAt(i, rng.int(below: i + 1)) }
             let nHeard = shuffled.count >= 2 ? max(1, Int((Double(shuffled.count) * heardFraction).rounded())) : 0
-            for (k, i) in shuffled.enumerated() { out.clips[i].split = k < min(nHeard, shuffled.count - 1) ? "heard" : "train" }
+            for (k, i) in shuffled.enumerated() { out.clips[i].split = (k < min(nHeard, shuffled.count - 1) ? SplitName.heard : .train).rawValue }
         }
         return out
     }
