@@ -3,8 +3,10 @@ import EmovoxCore
 
 /// The paper's identity splits of a manifest: speakers seen in training (`train`, and `heard` clips held out from it)
 /// and speakers never heard (`unheard`). Manifests store the raw value.
-public enum SplitName: String, Codable, CaseIterable, Sendable {
+public enum SplitName: String, Codable, CaseIterable, Sendable, CustomStringConvertible {
     case train, heard, unheard
+    /// Printed by name (as on the command line and in files).
+    public var description: String { rawValue }
 }
 
 /// How many speakers to hold out as *unheard*: a count ("4") or a fraction of the speakers ("0.2").

@@ -2,9 +2,11 @@ import Foundation
 import EmovoxCore
 
 /// The student nets: the paper's VGG-M and the CPU-sized variant.
-public enum StudentModelName: String, Codable, CaseIterable, Sendable {
+public enum StudentModelName: String, Codable, CaseIterable, Sendable, CustomStringConvertible {
     case vggm
     case vggmSmall = "vggm-small"
+    /// Printed by name (as on the command line and in files).
+    public var description: String { rawValue }
 }
 
 /// The VGGVox VGG-M speech CNN (Nagrani et al.) with batch norm, as the paper's student, and a CPU-sized

@@ -3,10 +3,12 @@ import EmovoxCore
 import EmovoxModels
 
 /// The trainable face-teacher nets.
-public enum TeacherNetName: String, Codable, CaseIterable, Sendable {
+public enum TeacherNetName: String, Codable, CaseIterable, Sendable, CustomStringConvertible {
     case vggFer = "vgg-fer"
     case miniXception = "mini-xception"
     case miniXceptionWide = "mini-xception-wide"
+    /// Printed by name (as on the command line and in files).
+    public var description: String { rawValue }
 }
 
 /// Trainable face-expression nets for grey crops.

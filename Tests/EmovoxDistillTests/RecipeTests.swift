@@ -42,6 +42,7 @@ final class RecipeTests: XCTestCase {
         let text = try CanonicalJSON.string(Recipe.demo)
         XCTAssertTrue(text.contains("\"model\":\"vggm-small\""), text)
         XCTAssertTrue(text.contains("\"name\":\"demo\""), text)
+        XCTAssertEqual("\(Recipe.demo.config.model)", "vggm-small", "printed as on the command line")
         // A config written by an older emovox (model as a plain string) still decodes.
         let old = #"{"model":"vggm","epochs":3,"batchSize":4,"learningRateStart":0.1,"learningRateEnd":0.01,"momentum":0.9,"weightDecay":0.0005,"temperature":2,"cropSamples":64384,"sampleRate":16000,"classBalanced":false,"seed":1}"#
         let cfg = try JSONDecoder().decode(DistillationConfig.self, from: Data(old.utf8))
