@@ -98,14 +98,10 @@ public struct TrainingRun {
         func object(_ c: Config) -> [String: Any] {
             (try? CanonicalJSON.encoder().encode(c)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] } ?? [:]
         }
+        // Each value back to canonical JSON text: a plain comparison that holds for nested and optional values.
+        func text(_ v: Any?) -> Data? { v.flatMap { try? JSONSerialization.data(withJSONObject: [$0], options: [.sortedKeys]) } }
         let (x, y) = (object(a), object(b))
-        return Set(x.keys).union(y.keys).sorted().filter { k in
-            switch (x[k], y[k]) {
-            case let (u?, v?): return !NSDictionary(dictionary: [k: u]).isEqual(to: [k: v])
-            case (nil, nil): return false
-            default: return true
-            }
-        }
+        return Set(x.keys).union(y.keys).sorted().filter { text(x[$0]) != text(y[$0]) }
     }
 
     /// An epoch's visiting order: a Fisher–Yates shuffle drawn from (seed, epoch) alone, so a resumed run (and every
