@@ -12,6 +12,7 @@ import Foundation
 //   → EmovoxLabelling                                (the face teacher over media → per-clip labels)
 //   → EmovoxModels, EmovoxData, EmovoxEval, EmovoxReport, EmovoxAudio, EmovoxVision
 //     (EmovoxTeacherTraining: FER+ reader and face-teacher training, on Vision + Eval + Models)
+//   → EmovoxTraining                                 (run folder, resume file, logs, epoch order of both trainers)
 //   → EmovoxCore → CBLAS (OpenBLAS)                 (tensors, layers, optimisers, kernels, tensor files)
 //   → EmovoxUtilities                                (errors, atomic writes, canonical JSON, subprocesses, progress,
 //                                                      batch reports, shared-data lookup: nothing numeric)
@@ -43,7 +44,7 @@ let package = Package(
         .library(name: "Emovox", targets: ["EmovoxUtilities", "EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData",
                                             "EmovoxEval", "EmovoxReport", "EmovoxLabelling", "EmovoxAudioStore", "EmovoxDistill",
                                             "EmovoxInference", "EmovoxAnalysis", "EmovoxDemo", "EmovoxBench",
-                                            "EmovoxTeacherTraining", "EmovoxExport", "EmovoxSegmentation"]),
+                                            "EmovoxTeacherTraining", "EmovoxExport", "EmovoxSegmentation", "EmovoxTraining"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -76,7 +77,10 @@ let package = Package(
         .target(name: "EmovoxLabelling", dependencies: ["EmovoxCore", "EmovoxVision", "EmovoxModels", "EmovoxData"],
                 swiftSettings: optimise),
         .target(name: "EmovoxAudioStore", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxData"], swiftSettings: optimise),
-        .target(name: "EmovoxDistill", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxAudioStore", "EmovoxModels", "EmovoxData", "EmovoxLabelling"],
+        // The run folder, resume file, logs and epoch order shared by `distill` and `teacher-train`.
+        .target(name: "EmovoxTraining", dependencies: ["EmovoxCore"], swiftSettings: optimise),
+        .target(name: "EmovoxDistill", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxAudioStore", "EmovoxModels", "EmovoxData", "EmovoxLabelling",
+                                                   "EmovoxTraining"],
                 swiftSettings: optimise),
         .target(name: "EmovoxInference", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxModels", "EmovoxData", "EmovoxEval"],
                 swiftSettings: optimise),
@@ -88,7 +92,7 @@ let package = Package(
                                "EmovoxInference", "EmovoxAnalysis", "EmovoxTeacherTraining"],
                 swiftSettings: optimise),
         .target(name: "EmovoxTeacherTraining", dependencies: ["EmovoxCore", "EmovoxVision", "EmovoxEval", "EmovoxModels", "EmovoxData",
-                                                           "EmovoxLabelling", "EmovoxReport"], swiftSettings: optimise),
+                                                           "EmovoxLabelling", "EmovoxReport", "EmovoxTraining"], swiftSettings: optimise),
         .target(name: "EmovoxBench", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxLabelling", "EmovoxInference",
                                                   "EmovoxTeacherTraining"],
                 swiftSettings: optimise),

@@ -17,7 +17,7 @@ $E model info vgg-fer | tail -1
 
 say "demo recipes: an unknown one is refused with the known names, before any work"
 if $E demo --recipe fastest --out "$T/demo" 2> "$T/err.txt"; then echo "expected a failure"; exit 1; fi
-grep -q "unknown recipe 'fastest' (known: demo, demo-before, paper)" "$T/err.txt" && cat "$T/err.txt"
+grep -q "The value 'fastest' is invalid for '--recipe <recipe>'. Please provide one of 'demo', 'demo-before' or 'paper'" "$T/err.txt" && cat "$T/err.txt"
 
 say "spectrogram of generated speech"
 espeak-ng -w "$T/s.wav" "Dogs are sitting by the door." 2>/dev/null

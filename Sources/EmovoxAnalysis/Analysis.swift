@@ -16,7 +16,7 @@ public enum Analysis {
         "neutral": [0.71, 0.68, 0.70], "happy": [0.74, 0.73, 0.75], "surprise": [0.68, 0.67, 0.70],
         "sad": [0.69, 0.65, 0.57], "angry": [0.78, 0.81, 0.73],
     ]
-    public static let splits = ["train", "heard", "unheard"]
+    public static let splits = SplitName.allCases.map(\.rawValue)
 
     public struct Item { public var clip: Clip; public var teacher: ClipTeacherLabels; public var logits: [Float]; public var embedding: [Float] = [] }
 

@@ -33,7 +33,7 @@ public enum BenchSuite {
         Threads.set(o.threads)
         let parts = Set((o.only ?? "sgemm,conv,students,spectrogram,latency,teacher,teacher-train,images").split(separator: ",").map(String.init))
         let known: Set<String> = ["sgemm", "conv", "students", "spectrogram", "latency", "teacher", "teacher-train", "images"]
-        if let bad = parts.subtracting(known).first { throw EmovoxError("--only: unknown part '\(bad)' (have \(known.sorted().joined(separator: ", ")))") }
+        if let bad = parts.subtracting(known).first { throw EmovoxError("unknown bench part '\(bad)' (have \(known.sorted().joined(separator: ", ")))") }
         var out: [String: Any] = ["threads": o.threads, "openblas_core": BLASInfo.coreName, "openblas_config": BLASInfo.config,
                                   "kernels_compiled_for": Self.kernelTarget]
         if parts.contains("sgemm") || o.quick {

@@ -116,7 +116,7 @@ public enum CorpusReader {
         if files.contains(where: { emodb($0) != nil }) { return .emodb }
         if try walk(root).contains(where: { $0.contains("/id") }) { return .voxceleb }
         if !exts.isDisjoint(with: videoExt) { return .video }  // videos among unrelated audio files
-        throw EmovoxError("cannot recognise the corpus layout; pass --format (\(CorpusFormat.allCases.map(\.rawValue).joined(separator: ", ")))", file: root)
+        throw EmovoxError("cannot recognise the corpus layout; give its format (\(CorpusFormat.allCases.map(\.rawValue).joined(separator: ", ")))", file: root)
     }
 
     static func walk(_ root: String) throws -> [String] {

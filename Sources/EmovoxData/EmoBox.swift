@@ -47,7 +47,7 @@ public enum EmoBox {
                 byName = index
             }
             guard let found = byName![(wav as NSString).lastPathComponent] else {
-                throw EmovoxError("audio '\(wav)' is neither under \(root) nor found there by file name (pass --audio-root)", file: source)
+                throw EmovoxError("audio '\(wav)' is neither under \(root) nor found there by file name (give the audio root)", file: source)
             }
             return found
         }
@@ -100,7 +100,7 @@ public struct LabelMap: Equatable {
         for item in (text ?? "").split(separator: ",") where !item.isEmpty {
             let kv = item.split(separator: "=", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespaces) }
             guard kv.count == 2, !kv[0].isEmpty, !kv[1].isEmpty else {
-                throw EmovoxError("--map takes from=to pairs separated by commas (e.g. calm=neutral,surprised=-), got '\(item)'")
+                throw EmovoxError("a label map takes from=to pairs separated by commas (e.g. calm=neutral,surprised=-), got '\(item)'")
             }
             pairs[Emotion.canonical(kv[0])] = kv[1] == "-" ? "-" : Emotion.canonical(kv[1])
         }

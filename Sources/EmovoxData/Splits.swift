@@ -2,6 +2,14 @@ import Foundation
 import EmovoxCore
 import EmovoxUtilities
 
+/// The paper's identity splits of a manifest: speakers seen in training (`train`, and `heard` clips held out from it)
+/// and speakers never heard (`unheard`). Manifests store the raw value.
+public enum SplitName: String, Codable, CaseIterable, Sendable, CustomStringConvertible {
+    case train, heard, unheard
+    /// Printed by name (as on the command line and in files).
+    public var description: String { rawValue }
+}
+
 /// How many speakers to hold out as *unheard*: a count ("4") or a fraction of the speakers ("0.2").
 /// The default (4, capped at half the speakers) keeps most voices for training on small corpora.
 public struct UnheardSpec: Equatable, CustomStringConvertible {
@@ -17,12 +25,12 @@ public struct UnheardSpec: Equatable, CustomStringConvertible {
     /// "4" → a count; "0.25" (anything with a point, in (0, 1)) → a fraction.
     public init(_ text: String) throws {
         if let n = Int(text) {
-            guard n >= 1 else { throw EmovoxError("--unheard \(text): hold out at least one speaker") }
+            guard n >= 1 else { throw EmovoxError("unheard speakers \(text): hold out at least one speaker") }
             self.init(amount: .count(n))
         } else if let f = Double(text), f > 0, f < 1 {
             self.init(amount: .fraction(f))
         } else {
-            throw EmovoxError("--unheard '\(text)' is neither a speaker count (e.g. 4) nor a fraction in (0, 1) (e.g. 0.2)")
+            throw EmovoxError("unheard speakers '\(text)' is neither a speaker count (e.g. 4) nor a fraction in (0, 1) (e.g. 0.2)")
         }
     }
 
@@ -77,11 +85,11 @@ public enum Splitter {
         var out = manifest
         let bySpeaker = Dictionary(grouping: out.clips.indices, by: { out.clips[$0].speaker })
         for (speaker, idx) in bySpeaker.sorted(by: { $0.key < $1.key }) {
-            if unheard.contains(speaker) { idx.forEach { out.clips[$0].split = "unheard" }; continue }
+            if unheard.contains(speaker) { idx.forEach { out.clips[$0].split = SplitName.unheard.rawValue }; continue }
             var shuffled = idx
             for i in stride(from: shuffled.count - 1, to: 0, by: -1) { shuffled.swapAt(i, rng.int(below: i + 1)) }
             let nHeard = shuffled.count >= 2 ? max(1, Int((Double(shuffled.count) * heardFraction).rounded())) : 0
-            for (k, i) in shuffled.enumerated() { out.clips[i].split = k < min(nHeard, shuffled.count - 1) ? "heard" : "train" }
+            for (k, i) in shuffled.enumerated() { out.clips[i].split = (k < min(nHeard, shuffled.count - 1) ? SplitName.heard : .train).rawValue }
         }
         return out
     }

@@ -111,8 +111,7 @@ public enum Demo {
         print(manifest.summary(name: "  corpus"))
 
         // 4. Distillation
-        var cfg = DistillationConfig()
-        o.recipe.apply(to: &cfg)
+        var cfg = o.recipe.config
         cfg.seed = o.seed
         let byClip = Dictionary(labels.map { ($0.clip, $0) }, uniquingKeysWith: { a, _ in a })
         func items(_ split: String) -> [DistillationItem] {
@@ -160,7 +159,7 @@ public enum Demo {
             }
             splits[s] = e
         }
-        var root: [String: Any] = ["recipe": o.recipe.name, "model": cfg.model, "epochs": cfg.epochs, "batch_size": cfg.batchSize,
+        var root: [String: Any] = ["recipe": o.recipe.name, "model": cfg.model.rawValue, "epochs": cfg.epochs, "batch_size": cfg.batchSize,
                                    "lr_start": Double(cfg.learningRateStart), "lr_end": Double(cfg.learningRateEnd),
                                    "class_balanced": cfg.classBalanced, "augmented": cfg.augmentation != nil, "seed": Int(o.seed),
                                    "teacher": teacher, "ferplus_faces": o.ferplusFaces, "synthetic_speech": synthetic,

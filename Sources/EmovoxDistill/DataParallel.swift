@@ -12,9 +12,9 @@ extension DistillationTrainer {
 
     /// Checks that a global batch splits into equal micro-batches (cheap: callers run it before loading data).
     public func checkBatchSplit() throws {
-        guard microBatches >= 1 else { throw EmovoxError("--micro-batches must be at least 1 (got \(microBatches))") }
+        guard microBatches >= 1 else { throw EmovoxError("micro-batches must be at least 1 (got \(microBatches))") }
         guard config.batchSize % microBatchCount == 0 else {
-            throw EmovoxError("--batch-size \(config.batchSize) must divide by ranks × micro-batches = \(communicator.size) × \(microBatches)")
+            throw EmovoxError("the batch size \(config.batchSize) must divide by ranks × micro-batches = \(communicator.size) × \(microBatches)")
         }
     }
 
@@ -88,7 +88,7 @@ extension DistillationTrainer {
         var epochs = [Float(epochsDone)]
         try communicator.broadcast(&epochs, root: 0)
         guard Int(epochs[0]) == epochsDone else {
-            throw EmovoxError("rank \(communicator.rank) found \(epochsDone) finished epochs, rank 0 \(Int(epochs[0])): --out must be on a filesystem every rank sees", file: runDir)
+            throw EmovoxError("rank \(communicator.rank) found \(epochsDone) finished epochs, rank 0 \(Int(epochs[0])): the run folder must be on a filesystem every rank sees", file: runDir)
         }
         let parameters = model.network.parameters, buffers = model.network.namedBuffers
         let momentumKeys = optimizer.state().keys.sorted()

@@ -10,7 +10,7 @@ import EmovoxLabelling
 extension DistillationTrainer {
     /// A trainer whose featuriser is the VGGVox spectrogram matching the model's input bins.
     public static func make(config: DistillationConfig, classes: [String], runDir: String, resume: Bool) throws -> DistillationTrainer {
-        let bins = try StudentConfig.named(config.model, classes: classes.count).bins
+        let bins = StudentConfig.named(config.model, classes: classes.count).bins
         let spec = Spectrogram(config: SpectrogramConfig(bins: bins))
         return try DistillationTrainer(config: config, classes: classes, runDir: runDir,
                                        featurize: { crops, dithers in spec.batch(crops, dithers: dithers) }, resume: resume)
@@ -40,8 +40,12 @@ public enum Pipelines {
     /// teacher frames, in manifest order. Labels are streamed; unusable clips are skipped and reported.
     public static func sets(manifest: Manifest, labels labelsPath: String, audio: AudioOrigin, validationClips: Int = 2000,
                             skipped: inout [(String, String)]) throws -> (train: DistillationSet, validation: DistillationSet, classes: [String]) {
-        let train = manifest.clips.filter { ($0.split ?? "train") == "train" }
-        let heard = evenlySpaced(manifest.clips.filter { $0.split == "heard" }, validationClips)
+        // A split name outside the known ones (a typo) would silently leave its clips out of training.
+        if let odd = manifest.clips.first(where: { $0.split.map { SplitName(rawValue: $0) == nil } ?? false }) {
+            throw EmovoxError("clip \(odd.id) has split '\(odd.split!)' (known: \(SplitName.allCases.map(\.rawValue).joined(separator: ", ")), or none for train)")
+        }
+        let train = manifest.clips.filter { ($0.split ?? SplitName.train.rawValue) == SplitName.train.rawValue }
+        let heard = evenlySpaced(manifest.clips.filter { $0.split == SplitName.heard.rawValue }, validationClips)
         var wanted = Set(train.map(\.id)); wanted.formUnion(heard.map(\.id))
 
         // 1. The teacher frames of wanted clips, in label-file order.

@@ -5,9 +5,10 @@ import EmovoxModels
 import EmovoxAudio
 import EmovoxLabelling
 import EmovoxAudioStore
+import EmovoxTraining
 
-public struct DistillationConfig: Codable, Equatable {
-    public var model = "vggm-small"
+public struct DistillationConfig: Codable, Equatable, Sendable {
+    public var model = StudentModelName.vggmSmall
     public var epochs = 20
     public var batchSize = 64
     public var learningRateStart: Float = 1e-4
@@ -70,7 +71,9 @@ public struct PreparedBatch {
 /// cross-entropy between softmax(teacher/T) and softmax(student/T), SGD with momentum and a log-linear LR.
 public final class DistillationTrainer {
     public let config: DistillationConfig
-    public let runDir: String
+    public var runDir: String { run.directory }
+    /// The run folder: resume file, reports, logs (shared with `teacher-train`).
+    let run: TrainingRun
     public let classes: [String]
     public private(set) var model: StudentModel
     /// Spectrograms for a batch of crops: [N, 1, bins, frames]; one dither RNG per crop (nil: no dither).
@@ -97,40 +100,33 @@ public final class DistillationTrainer {
     var ranksSynchronised = false
 
     public var weightsPath: String { runDir + "/student.safetensors" }
-    var statePath: String { runDir + "/trainer_state.json" }
+    /// Written by emovox before the resume file existed (read on resume, deleted by the next checkpoint).
     var optimizerPath: String { runDir + "/optimizer.safetensors" }
-    /// Everything a resume needs (weights, momentum, position, history) in one atomically written file, so a kill at
-    /// any moment leaves either the previous checkpoint's or this one's state, never a mix of the two.
     /// Set on resume: the human-readable files are rewritten from the resume file (by rank 0 only) before training.
     var reportsBehind = false
-    var resumePath: String { runDir + "/resume.safetensors" }
-    public var logPath: String { runDir + "/epochs.csv" }
-    var timingPath: String { runDir + "/timing.csv" }
+    public var logPath: String { run.epochsPath }
 
     public init(config: DistillationConfig, classes: [String], runDir: String,
                 featurize: @escaping (_ crops: [[Float]], _ dithers: [SeededRNG?]) -> Tensor, resume: Bool) throws {
-        self.config = config; self.classes = classes; self.runDir = runDir; self.featurize = featurize
-        try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
+        self.config = config; self.classes = classes; self.featurize = featurize
+        run = try TrainingRun(directory: runDir)
         var r = SeededRNG(seed: config.seed)
-        let cfg = try StudentConfig.named(config.model, classes: classes.count)
+        let cfg = StudentConfig.named(config.model, classes: classes.count)
         model = StudentModel(config: cfg, rng: &r)
         optimizer = SGD(model.network.parameters, learningRate: config.learningRateStart,
                         momentum: config.momentum, weightDecay: config.weightDecay)
-        if resume, FileManager.default.fileExists(atPath: resumePath) {
-            let (tensors, meta) = try Safetensors.read(resumePath)
-            guard let text = meta["trainer_state"], let state = try? JSONDecoder().decode(TrainerState.self, from: Data(text.utf8)) else {
-                throw EmovoxError("no trainer state in the resume file's metadata (or one written by an older emovox); start a new --out folder", file: resumePath)
-            }
-            try restore(state, source: resumePath)
-            try Self.checkSpectrogramVersion(meta["spectrogram"], source: resumePath)
-            try model.network.load(stateDict: Self.unprefixed(tensors, "model."), source: resumePath)
-            try optimizer.load(state: Self.unprefixed(tensors, "optimizer."))
+        guard resume else { return }
+        if let saved = try run.loadResume(TrainerState.self) {
+            try restore(saved.state, source: run.resumePath)
+            try Self.checkSpectrogramVersion(saved.metadata["spectrogram"], source: run.resumePath)
+            try model.network.load(stateDict: saved.network, source: run.resumePath)
+            try optimizer.load(state: saved.optimizer)
             reportsBehind = true  // a kill between the resume file and the reports left them one checkpoint behind
-        } else if resume, FileManager.default.fileExists(atPath: statePath) {  // a run from before resume.safetensors
-            guard let state = try? JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: URL(fileURLWithPath: statePath))) else {
-                throw EmovoxError("unreadable trainer state (or one written by an older emovox); start a new --out folder", file: statePath)
+        } else if FileManager.default.fileExists(atPath: run.statePath) {  // a run from before resume.safetensors
+            guard let state = try? JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: URL(fileURLWithPath: run.statePath))) else {
+                throw EmovoxError("unreadable trainer state (or one written by an older emovox); start a new run folder", file: run.statePath)
             }
-            try restore(state, source: statePath)
+            try restore(state, source: run.statePath)
             let (weights, weightsMeta) = try Safetensors.read(weightsPath)
             try Self.checkSpectrogramVersion(weightsMeta["spectrogram"], source: weightsPath)
             try model.network.load(stateDict: weights, source: weightsPath)
@@ -139,9 +135,7 @@ public final class DistillationTrainer {
     }
 
     private func restore(_ state: TrainerState, source: String) throws {
-        guard state.config == config else {
-            throw EmovoxError("the run was started with another configuration; start a new --out folder or pass the same options", file: source)
-        }
+        try TrainingRun.checkSameConfiguration(recorded: state.config, current: config, source: source)
         guard state.classes == classes else { throw EmovoxError("the run's classes \(state.classes) differ from the labels' \(classes)", file: source) }
         history = state.history
         epochsDone = state.epochsDone
@@ -153,12 +147,8 @@ public final class DistillationTrainer {
     /// key predate version 2).
     private static func checkSpectrogramVersion(_ recorded: String?, source: String) throws {
         guard (recorded.flatMap(Int.init) ?? 1) == SpectrogramConfig.currentVersion else {
-            throw EmovoxError("the run was trained on spectrogram version \(recorded ?? "1") (this build makes \(SpectrogramConfig.currentVersion)); start a new --out folder", file: source)
+            throw EmovoxError("the run was trained on spectrogram version \(recorded ?? "1") (this build makes \(SpectrogramConfig.currentVersion)); start a new run folder", file: source)
         }
-    }
-
-    private static func unprefixed(_ tensors: [String: Tensor], _ prefix: String) -> [String: Tensor] {
-        Dictionary(uniqueKeysWithValues: tensors.filter { $0.key.hasPrefix(prefix) }.map { (String($0.key.dropFirst(prefix.count)), $0.value) })
     }
 
     public var schedule: LRSchedule { .logLinear(start: config.learningRateStart, end: config.learningRateEnd, epochs: config.epochs) }
@@ -166,12 +156,8 @@ public final class DistillationTrainer {
     /// Epoch order: a shuffle, or class-balanced draws with replacement (same count); a function of (seed, epoch)
     /// only, so a resumed run and every data-parallel rank compute the same order.
     func epochOrder(_ set: DistillationSet, epoch: Int) -> [Int] {
+        if !config.classBalanced { return TrainingRun.shuffledOrder(count: set.count, seed: config.seed, epoch: epoch) }
         var rng = SeededRNG(seed: config.seed, epoch: epoch, position: -1)
-        if !config.classBalanced {
-            var idx = Array(0..<set.count)
-            for i in stride(from: idx.count - 1, to: 0, by: -1) { idx.swapAt(i, rng.int(below: i + 1)) }
-            return idx
-        }
         let dominant = (0..<set.count).map { set.teacher.dominantClass($0) }
         var counts = [Int: Int]()
         for d in dominant { counts[d, default: 0] += 1 }
@@ -276,9 +262,7 @@ public final class DistillationTrainer {
             var gradients = [Float](repeating: 0, count: gradientCount), done = 0, stepSamples = 0
             while let batch = try loader.next() {
                 let loss = gradient(batch)
-                guard loss.isFinite else {
-                    throw EmovoxError("loss became \(loss) at epoch \(epoch + 1), batch \(batchesDone + 1): lower the learning rate; the last good checkpoint is kept", file: runDir)
-                }
+                try run.checkFinite(loss, epoch: epoch, batch: batchesDone)
                 addGradients(into: &gradients)
                 partial.lossSum += Double(loss) * Double(batch.count)
                 partial.seen += batch.count
@@ -310,7 +294,7 @@ public final class DistillationTrainer {
                     (partial.lossSum, partial.seen, partial.noFace) = totals
                     if communicator.rank == 0 {
                         try checkpoint()
-                        log(String(format: "%@stopped after %d steps (--max-steps) in epoch %d at batch %d/%d; --resume continues\n",
+                        log(String(format: "%@stopped after %d steps (the step limit) in epoch %d at batch %d/%d; resuming continues from here\n",
                                    ProgressBar.interactive ? "\r" : "", steps, epoch + 1, batchesDone, batches))
                     }
                     return
@@ -327,7 +311,7 @@ public final class DistillationTrainer {
             epochsDone += 1; batchesDone = 0; partial = EpochProgress()
             if communicator.rank == 0 {
                 try checkpoint()
-                try appendTiming(rec)
+                try run.appendTiming(epoch: rec.epoch, seconds: rec.seconds, rate: rec.samplesPerSecond, rateName: "samples_per_second")
                 log(String(format: "%@epoch %d/%d  train loss %.4f%@  lr %.2e  %.1f s (%.1f samples/s)\n", ProgressBar.interactive ? "\r" : "", epoch + 1, config.epochs,
                            rec.trainLoss, val.map { String(format: "  held-out loss %.4f", $0) } ?? "", rec.learningRate, rec.seconds, rec.samplesPerSecond))
             }
@@ -335,15 +319,10 @@ public final class DistillationTrainer {
         }
     }
 
-    /// The resume file first (the one source of truth, atomic), then the files people read, all derived from it.
-    /// No wall-clock time goes into any of them: same seed and data give the same bytes.
+    /// The resume file, then the files people read (TrainingRun.checkpoint); no wall-clock time goes into any of them.
     func checkpoint() throws {
-        var tensors: [String: Tensor] = [:]
-        for (k, t) in model.network.stateDict() { tensors["model." + k] = t }
-        for (k, t) in optimizer.state() { tensors["optimizer." + k] = t }
-        try Safetensors.write(tensors, metadata: ["format": "emovox-resume-v1", "optimizer": "sgd", "trainer_state": try CanonicalJSON.string(state),
-                                                  "spectrogram": String(SpectrogramConfig.currentVersion)], to: resumePath)
-        try writeReports()
+        try run.checkpoint(network: model.network.stateDict(), optimizer: optimizer.state(), state: state,
+                           metadata: ["optimizer": "sgd", "spectrogram": String(SpectrogramConfig.currentVersion)], reports: writeReports)
     }
 
     var state: TrainerState {
@@ -353,21 +332,10 @@ public final class DistillationTrainer {
     func writeReports() throws {
         try StudentCheckpoint.save(model, classes: classes, extra: ["epochs": String(epochsDone), "temperature": String(config.temperature),
                                                                    "spectrogram": String(SpectrogramConfig.currentVersion)], to: weightsPath)
-        try AtomicFile.write(try CanonicalJSON.encoder(pretty: true).encode(state), to: statePath)
-        var csv = "epoch,learning_rate,train_loss,heldout_loss,crops_without_face_frames\n"
-        for r in history {
-            csv += "\(r.epoch),\(r.learningRate),\(r.trainLoss),\(r.validationLoss.map { String($0) } ?? ""),\(r.cropsWithoutFaceFrames)\n"
-        }
-        try AtomicFile.write(csv, to: logPath)
+        try run.writeState(state)
+        try run.writeEpochs(header: "epoch,learning_rate,train_loss,heldout_loss,crops_without_face_frames", rows: history.map { r in
+            "\(r.epoch),\(r.learningRate),\(r.trainLoss),\(r.validationLoss.map { String($0) } ?? ""),\(r.cropsWithoutFaceFrames)"
+        })
         try? FileManager.default.removeItem(atPath: optimizerPath)  // superseded by the resume file
-    }
-
-    /// Wall-clock time per epoch, kept apart from the reproducible artefacts.
-    func appendTiming(_ r: EpochRecord) throws {
-        if !FileManager.default.fileExists(atPath: timingPath) { try AtomicFile.write("epoch,seconds,samples_per_second\n", to: timingPath) }
-        guard let h = FileHandle(forWritingAtPath: timingPath) else { throw EmovoxError("cannot append", file: timingPath) }
-        defer { try? h.close() }
-        h.seekToEndOfFile()
-        h.write(Data(String(format: "%d,%.2f,%.2f\n", r.epoch, r.seconds, r.samplesPerSecond).utf8))
     }
 }

@@ -117,9 +117,9 @@ public enum ONNXExport {
                                  name: node.name + "_pointwise", source: net.source)
             case let .activation(a):
                 switch a {
-                case "relu": out = b.node("Relu", ins, name: node.name)
-                case "softmax": out = b.node("Softmax", ins, name: node.name, attributes: [ONNXGraphBuilder.int("axis", 1)])
-                default: out = ins[0]  // linear, folded BN, dropout
+                case .relu: out = b.node("Relu", ins, name: node.name)
+                case .softmax: out = b.node("Softmax", ins, name: node.name, attributes: [ONNXGraphBuilder.int("axis", 1)])
+                case .linear: out = ins[0]  // linear, folded BN, dropout
                 }
             case .add:
                 out = ins.dropFirst().reduce(ins[0]) { b.node("Add", [$0, $1], name: node.name) }

@@ -88,7 +88,7 @@ public enum LabelStore {
     public static func parseShard(_ text: String) throws -> (index: Int, count: Int) {
         let parts = text.split(separator: "/").compactMap { Int($0) }
         guard parts.count == 2, parts[1] > 0, (0..<parts[1]).contains(parts[0]) else {
-            throw EmovoxError("--shard must be i/n with 0 <= i < n, got '\(text)'")
+            throw EmovoxError("a shard must be i/n with 0 <= i < n, got '\(text)'")
         }
         return (parts[0], parts[1])
     }

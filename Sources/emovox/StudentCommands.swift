@@ -14,23 +14,26 @@ import EmovoxInference
 import EmovoxAnalysis
 import EmovoxDemo
 
+/// The option defaults of `distill` are the configuration's: one source.
+private let distillDefaults = DistillationConfig()
+
 struct DistillCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "distill",
         abstract: "Train a speech student on the teacher's labels (cross-modal distillation); checkpoints every epoch, --resume continues.")
 
     @Option(help: "Manifest with splits (clips without a split count as train).") var corpus: String
     @Option(help: "Teacher labels JSONL from `emovox label`.") var labels: String
-    @Option(help: "Student: vggm (paper) or vggm-small (CPU-sized).") var model: String = "vggm-small"
+    @Option(help: "Student: vggm (paper) or vggm-small (CPU-sized).") var model: StudentModelName = distillDefaults.model
     @Option(help: "Run folder (weights, optimiser state, epochs.csv).") var out: String
-    @Option var epochs: Int = 20
-    @Option(name: .customLong("batch-size")) var batchSize: Int = 64
-    @Option(help: "Log-linear learning rate start.") var lrStart: Float = 1e-4
-    @Option(help: "Log-linear learning rate end.") var lrEnd: Float = 1e-5
-    @Option var momentum: Float = 0.9
-    @Option var weightDecay: Float = 5e-4
-    @Option(help: "Distillation temperature.") var temperature: Float = 2
-    @Flag(help: "Sample clips inversely to the frequency of their dominant teacher class.") var classBalanced = false
-    @Option var seed: UInt64 = 0
+    @Option var epochs: Int = distillDefaults.epochs
+    @Option(name: .customLong("batch-size")) var batchSize: Int = distillDefaults.batchSize
+    @Option(help: "Log-linear learning rate start.") var lrStart: Float = distillDefaults.learningRateStart
+    @Option(help: "Log-linear learning rate end.") var lrEnd: Float = distillDefaults.learningRateEnd
+    @Option var momentum: Float = distillDefaults.momentum
+    @Option var weightDecay: Float = distillDefaults.weightDecay
+    @Option(help: "Distillation temperature.") var temperature: Float = distillDefaults.temperature
+    @Flag(help: "Sample clips inversely to the frequency of their dominant teacher class.") var classBalanced = distillDefaults.classBalanced
+    @Option var seed: UInt64 = distillDefaults.seed
     @OptionGroup(title: "Augmentation (training only; all off by default)") var augment: AugmentationOptions
     @Flag(help: "Continue an interrupted run in --out.") var resume = false
     @Option(help: "Threads (default: the cores, shared between the ranks of an MPI job on this machine).") var threads: Int?

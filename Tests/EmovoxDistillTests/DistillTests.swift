@@ -233,4 +233,16 @@ final class DistillTests: XCTestCase {
             }
         }
     }
+
+    /// A split name outside train/heard/unheard (a typo) is refused with the known ones, not silently left out.
+    func testUnknownSplitNameIsRefusedWithTheKnownOnes() throws {
+        let d = try tempDir()
+        try WAVReader.encode16([Float](repeating: 0.1, count: 16_000), sampleRate: 16_000).write(to: URL(fileURLWithPath: d + "/a.wav"))
+        let manifest = Manifest(clips: [Clip(id: "a", speaker: "s", audio: d + "/a.wav", split: "train"),
+                                        Clip(id: "b", speaker: "s", audio: d + "/a.wav", split: "heared")])
+        var skipped: [(String, String)] = []
+        XCTAssertThrowsError(try Pipelines.sets(manifest: manifest, labels: d + "/none.jsonl", audio: .memory, skipped: &skipped)) {
+            XCTAssertTrue("\($0)".contains("clip b has split 'heared' (known: train, heard, unheard"), "\($0)")
+        }
+    }
 }

@@ -82,7 +82,7 @@ final class TeacherTrainingTests: XCTestCase {
 
     func config(epochs: Int) -> TeacherTrainingConfig {
         var c = TeacherTrainingConfig()
-        c.epochs = epochs; c.batchSize = 8; c.optimizer = "adam"; c.learningRate = 3e-3; c.learningRateEnd = 1e-3; c.seed = 7
+        c.epochs = epochs; c.batchSize = 8; c.optimizer = .adam; c.learningRate = 3e-3; c.learningRateEnd = 1e-3; c.seed = 7
         return c
     }
 
@@ -107,7 +107,22 @@ final class TeacherTrainingTests: XCTestCase {
         for r in straight.history { XCTAssertTrue(r.trainLoss.isFinite); XCTAssertEqual(r.skippedImages, 0) }
         XCTAssertEqual(try TrainedFaceTeacher.load(a + "/teacher.safetensors").classes, FERPlus.emotions)
         var other = config(epochs: 2); other.seed = 8
-        XCTAssertThrowsError(try TeacherTrainer(config: other, runDir: b, resume: true)) { XCTAssertTrue("\($0)".contains("other options")) }
+        // The refusal names the parameter that differs, not a CLI flag.
+        XCTAssertThrowsError(try TeacherTrainer(config: other, runDir: b, resume: true)) {
+            XCTAssertTrue("\($0)".contains("another configuration (seed differ"), "\($0)")
+            XCTAssertFalse("\($0)".contains("--"), "\($0)")
+        }
+        // Everything a resume needs is in one file; the reports are rewritten from it (a kill between the two is harmless).
+        try FileManager.default.removeItem(atPath: b + "/last.safetensors")
+        try FileManager.default.removeItem(atPath: b + "/epochs.csv")
+        let again = try TeacherTrainer(config: config(epochs: 2), runDir: b, resume: true)
+        again.log = { _ in }
+        try again.train(train, valid: valid)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: a + "/last.safetensors")), try Data(contentsOf: URL(fileURLWithPath: b + "/last.safetensors")))
+        for f in ["resume.safetensors", "teacher.safetensors", "trainer_state.json", "epochs.csv"] {
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: a + "/" + f)), try Data(contentsOf: URL(fileURLWithPath: b + "/" + f)), f)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: b + "/optimizer.safetensors"), "the optimiser state lives in the resume file")
     }
 
     /// The net learns the fixture's blob position: training loss falls and train accuracy rises over 12 epochs.
