@@ -80,7 +80,7 @@ let package = Package(
                 dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxData", "EmovoxEval", "EmovoxReport", "EmovoxLabelling", "EmovoxInference"],
                 swiftSettings: optimise),
         .target(name: "EmovoxDemo",
-                dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxData", "EmovoxLabelling", "EmovoxDistill",
+                dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxData", "EmovoxLabelling", "EmovoxAudioStore", "EmovoxDistill",
                                "EmovoxInference", "EmovoxAnalysis", "EmovoxTeacherTraining"],
                 swiftSettings: optimise),
         .target(name: "EmovoxTeacherTraining", dependencies: ["EmovoxCore", "EmovoxVision", "EmovoxEval", "EmovoxModels", "EmovoxData",

