@@ -85,7 +85,7 @@ let package = Package(
                 swiftSettings: optimise),
         .target(name: "EmovoxTeacherTraining", dependencies: ["EmovoxCore", "EmovoxVision", "EmovoxEval", "EmovoxModels", "EmovoxData",
                                                            "EmovoxLabelling", "EmovoxReport"], swiftSettings: optimise),
-        .target(name: "EmovoxBench", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxLabelling", "EmovoxInference",
+        .target(name: "EmovoxBench", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxData", "EmovoxModels", "EmovoxLabelling", "EmovoxInference",
                                                   "EmovoxTeacherTraining"],
                 swiftSettings: optimise),
         .target(name: "EmovoxExport",

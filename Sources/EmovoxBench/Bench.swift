@@ -3,6 +3,7 @@ import EmovoxCore
 import EmovoxModels
 import EmovoxAudio
 import EmovoxVision
+import EmovoxData
 import EmovoxLabelling
 import EmovoxInference
 
@@ -261,5 +262,45 @@ extension Bench {
         return ["png_48x48_images_per_s": imageDecodeRate(pngs, count: 20_000), "png_source": pngSource,
                 "jpeg_640x480_images_per_s": imageDecodeRate([jpeg], count: 300), "jpeg_bytes": jpeg.count,
                 "threads": Threads.available]
+    }
+}
+
+extension Bench {
+    public struct LabelRate {
+        public let clips: Int, frames: Int, faces: Int, seconds: Double
+        public var framesPerSecond: Double { Double(frames) / seconds }
+        public var clipsPerSecond: Double { Double(clips) / seconds }
+    }
+
+    /// The `label` path itself (`Labelling.run`: decode at the runner's fps, Haar, crop, teacher, one JSONL record
+    /// per clip) over `videos`: best of `repeats` complete passes, each into a new label file. No warm-up pass: a
+    /// corpus pass is long enough, and the files are in the page cache after the first.
+    public static func label(_ runner: TeacherRunner, videos: [String], repeats: Int = 2) throws -> LabelRate {
+        let manifest = Manifest(clips: videos.map { Clip(id: ($0 as NSString).lastPathComponent, speaker: "bench", audio: $0, video: $0) })
+        let dir = NSTemporaryDirectory() + "emovox-bench-label-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var pass = 0, frames = 0, faces = 0, failure: Error? = nil
+        let seconds = best(repeats: repeats, budget: 0) {
+            pass += 1
+            let out = "\(dir)/labels-\(pass).jsonl", t0 = DispatchTime.now().uptimeNanoseconds
+            do {
+                let s = try Labelling.run(manifest: manifest, runner: runner, out: out)
+                if let f = s.failed.first { failure = EmovoxError("label failed: \(f.1)", file: f.0) }
+            } catch { failure = error }
+            let t = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            let labels = (try? LabelStore.read(out)) ?? []
+            frames = labels.map(\.framesSampled).reduce(0, +); faces = labels.map(\.logits.count).reduce(0, +)
+            return (t, t)
+        }
+        if let failure { throw failure }
+        return LabelRate(clips: videos.count, frames: frames, faces: faces, seconds: seconds)
+    }
+
+    /// The videos of a folder (not recursive), in name order.
+    public static func videos(in folder: String) throws -> [String] {
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter(VideoReader.isVideo).sorted()
+        guard !files.isEmpty else { throw EmovoxError("no videos in the folder", file: folder) }
+        return files.map { folder + "/" + $0 }
     }
 }
