@@ -124,6 +124,26 @@ def bench_student_once(name, batch, layout, frames=400):
     opt.step()
 
 
+def sampled_grey_frames(video, fps, max_height=None):
+    """OpenCV's decode of every frame, those at `fps` kept (as fer samples), grey; frames taller than max_height
+    resized (area) to it, after OpenCV has decoded and converted them in full."""
+    import cv2
+    cap = cv2.VideoCapture(video)
+    native = cap.get(cv2.CAP_PROP_FPS) or 25
+    k, nxt = 0, 0.0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            return
+        if k / native + 1e-9 >= nxt:
+            nxt += 1 / fps
+            g = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+            if max_height and g.shape[0] > max_height:
+                g = cv2.resize(g, (round(g.shape[1] * max_height / g.shape[0] / 2) * 2, max_height), interpolation=cv2.INTER_AREA)
+            yield g
+        k += 1
+
+
 def bench_video(video, fps=25 / 6):
     """fer's own pipeline on a video: OpenCV decode + Haar + crop + the same network (random weights).
     Best of 2 after a warm-up, as emovox measures it."""
@@ -134,22 +154,13 @@ def bench_video(video, fps=25 / 6):
 
     def run():
         nonlocal sampled
-        cap = cv2.VideoCapture(video)
-        native = cap.get(cv2.CAP_PROP_FPS) or 25
-        k, n, nxt = 0, 0, 0.0
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            if k / native + 1e-9 >= nxt:
-                nxt += 1 / fps
-                n += 1
-                g = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-                for (x, y, w, h) in cascade.detectMultiScale(g, 1.1, 5):
-                    crop = cv2.resize(g[max(0, y - 10):y + h + 10, max(0, x - 10):x + w + 10], (64, 64), interpolation=cv2.INTER_AREA)
-                    with torch.inference_mode():
-                        model(torch.from_numpy((crop / 255.0 - 0.5) * 2).float()[None, None])
-            k += 1
+        n = 0
+        for g in sampled_grey_frames(video, fps):
+            n += 1
+            for (x, y, w, h) in cascade.detectMultiScale(g, 1.1, 5):
+                crop = cv2.resize(g[max(0, y - 10):y + h + 10, max(0, x - 10):x + w + 10], (64, 64), interpolation=cv2.INTER_AREA)
+                with torch.inference_mode():
+                    model(torch.from_numpy((crop / 255.0 - 0.5) * 2).float()[None, None])
         sampled = n
 
     t = best_time(run, 2)
@@ -169,22 +180,11 @@ def bench_label(folder, max_height=None, fps=25 / 6, repeats=2):
     counts = {}
 
     def clip(video):
-        cap = cv2.VideoCapture(video)
-        native = cap.get(cv2.CAP_PROP_FPS) or 25
-        k, sampled, nxt, crops = 0, 0, 0.0, []
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            if k / native + 1e-9 >= nxt:
-                nxt += 1 / fps
-                sampled += 1
-                g = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-                if max_height and g.shape[0] > max_height:
-                    g = cv2.resize(g, (round(g.shape[1] * max_height / g.shape[0] / 2) * 2, max_height), interpolation=cv2.INTER_AREA)
-                for (x, y, w, h) in cascade.detectMultiScale(g, 1.1, 5):
-                    crops.append(cv2.resize(g[max(0, y - 10):y + h + 10, max(0, x - 10):x + w + 10], (64, 64), interpolation=cv2.INTER_AREA))
-            k += 1
+        sampled, crops = 0, []
+        for g in sampled_grey_frames(video, fps, max_height):
+            sampled += 1
+            for (x, y, w, h) in cascade.detectMultiScale(g, 1.1, 5):
+                crops.append(cv2.resize(g[max(0, y - 10):y + h + 10, max(0, x - 10):x + w + 10], (64, 64), interpolation=cv2.INTER_AREA))
         logits = []
         if crops:
             with torch.inference_mode():
