@@ -68,6 +68,8 @@ def rows(d, e, memory):
             scaled = f", frames scaled to ≤{r['max_frame_height']} px" if r["max_frame_height"] else ""
             row(f"label {r['corpus'][:16]} ({r['clips']} clips, {r['frames']} fr{scaled})", r["frames_per_s"], q["frames_per_s"], "frames/s")
             row(f"  same, clips/s", r["clips_per_s"], q["clips_per_s"], "clips/s")
+            if r.get("frames_per_cpu_s") and q.get("frames_per_cpu_s"):
+                row(f"  same, frames per CPU second (all threads)", r["frames_per_cpu_s"], q["frames_per_cpu_s"], "frames/CPU s")
     # A label-only run (scripts/bench_side_by_side.sh --label) has none of the rows below.
     if p.get("spectrogram"):
         row("spectrogram, 4.024 s clips", e.get("spectrogram_clips_per_s"), p["spectrogram"]["clips_per_s"], "clips/s", TARGETS["spectrogram"])

@@ -100,7 +100,8 @@ public enum BenchSuite {
                     runner.maxFrameHeight = height
                     let r = try Bench.label(runner, videos: videos)
                     rows.append(["corpus": (folder as NSString).lastPathComponent, "max_frame_height": height ?? 0, "clips": r.clips, "frames": r.frames,
-                                 "faces": r.faces, "seconds": r.seconds, "frames_per_s": r.framesPerSecond, "clips_per_s": r.clipsPerSecond])
+                                 "faces": r.faces, "seconds": r.seconds, "frames_per_s": r.framesPerSecond, "clips_per_s": r.clipsPerSecond,
+                                 "cpu_seconds": r.cpuSeconds, "frames_per_cpu_s": Double(r.frames) / r.cpuSeconds])
                 }
             }
             runner.maxFrameHeight = nil
