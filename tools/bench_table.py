@@ -105,9 +105,10 @@ def runs(dirs):
 
 
 def header(e, p):
-    c = e.get("sgemm_check", {})
-    return (f"machine: {cpu()}, {os.cpu_count()} cores; threads {e['threads']}; emovox on OpenBLAS {e['openblas_core']} "
-            f"(sgemm check {'passed' if c.get('passed') else 'FAILED'}, worst relative error {c.get('max_relative_error', float('nan')):.1e}); "
+    c = e.get("sgemm_check")
+    check = "sgemm not measured" if c is None else \
+        f"sgemm check {'passed' if c.get('passed') else 'FAILED'}, worst relative error {c.get('max_relative_error', float('nan')):.1e}"
+    return (f"machine: {cpu()}, {os.cpu_count()} cores; threads {e['threads']}; emovox on OpenBLAS {e['openblas_core']} ({check}); "
             f"PyTorch {p['torch']} (faster of NCHW / channels_last per row)")
 
 
@@ -124,7 +125,8 @@ def main(dirs):
         if len(dirs) == 1:
             print(f"{'measure':52s} {'emovox':>10s} {'PyTorch':>10s}  {'unit':10s}  ratio  target (ratio: emovox/peer, >1 = emovox better)")
             for n, o, q, u, r, t in first:
-                print(f"{n:52s} {o:10.1f} {q:10.1f}  {u:10s}  {r:5.2f}×  {verdict(r, t)}")
+                num = lambda v: f"{v:10.1f}" if v >= 10 else f"{v:10.3f}"  # clips/s of short runs are small
+                print(f"{n:52s} {num(o)} {num(q)}  {u:10s}  {r:5.2f}×  {verdict(r, t)}")
             continue
         print(f"{len(dirs)} runs; {'measure':44s} median ratio [min – max]   target (median)")
         for i, (n, *_rest) in enumerate(first):
