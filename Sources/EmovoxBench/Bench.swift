@@ -4,6 +4,7 @@ import EmovoxUtilities
 import EmovoxModels
 import EmovoxAudio
 import EmovoxVision
+import EmovoxData
 import EmovoxLabelling
 import EmovoxInference
 
@@ -262,5 +263,48 @@ extension Bench {
         return ["png_48x48_images_per_s": imageDecodeRate(pngs, count: 20_000), "png_source": pngSource,
                 "jpeg_640x480_images_per_s": imageDecodeRate([jpeg], count: 300), "jpeg_bytes": jpeg.count,
                 "threads": Threads.available]
+    }
+}
+
+extension Bench {
+    public struct LabelRate {
+        /// `seconds`: the fastest pass by the clock; `cpuSeconds`: the least process CPU time (all threads) of a
+        /// pass, the steadier reading on a loaded machine, where the clock mostly measures the other jobs.
+        public let clips: Int, frames: Int, faces: Int, seconds: Double, cpuSeconds: Double
+        public var framesPerSecond: Double { Double(frames) / seconds }
+        public var clipsPerSecond: Double { Double(clips) / seconds }
+    }
+
+    /// The `label` path itself (`Labelling.run`: decode at the runner's fps, Haar, crop, teacher, one JSONL record
+    /// per clip) over `videos`: best of `repeats` complete passes, each into a new label file. No warm-up pass: a
+    /// corpus pass is long enough, and the files are in the page cache after the first.
+    public static func label(_ runner: TeacherRunner, videos: [String], repeats: Int = 2) throws -> LabelRate {
+        let manifest = Manifest(clips: videos.map { Clip(id: ($0 as NSString).lastPathComponent, speaker: "bench", audio: $0, video: $0) })
+        let dir = NSTemporaryDirectory() + "emovox-bench-label-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var pass = 0, frames = 0, faces = 0, failure: Error? = nil, cpu = Double.infinity
+        let seconds = best(repeats: repeats, budget: 0) {
+            pass += 1
+            let out = "\(dir)/labels-\(pass).jsonl", t0 = DispatchTime.now().uptimeNanoseconds, c0 = clock()
+            do {
+                let s = try Labelling.run(manifest: manifest, runner: runner, out: out)
+                if let f = s.failed.first { failure = EmovoxError("label failed: \(f.1)", file: f.0) }
+            } catch { failure = error }
+            let t = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            cpu = min(cpu, Double(clock() - c0) / 1e6)  // clock(): process CPU time of all threads; POSIX fixes CLOCKS_PER_SEC at 10⁶
+            let labels = (try? LabelStore.read(out)) ?? []
+            frames = labels.map(\.framesSampled).reduce(0, +); faces = labels.map(\.logits.count).reduce(0, +)
+            return (t, t)
+        }
+        if let failure { throw failure }
+        return LabelRate(clips: videos.count, frames: frames, faces: faces, seconds: seconds, cpuSeconds: cpu)
+    }
+
+    /// The videos of a folder (not recursive), in name order.
+    public static func videos(in folder: String) throws -> [String] {
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter(VideoReader.isVideo).sorted()
+        guard !files.isEmpty else { throw EmovoxError("no videos in the folder", file: folder) }
+        return files.map { folder + "/" + $0 }
     }
 }

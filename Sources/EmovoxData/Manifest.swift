@@ -9,7 +9,7 @@ public struct Clip: Codable, Equatable {
     public var audio: String
     /// A talking-face video (frames are sampled from it) or an image.
     public var video: String?
-    /// A folder of pre-cropped face images, or a VoxCeleb1 face-track text file.
+    /// A folder of pre-cropped face images, a VoxCeleb1 face-track text file, or one face-crop image.
     public var faces: String?
     /// The corpus's own (acted or annotated) emotion label, canonical name.
     public var label: String?

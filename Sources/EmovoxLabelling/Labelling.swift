@@ -19,7 +19,8 @@ public enum Labelling {
             guard let source = clip.faces ?? clip.video else { summary.noMedia += 1; continue }  // audio-only clip: nothing to label
             do {
                 runner.jitterClip = clip.id
-                let run = try runner.run(source)
+                // A single image in `faces` is a ready face crop (e.g. a 48×48 FER+ face): scored without detection.
+                let run = try runner.run(source, crops: clip.faces != nil && ImageIO.isImage(source))
                 let faces = run.speakingResults
                 if faces.isEmpty { summary.noFaces += 1 }
                 try appender.append(ClipTeacherLabels(clip: clip.id, source: source, teacher: runner.teacher.name, classes: runner.teacher.labels,

@@ -32,6 +32,9 @@ public final class TeacherRunner {
     public let teacher: FaceTeacher
     public let detector: HaarCascade
     public var fps: Double = VideoReader.paperFPS
+    /// Video frames taller than this are scaled down by libav before colour conversion and face search (nil: full
+    /// size, as fer's OpenCV pipeline). Boxes and crops both live in the scaled frame.
+    public var maxFrameHeight: Int? = nil
     public var detection = HaarCascade.Options()
     /// Teacher-side augmentation: jittered face crops (nil = the plain crop). Each crop's jitter is drawn from
     /// (jitterSeed, jitterClip, frame, track), so a clip's labels are reproducible and clips sharing a face source differ.
@@ -54,17 +57,9 @@ public final class TeacherRunner {
         return try TeacherRunner(teacher: try FaceTeacher.load(hdf5: model), cascadePath: cascade)
     }
 
-    /// Finds the teacher files: $EMOVOX_TEACHER, the repo's .cache/teacher, or ../shared/teacher.
+    /// Finds the teacher files (the order is `TeacherHome`'s: $EMOVOX_HOME, the XDG data folder, a clone's .cache, ../shared).
     public static func locateTeacherDir() -> String? {
-        var candidates: [String] = []
-        if let env = ProcessInfo.processInfo.environment["EMOVOX_TEACHER"] { candidates.append(env) }
-        var url = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-        for _ in 0..<5 { candidates.append(url.appendingPathComponent(".cache/teacher").path); url.deleteLastPathComponent() }
-        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        var e = exe.deletingLastPathComponent()
-        for _ in 0..<5 { candidates.append(e.appendingPathComponent(".cache/teacher").path); e.deleteLastPathComponent() }
-        if let s = SharedData.path("teacher") { candidates.append(s) }
-        return candidates.first { FileManager.default.fileExists(atPath: $0 + "/emotion_model.hdf5") }
+        TeacherHome.locate()
     }
 
     /// The face crop for the teacher: plain, or jittered when `jitter` is set.
@@ -175,7 +170,7 @@ public final class TeacherRunner {
     func runVideo(_ path: String) throws -> TeacherRun {
         var observations: [[FaceObservation]] = [], frames: [Int: GrayImage] = [:], without = 0
         var previous: [Box] = []
-        let n = try VideoReader.frames(path, fps: fps) { i, t, img in
+        let n = try VideoReader.frames(path, fps: fps, maxHeight: maxFrameHeight) { i, t, img in
             let tracked = fullDetectionInterval > 1 && i % fullDetectionInterval != 0 && !previous.isEmpty
             let boxes = (tracked ? detectNear(previous, in: img) : nil) ?? detector.detect(img, options: detection)
             previous = boxes

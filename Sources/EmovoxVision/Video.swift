@@ -14,9 +14,11 @@ public enum VideoReader {
     /// a constant rate: frame k sits at k / rate, which is what VoxCeleb track files' frame numbers assume).
     /// Returns the number of frames read. The frames are those of `ffmpeg -i path -vf fps=FPS,format=rgb24`
     /// (a test compares them byte for byte), decoded in-process one frame ahead on a background thread, so
-    /// decoding overlaps the caller's work on the frame before.
+    /// decoding overlaps the caller's work on the frame before. Frames taller than `maxHeight` are scaled down
+    /// (aspect kept) by libav after the frame sampling and before the colour conversion, so a 1080p video is
+    /// converted and searched at that height; frames no taller pass through untouched.
     @discardableResult
-    public static func frames(_ path: String, fps: Double? = paperFPS, _ body: (Int, Double, GrayImage) throws -> Void) throws -> Int {
+    public static func frames(_ path: String, fps: Double? = paperFPS, maxHeight: Int? = nil, _ body: (Int, Double, GrayImage) throws -> Void) throws -> Int {
         guard FileManager.default.fileExists(atPath: path) else { throw EmovoxError("no such file", file: path) }
         let decoder = try VideoDecoder(path)
         let rate: Double, sampling: String
@@ -24,7 +26,7 @@ public enum VideoReader {
             guard let r = decoder.frameRate else { throw EmovoxError("unknown frame rate", file: path) }
             rate = Double(r.num) / Double(r.den); sampling = "fps=\(r.num)/\(r.den)"
         }
-        try decoder.setFilters(sampling + ",format=rgb24")
+        try decoder.setFilters(sampling + (maxHeight.map { scaling(toHeight: $0) } ?? "") + ",format=rgb24")
         let ahead = Prefetcher<GrayImage?>(count: .max, depth: 2) { _ in try decoder.next() }
         defer { ahead.cancel() }
         var index = 0
@@ -34,6 +36,13 @@ public enum VideoReader {
         }
         if index == 0 { throw EmovoxError("no video frame could be decoded", file: path) }
         return index
+    }
+
+    /// The filter that brings frames taller than `height` down to it (even width, aspect kept). For a frame no
+    /// taller, width and height evaluate to the frame's own, and libav's scale filter then passes it through.
+    static func scaling(toHeight height: Int) -> String {
+        precondition(height >= 2, "a frame height of at least 2")
+        return ",scale=w='if(gt(ih,\(height)),-2,iw)':h='min(ih,\(height))'"
     }
 }
 

