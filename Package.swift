@@ -6,8 +6,9 @@ import Foundation
 //   emovox (CLI, thin)
 //   → EmovoxDemo, EmovoxBench                       (orchestration: the demo, throughput measurements)
 //   → EmovoxAnalysis                                 (the paper's ROC analysis per split, report)
-//   → EmovoxExport, EmovoxSegmentation              (ONNX export; voice-activity segments scored by the student)
-//   → EmovoxDistill, EmovoxInference                 (training the student; running it on audio)
+//   → EmovoxExport                                   (ONNX export)
+//   → EmovoxDistill, EmovoxInference                 (training the student; running it on audio: files, windows, segments)
+//   → EmovoxSegmentation                             (where speech is: voice-activity detection, segment lists)
 //   → EmovoxAudioStore                               (packed int16 audio shards, memory-mapped crops)
 //   → EmovoxLabelling                                (the face teacher over media → per-clip labels)
 //   → EmovoxModels, EmovoxData, EmovoxEval, EmovoxReport, EmovoxAudio, EmovoxVision
@@ -82,7 +83,7 @@ let package = Package(
         .target(name: "EmovoxDistill", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxAudioStore", "EmovoxModels", "EmovoxData", "EmovoxLabelling",
                                                    "EmovoxTraining"],
                 swiftSettings: optimise),
-        .target(name: "EmovoxInference", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxModels", "EmovoxData", "EmovoxEval"],
+        .target(name: "EmovoxInference", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxModels", "EmovoxData", "EmovoxEval", "EmovoxSegmentation"],
                 swiftSettings: optimise),
         .target(name: "EmovoxAnalysis",
                 dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxData", "EmovoxEval", "EmovoxReport", "EmovoxLabelling", "EmovoxInference"],
@@ -99,7 +100,7 @@ let package = Package(
         .target(name: "EmovoxExport",
                 dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxModels", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 swiftSettings: optimise),
-        .target(name: "EmovoxSegmentation", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxInference"], swiftSettings: optimise),
+        .target(name: "EmovoxSegmentation", dependencies: ["EmovoxCore", "EmovoxAudio"], swiftSettings: optimise),
         .executableTarget(name: "emovox",
                           dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData", "EmovoxEval",
                                          "EmovoxReport", "EmovoxLabelling", "EmovoxAudioStore", "EmovoxDistill", "EmovoxInference", "EmovoxAnalysis",
@@ -125,7 +126,7 @@ let package = Package(
         .testTarget(name: "EmovoxReliabilityTests", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels",
                                                                   "EmovoxData", "EmovoxLabelling"]),
         .testTarget(name: "EmovoxExportTests", dependencies: ["EmovoxExport", "EmovoxVision", "EmovoxTeacherTraining"]),
-        .testTarget(name: "EmovoxSegmentationTests", dependencies: ["EmovoxSegmentation"]),
+        .testTarget(name: "EmovoxSegmentationTests", dependencies: ["EmovoxSegmentation", "EmovoxInference"]),
         .testTarget(name: "EmovoxInferenceTests", dependencies: ["EmovoxInference"]),
     ],
     swiftLanguageModes: [.v5]

@@ -118,117 +118,31 @@ struct PredictCommand: ParsableCommand {
                 throw EmovoxError("not a calibration head from `emovox probe --save-head`: \(error)", file: path)
             }
         }
-        let classes = headModel?.classNames ?? runner.classes
         if segments != nil && window != nil { throw ValidationError("--segments and --window are alternatives: use one") }
         if corpus != nil && !inputs.isEmpty { throw ValidationError("give files or --corpus, not both") }
         if corpus == nil && inputs.isEmpty { throw ValidationError("give audio/video files, '-', or --corpus MANIFEST") }
-        if let segments {
-            if corpus != nil { throw ValidationError("--segments scores whole recordings: give the files, not --corpus") }
-            return try runSegments(segments, runner: runner, head: headModel, classes: classes)
-        }
+        if segments != nil && corpus != nil { throw ValidationError("--segments scores whole recordings: give the files, not --corpus") }
+        if let window, Int(window * 16000) < 1 { throw ValidationError("--window must be at least one sample (1/16000 s) long") }
+        let mode: Prediction.Mode = segments.map { .segments($0 == "vad" ? .vad(VADConfig()) : .list(path: $0)) }
+            ?? window.map { .windows(seconds: $0, hop: hop) } ?? .whole
         // What to score: files whole, or the clips of a manifest (their part of the media).
-        let items = try corpus.map { try Manifest.read($0).clips.map { Item(id: $0.id, file: $0.audio, start: $0.start, end: $0.end) } }
-            ?? inputs.map { Item(id: nil, file: $0, start: nil, end: nil) }
-        var header = (corpus == nil ? "" : "id,") + "file,start_s,end_s,label," + classes.map { "p_\($0)" }.joined(separator: ",")
-        if logits { header += "," + runner.classes.map { "logit_\($0)" }.joined(separator: ",") }
+        let items = try corpus.map { try Manifest.read($0).clips.map(Prediction.Input.init(clip:)) } ?? inputs.map(Prediction.Input.init(file:))
+        let prediction = try Prediction(runner: runner, head: headModel, mode: mode, inputs: items, includeLogits: logits)
         let sink = OutputSink(path: out)
-        sink.write(header + "\n")
+        sink.write(prediction.header + "\n")
         var report = BatchReport("predict")
-        func emit(_ item: Item, _ start: Double, _ end: Double, _ l: [Float], _ e: [Float]) throws -> [Double] {
-            guard l.allSatisfy(\.isFinite) else { throw EmovoxError("the student's outputs are not finite numbers", file: item.file) }
-            let p = Self.probabilities(l, e, head: headModel)
-            let best = p.indices.max { p[$0] < p[$1] }!
-            var row = (item.id.map { [CSV.escape($0)] } ?? []) + [CSV.escape(item.file), String(format: "%.2f", start), String(format: "%.2f", end), classes[best]] + p.map { String(format: "%.5f", $0) }
-            if logits { row += l.map { String(format: "%.5f", $0) } }
-            sink.write(row.joined(separator: ",") + "\n")
-            return p
-        }
-        var timeline: (times: [Double], probs: [[Double]], file: String)? = nil
-        if let window {
-            let w = Int(window * 16000), h = max(1, Int(hop * 16000))
-            for item in items {
-                do {
-                    let stream = item.file == "-" ? AudioStream(rawPCM16: .standardInput) : try AudioStream(path: item.file, start: item.start, end: item.end)
-                    var times: [Double] = [], probs: [[Double]] = []
-                    try stream.windows(window: w, hop: h) { start, samples, valid in
-                        let (l, e) = runner.score([Array(samples.prefix(max(valid, 1)))])
-                        let t0 = (item.start ?? 0) + Double(start) / 16000  // times on the media's time line
-                        probs.append(try emit(item, t0, t0 + Double(valid) / 16000, l[0], e[0])); times.append(t0 + Double(valid) / 32000)
-                    }
-                    if timeline == nil { timeline = (times, probs, item.name) }
-                    report.succeeded()
-                } catch { report.skip(item.name, error) }
+        let timeline = prediction.run(report: &report) { row in
+            if row.probabilities == nil {
+                FileHandle.standardError.write(Data("\(row.file): no speech found (\(String(format: "%.2f", row.end)) s of silence or noise): no emotion predicted\n".utf8))
             }
-        } else {
-            // One bad file is reported and skipped; the rest are scored and written.
-            for start in stride(from: 0, to: items.count, by: 16) {
-                var scored: [Item] = [], audio: [[Float]] = []
-                for item in items[start..<min(start + 16, items.count)] {
-                    do {
-                        audio.append(try item.file == "-" ? AudioLoader.check(readAllStdin(), sampleRate: 16000, name: "<stdin>", warn: { report.warn($0, $1) })
-                                                          : AudioLoader.load(item.file, start: item.start, end: item.end, warn: { report.warn($0, $1) }))
-                        scored.append(item)
-                    } catch { report.skip(item.name, error) }
-                }
-                let (l, e) = runner.score(audio)
-                for (i, item) in scored.enumerated() {
-                    let t0 = item.start ?? 0
-                    do { _ = try emit(item, t0, t0 + Double(audio[i].count) / 16000, l[i], e[i]); report.succeeded() } catch { report.skip(item.name, error) }
-                }
-            }
+            sink.write(prediction.csv(row) + "\n")
         }
         if let plot, let t = timeline, !t.times.isEmpty {
-            try ReportFigures.timeline(times: t.times, probabilities: t.probs, classes: classes, title: "student on \((t.file as NSString).lastPathComponent)").write(svgPath: plot)
+            try ReportFigures.timeline(times: t.times, probabilities: t.probabilities, classes: prediction.classes,
+                                       title: "student on \((t.name as NSString).lastPathComponent)").write(svgPath: plot)
         }
         try sink.close()
         try report.finish()
-    }
-
-    /// A file scored whole, or a manifest clip: its id and its part of the media.
-    struct Item {
-        let id: String?, file: String, start: Double?, end: Double?
-        var name: String { id ?? file }
-    }
-
-    static func probabilities(_ logits: [Float], _ embedding: [Float], head: CalibrationHead?) -> [Double] {
-        guard let h = head else { return Softmax.probabilities(logits).map(Double.init) }
-        return h.probabilities([(h.features == "embedding" ? embedding : logits).map(Double.init)])[0]
-    }
-
-    /// Rows `file,start_s,end_s,[speaker,]label,p_*` per speech segment; a file without speech gets one
-    /// `no-speech` row with empty probabilities (and a note on stderr) instead of an emotion.
-    func runSegments(_ spec: String, runner: StudentRunner, head: CalibrationHead?, classes: [String]) throws {
-        let listed = try spec == "vad" ? nil : inputs.map { try SegmentList.read(spec, recording: $0) }
-        let withSpeaker = listed?.contains { $0.contains { $0.speaker != nil } } ?? false
-        let sink = OutputSink(path: out)
-        sink.write("file,start_s,end_s," + (withSpeaker ? "speaker," : "") + "label," + classes.map { "p_\($0)" }.joined(separator: ",") + "\n")
-        var report = BatchReport("predict")
-        for (i, file) in inputs.enumerated() { do {
-            let stream = file == "-" ? AudioStream(rawPCM16: .standardInput) : try AudioStream(path: file)
-            var found = 0
-            let seconds = try SegmentedPrediction.run(stream, runner: runner, source: listed.map { .list($0[i]) } ?? .vad(VADConfig())) { seg, l, e in
-                let p = Self.probabilities(l, e, head: head)
-                let best = p.indices.max { p[$0] < p[$1] }!
-                var row = [CSV.escape(file), String(format: "%.2f", seg.start), String(format: "%.2f", seg.end)]
-                if withSpeaker { row.append(CSV.escape(seg.speaker ?? "")) }
-                sink.write((row + [classes[best]] + p.map { String(format: "%.5f", $0) }).joined(separator: ",") + "\n")
-                found += 1
-            }
-            if found == 0 {
-                FileHandle.standardError.write(Data("\(file): no speech found (\(String(format: "%.2f", seconds)) s of silence or noise): no emotion predicted\n".utf8))
-                var row = [CSV.escape(file), "0.00", String(format: "%.2f", seconds)]
-                if withSpeaker { row.append("") }
-                sink.write((row + ["no-speech"] + classes.map { _ in "" }).joined(separator: ",") + "\n")
-            }
-            report.succeeded()
-        } catch { report.skip(file, error) } }  // one bad recording does not stop the batch
-        try sink.close()
-        try report.finish()
-    }
-
-    func readAllStdin() -> [Float] {
-        let d = FileHandle.standardInput.readDataToEndOfFile()
-        return d.withUnsafeBytes { $0.bindMemory(to: Int16.self).map { Float(Int16(littleEndian: $0)) / 32768 } }
     }
 }
 
