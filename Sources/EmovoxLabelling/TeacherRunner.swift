@@ -25,6 +25,8 @@ public struct TeacherRun {
     /// envelope at the best lag; absent for tracks too short to score).
     public var syncScore: Float?
     public var trackSync: [Int: Float] = [:]
+    /// Per track the mouth motion, and the speech envelope it was matched to (for analysis of the scores).
+    public var syncSeries: (mouth: [Int: [Float]], envelope: [Float])? = nil
     /// Images of a batch that could not be read (skipped): the file and why.
     public var failed: [(file: String, reason: String)] = []
 
@@ -225,6 +227,7 @@ public final class TeacherRunner {
             let envelope = try Soundtrack.envelope(audio, start: start, end: end, binsPerSecond: rate)
             guard envelope.contains(where: { $0 > 1e-5 }) else { throw EmovoxError("silent soundtrack: no speech to match a face to", file: audio) }
             let lag = Int((sync.maxLagSeconds * rate).rounded(.down))
+            run.syncSeries = (Dictionary(uniqueKeysWithValues: linker.tracks.indices.map { ($0, mouths.motion($0)) }), envelope)
             for t in linker.tracks.indices {
                 if let s = AudioVisualSync.score(motion: mouths.motion(t), envelope: envelope, maxLag: lag, minFrames: sync.minFrames) {
                     run.trackSync[t] = s.score

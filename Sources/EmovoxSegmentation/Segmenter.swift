@@ -13,6 +13,10 @@ public struct SegmentOptions {
     public var vad: VADConfig = {
         var c = VADConfig()
         c.minPauseSeconds = 0.5   // a breath between phrases does not end an utterance
+        // A recording that opens with speech has no quiet frame in a 3 s warm-up: its floor would sit on the quiet
+        // syllables and cut them off. Ten seconds usually hold a pause; the 5th percentile finds it.
+        c.warmupSeconds = 10
+        c.floorPercentile = 0.05
         return c
     }()
     /// Frames are compared at this rate for shot cuts; faces are searched every `detectEvery`-th of them
