@@ -7,8 +7,10 @@ import EmovoxVision
 public enum Labelling {
     public struct Summary {
         public var labelled = 0, skippedDone = 0, failed: [(String, String)] = [], noFaces = 0, noMedia = 0
-        /// Clips dropped by `minSync`: no track's mouth followed the speech well enough (score, nil = none scored).
-        public var noSpeaker: [(clip: String, score: Float?)] = []
+        /// Clips dropped by `minSync`: no track's mouth followed the speech well enough (the score, or why none).
+        public var noSpeaker: [(clip: String, why: String)] = []
+        /// Clips labelled with the longest track because their soundtrack could not be matched (without `minSync`).
+        public var unmatched: [(clip: String, why: String)] = []
     }
 
     /// `sync`: match a video clip's faces to its soundtrack (`clip.audio`, the same time line) to find the speaker.
@@ -29,8 +31,11 @@ public enum Labelling {
                 let isVideo = clip.faces == nil && VideoReader.isVideo(source)
                 let run = try runner.run(source, start: clip.start ?? 0, end: clip.end, audio: sync && isVideo ? clip.audio : nil)
                 if let minSync, isVideo, !((run.syncScore ?? -.infinity) >= minSync) {
-                    summary.noSpeaker.append((clip.id, run.syncScore)); continue
+                    let why = run.syncScore.map { String(format: "sync score %.2f < %.2f", $0, minSync) }
+                        ?? run.syncProblem ?? (run.results.isEmpty ? "no face" : "no face track long enough to score")
+                    summary.noSpeaker.append((clip.id, "no confident speaker: " + why)); continue
                 }
+                if let problem = run.syncProblem { summary.unmatched.append((clip.id, problem)) }
                 let faces = run.speakingResults
                 if faces.isEmpty { summary.noFaces += 1 }
                 try appender.append(ClipTeacherLabels(clip: clip.id, source: source, teacher: runner.teacher.name, classes: runner.teacher.labels,

@@ -27,6 +27,8 @@ public struct TeacherRun {
     public var trackSync: [Int: Float] = [:]
     /// Per track the mouth motion, and the speech envelope it was matched to (for analysis of the scores).
     public var syncSeries: (mouth: [Int: [Float]], envelope: [Float])? = nil
+    /// Why the soundtrack could not be matched to the faces (no audio stream, silent…), when it was asked to be.
+    public var syncProblem: String?
     /// Images of a batch that could not be read (skipped): the file and why.
     public var failed: [(file: String, reason: String)] = []
 
@@ -223,21 +225,29 @@ public final class TeacherRunner {
         let longest = linker.tracks.indices.max { (linker.counts[$0], linker.tracks[$0].meanArea) < (linker.counts[$1], linker.tracks[$1].meanArea) }
         var run = TeacherRun(results: results, framesSampled: sampled, framesWithoutFace: without, speakingTrack: longest)
         if let audio, !linker.tracks.isEmpty {
-            let rate = fps * Double(every)
-            let envelope = try Soundtrack.envelope(audio, start: start, end: end, binsPerSecond: rate)
-            guard envelope.contains(where: { $0 > 1e-5 }) else { throw EmovoxError("silent soundtrack: no speech to match a face to", file: audio) }
-            let lag = Int((sync.maxLagSeconds * rate).rounded(.down))
-            run.syncSeries = (Dictionary(uniqueKeysWithValues: linker.tracks.indices.map { ($0, mouths.motion($0)) }), envelope)
-            for t in linker.tracks.indices {
-                if let s = AudioVisualSync.score(motion: mouths.motion(t), envelope: envelope, maxLag: lag, minFrames: sync.minFrames) {
-                    run.trackSync[t] = s.score
-                }
-            }
-            if let best = run.trackSync.max(by: { ($0.value, -$0.key) < ($1.value, -$1.key) }) {
-                run.speakingTrack = best.key; run.syncScore = best.value
+            do { try matchSpeaker(&run, mouths: mouths, audio: audio, start: start, end: end, rate: fps * Double(every)) } catch {
+                // A soundtrack that cannot be matched leaves the longest track as the speaker, with the reason.
+                run.syncProblem = BatchReport.reason(error, item: audio)
             }
         }
         return run
+    }
+
+    /// The speaking track by audio-visual sync: every track's mouth motion against the soundtrack's envelope.
+    func matchSpeaker(_ run: inout TeacherRun, mouths: MouthMotionTracker, audio: String, start: Double, end: Double?, rate: Double) throws {
+        let envelope = try Soundtrack.envelope(audio, start: start, end: end, binsPerSecond: rate)
+        guard envelope.contains(where: { $0 > 1e-5 }) else { throw EmovoxError("silent soundtrack: no speech to match a face to", file: audio) }
+        let lag = Int((sync.maxLagSeconds * rate).rounded(.down))
+        let tracks = Array(mouths.series.keys)
+        run.syncSeries = (Dictionary(uniqueKeysWithValues: tracks.map { ($0, mouths.motion($0)) }), envelope)
+        for t in tracks {
+            if let s = AudioVisualSync.score(motion: mouths.motion(t), envelope: envelope, maxLag: lag, minFrames: sync.minFrames) {
+                run.trackSync[t] = s.score
+            }
+        }
+        if let best = run.trackSync.max(by: { ($0.value, -$0.key) < ($1.value, -$1.key) }) {
+            run.speakingTrack = best.key; run.syncScore = best.value
+        }
     }
 
     /// VoxCeleb1 face-track file beside its video: crop the listed boxes (every 6th frame at 25 fps), no detection.

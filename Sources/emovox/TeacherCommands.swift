@@ -142,9 +142,8 @@ struct LabelCommand: ParsableCommand {
         var report = BatchReport("label")
         report.succeeded(s.labelled + s.skippedDone + s.noMedia)
         for (id, why) in s.failed { report.skip(id, why) }
-        for (id, score) in s.noSpeaker {
-            report.skip(id, "no confident speaker: sync score \(score.map { String(format: "%.2f", $0) } ?? "none (no track long enough)") < --min-sync \(minSync ?? 0)")
-        }
+        for (id, why) in s.noSpeaker { report.skip(id, why) }
+        for (id, why) in s.unmatched { report.warn(id, "speaking face not matched to the soundtrack (longest track taken): \(why)") }
         try report.finish()
     }
 }

@@ -141,10 +141,18 @@ final class SoundtrackCaseTests: XCTestCase {
         let short = r.manifest.clips.filter { $0.id.hasPrefix("short/") }
         XCTAssertFalse(short.isEmpty)
         XCTAssertTrue(short.allSatisfy { $0.end! <= 5.2 }, "\(short)")  // 5 s and the AAC frame that ends it
-        // Labelling with the soundtrack: the silent one cannot match a face, the one without audio has no soundtrack.
+        // Labelling with the soundtrack: the silent one cannot match a face, the one without audio has no soundtrack;
+        // both keep the longest track and say why, and --min-sync drops them with that reason.
         let runner = try TeacherRunner.defaultTeacher(dir: teacher)
-        XCTAssertThrowsError(try runner.runVideo(tmp + "/silent.mp4", audio: tmp + "/silent.mp4")) { XCTAssertTrue("\($0)".contains("silent soundtrack")) }
-        XCTAssertThrowsError(try runner.runVideo(tmp + "/noaudio.mp4", audio: tmp + "/noaudio.mp4")) { XCTAssertTrue("\($0)".contains("no audio stream")) }
+        let silent = try runner.runVideo(tmp + "/silent.mp4", audio: tmp + "/silent.mp4")
+        XCTAssertTrue(silent.syncProblem?.contains("silent soundtrack") == true, "\(silent.syncProblem ?? "-")")
+        XCTAssertNil(silent.syncScore)
+        XCTAssertNotNil(silent.speakingTrack)
+        let none = try runner.runVideo(tmp + "/noaudio.mp4", audio: tmp + "/noaudio.mp4")
+        XCTAssertTrue(none.syncProblem?.contains("no audio stream") == true, "\(none.syncProblem ?? "-")")
+        let s = try Labelling.run(manifest: Manifest(clips: Array(clips.prefix(2))), runner: runner, out: tmp + "/labels.jsonl", minSync: 0.1)
+        XCTAssertEqual(s.noSpeaker.map(\.clip), ["noaudio", "silent"])
+        XCTAssertTrue(s.noSpeaker.allSatisfy { $0.why.hasPrefix("no confident speaker: ") }, "\(s.noSpeaker)")
     }
 
     /// A part of a video is labelled from a seek: the frames of [0.96, 2.88) s are the whole video's frames 4…11
