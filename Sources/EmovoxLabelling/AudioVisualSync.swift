@@ -64,8 +64,8 @@ public enum Soundtrack {
 
 /// Model-free audio-visual synchrony: how well a face's mouth motion follows the speech envelope.
 public enum AudioVisualSync {
-    /// Decoding rate of the mouth motion (a multiple of the teacher's 25/6 fps, so the teacher's frames are every
-    /// `detectEvery`-th decoded frame), and the lags searched.
+    /// Decoding rate of the mouth motion (an odd multiple of the teacher's 25/6 fps, so the teacher's frames are every
+    /// `detectEvery`-th decoded frame and the very pictures it sees at 25/6 fps), and the lags searched.
     public struct Options: Sendable {
         public var detectEvery = 3
         public var maxLagSeconds = 0.2

@@ -202,10 +202,13 @@ public final class TeacherRunner {
             for (k, l) in logits.enumerated() { results[results.count - logits.count + k].logits = l }
             pending.removeAll(keepingCapacity: true)
         }
+        // FFmpeg's fps filter gives output frame i the last input frame before (i + ½) / rate: at `every` times the
+        // rate, frame i·every + (every − 1)/2 is the teacher's frame i, the same picture as decoding at `fps` (odd `every`).
+        let phase = (every - 1) / 2
         try VideoReader.frames(path, fps: fps * Double(every), start: start, end: end) { n, _, img in
             if every > 1 { mouths.push(img) }
-            guard n % every == 0 else { return }
-            let i = n / every, t = Double(i) / fps
+            guard n >= phase, (n - phase) % every == 0 else { return }
+            let i = (n - phase) / every, t = Double(i) / fps
             sampled += 1
             let tracked = fullDetectionInterval > 1 && i % fullDetectionInterval != 0 && !previous.isEmpty
             let boxes = (tracked ? detectNear(previous, in: img) : nil) ?? detector.detect(img, options: detection)

