@@ -100,7 +100,7 @@ let package = Package(
         .target(name: "EmovoxExport",
                 dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxModels", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 swiftSettings: optimise),
-        .target(name: "EmovoxSegmentation", dependencies: ["EmovoxCore", "EmovoxAudio"], swiftSettings: optimise),
+        .target(name: "EmovoxSegmentation", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxData", "EmovoxLabelling"], swiftSettings: optimise),
         .executableTarget(name: "emovox",
                           dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData", "EmovoxEval",
                                          "EmovoxReport", "EmovoxLabelling", "EmovoxAudioStore", "EmovoxDistill", "EmovoxInference", "EmovoxAnalysis",
@@ -126,7 +126,7 @@ let package = Package(
         .testTarget(name: "EmovoxReliabilityTests", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels",
                                                                   "EmovoxData", "EmovoxLabelling"]),
         .testTarget(name: "EmovoxExportTests", dependencies: ["EmovoxExport", "EmovoxVision", "EmovoxTeacherTraining"]),
-        .testTarget(name: "EmovoxSegmentationTests", dependencies: ["EmovoxSegmentation", "EmovoxInference"]),
+        .testTarget(name: "EmovoxSegmentationTests", dependencies: ["EmovoxSegmentation", "EmovoxInference"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmovoxInferenceTests", dependencies: ["EmovoxInference"]),
     ],
     swiftLanguageModes: [.v5]

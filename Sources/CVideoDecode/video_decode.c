@@ -178,6 +178,15 @@ int emv_video_next(emv_video *v, emv_frame *out, char *err, int errlen) {
     }
 }
 
+int emv_video_seek(emv_video *v, double seconds) {
+    if (v->graph || v->decoder_done) return -1;
+    AVStream *st = v->format->streams[v->stream];
+    int64_t ts = v->start + av_rescale_q((int64_t)(seconds * AV_TIME_BASE), AV_TIME_BASE_Q, st->time_base);
+    if (av_seek_frame(v->format, v->stream, ts, AVSEEK_FLAG_BACKWARD) < 0) return -1;
+    avcodec_flush_buffers(v->codec);
+    return 0;
+}
+
 int emv_video_frame_rate(const emv_video *v, int *num, int *den) {
     AVRational r = av_guess_frame_rate(v->format, v->format->streams[v->stream], NULL);
     if (r.num <= 0 || r.den <= 0) return -1;

@@ -13,12 +13,18 @@ public struct ClipTeacherLabels: Codable {
     public var maxLogits: [Float]
     public var framesSampled: Int
     public var framesWithoutFace: Int
+    /// The face track taken as the speaker, its audio-visual synchrony score, and every scored track's (by track
+    /// id) — present when the clip's soundtrack was matched to its faces; older files load without them.
+    public var speakingTrack: Int?
+    public var syncScore: Float?
+    public var trackSync: [String: Float]?
 
     public init(clip: String, source: String, teacher: String, classes: [String], times: [Double], logits: [[Float]],
-                framesSampled: Int, framesWithoutFace: Int) {
+                framesSampled: Int, framesWithoutFace: Int, speakingTrack: Int? = nil, syncScore: Float? = nil, trackSync: [String: Float]? = nil) {
         self.clip = clip; self.source = source; self.teacher = teacher; self.classes = classes
         self.times = times; self.logits = logits
         self.framesSampled = framesSampled; self.framesWithoutFace = framesWithoutFace
+        self.speakingTrack = speakingTrack; self.syncScore = syncScore; self.trackSync = trackSync
         maxLogits = DistillationTarget.maxPool(logits, classes: classes.count)
     }
 

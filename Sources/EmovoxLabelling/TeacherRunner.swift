@@ -19,8 +19,17 @@ public struct TeacherRun {
     public var results: [FaceFrameResult]
     public var framesSampled: Int
     public var framesWithoutFace: Int
-    /// Track id of the speaking face (longest track), when tracks were formed.
+    /// Track id of the speaking face (best audio-visual sync when the soundtrack was given, else the longest
+    /// track), when tracks were formed.
     public var speakingTrack: Int?
+    /// The speaking track's synchrony score, and every scored track's (Pearson r of mouth motion and speech
+    /// envelope at the best lag; absent for tracks too short to score).
+    public var syncScore: Float?
+    public var trackSync: [Int: Float] = [:]
+    /// Per track the mouth motion, and the speech envelope it was matched to (for analysis of the scores).
+    public var syncSeries: (mouth: [Int: [Float]], envelope: [Float])? = nil
+    /// Why the soundtrack could not be matched to the faces (no audio stream, silent…), when it was asked to be.
+    public var syncProblem: String?
     /// Images of a batch that could not be read (skipped): the file and why.
     public var failed: [(file: String, reason: String)] = []
 
@@ -42,6 +51,8 @@ public final class TeacherRunner {
     public var jitterSeed: UInt64 = 0
     /// The clip being labelled (set per clip by `Labelling.run`).
     public var jitterClip = ""
+    /// How the speaking face is matched to the soundtrack (videos run with `audio`).
+    public var sync = AudioVisualSync.Options()
 
     public init(teacher: FaceTeacher, cascadePath: String) throws {
         self.teacher = teacher
@@ -77,12 +88,14 @@ public final class TeacherRunner {
 
     /// `crops`: treat images as ready face crops (no detection); folders are read in name order.
     /// `progress(done, total)` follows the images of a folder.
-    public func run(_ input: String, crops: Bool = false, progress: (Int, Int) -> Void = { _, _ in }) throws -> TeacherRun {
+    /// `start`/`end`/`audio`: a video's part and its soundtrack (see `runVideo`).
+    public func run(_ input: String, crops: Bool = false, start: Double = 0, end: Double? = nil, audio: String? = nil,
+                    progress: (Int, Int) -> Void = { _, _ in }) throws -> TeacherRun {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: input, isDirectory: &isDir) else { throw EmovoxError("no such file or folder", file: input) }
         if isDir.boolValue { return try runFolder(input, crops: crops, progress: progress) }
         if input.lowercased().hasSuffix(".txt") { return try runTrackFile(input) }
-        if VideoReader.isVideo(input) { return try runVideo(input) }
+        if VideoReader.isVideo(input) { return try runVideo(input, start: start, end: end, audio: audio) }
         if ImageIO.isImage(input) { return try runImages([input], crops: crops) }
         throw EmovoxError("not an image, video, face-track file or folder", file: input)
     }
@@ -165,29 +178,75 @@ public final class TeacherRunner {
         return found
     }
 
-    /// Video: frames at `fps`, Haar detection (tracked between full searches), IoU tracks; every face is scored
-    /// and the speaking track marked.
-    func runVideo(_ path: String) throws -> TeacherRun {
-        var observations: [[FaceObservation]] = [], frames: [Int: GrayImage] = [:], without = 0
+    /// Crops waiting for the teacher: scored in batches as they fill, so a long video never holds its frames.
+    static let cropBatch = 256
+
+    /// Video over [start, end) seconds of the media (times relative to `start`): frames at `fps`, Haar detection
+    /// (tracked between full searches), tracks linked as frames arrive, each face cropped at once and scored in
+    /// batches — memory is bounded by the batch, not the video's length. With `audio` (the clip's soundtrack, same
+    /// time line) frames are decoded `sync.detectEvery` times denser for the mouth motion of every track, and the
+    /// speaking track is the one whose mouth follows the speech best (`AudioVisualSync`); without it, the longest track.
+    public func runVideo(_ path: String, start: Double = 0, end: Double? = nil, audio: String? = nil) throws -> TeacherRun {
+        var results: [FaceFrameResult] = [], pending: [GrayImage] = [], without = 0, sampled = 0
         var previous: [Box] = []
-        let n = try VideoReader.frames(path, fps: fps, maxHeight: maxFrameHeight) { i, t, img in
+        var linker = FaceTracker.Linker(keepObservations: false)
+        let every = audio == nil ? 1 : sync.detectEvery
+        var mouths = MouthMotionTracker(detectEvery: every)
+        func flush() {
+            guard !pending.isEmpty else { return }
+            let logits = score(pending)
+            for (k, l) in logits.enumerated() { results[results.count - logits.count + k].logits = l }
+            pending.removeAll(keepingCapacity: true)
+        }
+        // FFmpeg's fps filter gives output frame i the last input frame before (i + ½) / rate: at `every` times the
+        // rate, frame i·every + (every − 1)/2 is the teacher's frame i, the same picture as decoding at `fps` (odd `every`).
+        let phase = (every - 1) / 2
+        try VideoReader.frames(path, fps: fps * Double(every), start: start, end: end, maxHeight: maxFrameHeight) { n, _, img in
+            if every > 1 { mouths.push(img) }
+            guard n >= phase, (n - phase) % every == 0 else { return }
+            let i = (n - phase) / every, t = Double(i) / fps
+            sampled += 1
             let tracked = fullDetectionInterval > 1 && i % fullDetectionInterval != 0 && !previous.isEmpty
             let boxes = (tracked ? detectNear(previous, in: img) : nil) ?? detector.detect(img, options: detection)
             previous = boxes
             if boxes.isEmpty { without += 1 }
-            observations.append(boxes.map { FaceObservation(frame: i, time: t, box: $0) })
-            if !boxes.isEmpty { frames[i] = img }
+            let observations = boxes.map { FaceObservation(frame: i, time: t, box: $0) }
+            let ids = linker.push(observations)
+            for (o, track) in zip(observations, ids) {
+                pending.append(faceCrop(img, box: o.box, frame: i, track: track))
+                results.append(FaceFrameResult(source: path, frame: i, time: t, track: track, box: o.box, logits: []))
+            }
+            if every > 1 { mouths.detected(Dictionary(zip(ids, boxes), uniquingKeysWith: { a, _ in a })) }
+            if pending.count >= Self.cropBatch { flush() }
         }
-        let tracks = FaceTracker.link(observations)
-        var results: [FaceFrameResult] = [], faces: [GrayImage] = []
-        for tr in tracks { for o in tr.observations {
-            faces.append(faceCrop(frames[o.frame]!, box: o.box, frame: o.frame, track: tr.id))
-            results.append(FaceFrameResult(source: path, frame: o.frame, time: o.time, track: tr.id, box: o.box, logits: []))
-        } }
-        let logits = score(faces)
-        for i in results.indices { results[i].logits = logits[i] }
+        flush()
         results.sort { ($0.frame, $0.track) < ($1.frame, $1.track) }
-        return TeacherRun(results: results, framesSampled: n, framesWithoutFace: without, speakingTrack: FaceTracker.speakingTrack(tracks)?.id)
+        let longest = linker.tracks.indices.max { (linker.counts[$0], linker.tracks[$0].meanArea) < (linker.counts[$1], linker.tracks[$1].meanArea) }
+        var run = TeacherRun(results: results, framesSampled: sampled, framesWithoutFace: without, speakingTrack: longest)
+        if let audio, !linker.tracks.isEmpty {
+            do { try matchSpeaker(&run, mouths: mouths, audio: audio, start: start, end: end, rate: fps * Double(every)) } catch {
+                // A soundtrack that cannot be matched leaves the longest track as the speaker, with the reason.
+                run.syncProblem = BatchReport.reason(error, item: audio)
+            }
+        }
+        return run
+    }
+
+    /// The speaking track by audio-visual sync: every track's mouth motion against the soundtrack's envelope.
+    func matchSpeaker(_ run: inout TeacherRun, mouths: MouthMotionTracker, audio: String, start: Double, end: Double?, rate: Double) throws {
+        let envelope = try Soundtrack.envelope(audio, start: start, end: end, binsPerSecond: rate)
+        guard envelope.contains(where: { $0 > 1e-5 }) else { throw EmovoxError("silent soundtrack: no speech to match a face to", file: audio) }
+        let lag = Int((sync.maxLagSeconds * rate).rounded(.down))
+        let tracks = Array(mouths.series.keys)
+        run.syncSeries = (Dictionary(uniqueKeysWithValues: tracks.map { ($0, mouths.motion($0)) }), envelope)
+        for t in tracks {
+            if let s = AudioVisualSync.score(motion: mouths.motion(t), envelope: envelope, maxLag: lag, minFrames: sync.minFrames) {
+                run.trackSync[t] = s.score
+            }
+        }
+        if let best = run.trackSync.max(by: { ($0.value, -$0.key) < ($1.value, -$1.key) }) {
+            run.speakingTrack = best.key; run.syncScore = best.value
+        }
     }
 
     /// VoxCeleb1 face-track file beside its video: crop the listed boxes (every 6th frame at 25 fps), no detection.

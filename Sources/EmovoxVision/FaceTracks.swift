@@ -21,22 +21,41 @@ public enum FaceTracker {
     /// Greedy linking: each detection joins the live track whose last box overlaps it most (IoU ≥ threshold,
     /// at most `maxGap` sampled frames ago); otherwise it starts a new track.
     public static func link(_ detections: [[FaceObservation]], iouThreshold: Double = 0.3, maxGap: Int = 2) -> [FaceTrack] {
-        var tracks: [FaceTrack] = []
-        for frameDets in detections {
-            var taken = Set<Int>()
-            for det in frameDets.sorted(by: { $0.box.area > $1.box.area }) {
+        var linker = Linker(iouThreshold: iouThreshold, maxGap: maxGap, keepObservations: true)
+        for frameDets in detections { _ = linker.push(frameDets) }
+        return linker.tracks
+    }
+
+    /// `link` one sampled frame at a time, for streams too long to hold every detection: `push` says which track
+    /// each detection joined. With `keepObservations` false a track keeps only its last observation (and a count).
+    public struct Linker {
+        public let iouThreshold: Double, maxGap: Int, keepObservations: Bool, firstId: Int
+        public private(set) var tracks: [FaceTrack] = []
+        /// Detections per track (all of them, even when observations are not kept).
+        public private(set) var counts: [Int] = []
+
+        /// `firstId`: the id of the first new track (ids go on from it, so a restarted linker's ids stay unique).
+        public init(iouThreshold: Double = 0.3, maxGap: Int = 2, keepObservations: Bool = true, firstId: Int = 0) {
+            self.iouThreshold = iouThreshold; self.maxGap = maxGap; self.keepObservations = keepObservations; self.firstId = firstId
+        }
+
+        /// The track id of each detection (`firstId` + its index in `tracks`) of one frame (frames pushed in order), in the order given.
+        public mutating func push(_ frameDets: [FaceObservation]) -> [Int] {
+            var taken = Set<Int>(), ids = [Int](repeating: -1, count: frameDets.count)
+            for (k, det) in frameDets.enumerated().sorted(by: { $0.element.box.area > $1.element.box.area }) {
                 var best = -1, bestIoU = iouThreshold
                 for (i, t) in tracks.enumerated() where !taken.contains(i) {
                     guard let last = t.observations.last, det.frame - last.frame <= maxGap + 1, det.frame > last.frame else { continue }
                     let iou = last.box.iou(det.box)
                     if iou >= bestIoU { best = i; bestIoU = iou }
                 }
-                if best >= 0 { tracks[best].observations.append(det); taken.insert(best) } else {
-                    tracks.append(FaceTrack(id: tracks.count, observations: [det])); taken.insert(tracks.count - 1)
-                }
+                if best < 0 { tracks.append(FaceTrack(id: firstId + tracks.count, observations: [])); counts.append(0); best = tracks.count - 1 }
+                if !keepObservations { tracks[best].observations.removeAll(keepingCapacity: true) }
+                tracks[best].observations.append(det); counts[best] += 1
+                taken.insert(best); ids[k] = tracks[best].id
             }
+            return ids
         }
-        return tracks
     }
 
     /// The speaking face by default: the longest track, ties broken by the larger mean area.

@@ -14,11 +14,15 @@ public enum VideoReader {
     /// a constant rate: frame k sits at k / rate, which is what VoxCeleb track files' frame numbers assume).
     /// Returns the number of frames read. The frames are those of `ffmpeg -i path -vf fps=FPS,format=rgb24`
     /// (a test compares them byte for byte), decoded in-process one frame ahead on a background thread, so
-    /// decoding overlaps the caller's work on the frame before. Frames taller than `maxHeight` are scaled down
+    /// decoding overlaps the caller's work on the frame before.
+    ///
+    /// `start`/`end` (seconds in the media) read a part only: the decoder seeks to the key frame before `start`, and
+    /// times and indices count from the first frame at or after `start`. Frames taller than `maxHeight` are scaled down
     /// (aspect kept) by libav after the frame sampling and before the colour conversion, so a 1080p video is
     /// converted and searched at that height; frames no taller pass through untouched.
     @discardableResult
-    public static func frames(_ path: String, fps: Double? = paperFPS, maxHeight: Int? = nil, _ body: (Int, Double, GrayImage) throws -> Void) throws -> Int {
+    public static func frames(_ path: String, fps: Double? = paperFPS, start: Double = 0, end: Double? = nil, maxHeight: Int? = nil,
+                              _ body: (Int, Double, GrayImage) throws -> Void) throws -> Int {
         guard FileManager.default.fileExists(atPath: path) else { throw EmovoxError("no such file", file: path) }
         let decoder = try VideoDecoder(path)
         let rate: Double, sampling: String
@@ -26,7 +30,12 @@ public enum VideoReader {
             guard let r = decoder.frameRate else { throw EmovoxError("unknown frame rate", file: path) }
             rate = Double(r.num) / Double(r.den); sampling = "fps=\(r.num)/\(r.den)"
         }
-        try decoder.setFilters(sampling + (maxHeight.map { scaling(toHeight: $0) } ?? "") + ",format=rgb24")
+        var filters = [sampling + (maxHeight.map { scaling(toHeight: $0) } ?? ""), "format=rgb24"]
+        if start > 0 || end != nil {
+            if start > 0 { decoder.seek(to: start) }
+            filters.insert("trim=start=\(start)" + (end.map { ":end=\($0)" } ?? "") + ",setpts=PTS-STARTPTS", at: 0)
+        }
+        try decoder.setFilters(filters.joined(separator: ","))
         let ahead = Prefetcher<GrayImage?>(count: .max, depth: 2) { _ in try decoder.next() }
         defer { ahead.cancel() }
         var index = 0
@@ -34,7 +43,7 @@ public enum VideoReader {
             try body(index, Double(index) / rate, frame)
             index += 1
         }
-        if index == 0 { throw EmovoxError("no video frame could be decoded", file: path) }
+        if index == 0 { throw EmovoxError(start > 0 || end != nil ? "no video frame between \(start) s and \(end.map { "\($0) s" } ?? "the end")" : "no video frame could be decoded", file: path) }
         return index
     }
 
@@ -67,6 +76,10 @@ public final class VideoDecoder {
         var n: Int32 = 0, d: Int32 = 0
         return emv_video_frame_rate(handle, &n, &d) == 0 ? (Int(n), Int(d)) : nil
     }
+
+    /// Jumps to the key frame at or before `seconds`, before the first `next()`; a file that cannot seek is read from
+    /// its beginning (the caller's filters drop the frames before the start either way).
+    public func seek(to seconds: Double) { _ = emv_video_seek(handle, seconds) }
 
     /// The FFmpeg filtergraph every frame passes through; it must end in rgb24. Set once, before `next()`.
     public func setFilters(_ filters: String) throws {

@@ -13,7 +13,7 @@ extension SpeakerRule: ExpressibleByArgument {
 
 struct CorpusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "corpus", abstract: "Build and inspect corpus manifests.",
-                                                    subcommands: [Scan.self, Info.self, Pack.self, PackMerge.self])
+                                                    subcommands: [Scan.self, Segment.self, Info.self, Pack.self, PackMerge.self])
 
     struct Scan: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Scan a corpus folder into a manifest, optionally with identity splits.")
@@ -26,12 +26,15 @@ struct CorpusCommand: ParsableCommand {
         @Option(help: "Held-out (unheard) speakers: a count (default 4, at most half the speakers) or a fraction, e.g. 0.2.") var unheard: String?
         @Option(help: "Fraction of each remaining speaker's clips held out as 'heard'.") var heard: Double = 0.2
         @Option(help: "Seed for the splits.") var seed: UInt64 = 0
+        @Flag(help: "Cut long recordings into utterance clips (as `corpus segment`).") var segment = false
+        @OptionGroup var segmenting: SegmentingOptions
 
         func run() throws {
             // Unreadable clips (a video without sound, a broken WAV header) are reported and left out.
             var report = BatchReport("corpus scan")
             var m = try CorpusScan.scan(root, format: format, speaker: speaker, report: &report)
             guard !m.clips.isEmpty else { try report.finish(); return }
+            if segment { m = try segmenting.segment(m, report: &report) }
             if split { m = try Splitter.assign(m, unheard: try unheard.map(UnheardSpec.init) ?? .standard, heardFraction: heard, seed: seed) }
             try m.write(out)
             print(m.summary(name: out))

@@ -129,6 +129,8 @@ struct LabelCommand: ParsableCommand {
     @Option(help: "Corpus format when not a manifest.") var format: CorpusFormat = .auto
     @Flag(help: "Jitter the teacher's face crops (shift ±5 %, scale 0.95–1.05, rotation ±8°, brightness ±20), seeded per clip and frame: clips sharing a face source get different targets. Off by default.") var jitter = false
     @Option(help: "Seed of the face-crop jitter.") var jitterSeed: UInt64 = 0
+    @Flag(help: "Do not match faces to the soundtrack (the speaking face is then the longest track; frames are decoded at the teacher's rate only).") var noSync = false
+    @Option(help: "Drop (skip and list) video clips whose speaking face's audio-visual sync score is below this (Pearson r; see docs/segmentation.md).") var minSync: Float?
     @OptionGroup var teacher: TeacherOptions
 
     func run() throws {
@@ -137,12 +139,15 @@ struct LabelCommand: ParsableCommand {
         let runner = try teacher.runner()
         if jitter { runner.jitter = FaceJitter(); runner.jitterSeed = jitterSeed }
         let progress = ProgressBar("label", total: (manifest.clips.count + sh.count - 1 - sh.index) / sh.count)
-        let s = try Labelling.run(manifest: manifest, runner: runner, out: out, shard: sh) { k, _, id in progress.update(k - 1, id) }
+        if noSync && minSync != nil { throw ValidationError("--min-sync needs the sync (drop --no-sync)") }
+        let s = try Labelling.run(manifest: manifest, runner: runner, out: out, shard: sh, sync: !noSync, minSync: minSync) { k, _, id in progress.update(k - 1, id) }
         progress.update((manifest.clips.count + sh.count - 1 - sh.index) / sh.count)
         print("\(out): \(s.labelled) clips labelled, \(s.skippedDone) already done, \(s.noFaces) without any face, \(s.noMedia) audio-only (no face media), \(s.failed.count) failed")
         var report = BatchReport("label")
         report.succeeded(s.labelled + s.skippedDone + s.noMedia)
         for (id, why) in s.failed { report.skip(id, why) }
+        for (id, why) in s.noSpeaker { report.skip(id, why) }
+        for (id, why) in s.unmatched { report.warn(id, "speaking face not matched to the soundtrack (longest track taken): \(why)") }
         try report.finish()
     }
 }

@@ -27,6 +27,10 @@ int emv_video_next(emv_video *v, emv_frame *out, char *err, int errlen);
 // The stream's frame rate as the ffmpeg tool guesses it (r_frame_rate, else avg_frame_rate); -1 when unknown.
 int emv_video_frame_rate(const emv_video *v, int *num, int *den);
 
+// Jumps to the key frame at or before `seconds` (media time, as the frames' timestamps count it), before the first
+// emv_video_next; the filters then drop what precedes the wanted start. 0 on success.
+int emv_video_seek(emv_video *v, double seconds);
+
 void emv_video_close(emv_video *v);
 
 #endif

@@ -1,0 +1,143 @@
+import XCTest
+import Foundation
+import EmovoxCore
+import EmovoxUtilities
+import EmovoxAudio
+import EmovoxVision
+import EmovoxData
+@testable import EmovoxLabelling
+@testable import EmovoxSegmentation
+
+/// The kernels of segmentation and the speaking face against oracles (NumPy fixture, hand-made frames).
+final class SyncAndCutTests: XCTestCase {
+    struct Oracle: Decodable {
+        struct NCC: Decodable { var motion: [Float?]; var envelope: [Float]; var maxLag: Int; var r: [String: Double]; var bestLag: Int }
+        struct Envelope: Decodable { var head: [Int]; var count: Int; var fps: Double; var rms: [Double] }
+        var ncc: NCC
+        var envelope: Envelope
+    }
+
+    func oracle() throws -> Oracle {
+        let url = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("sync_oracle.json")
+        return try JSONDecoder().decode(Oracle.self, from: Data(contentsOf: url))
+    }
+
+    /// Normalised cross-correlation over lags, with frames without a face left out: NumPy's corrcoef per lag.
+    func testSyncScoreMatchesNumPy() throws {
+        let o = try oracle().ncc
+        let motion = o.motion.map { $0 ?? .nan }
+        for (lag, r) in o.r {
+            let one = AudioVisualSync.correlation(motion: motion, envelope: o.envelope, lag: Int(lag)!, minFrames: 5)
+            XCTAssertEqual(Double(one!), r, accuracy: 1e-5, "lag \(lag)")
+        }
+        let best = AudioVisualSync.score(motion: motion, envelope: o.envelope, maxLag: o.maxLag, minFrames: 5)!
+        XCTAssertEqual(best.lag, o.bestLag)
+        XCTAssertEqual(Double(best.score), o.r[String(o.bestLag)]!, accuracy: 1e-5)
+        // Too few paired frames, or a constant (silent) envelope: no score.
+        XCTAssertNil(AudioVisualSync.score(motion: motion, envelope: o.envelope, maxLag: 2, minFrames: 1000))
+        XCTAssertNil(AudioVisualSync.score(motion: motion, envelope: [Float](repeating: 0, count: 64), maxLag: 2, minFrames: 5))
+    }
+
+    /// The soundtrack envelope read through ffmpeg: RMS per 1/12.5 s bin of a 16-bit tone, as NumPy computes it.
+    func testSoundtrackEnvelopeMatchesNumPy() throws {
+        let o = try oracle().envelope
+        let pcm = (0..<o.count).map { i -> Int16 in
+            let t = Double(i) / 16000
+            let v = 0.5 * sin(2 * Double.pi * 220 * t) * (0.2 + 0.8 * abs(sin(2 * Double.pi * 1.3 * t)))
+            return Int16(max(-32768, min(32767, (v * 32767).rounded())))
+        }
+        XCTAssertEqual(pcm.prefix(100).map(Int.init), o.head)
+        let path = NSTemporaryDirectory() + "emovox-envelope-\(getpid()).wav"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try WAVReader.encode16(pcm.map { Float($0) / 32768 }, sampleRate: 16000).write(to: URL(fileURLWithPath: path))
+        let env = try Soundtrack.envelope(path, binsPerSecond: o.fps)
+        XCTAssertEqual(env.count, o.rms.count)
+        for (a, b) in zip(env, o.rms) { XCTAssertEqual(Double(a), b, accuracy: 1e-4) }
+        // A part of it: the bins of [0.4, 1.2) s are the full file's bins 6…15 (0.4 s = 5 bins in).
+        let part = try Soundtrack.envelope(path, start: 0.4, end: 1.2, binsPerSecond: o.fps)
+        for k in 1..<10 { XCTAssertEqual(Double(part[k]), o.rms[k + 5], accuracy: 2e-3, "bin \(k)") }
+    }
+
+    /// Mouth motion: frames where only the lower third of the face box changes give that change's mean absolute
+    /// difference in the interpolated boxes; a change above the mouth gives none.
+    func testMouthMotionFollowsTheLowerFaceOnly() {
+        let w = 120, h = 120, box = Box(x: 30, y: 30, width: 60, height: 60)
+        func frame(mouth: UInt8, forehead: UInt8) -> GrayImage {
+            var px = [UInt8](repeating: 100, count: w * h)
+            for y in 0..<h { for x in 0..<w {
+                if x >= 42 && x < 78 && y >= 70 && y < 90 { px[y * w + x] = mouth }     // covers the mouth patch
+                if x >= 40 && x < 80 && y >= 32 && y < 50 { px[y * w + x] = forehead }
+            } }
+            return GrayImage(width: w, height: h, pixels: px)
+        }
+        var tracker = MouthMotionTracker(detectEvery: 3)
+        let frames = [frame(mouth: 100, forehead: 100), frame(mouth: 140, forehead: 100), frame(mouth: 140, forehead: 200), frame(mouth: 100, forehead: 200)]
+        for (i, f) in frames.enumerated() {
+            tracker.push(f)
+            if i % 3 == 0 { tracker.detected([7: box]) }
+        }
+        let m = tracker.motion(7)
+        XCTAssertEqual(m.count, 4)
+        XCTAssertTrue(m[0].isNaN)
+        // The patch is x 42…78, y 70…90 of the box: all of it switches between 100 and 140.
+        XCTAssertEqual(m[1], 40, accuracy: 1e-3)
+        XCTAssertEqual(m[2], 0, accuracy: 1e-3)
+        XCTAssertEqual(m[3], 40, accuracy: 1e-3)
+        XCTAssertEqual(AudioVisualSync.interpolate(Box(x: 0, y: 0, width: 10, height: 10), Box(x: 30, y: 6, width: 40, height: 10), 1.0 / 3),
+                       Box(x: 10, y: 2, width: 20, height: 10))
+    }
+
+    /// Shot cuts: a talking-head-like change (a few grey levels) is not a cut; a new scene or a blank frame is.
+    func testShotCutDetector() {
+        func image(_ f: (Int, Int) -> Int) -> GrayImage {
+            GrayImage(width: 64, height: 48, pixels: (0..<(64 * 48)).map { UInt8(max(0, min(255, f($0 % 64, $0 / 64)))) })
+        }
+        var d = ShotCutDetector()
+        XCTAssertFalse(d.push(image { x, y in x * 3 + y }).cut)                      // first frame
+        let small = d.push(image { x, y in x * 3 + y + ((x / 8 + y / 8) % 2 == 0 ? 4 : -4) })
+        XCTAssertFalse(small.cut)
+        XCTAssertEqual(small.meanAbsDifference, 4, accuracy: 0.01)
+        let scene = d.push(image { x, y in 255 - x * 3 - y })
+        XCTAssertTrue(scene.cut)
+        XCTAssertFalse(d.push(image { x, y in 255 - x * 3 - y }).cut)
+        let blank = d.push(image { _, _ in 0 })
+        XCTAssertTrue(blank.cut)
+        XCTAssertGreaterThan(blank.histogram, 0.8)
+    }
+
+    /// The cut rule: speech split at shot cuts, bounded by the face track covering it, short pieces dropped, long
+    /// ones split evenly, a break in the track ends the clip and the rest goes to the next track.
+    func testCutRule() {
+        var o = SegmentOptions()
+        o.minSeconds = 2; o.maxSeconds = 5
+        let clips = Segmenter.cut(speech: [Segment(start: 1, end: 14), Segment(start: 20, end: 21.5), Segment(start: 30, end: 40)],
+                                  shots: [4, 35], tracks: [TrackSpan(start: 0, end: 12), TrackSpan(start: 12.5, end: 16), TrackSpan(start: 28, end: 45)],
+                                  limit: 38, options: o)
+        let expected: [(Double, Double)] = [(1, 4), (4, 8), (8, 12), (30, 35), (35, 38)]
+        XCTAssertEqual(clips.count, expected.count, "\(clips)")
+        for (c, e) in zip(clips, expected) { XCTAssertEqual(c.start, e.0, accuracy: 1e-9); XCTAssertEqual(c.end, e.1, accuracy: 1e-9) }
+        // 12.5–14 is speech on the second track but shorter than 2 s; 20–21.5 has no face and is short.
+        XCTAssertTrue(Segmenter.cut(speech: [Segment(start: 0, end: 10)], shots: [], tracks: [], limit: 10, options: o).isEmpty)
+    }
+
+    /// The online linker gives the tracks the batch `link` gives.
+    func testOnlineLinkerMatchesBatchLinking() {
+        var rng = SeededRNG(seed: 5)
+        var frames: [[FaceObservation]] = []
+        for f in 0..<40 {
+            var dets: [FaceObservation] = []
+            if f % 9 != 4 { dets.append(FaceObservation(frame: f, time: Double(f), box: Box(x: 10 + rng.int(below: 4), y: 10, width: 50, height: 50))) }
+            if f > 10 && f < 30 { dets.append(FaceObservation(frame: f, time: Double(f), box: Box(x: 200 + rng.int(below: 4), y: 20, width: 40, height: 40))) }
+            frames.append(dets)
+        }
+        let batch = FaceTracker.link(frames)
+        var online = FaceTracker.Linker(keepObservations: false, firstId: 100)
+        var ids: [[Int]] = []
+        for f in frames { ids.append(online.push(f)) }
+        for t in batch { for o in t.observations {
+            let k = frames[o.frame].firstIndex { $0.box == o.box }!
+            XCTAssertEqual(ids[o.frame][k], 100 + t.id)
+        } }
+        XCTAssertEqual(online.counts, batch.map(\.observations.count))
+    }
+}
