@@ -12,7 +12,7 @@ import Foundation
 //   → EmovoxLabelling                                (the face teacher over media → per-clip labels)
 //   → EmovoxModels, EmovoxData, EmovoxEval, EmovoxReport, EmovoxAudio, EmovoxVision
 //     (EmovoxTeacherTraining: FER+ reader and face-teacher training, on Vision + Eval + Models)
-//   → EmovoxCore → CBLAS (OpenBLAS); EmovoxVision → CImageCodecs → CPNG, CJPEG (libpng, libjpeg-turbo),
+//   → EmovoxCore → EmovoxKernels (-Ounchecked) → CBLAS (OpenBLAS); EmovoxVision → CImageCodecs → CPNG, CJPEG (libpng, libjpeg-turbo),
 //   CVideoDecode (libavformat, libavcodec, libavfilter)
 
 /// Our own kernels (depthwise conv, pools, BN/ReLU, im2col, FFT, Haar) are compiled for AVX2 + FMA (LLVM's
@@ -29,16 +29,19 @@ func targetCPU() -> String? {
     return nil
     #endif
 }
-let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"] + (targetCPU().map { ["-target-cpu", $0] } ?? []),
-                                             .when(configuration: .release))]
-    + (targetCPU() == nil ? [] : [.define("EMOVOX_WIDE_SIMD", .when(configuration: .release))])
+/// Only EmovoxKernels (hot loops over raw pointers: conv, pools, BN/ReLU, FFT, Haar) is built `-Ounchecked` and for
+/// the target CPU. Everything else, above all the parsers of untrusted files, keeps the release default `-O`, where an
+/// out-of-bounds index or an overflow traps instead of reading or writing past a buffer.
+let kernelSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"] + (targetCPU().map { ["-target-cpu", $0] } ?? []),
+                                                   .when(configuration: .release))]
+let optimise: [SwiftSetting] = targetCPU() == nil ? [] : [.define("EMOVOX_WIDE_SIMD", .when(configuration: .release))]
 
 let package = Package(
     name: "emovox",
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "emovox", targets: ["emovox"]),
-        .library(name: "Emovox", targets: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData",
+        .library(name: "Emovox", targets: ["EmovoxKernels", "EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData",
                                             "EmovoxEval", "EmovoxReport", "EmovoxLabelling", "EmovoxAudioStore", "EmovoxDistill",
                                             "EmovoxInference", "EmovoxAnalysis", "EmovoxDemo", "EmovoxBench",
                                             "EmovoxTeacherTraining", "EmovoxExport", "EmovoxSegmentation"]),
@@ -62,7 +65,8 @@ let package = Package(
         // Video frames decoded and filtered in-process (libavformat/libavcodec/libavfilter): no ffmpeg process start per video.
         .target(name: "CVideoDecode", path: "Sources/CVideoDecode",
                 linkerSettings: [.linkedLibrary("avfilter"), .linkedLibrary("avformat"), .linkedLibrary("avcodec"), .linkedLibrary("avutil")]),
-        .target(name: "EmovoxCore", dependencies: ["CBLAS"], swiftSettings: optimise),
+        .target(name: "EmovoxKernels", dependencies: ["CBLAS"], swiftSettings: kernelSettings),
+        .target(name: "EmovoxCore", dependencies: ["EmovoxKernels"], swiftSettings: optimise),
         .target(name: "EmovoxAudio", dependencies: ["EmovoxCore"], swiftSettings: optimise),
         .target(name: "EmovoxVision", dependencies: ["EmovoxCore", "CImageCodecs", "CVideoDecode"], swiftSettings: optimise),
         .target(name: "EmovoxModels", dependencies: ["EmovoxCore", "CHDF5"], swiftSettings: optimise),
@@ -112,7 +116,7 @@ let package = Package(
         .testTarget(name: "EmovoxTeacherTrainingTests", dependencies: ["EmovoxTeacherTraining"], resources: [.copy("Fixtures")]),
         // Fuzzing of every parser, load-time checks, byte reproducibility and kill/resume of the built CLI.
         .testTarget(name: "EmovoxReliabilityTests", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels",
-                                                                  "EmovoxData", "EmovoxLabelling"]),
+                                                                  "EmovoxData", "EmovoxLabelling", "EmovoxAudioStore"]),
         .testTarget(name: "EmovoxExportTests", dependencies: ["EmovoxExport", "EmovoxVision", "EmovoxTeacherTraining"]),
         .testTarget(name: "EmovoxSegmentationTests", dependencies: ["EmovoxSegmentation"]),
         .testTarget(name: "EmovoxInferenceTests", dependencies: ["EmovoxInference"]),
