@@ -107,15 +107,16 @@ public final class Spectrogram {
         let n = c.fftSize, half = n / 2, length = c.windowLength
         let groups = (frames + 15) / 16
         // DC removal, dither, pre-emphasis (y[0] = x[0]); zero tail so the last group reads whole frames.
-        let mean = Float(input.reduce(0.0) { $0 + Double($1) } / Double(input.count))
         var x = [Float](repeating: 0, count: max(input.count, (groups * 16 - 1) * c.hop + length))
-        for i in input.indices { x[i] = input[i] - mean }
+        x.withUnsafeMutableBufferPointer { xb in input.withUnsafeBufferPointer { ib in
+            SpectrogramKernels.removeMean(ib.baseAddress!, count: ib.count, into: xb.baseAddress!)
+        } }
         if var rng = dither {
             for i in input.indices { x[i] += rng.normal() * c.ditherScale }
             dither = rng
         }
         if c.preemphasis != 0 {
-            for i in stride(from: input.count - 1, to: 0, by: -1) { x[i] -= c.preemphasis * x[i - 1] }
+            x.withUnsafeMutableBufferPointer { SpectrogramKernels.preemphasise($0.baseAddress!, count: input.count, coefficient: c.preemphasis) }
         }
         x.withUnsafeBufferPointer { xb in window.withUnsafeBufferPointer { wb in
             SpectrogramKernels.magnitudes(xb.baseAddress!, window: wb.baseAddress!, length: length, hop: c.hop, frames: frames,

@@ -47,6 +47,21 @@ public enum SpectrogramKernels {
         } } }
     }
 
+    /// x[i] = input[i] − mean(input) for i < count (the mean summed in Double).
+    public static func removeMean(_ input: UnsafePointer<Float>, count: Int, into x: UnsafeMutablePointer<Float>) {
+        var sum = 0.0
+        for i in 0..<count { sum += Double(input[i]) }
+        let mean = Float(sum / Double(count))
+        for i in 0..<count { x[i] = input[i] - mean }
+    }
+
+    /// Pre-emphasis in place: x[i] −= coefficient·x[i−1] for i ≥ 1 (x[0] stays), from the end so each step reads
+    /// the original x[i−1].
+    public static func preemphasise(_ x: UnsafeMutablePointer<Float>, count: Int, coefficient: Float) {
+        var i = count - 1
+        while i > 0 { x[i] -= coefficient * x[i - 1]; i -= 1 }
+    }
+
     /// (row − mean) / (std + ε), std with N−1 as MATLAB's `std`. Double sums: a row is only a few hundred values.
     public static func standardise(_ row: UnsafeMutablePointer<Float>, count: Int, epsilon: Float) {
         var s = 0.0, sq = 0.0
