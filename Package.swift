@@ -34,6 +34,7 @@ func targetCPU() -> String? {
 /// out-of-bounds index or an overflow traps instead of reading or writing past a buffer.
 let kernelSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"] + (targetCPU().map { ["-target-cpu", $0] } ?? []),
                                                    .when(configuration: .release))]
+/// The other targets: release default -O; the define only tells `emovox bench` what the kernels were built for.
 let optimise: [SwiftSetting] = targetCPU() == nil ? [] : [.define("EMOVOX_WIDE_SIMD", .when(configuration: .release))]
 
 let package = Package(
