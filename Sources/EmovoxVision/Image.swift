@@ -95,16 +95,18 @@ public enum ImageIO {
             var px = [UInt8]()
             for _ in 0..<(w * h) {
                 guard let v = token().flatMap(Int.init) else { throw EmovoxError("truncated PGM data", file: name) }
-                px.append(UInt8(min(255, v * 255 / maxv)))
+                guard (0...maxv).contains(v) else { throw EmovoxError("PGM sample \(v) outside 0…\(maxv) (the maxval)", file: name) }
+                px.append(UInt8(v * 255 / maxv))
             }
             return GrayImage(width: w, height: h, pixels: px)
         }
         i += 1  // single whitespace after maxval
         let bpp = maxv > 255 ? 2 : 1
         guard b.count >= i + w * h * bpp else { throw EmovoxError("truncated PGM data (\(b.count - i) of \(w * h * bpp) bytes)", file: name) }
-        let px = bpp == 1 ? Array(b[i..<(i + w * h)]).map { maxv == 255 ? $0 : UInt8(Int($0) * 255 / maxv) }
-                          : (0..<(w * h)).map { k in UInt8((Int(b[i + 2 * k]) << 8 | Int(b[i + 2 * k + 1])) * 255 / maxv) }
-        return GrayImage(width: w, height: h, pixels: px)
+        let samples = bpp == 1 ? b[i..<(i + w * h)].map(Int.init) : (0..<(w * h)).map { k in Int(b[i + 2 * k]) << 8 | Int(b[i + 2 * k + 1]) }
+        // A sample above the maxval is a damaged file (scaled, it would not fit a byte).
+        if let bad = samples.first(where: { $0 > maxv }) { throw EmovoxError("PGM sample \(bad) above the maxval \(maxv)", file: name) }
+        return GrayImage(width: w, height: h, pixels: samples.map { UInt8($0 * 255 / maxv) })
     }
 
     public static func encodePGM(_ img: GrayImage) -> Data {
