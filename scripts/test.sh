@@ -23,7 +23,7 @@ echo "tests: $((total - skipped - failed)) passed, $failed failed, $skipped skip
 # A short fuzz pass of every parser in a debug build under AddressSanitizer (its own scratch path, .build-asan):
 # out-of-bounds accesses through unsafe pointers and in the C shims, which the release build's checks cannot see.
 set +e
-EMOVOX_FUZZ_SCALE=${EMOVOX_FUZZ_SCALE:-0.3} bash scripts/fuzz.sh --asan
+EMOVOX_FUZZ_SCALE=${EMOVOX_FUZZ_SCALE:-1} bash scripts/fuzz.sh --asan
 asan_status=$?
 set -e
 [ "$status" -ne 0 ] && exit "$status"
