@@ -160,20 +160,15 @@ public enum Resize {
                 return (s, min(s + 1, src - 1), w0, w1)
             }
         }
-        let tx = taps(dw, img.width), ty = taps(dh, img.height)
-        var rows = [Int](repeating: 0, count: img.height * dw)
-        for y in 0..<img.height { for x in 0..<dw {
-            let (a, b, w0, w1) = tx[x]
-            rows[y * dw + x] = Int(img.pixels[y * img.width + a]) * w0 + Int(img.pixels[y * img.width + b]) * w1
-        } }
-        var out = [UInt8](repeating: 0, count: dw * dh)
-        for y in 0..<dh {
-            let (a, b, w0, w1) = ty[y]
-            for x in 0..<dw {
-                // OpenCV's vectorised vertical pass: each product pre-shifted by 4 and 16, then (v + 2) >> 2.
-                let v = (((w0 * (rows[a * dw + x] >> 4)) >> 16) + ((w1 * (rows[b * dw + x] >> 4)) >> 16) + 2) >> 2
-                out[y * dw + x] = UInt8(max(0, min(255, v)))
-            }
+        // Taps as four flat arrays per axis (source index pair, weight pair): the pixel loops run in EmovoxKernels.
+        func flat(_ t: [(Int, Int, Int, Int)]) -> [Int] { t.flatMap { [$0.0, $0.1, $0.2, $0.3] } }
+        let tx = flat(taps(dw, img.width)), ty = flat(taps(dh, img.height))
+        let out = [UInt8](unsafeUninitializedCapacity: dw * dh) { o, n in
+            img.pixels.withUnsafeBufferPointer { src in tx.withUnsafeBufferPointer { xt in ty.withUnsafeBufferPointer { yt in
+                ResizeKernels.bilinear(src.baseAddress!, width: img.width, height: img.height, columnTaps: xt.baseAddress!,
+                                       rowTaps: yt.baseAddress!, into: o.baseAddress!, width: dw, height: dh)
+            } } }
+            n = dw * dh
         }
         return GrayImage(width: dw, height: dh, pixels: out)
     }
