@@ -2,6 +2,7 @@
 # Instruction counts (valgrind --tool=callgrind) of fixed CLI workloads, for comparing two builds on a loaded
 # machine where wall-clock is noise: the same binary on the same inputs counts the same instructions.
 #   scripts/callgrind-bench.sh .build/release/emovox [.build-before/release/emovox …]
+# valgrind 3.19 cannot read the DWARF 5 of Swift 6.3 binaries: pass copies made with `strip --strip-debug`.
 # Prints one line per (workload, binary): instructions (Ir) and the best of 3 wall-clock seconds outside valgrind,
 # all on one core (taskset -c 0: one instruction stream, and less noise from the other helpers).
 # Inputs are generated (espeak-ng speech, a tiny distill run for the checkpoint); the teacher workloads need
