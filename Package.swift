@@ -14,7 +14,8 @@ import Foundation
 //   → EmovoxModels, EmovoxData, EmovoxEval, EmovoxReport, EmovoxAudio, EmovoxVision
 //     (EmovoxTeacherTraining: FER+ reader and face-teacher training, on Vision + Eval + Models)
 //   → EmovoxTraining                                 (run folder, resume file, logs, epoch order of both trainers)
-//   → EmovoxCore → CBLAS (OpenBLAS)                 (tensors, layers, optimisers, kernels, tensor files)
+//   → EmovoxCore                                     (tensors, layers, optimisers, tensor files)
+//   → EmovoxKernels (-Ounchecked) → CBLAS (OpenBLAS) (the hot loops, on pointers: conv, pools, BN/ReLU, FFT, Haar, resize)
 //   → EmovoxUtilities                                (errors, atomic writes, canonical JSON, subprocesses, progress,
 //                                                      batch reports, shared-data lookup: nothing numeric)
 //   and EmovoxVision → CImageCodecs → CPNG, CJPEG (libpng, libjpeg-turbo), CVideoDecode (libavformat, libavcodec, libavfilter)
@@ -33,16 +34,20 @@ func targetCPU() -> String? {
     return nil
     #endif
 }
-let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"] + (targetCPU().map { ["-target-cpu", $0] } ?? []),
-                                             .when(configuration: .release))]
-    + (targetCPU() == nil ? [] : [.define("EMOVOX_WIDE_SIMD", .when(configuration: .release))])
+/// Only EmovoxKernels (hot loops over raw pointers: conv, pools, BN/ReLU, FFT, Haar) is built `-Ounchecked` and for
+/// the target CPU. Everything else, above all the parsers of untrusted files, keeps the release default `-O`, where an
+/// out-of-bounds index or an overflow traps instead of reading or writing past a buffer.
+let kernelSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"] + (targetCPU().map { ["-target-cpu", $0] } ?? []),
+                                                   .when(configuration: .release))]
+/// The other targets: release default -O; the define only tells `emovox bench` what the kernels were built for.
+let optimise: [SwiftSetting] = targetCPU() == nil ? [] : [.define("EMOVOX_WIDE_SIMD", .when(configuration: .release))]
 
 let package = Package(
     name: "emovox",
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "emovox", targets: ["emovox"]),
-        .library(name: "Emovox", targets: ["EmovoxUtilities", "EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData",
+        .library(name: "Emovox", targets: ["EmovoxUtilities", "EmovoxKernels", "EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData",
                                             "EmovoxEval", "EmovoxReport", "EmovoxLabelling", "EmovoxAudioStore", "EmovoxDistill",
                                             "EmovoxInference", "EmovoxAnalysis", "EmovoxDemo", "EmovoxBench",
                                             "EmovoxTeacherTraining", "EmovoxExport", "EmovoxSegmentation", "EmovoxTraining"]),
@@ -68,7 +73,8 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("avfilter"), .linkedLibrary("avformat"), .linkedLibrary("avcodec"), .linkedLibrary("avutil")]),
         // No -Ounchecked here: nothing in it is a hot loop, and its checks should stay on.
         .target(name: "EmovoxUtilities"),
-        .target(name: "EmovoxCore", dependencies: ["EmovoxUtilities", "CBLAS"], swiftSettings: optimise),
+        .target(name: "EmovoxKernels", dependencies: ["CBLAS"], swiftSettings: kernelSettings),
+        .target(name: "EmovoxCore", dependencies: ["EmovoxUtilities", "EmovoxKernels"], swiftSettings: optimise),
         .target(name: "EmovoxAudio", dependencies: ["EmovoxCore", "CVideoDecode"], swiftSettings: optimise),
         .target(name: "EmovoxVision", dependencies: ["EmovoxCore", "CImageCodecs", "CVideoDecode"], swiftSettings: optimise),
         .target(name: "EmovoxModels", dependencies: ["EmovoxCore", "CHDF5"], swiftSettings: optimise),
@@ -124,7 +130,7 @@ let package = Package(
         .testTarget(name: "EmovoxTeacherTrainingTests", dependencies: ["EmovoxTeacherTraining"], resources: [.copy("Fixtures")]),
         // Fuzzing of every parser, load-time checks, byte reproducibility and kill/resume of the built CLI.
         .testTarget(name: "EmovoxReliabilityTests", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels",
-                                                                  "EmovoxData", "EmovoxLabelling"]),
+                                                                  "EmovoxData", "EmovoxLabelling", "EmovoxAudioStore"]),
         .testTarget(name: "EmovoxExportTests", dependencies: ["EmovoxExport", "EmovoxVision", "EmovoxTeacherTraining"]),
         .testTarget(name: "EmovoxSegmentationTests", dependencies: ["EmovoxSegmentation", "EmovoxInference"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmovoxInferenceTests", dependencies: ["EmovoxInference"]),

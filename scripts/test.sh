@@ -39,4 +39,12 @@ run_tier() {
 run_tier oracle --skip "$integration"
 [[ $fast == 1 ]] || run_tier integration --filter "$integration"
 echo "tests: $all_passed passed, $all_failed failed, $all_skipped skipped"
-exit "$status"
+[[ $fast == 1 ]] && exit "$status"
+# A short fuzz pass of every parser in a debug build under AddressSanitizer (its own scratch path, .build-asan):
+# out-of-bounds accesses through unsafe pointers and in the C shims, which the release build's checks cannot see.
+set +e
+EMOVOX_FUZZ_SCALE=${EMOVOX_FUZZ_SCALE:-1} bash scripts/fuzz.sh --asan
+asan_status=$?
+set -e
+[ "$status" -ne 0 ] && exit "$status"
+exit "$asan_status"

@@ -51,6 +51,13 @@ public enum AudioStoreFormat {
                 guard fields.count == 5, let off = Int(fields[2]), let n = Int(fields[3]), let r = Int(fields[4]), off >= 0, n > 0, r > 0, !fields[0].isEmpty else {
                     throw EmovoxError("index line \(lineNumber) is malformed (want id, file, offset, samples, rate separated by tabs)", file: name)
                 }
+                // Readers keep samples and rate as Int32 and map offset + 2·samples bytes: refuse what does not fit.
+                guard n <= Int(Int32.max), r <= Int(Int32.max), off <= Int.max - 2 * n else {
+                    throw EmovoxError("index line \(lineNumber): offset \(off), samples \(n) or rate \(r) is out of range", file: name)
+                }
+                guard !fields[1].isEmpty, !fields[1].contains("/") else {
+                    throw EmovoxError("index line \(lineNumber): the data file '\(fields[1])' is not a file name inside the store", file: name)
+                }
                 try body(Record(id: String(fields[0]), file: String(fields[1]), offset: off, samples: n, rate: r))
             }
         }

@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxUtilities
+import EmovoxKernels
 
 /// Batch normalisation over N·H·W per channel (works for [N, C] too). PyTorch semantics: training uses the
 /// biased batch variance and updates running_var with the unbiased one; momentum 0.1 (Keras 0.99 ≙ 0.01).
@@ -38,26 +39,6 @@ public final class BatchNorm: Layer {
         }
     }
 
-    /// Σa and Σa·b of a row (Σx, Σx² with b = a): eight float lanes over blocks of 1024 (short float sums,
-    /// vectorised), each block added into doubles, so a 50 000-element plane loses no more than a block's
-    /// float rounding.
-    static func sumAndDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> (Double, Double) {
-        var sum = 0.0, dot = 0.0, q = 0
-        while q < count {
-            let end = min(count, q + 1024)
-            var s8 = SIMD8<Float>(), d8 = SIMD8<Float>()
-            while q + 8 <= end {
-                let u = UnsafeRawPointer(a + q).loadUnaligned(as: SIMD8<Float>.self)
-                let v = UnsafeRawPointer(b + q).loadUnaligned(as: SIMD8<Float>.self)
-                s8 += u; d8 += u * v
-                q += 8
-            }
-            sum += Double(s8.sum()); dot += Double(d8.sum())
-            while q < end { sum += Double(a[q]); dot += Double(a[q]) * Double(b[q]); q += 1 }
-        }
-        return (sum, dot)
-    }
-
     private func layout(_ x: Tensor) -> (n: Int, plane: Int) {
         precondition(x.shape[1] == channels, "BatchNorm(\(channels)) got input \(x.shape)")
         return (x.shape[0], x.rank > 2 ? x.shape[2...].reduce(1, *) : 1)
@@ -78,7 +59,7 @@ public final class BatchNorm: Layer {
                         var sum = 0.0, sq = 0.0
                         for s in 0..<n {
                             let row = xp.baseAddress! + (s * channels + c) * plane
-                            let (a, b) = Self.sumAndDot(row, row, count: plane)
+                            let (a, b) = sumAndDot(row, row, count: plane)
                             sum += a; sq += b
                         }
                         let mu = sum / m, variance = max(sq / m - mu * mu, 0)
@@ -102,12 +83,9 @@ public final class BatchNorm: Layer {
                     y = Tensor(shape: x.shape) { yp in
                         Threads.parallelFor(n * channels, minChunk: max(1, 4096 / plane)) { range in
                             for nc in range {
-                                let c = nc % channels, mu = mean[c], s = inv[c], g = gamma[c], b = beta[c]
-                                for q in nc * plane..<(nc + 1) * plane {
-                                    let h = (xp[q] - mu) * s
-                                    hp[q] = h
-                                    yp[q] = h * g + b
-                                }
+                                let c = nc % channels, row = nc * plane
+                                BatchNormKernels.normalise(xp.baseAddress! + row, hat: hp.baseAddress! + row, y: yp.baseAddress! + row,
+                                                           count: plane, mean: mean[c], invStd: inv[c], gamma: gamma[c], beta: beta[c])
                             }
                         }
                     }
@@ -131,12 +109,11 @@ public final class BatchNorm: Layer {
         x.data.withUnsafeMutableBufferPointer { xp in
             Threads.parallelFor(n * channels, minChunk: max(1, 4096 / plane)) { range in
                 for nc in range {
-                    let c = nc % channels, a = scale[c], b = shift[c]
+                    let c = nc % channels, p = xp.baseAddress! + nc * plane
                     if relu {
-                        let p = xp.baseAddress! + nc * plane
-                        EmovoxCore.relu(p, p, count: plane, scale: a, shift: b)
+                        EmovoxKernels.relu(p, p, count: plane, scale: scale[c], shift: shift[c])
                     } else {
-                        for q in nc * plane..<(nc + 1) * plane { xp[q] = xp[q] * a + b }
+                        BatchNormKernels.affine(p, count: plane, scale: scale[c], shift: shift[c])
                     }
                 }
             }
@@ -168,7 +145,7 @@ public final class BatchNorm: Layer {
                     var sums = (0.0, 0.0)
                     for s in 0..<n {
                         let base = (s * channels + c) * plane
-                        let (a, b) = Self.sumAndDot(dp.baseAddress! + base, hp.baseAddress! + base, count: plane)
+                        let (a, b) = sumAndDot(dp.baseAddress! + base, hp.baseAddress! + base, count: plane)
                         sums.0 += a; sums.1 += b
                     }
                     let sumDy = Float(sums.0), sumDyXh = Float(sums.1)
@@ -177,7 +154,8 @@ public final class BatchNorm: Layer {
                     let k = gamma[c] * inv[c] / m
                     for s in 0..<n {
                         let base = (s * channels + c) * plane
-                        for q in base..<(base + plane) { hp[q] = k * (m * dp[q] - sumDy - hp[q] * sumDyXh) }
+                        BatchNormKernels.inputGradient(dp.baseAddress! + base, hat: hp.baseAddress! + base, count: plane,
+                                                       k: k, m: m, sumDy: sumDy, sumDyXHat: sumDyXh)
                     }
                 }
             }

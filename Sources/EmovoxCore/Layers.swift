@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxUtilities
+import EmovoxKernels
 
 public final class ReLU: Layer {
     /// The forward output doubles as the backward mask (y > 0 ⇔ x > 0) and shares storage with the
@@ -26,16 +27,7 @@ public final class ReLU: Layer {
         output = nil
         dy.data.withUnsafeBufferPointer { dp in dx.data.withUnsafeMutableBufferPointer { xp in
             Threads.parallelFor(xp.count, minChunk: 1 << 15) { r in
-                // Eight lanes at a time with a mask blend (the scalar select does not vectorise).
-                var i = r.lowerBound
-                while i + 8 <= r.upperBound {
-                    let y = UnsafeRawPointer(xp.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
-                    var d = UnsafeRawPointer(dp.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
-                    d.replace(with: 0, where: y .<= 0)
-                    UnsafeMutableRawPointer(xp.baseAddress! + i).storeBytes(of: d, as: SIMD8<Float>.self)
-                    i += 8
-                }
-                while i < r.upperBound { xp[i] = xp[i] > 0 ? dp[i] : 0; i += 1 }
+                reluMask(dp.baseAddress! + r.lowerBound, xp.baseAddress! + r.lowerBound, count: r.count)
             }
         } }
         return dx
@@ -148,22 +140,6 @@ public func reluInPlace(_ x: inout Tensor) {
             relu(xp.baseAddress! + r.lowerBound, xp.baseAddress! + r.lowerBound, count: r.count)
         }
     }
-}
-
-/// y = max(x·scale + shift, 0) (NaN stays NaN, as in PyTorch; the affine part is BN at inference), eight
-/// lanes at a time with a mask blend: Swift.max is NaN-aware lane by lane and keeps a plain loop scalar.
-/// `y` may be `x`.
-@inline(__always) func relu(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int,
-                            scale: Float = 1, shift: Float = 0) {
-    let a8 = SIMD8(repeating: scale), b8 = SIMD8(repeating: shift)
-    var i = 0
-    while i + 8 <= count {
-        var v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) * a8 + b8
-        v.replace(with: 0, where: v .< 0)
-        UnsafeMutableRawPointer(y + i).storeBytes(of: v, as: SIMD8<Float>.self)
-        i += 8
-    }
-    while i < count { y[i] = max(x[i] * scale + shift, 0); i += 1 }
 }
 
 /// A layer made of named sub-layers: checkpoints name their tensors "<child>.<tensor>", recursively.

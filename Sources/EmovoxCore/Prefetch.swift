@@ -1,4 +1,5 @@
 import Foundation
+import EmovoxKernels
 
 /// Produces `make(0)`, `make(1)`, … `make(count - 1)` in order on one background thread, at most `depth` ahead
 /// of the consumer (a bounded queue), so preparing item k + 1 overlaps the consumer's work on item k.

@@ -131,18 +131,11 @@ public final class HaarCascade {
         // Integral images with a zero first row/column; squares in Int64 (exact).
         let W = sw + 1
         var sum = [Int32](repeating: 0, count: W * (sh + 1)), sq = [Int64](repeating: 0, count: W * (sh + 1))
-        for y in 0..<sh {
-            var rs: Int32 = 0, rq: Int64 = 0
-            for x in 0..<sw {
-                let v = Int32(scaled.pixels[y * sw + x])
-                rs += v; rq += Int64(v * v)
-                sum[(y + 1) * W + x + 1] = sum[y * W + x + 1] + rs
-                sq[(y + 1) * W + x + 1] = sq[y * W + x + 1] + rq
-            }
-        }
+        scaled.pixels.withUnsafeBufferPointer { px in sum.withUnsafeMutableBufferPointer { s in sq.withUnsafeMutableBufferPointer { q in
+            HaarKernels.integralImages(px.baseAddress!, width: sw, height: sh, sum: s.baseAddress!, squares: q.baseAddress!)
+        } } }
         let winW = Int((Double(windowWidth) * factor).rounded()), winH = Int((Double(windowHeight) * factor).rounded())
         let step = factor > 2 ? 1 : 2
-        let normArea = Double((windowWidth - 2) * (windowHeight - 2))
         var found: [Box] = []
         // Each rectangle's four corners as offsets from the window's corner in this scale's integral image.
         var corners: [Int] = []
@@ -155,47 +148,12 @@ public final class HaarCascade {
         corners.withUnsafeBufferPointer { cn in rectWeight.withUnsafeBufferPointer { rw in rectStart.withUnsafeBufferPointer { rs in
         stageEnd.withUnsafeBufferPointer { se in stageThreshold.withUnsafeBufferPointer { sth in
         stumpThreshold.withUnsafeBufferPointer { th in stumpLeft.withUnsafeBufferPointer { lf in stumpRight.withUnsafeBufferPointer { rt in
-            func rect(_ p: UnsafeBufferPointer<Int32>, _ x: Int, _ y: Int, _ w: Int, _ h: Int) -> Int32 {
-                p[(y + h) * W + x + w] - p[y * W + x + w] - p[(y + h) * W + x] + p[y * W + x]
-            }
-            var y = 0
-            while y + windowHeight <= sh {
-                var x = 0
-                while x + windowWidth <= sw {
-                    // Variance normalisation over the window shrunk by one pixel (OpenCV's normrect).
-                    let vs = Double(rect(s, x + 1, y + 1, windowWidth - 2, windowHeight - 2))
-                    let a = (y + 1) * W + x + 1, b = (y + 1) * W + x + windowWidth - 1
-                    let c = (y + windowHeight - 1) * W + x + 1, d = (y + windowHeight - 1) * W + x + windowWidth - 1
-                    let vq = Double(q[d] - q[b] - q[c] + q[a])
-                    let nf2 = normArea * vq - vs * vs
-                    var result = -1  // flat windows are rejected before any stage (no skip-ahead)
-                    if nf2 > 0, normArea / nf2.squareRoot() < 0.1 {
-                        let inv = Float(1 / nf2.squareRoot())
-                        result = 1
-                        let window = s.baseAddress! + y * W + x
-                        var stump = 0
-                        for si in 0..<se.count {
-                            var acc: Float = 0
-                            while stump < se[si] {
-                                var v: Float = 0
-                                for r in rs[stump]..<rs[stump + 1] {
-                                    // rect() with the corners precomputed: same Int32 sum, same order.
-                                    let k = cn.baseAddress! + 4 * r
-                                    let area: Int32 = window[k[3]] - window[k[1]] - window[k[2]] + window[k[0]]
-                                    v += rw[r] * Float(area)
-                                }
-                                acc += v * inv < th[stump] ? lf[stump] : rt[stump]
-                                stump += 1
-                            }
-                            if acc < sth[si] { result = si == 0 ? 0 : -1; break }
-                        }
-                    }
-                    if result > 0 {
-                        found.append(Box(x: Int((Double(x) * factor).rounded()), y: Int((Double(y) * factor).rounded()), width: winW, height: winH))
-                    }
-                    x += result == 0 ? 2 * step : step  // OpenCV skips ahead after a first-stage rejection
-                }
-                y += step
+            let tables = HaarKernels.Cascade(stageEnd: se, stageThreshold: sth.baseAddress!, stumpThreshold: th.baseAddress!,
+                                             stumpLeft: lf.baseAddress!, stumpRight: rt.baseAddress!, rectStart: rs.baseAddress!,
+                                             rectWeight: rw.baseAddress!, corners: cn.baseAddress!)
+            HaarKernels.scan(sum: s.baseAddress!, squares: q.baseAddress!, width: sw, height: sh, windowWidth: windowWidth,
+                             windowHeight: windowHeight, step: step, cascade: tables) { x, y in
+                found.append(Box(x: Int((Double(x) * factor).rounded()), y: Int((Double(y) * factor).rounded()), width: winW, height: winH))
             }
         } } } } } } } } } }
         return found

@@ -96,16 +96,18 @@ public enum ImageIO {
             var px = [UInt8]()
             for _ in 0..<(w * h) {
                 guard let v = token().flatMap(Int.init) else { throw EmovoxError("truncated PGM data", file: name) }
-                px.append(UInt8(min(255, v * 255 / maxv)))
+                guard (0...maxv).contains(v) else { throw EmovoxError("PGM sample \(v) outside 0…\(maxv) (the maxval)", file: name) }
+                px.append(UInt8(v * 255 / maxv))
             }
             return GrayImage(width: w, height: h, pixels: px)
         }
         i += 1  // single whitespace after maxval
         let bpp = maxv > 255 ? 2 : 1
         guard b.count >= i + w * h * bpp else { throw EmovoxError("truncated PGM data (\(b.count - i) of \(w * h * bpp) bytes)", file: name) }
-        let px = bpp == 1 ? Array(b[i..<(i + w * h)]).map { maxv == 255 ? $0 : UInt8(Int($0) * 255 / maxv) }
-                          : (0..<(w * h)).map { k in UInt8((Int(b[i + 2 * k]) << 8 | Int(b[i + 2 * k + 1])) * 255 / maxv) }
-        return GrayImage(width: w, height: h, pixels: px)
+        let samples = bpp == 1 ? b[i..<(i + w * h)].map(Int.init) : (0..<(w * h)).map { k in Int(b[i + 2 * k]) << 8 | Int(b[i + 2 * k + 1]) }
+        // A sample above the maxval is a damaged file (scaled, it would not fit a byte).
+        if let bad = samples.first(where: { $0 > maxv }) { throw EmovoxError("PGM sample \(bad) above the maxval \(maxv)", file: name) }
+        return GrayImage(width: w, height: h, pixels: samples.map { UInt8($0 * 255 / maxv) })
     }
 
     public static func encodePGM(_ img: GrayImage) -> Data {
@@ -159,20 +161,15 @@ public enum Resize {
                 return (s, min(s + 1, src - 1), w0, w1)
             }
         }
-        let tx = taps(dw, img.width), ty = taps(dh, img.height)
-        var rows = [Int](repeating: 0, count: img.height * dw)
-        for y in 0..<img.height { for x in 0..<dw {
-            let (a, b, w0, w1) = tx[x]
-            rows[y * dw + x] = Int(img.pixels[y * img.width + a]) * w0 + Int(img.pixels[y * img.width + b]) * w1
-        } }
-        var out = [UInt8](repeating: 0, count: dw * dh)
-        for y in 0..<dh {
-            let (a, b, w0, w1) = ty[y]
-            for x in 0..<dw {
-                // OpenCV's vectorised vertical pass: each product pre-shifted by 4 and 16, then (v + 2) >> 2.
-                let v = (((w0 * (rows[a * dw + x] >> 4)) >> 16) + ((w1 * (rows[b * dw + x] >> 4)) >> 16) + 2) >> 2
-                out[y * dw + x] = UInt8(max(0, min(255, v)))
-            }
+        // Taps as four flat arrays per axis (source index pair, weight pair): the pixel loops run in EmovoxKernels.
+        func flat(_ t: [(Int, Int, Int, Int)]) -> [Int] { t.flatMap { [$0.0, $0.1, $0.2, $0.3] } }
+        let tx = flat(taps(dw, img.width)), ty = flat(taps(dh, img.height))
+        let out = [UInt8](unsafeUninitializedCapacity: dw * dh) { o, n in
+            img.pixels.withUnsafeBufferPointer { src in tx.withUnsafeBufferPointer { xt in ty.withUnsafeBufferPointer { yt in
+                ResizeKernels.bilinear(src.baseAddress!, width: img.width, height: img.height, columnTaps: xt.baseAddress!,
+                                       rowTaps: yt.baseAddress!, into: o.baseAddress!, width: dw, height: dh)
+            } } }
+            n = dw * dh
         }
         return GrayImage(width: dw, height: dh, pixels: out)
     }

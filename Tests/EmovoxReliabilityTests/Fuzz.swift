@@ -57,6 +57,8 @@ enum FuzzSettings {
     /// Multiplies every parser's input count (scripts/fuzz.sh: 100 by default).
     static let scale = Double(env["EMOVOX_FUZZ_SCALE"] ?? "") ?? 1
     static let seed = UInt64(env["EMOVOX_FUZZ_SEED"] ?? "") ?? 0
+    /// Multiplies the hang limits: a debug build under AddressSanitizer (scripts/fuzz.sh --asan) parses ~10× slower.
+    static let slowdown = Double(env["EMOVOX_FUZZ_SLOWDOWN"] ?? "") ?? 1
     static let dir: String = {
         let d = NSTemporaryDirectory() + "emovox-fuzz-\(getpid())"
         try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
@@ -90,7 +92,7 @@ extension XCTestCase {
             }
             let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             slowest = max(slowest, dt)
-            if dt > hangSeconds { XCTFail("\(parser) input \(i) took \(dt) s (hang?)"); break }
+            if dt > hangSeconds * FuzzSettings.slowdown { XCTFail("\(parser) input \(i) took \(dt) s (hang?)"); break }
         }
         try? FileManager.default.removeItem(atPath: path)
         print("fuzz \(parser): \(count) inputs, \(rejected) rejected with an error naming the file, \(count - rejected) accepted, slowest \(String(format: "%.1f", slowest * 1000)) ms")

@@ -7,6 +7,7 @@ import EmovoxVision
 @testable import EmovoxModels
 import EmovoxData
 import EmovoxLabelling
+import EmovoxAudioStore
 
 /// One seeded fuzz test per parser: none crashes or hangs, every failure is an EmovoxError naming the file.
 final class FuzzTests: XCTestCase {
@@ -168,13 +169,35 @@ final class FuzzTests: XCTestCase {
         fuzz("pgm", ext: "pgm", seeds: [p5, p2, p16], count: 1500) { _ = try ImageIO.read($0) }
     }
 
-    /// PNG goes through ffmpeg (two subprocesses per image), so the suite tries a few dozen; fuzz.sh more.
-    func testPNG() throws {
-        let pgm = FuzzSettings.dir + "/seed.pgm", png = FuzzSettings.dir + "/seed.png"
+    /// PNG and JPEG are decoded in-process by libpng and libjpeg-turbo through the C shim (CImageCodecs); ffmpeg
+    /// only makes the seeds.
+    func testPNGAndJPEG() throws {
+        let pgm = FuzzSettings.dir + "/seed.pgm"
         FileManager.default.createFile(atPath: pgm, contents: Data(Array("P5\n16 12\n255\n".utf8) + (0..<192).map { UInt8($0) }))
-        guard (try? Subprocess.run("ffmpeg", ["-v", "error", "-y", "-i", pgm, png], forFile: pgm)) != nil,
-              let seed = FileManager.default.contents(atPath: png) else { throw XCTSkip("ffmpeg is not installed: PNG input is decoded by ffmpeg") }
-        fuzz("png", ext: "png", seeds: [[UInt8](seed)], count: 8, hangSeconds: 10) { _ = try ImageIO.read($0) }
+        for ext in ["png", "jpg"] {
+            let image = FuzzSettings.dir + "/seed." + ext
+            guard (try? Subprocess.run("ffmpeg", ["-v", "error", "-y", "-i", pgm, image], forFile: pgm)) != nil,
+                  let seed = FileManager.default.contents(atPath: image) else { throw XCTSkip("ffmpeg is not installed: it makes the PNG and JPEG seeds") }
+            fuzz(ext, ext: ext, seeds: [[UInt8](seed)], count: 400, hangSeconds: 10) { _ = try ImageIO.read($0) }
+        }
+    }
+
+    /// A packed store's index.tsv over a real data file: offsets, sample counts and rates are trusted to map
+    /// memory, so every clip of an accepted index is read whole.
+    func testAudioStoreIndex() throws {
+        let store = FuzzSettings.dir + "/store"
+        try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
+        let data = (0..<3000).flatMap { i in withUnsafeBytes(of: Int16(truncatingIfNeeded: i * 37).littleEndian, Array.init) }
+        try Data(data).write(to: URL(fileURLWithPath: store + "/" + AudioStoreFormat.dataName("all", 0)))
+        let records = [("a", 0, 1000), ("b", 2000, 1500), ("c", 5000, 500)].map { "\($0.0)\t\(AudioStoreFormat.dataName("all", 0))\t\($0.1)\t\($0.2)\t16000\n" }
+        let seed = Array((AudioStoreFormat.header + records.joined()).utf8)
+        let index = store + "/" + AudioStoreFormat.indexName
+        fuzz("store-index", ext: "tsv", seeds: [seed], count: 1000, names: { _ in [index, store] }) { path in
+            try? FileManager.default.removeItem(atPath: index)
+            try FileManager.default.copyItem(atPath: path, toPath: index)
+            let s = try AudioStore(store)
+            for e in 0..<s.count { _ = s.read(e, from: 0, count: s.samples(e)); _ = s.int16(e) }
+        }
     }
 
     func testFaceTrack() {
