@@ -54,8 +54,8 @@ public enum SpeakerRule: Equatable, CustomStringConvertible {
         case "file": self = .file
         default:
             let re: NSRegularExpression
-            do { re = try NSRegularExpression(pattern: text) } catch { throw EmovoxError("--speaker: not dir, file or a regular expression: \(text)") }
-            guard re.numberOfCaptureGroups >= 1 else { throw EmovoxError("--speaker: the regular expression needs a capture group (…) for the speaker: \(text)") }
+            do { re = try NSRegularExpression(pattern: text) } catch { throw EmovoxError("speaker rule: not dir, file or a regular expression: \(text)") }
+            guard re.numberOfCaptureGroups >= 1 else { throw EmovoxError("speaker rule: the regular expression needs a capture group (…) for the speaker: \(text)") }
             self = .pattern(text)
         }
     }

