@@ -1,4 +1,5 @@
 #include "audio_decode.h"
+#include "av_common.h"
 #include <libavformat/avformat.h>
 #include <libavcodec/avcodec.h>
 #include <libavfilter/avfilter.h>
@@ -31,11 +32,6 @@ struct emv_audio {
     int input_done, decoder_done, filters_done;
 };
 
-static void fail(char *err, int errlen, const char *what, int code) {
-    char reason[AV_ERROR_MAX_STRING_SIZE] = "";
-    if (code < 0) av_strerror(code, reason, sizeof reason);
-    snprintf(err, (size_t)errlen, "%s%s%s", what, code < 0 ? ": " : "", reason);
-}
 
 static double duration_of(const AVFormatContext *f, int stream) {
     if (f->duration > 0) return f->duration / (double)AV_TIME_BASE;
@@ -48,20 +44,15 @@ static double duration_of(const AVFormatContext *f, int stream) {
 
 void emv_audio_close(emv_audio *a) {
     if (!a) return;
-    avfilter_graph_free(&a->graph);
-    avcodec_free_context(&a->codec);
-    avformat_close_input(&a->format);
-    av_packet_free(&a->packet);
-    av_frame_free(&a->decoded);
-    av_frame_free(&a->filtered);
+    emv_free_av(&a->graph, &a->codec, &a->format, &a->packet, &a->decoded, &a->filtered);
     av_free(a);
 }
 
 static int open_input(AVFormatContext **f, const char *path, char *err, int errlen) {
     av_log_set_level(AV_LOG_QUIET);  // errors come back through `err`, not on stderr
     int r = avformat_open_input(f, path, NULL, NULL);
-    if (r < 0) { fail(err, errlen, "cannot open as media", r); return r; }
-    if ((r = avformat_find_stream_info(*f, NULL)) < 0) { fail(err, errlen, "cannot read the stream information", r); return r; }
+    if (r < 0) { emv_fail(err, errlen, "cannot open as media", r); return r; }
+    if ((r = avformat_find_stream_info(*f, NULL)) < 0) { emv_fail(err, errlen, "cannot read the stream information", r); return r; }
     return 0;
 }
 
@@ -78,23 +69,23 @@ static int64_t gcd64(int64_t a, int64_t b) { while (b) { int64_t t = a % b; a = 
 
 emv_audio *emv_audio_open(const char *path, int rate, double start, double end, char *err, int errlen) {
     emv_audio *a = av_mallocz(sizeof *a);
-    if (!a) { fail(err, errlen, "out of memory", 0); return NULL; }
+    if (!a) { emv_fail(err, errlen, "out of memory", 0); return NULL; }
     a->packet = av_packet_alloc(); a->decoded = av_frame_alloc(); a->filtered = av_frame_alloc();
     a->rate = rate; a->position = -1;
-    if (!a->packet || !a->decoded || !a->filtered) { fail(err, errlen, "out of memory", 0); goto bad; }
+    if (!a->packet || !a->decoded || !a->filtered) { emv_fail(err, errlen, "out of memory", 0); goto bad; }
     if (open_input(&a->format, path, err, errlen) < 0) goto bad;
     const AVCodec *decoder = NULL;
     a->stream = av_find_best_stream(a->format, AVMEDIA_TYPE_AUDIO, -1, -1, &decoder, 0);
-    if (a->stream < 0) { fail(err, errlen, a->stream == AVERROR_DECODER_NOT_FOUND ? "no decoder for the audio stream" : "no audio stream", 0); goto bad; }
+    if (a->stream < 0) { emv_fail(err, errlen, a->stream == AVERROR_DECODER_NOT_FOUND ? "no decoder for the audio stream" : "no audio stream", 0); goto bad; }
     AVStream *st = a->format->streams[a->stream];
     a->start_time = a->format->start_time == AV_NOPTS_VALUE ? 0 : av_rescale_q(a->format->start_time, AV_TIME_BASE_Q, st->time_base);
     a->codec = avcodec_alloc_context3(decoder);
-    if (!a->codec) { fail(err, errlen, "out of memory", 0); goto bad; }
+    if (!a->codec) { emv_fail(err, errlen, "out of memory", 0); goto bad; }
     int r;
-    if ((r = avcodec_parameters_to_context(a->codec, st->codecpar)) < 0) { fail(err, errlen, "bad codec parameters", r); goto bad; }
+    if ((r = avcodec_parameters_to_context(a->codec, st->codecpar)) < 0) { emv_fail(err, errlen, "bad codec parameters", r); goto bad; }
     a->codec->thread_count = 1;
     a->codec->pkt_timebase = st->time_base;
-    if ((r = avcodec_open2(a->codec, decoder, NULL)) < 0) { fail(err, errlen, "cannot open the audio decoder", r); goto bad; }
+    if ((r = avcodec_open2(a->codec, decoder, NULL)) < 0) { emv_fail(err, errlen, "cannot open the audio decoder", r); goto bad; }
 
     a->skip_to = start > 0 ? llround(start * rate) : 0;
     a->stop_at = end > 0 ? llround(end * rate) : -1;
@@ -148,7 +139,7 @@ static int build_graph(emv_audio *a, const AVFrame *f, char *err, int errlen) {
 done:
     avfilter_inout_free(&inputs);
     avfilter_inout_free(&outputs);
-    if (r < 0) fail(err, errlen, "cannot set up the audio filters", r);
+    if (r < 0) emv_fail(err, errlen, "cannot set up the audio filters", r);
     return r;
 }
 
@@ -160,7 +151,7 @@ static int next_frame(emv_audio *a, char *err, int errlen) {
             int r = av_buffersink_get_frame(a->sink, a->filtered);
             if (r >= 0) return 1;
             if (r == AVERROR_EOF) return 0;
-            if (r != AVERROR(EAGAIN)) { fail(err, errlen, "audio filters failed", r); return -1; }
+            if (r != AVERROR(EAGAIN)) { emv_fail(err, errlen, "audio filters failed", r); return -1; }
             if (a->filters_done) return 0;
         } else if (a->decoder_done) {
             return 0;  // the stream ended before any frame was decoded
@@ -172,7 +163,7 @@ static int next_frame(emv_audio *a, char *err, int errlen) {
                 AVFilterLink *in = a->source->outputs[0];
                 if (a->decoded->sample_rate != in->sample_rate || a->decoded->format != in->format
                     || a->decoded->ch_layout.nb_channels != in->ch_layout.nb_channels) {
-                    fail(err, errlen, "the sample rate, format or channel count changes within the audio stream", 0); return -1;
+                    emv_fail(err, errlen, "the sample rate, format or channel count changes within the audio stream", 0); return -1;
                 }
                 int64_t ts = a->decoded->best_effort_timestamp;
                 AVRational tb = a->format->streams[a->stream]->time_base;
@@ -185,21 +176,21 @@ static int next_frame(emv_audio *a, char *err, int errlen) {
                     a->decoded->pts = (a->decoded->pts + frame / 2) / frame * frame;
                 r = av_buffersrc_add_frame_flags(a->source, a->decoded, 0);
                 av_frame_unref(a->decoded);
-                if (r < 0) { fail(err, errlen, "audio filters failed", r); return -1; }
+                if (r < 0) { emv_fail(err, errlen, "audio filters failed", r); return -1; }
                 continue;
             }
             if (r == AVERROR_EOF) {
                 a->decoder_done = 1;
                 if (!a->graph) return 0;
-                if ((r = av_buffersrc_add_frame_flags(a->source, NULL, 0)) < 0) { fail(err, errlen, "audio filters failed", r); return -1; }
+                if ((r = av_buffersrc_add_frame_flags(a->source, NULL, 0)) < 0) { emv_fail(err, errlen, "audio filters failed", r); return -1; }
                 a->filters_done = 1;
                 continue;
             }
-            if (r != AVERROR(EAGAIN)) { fail(err, errlen, "audio decoding failed", r); return -1; }
+            if (r != AVERROR(EAGAIN)) { emv_fail(err, errlen, "audio decoding failed", r); return -1; }
         } else {
             continue;
         }
-        if (a->input_done) { fail(err, errlen, "the decoder stalled", 0); return -1; }
+        if (a->input_done) { emv_fail(err, errlen, "the decoder stalled", 0); return -1; }
         int r = av_read_frame(a->format, a->packet);
         if (r < 0) {
             a->input_done = 1;  // end of file, or a read error after some packets: the decoder is flushed, as the tool does

@@ -1,4 +1,5 @@
 #include "video_decode.h"
+#include "av_common.h"
 #include <libavformat/avformat.h>
 #include <libavcodec/avcodec.h>
 #include <libavfilter/avfilter.h>
@@ -21,20 +22,10 @@ struct emv_video {
     int input_done, decoder_done;
 };
 
-static void fail(char *err, int errlen, const char *what, int code) {
-    char reason[AV_ERROR_MAX_STRING_SIZE] = "";
-    if (code < 0) av_strerror(code, reason, sizeof reason);
-    snprintf(err, (size_t)errlen, "%s%s%s", what, code < 0 ? ": " : "", reason);
-}
 
 void emv_video_close(emv_video *v) {
     if (!v) return;
-    avfilter_graph_free(&v->graph);
-    avcodec_free_context(&v->codec);
-    avformat_close_input(&v->format);
-    av_packet_free(&v->packet);
-    av_frame_free(&v->decoded);
-    av_frame_free(&v->filtered);
+    emv_free_av(&v->graph, &v->codec, &v->format, &v->packet, &v->decoded, &v->filtered);
     av_free(v->filters);
     av_free(v);
 }
@@ -42,24 +33,24 @@ void emv_video_close(emv_video *v) {
 emv_video *emv_video_open(const char *path, int threads, char *err, int errlen) {
     av_log_set_level(AV_LOG_QUIET);  // errors come back through `err`, not on stderr
     emv_video *v = av_mallocz(sizeof *v);
-    if (!v) { fail(err, errlen, "out of memory", 0); return NULL; }
+    if (!v) { emv_fail(err, errlen, "out of memory", 0); return NULL; }
     v->packet = av_packet_alloc(); v->decoded = av_frame_alloc(); v->filtered = av_frame_alloc();
     v->end = AV_NOPTS_VALUE;
-    if (!v->packet || !v->decoded || !v->filtered) { fail(err, errlen, "out of memory", 0); goto bad; }
+    if (!v->packet || !v->decoded || !v->filtered) { emv_fail(err, errlen, "out of memory", 0); goto bad; }
     int r = avformat_open_input(&v->format, path, NULL, NULL);
-    if (r < 0) { fail(err, errlen, "cannot open as a video", r); goto bad; }
-    if ((r = avformat_find_stream_info(v->format, NULL)) < 0) { fail(err, errlen, "cannot read the stream information", r); goto bad; }
+    if (r < 0) { emv_fail(err, errlen, "cannot open as a video", r); goto bad; }
+    if ((r = avformat_find_stream_info(v->format, NULL)) < 0) { emv_fail(err, errlen, "cannot read the stream information", r); goto bad; }
     const AVCodec *decoder = NULL;
     v->stream = av_find_best_stream(v->format, AVMEDIA_TYPE_VIDEO, -1, -1, &decoder, 0);
-    if (v->stream < 0) { fail(err, errlen, v->stream == AVERROR_DECODER_NOT_FOUND ? "no decoder for the video stream" : "no video stream", 0); goto bad; }
+    if (v->stream < 0) { emv_fail(err, errlen, v->stream == AVERROR_DECODER_NOT_FOUND ? "no decoder for the video stream" : "no video stream", 0); goto bad; }
     AVStream *st = v->format->streams[v->stream];
     v->start = v->format->start_time == AV_NOPTS_VALUE ? 0 : av_rescale_q(v->format->start_time, AV_TIME_BASE_Q, st->time_base);
     v->codec = avcodec_alloc_context3(decoder);
-    if (!v->codec) { fail(err, errlen, "out of memory", 0); goto bad; }
-    if ((r = avcodec_parameters_to_context(v->codec, st->codecpar)) < 0) { fail(err, errlen, "bad codec parameters", r); goto bad; }
+    if (!v->codec) { emv_fail(err, errlen, "out of memory", 0); goto bad; }
+    if ((r = avcodec_parameters_to_context(v->codec, st->codecpar)) < 0) { emv_fail(err, errlen, "bad codec parameters", r); goto bad; }
     v->codec->thread_count = threads;
     v->codec->pkt_timebase = st->time_base;
-    if ((r = avcodec_open2(v->codec, decoder, NULL)) < 0) { fail(err, errlen, "cannot open the video decoder", r); goto bad; }
+    if ((r = avcodec_open2(v->codec, decoder, NULL)) < 0) { emv_fail(err, errlen, "cannot open the video decoder", r); goto bad; }
     return v;
 bad:
     emv_video_close(v);
@@ -94,7 +85,7 @@ static int build_graph(emv_video *v, const AVFrame *f, char *err, int errlen) {
 done:
     avfilter_inout_free(&inputs);
     avfilter_inout_free(&outputs);
-    if (r < 0) fail(err, errlen, "cannot set up the frame filters", r);
+    if (r < 0) emv_fail(err, errlen, "cannot set up the frame filters", r);
     return r;
 }
 
@@ -106,20 +97,20 @@ int emv_video_set_filters(emv_video *v, const char *filters) {
 }
 
 int emv_video_next(emv_video *v, emv_frame *out, char *err, int errlen) {
-    if (!v->filters) { fail(err, errlen, "no filters set", 0); return -1; }
+    if (!v->filters) { emv_fail(err, errlen, "no filters set", 0); return -1; }
     for (;;) {
         // 1. A filtered frame waiting?
         if (v->graph) {
             av_frame_unref(v->filtered);
             int r = av_buffersink_get_frame(v->sink, v->filtered);
             if (r >= 0) {
-                if (v->filtered->format != AV_PIX_FMT_RGB24) { fail(err, errlen, "the filters do not end in rgb24", 0); return -1; }
+                if (v->filtered->format != AV_PIX_FMT_RGB24) { emv_fail(err, errlen, "the filters do not end in rgb24", 0); return -1; }
                 out->width = v->filtered->width; out->height = v->filtered->height;
                 out->linesize = v->filtered->linesize[0]; out->rgb = v->filtered->data[0];
                 return 1;
             }
             if (r == AVERROR_EOF || (r == AVERROR(EAGAIN) && v->decoder_done)) return 0;
-            if (r != AVERROR(EAGAIN)) { fail(err, errlen, "frame filters failed", r); return -1; }
+            if (r != AVERROR(EAGAIN)) { emv_fail(err, errlen, "frame filters failed", r); return -1; }
         } else if (v->decoder_done) {
             return 0;  // the stream ended before any frame was decoded
         }
@@ -130,7 +121,7 @@ int emv_video_next(emv_video *v, emv_frame *out, char *err, int errlen) {
                 if (!v->graph && build_graph(v, v->decoded, err, errlen) < 0) return -1;
                 AVFilterLink *in = v->source->outputs[0];
                 if (v->decoded->width != in->w || v->decoded->height != in->h || v->decoded->format != in->format) {
-                    fail(err, errlen, "the frame size or pixel format changes within the video", 0); return -1;
+                    emv_fail(err, errlen, "the frame size or pixel format changes within the video", 0); return -1;
                 }
                 int64_t ts = v->decoded->best_effort_timestamp;
                 v->decoded->pts = ts == AV_NOPTS_VALUE ? ts : ts - v->start;
@@ -144,7 +135,7 @@ int emv_video_next(emv_video *v, emv_frame *out, char *err, int errlen) {
                 }
                 r = av_buffersrc_add_frame_flags(v->source, v->decoded, 0);
                 av_frame_unref(v->decoded);
-                if (r < 0) { fail(err, errlen, "frame filters failed", r); return -1; }
+                if (r < 0) { emv_fail(err, errlen, "frame filters failed", r); return -1; }
                 continue;
             }
             if (r == AVERROR_EOF) {
@@ -154,15 +145,15 @@ int emv_video_next(emv_video *v, emv_frame *out, char *err, int errlen) {
                 // filter's last output frame depends on it.
                 r = v->end == AV_NOPTS_VALUE ? av_buffersrc_add_frame_flags(v->source, NULL, 0)
                                              : av_buffersrc_close(v->source, v->end, AV_BUFFERSRC_FLAG_PUSH);
-                if (r < 0) { fail(err, errlen, "frame filters failed", r); return -1; }
+                if (r < 0) { emv_fail(err, errlen, "frame filters failed", r); return -1; }
                 continue;
             }
-            if (r != AVERROR(EAGAIN)) { fail(err, errlen, "video decoding failed", r); return -1; }
+            if (r != AVERROR(EAGAIN)) { emv_fail(err, errlen, "video decoding failed", r); return -1; }
         } else {
             continue;  // the filters have their end of stream; step 1 drains them
         }
         // 3. The decoder wants input: the next packet of our stream, or the end.
-        if (v->input_done) { fail(err, errlen, "the decoder stalled", 0); return -1; }
+        if (v->input_done) { emv_fail(err, errlen, "the decoder stalled", 0); return -1; }
         int r = av_read_frame(v->format, v->packet);
         if (r < 0) {
             // End of file, or a read error after some packets: either way the decoder is flushed (as the tool does).
