@@ -81,7 +81,7 @@ let package = Package(
         .target(name: "EmovoxData", dependencies: ["EmovoxCore"], swiftSettings: optimise),
         .target(name: "EmovoxEval", dependencies: ["EmovoxCore"], swiftSettings: optimise),
         .target(name: "EmovoxReport", dependencies: ["EmovoxCore"], swiftSettings: optimise),
-        .target(name: "EmovoxLabelling", dependencies: ["EmovoxCore", "EmovoxVision", "EmovoxModels", "EmovoxData"],
+        .target(name: "EmovoxLabelling", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxVision", "EmovoxModels", "EmovoxData"],
                 swiftSettings: optimise),
         .target(name: "EmovoxAudioStore", dependencies: ["EmovoxCore", "EmovoxAudio", "EmovoxData"], swiftSettings: optimise),
         // The run folder, resume file, logs and epoch order shared by `distill` and `teacher-train`.

@@ -2,44 +2,26 @@ import Foundation
 import EmovoxCore
 import EmovoxUtilities
 import EmovoxVision
+import EmovoxAudio
 
-/// The one place labelling and segmentation read a soundtrack: 16 kHz mono samples of a time range, streamed from
-/// an ffmpeg process (to be switched to in-process decoding). A file without audio is a clear error naming it.
+/// The one place labelling and segmentation read a soundtrack: 16 kHz mono samples of a time range, decoded
+/// in-process by the same `AudioDecoder` as every other audio read (seeking to `start`, no process per clip).
 public enum Soundtrack {
-    public static let sampleRate = 16000
+    public static let sampleRate = AudioLoader.sampleRate
 
     /// Calls `body` with consecutive chunks of the samples in [start, end) seconds; returns how many were delivered.
     @discardableResult
     public static func read(_ path: String, start: Double = 0, end: Double? = nil, chunk: Int = 8000,
                             _ body: ([Float]) throws -> Void) throws -> Int {
-        guard FileManager.default.fileExists(atPath: path) else { throw EmovoxError("no such file", file: path) }
-        var args = ["-v", "error", "-nostdin"]
-        if start > 0 { args += ["-ss", String(start)] }
-        args += ["-i", path]
-        if let end { args += ["-t", String(max(0, end - start))] }
-        args += ["-vn", "-map", "0:a:0", "-ac", "1", "-ar", String(sampleRate), "-f", "f32le", "-"]
-        let (process, handle) = try Subprocess.stream("ffmpeg", args, forFile: path)
-        var delivered = 0, pending = Data()
-        defer { if process.isRunning { process.terminate() }; process.waitUntilExit() }
+        let decoder = try AudioDecoder(path, sampleRate: sampleRate, start: start > 0 ? start : nil, end: end)
+        var delivered = 0
         while true {
-            let data = handle.readData(ofLength: chunk * 4 - pending.count)
-            if data.isEmpty { break }
-            pending.append(data)
-            let usable = pending.count / 4 * 4
-            if usable < chunk * 4 { continue }
-            let samples = pending.prefix(usable).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-            pending = Data(pending.dropFirst(usable))
+            let samples = try decoder.read(chunk)
+            if samples.isEmpty { break }
             delivered += samples.count
             try body(samples)
         }
-        if pending.count >= 4 {
-            let samples = pending.prefix(pending.count / 4 * 4).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-            delivered += samples.count
-            try body(samples)
-        }
-        process.waitUntilExit()
         if delivered == 0 {
-            if process.terminationStatus != 0 { throw EmovoxError("no audio stream (or one ffmpeg cannot decode)", file: path) }
             throw EmovoxError("no audio samples" + (start > 0 || end != nil ? " between \(start) s and \(end.map { "\($0) s" } ?? "the end")" : ""), file: path)
         }
         return delivered
