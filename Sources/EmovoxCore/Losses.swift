@@ -49,6 +49,24 @@ public enum Loss {
         return (Float(loss / Double(n)), grad)
     }
 
+    /// Σ_i w_i·CE_i / N with per-row weights `w` (class balancing: rare classes count more), and its gradient:
+    /// row i of the unweighted gradient scaled by w_i. With all w_i = 1 it is `softCrossEntropy`.
+    public static func weightedSoftCrossEntropy(logits: Tensor, targets: Tensor, weights w: [Float], temperature t: Float = 1) -> (loss: Float, grad: Tensor) {
+        let n = logits.shape[0]
+        precondition(w.count == n, "weightedSoftCrossEntropy: \(w.count) weights for \(n) rows")
+        let logp = Softmax.logProbabilities(logits, temperature: t)
+        let c = logits.count / max(n, 1)
+        var loss = 0.0
+        var grad = Tensor(zeros: logits.shape)
+        for r in 0..<n {
+            for j in (r * c)..<((r + 1) * c) {
+                loss -= Double(w[r]) * Double(targets.data[j]) * Double(logp.data[j])
+                grad.data[j] = w[r] * (exp(logp.data[j]) - targets.data[j]) / (t * Float(n))
+            }
+        }
+        return (Float(loss / Double(n)), grad)
+    }
+
     /// KL(target ‖ softmax(logits/T)) averaged over the batch ("batchmean"), with its gradient.
     /// It equals the soft cross-entropy minus the targets' entropy, so the gradients coincide.
     public static func klDivergence(logits: Tensor, targets: Tensor, temperature t: Float = 1) -> (loss: Float, grad: Tensor) {

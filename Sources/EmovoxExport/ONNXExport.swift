@@ -36,13 +36,23 @@ public struct ONNXSidecar: Codable {
         public var minimumFrames: Int
     }
 
-    /// fer's face preprocessing, as emovox's teacher runner applies it.
+    /// The teacher's face preprocessing, as emovox's teacher runner applies it.
     public struct FaceRecipe: Codable {
-        public var crop = "the face box from OpenCV's frontal-face Haar cascade (scale 1.1, minNeighbors 5), resized to 64×64 with area interpolation"
-        public var colour = "grey, 8-bit"
+        public var detector = "OpenCV's frontal-face Haar cascade (haarcascade_frontalface_default.xml, scale 1.1, minNeighbors 5) on the grey frame"
+        public var crop: String
+        public var marginPixels: Int
+        public var marginFraction: Double
+        public var padding = "outside the frame: the mean grey of its bottom two rows"
+        public var colour = "grey, 8-bit (BT.601 luma of RGB frames)"
+        public var resize = "area interpolation to height × width"
         public var height: Int
         public var width: Int
         public var scaling = "x/255, then (x - 0.5)·2, i.e. [-1, 1]"
+
+        init(_ recipe: FaceCropRecipe, height: Int, width: Int) {
+            crop = recipe.description; marginPixels = recipe.marginPixels; marginFraction = recipe.marginFraction
+            self.height = height; self.width = width
+        }
     }
 
     public var format = "emovox-onnx-v1"
@@ -136,7 +146,7 @@ public enum ONNXExport {
             kind: "teacher", model: teacher.name, classes: teacher.labels, opset: opset,
             input: .init(name: "face", shape: ["batch", String(c), String(hgt), String(wid)],
                          layout: "NCHW: [batch, channel (grey), row, column]"),
-            outputs: outputs(teacher.labels.count), spectrogram: nil, face: .init(height: hgt, width: wid),
+            outputs: outputs(teacher.labels.count), spectrogram: nil, face: .init(teacher.cropRecipe, height: hgt, width: wid),
             batchNorm: "folded into the preceding convolution where it has one; otherwise BatchNormalization")
         return (try wrap(b.graph, name: teacher.name, classes: teacher.labels), sidecar)
     }
@@ -154,7 +164,7 @@ public enum ONNXExport {
         let sidecar = ONNXSidecar(
             kind: "teacher", model: teacher.name, classes: teacher.labels, opset: opset,
             input: .init(name: "face", shape: ["batch"] + shape.map(String.init), layout: "NCHW: [batch, channel (grey), row, column]"),
-            outputs: outputs(teacher.labels.count), spectrogram: nil, face: .init(height: shape[1], width: shape[2]),
+            outputs: outputs(teacher.labels.count), spectrogram: nil, face: .init(teacher.cropRecipe, height: shape[1], width: shape[2]),
             batchNorm: "BatchNormalization nodes with running statistics (inference mode)")
         return (try wrap(b.graph, name: teacher.name, classes: teacher.labels), sidecar)
     }

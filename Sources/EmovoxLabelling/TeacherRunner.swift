@@ -75,9 +75,10 @@ public final class TeacherRunner {
 
     /// The face crop for the teacher: plain, or jittered when `jitter` is set.
     func faceCrop(_ img: GrayImage, box: Box, frame: Int, track: Int) -> GrayImage {
-        guard let jitter else { return FaceCrop.crop(img, box: box, size: teacher.cropSize.width) }
+        let margin = teacher.cropRecipe.margin(boxSide: max(box.width, box.height))
+        guard let jitter else { return FaceCrop.crop(img, box: box, margin: margin, size: teacher.cropSize.width) }
         var rng = SeededRNG(seed: jitterSeed ^ SeededRNG.stableKey(jitterClip), epoch: frame, position: track)
-        return jitter.crop(img, box: box, size: teacher.cropSize.width, rng: &rng)
+        return jitter.crop(img, box: box, margin: margin, size: teacher.cropSize.width, rng: &rng)
     }
 
     func score(_ crops: [GrayImage]) -> [[Float]] {

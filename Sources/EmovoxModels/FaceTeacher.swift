@@ -26,6 +26,8 @@ public final class FaceTeacher {
     public let network: any FaceNetwork
     public let labels: [String]
     public let name: String
+    /// How its face crops are cut (fer's 10 px margin unless the model says otherwise).
+    public var cropRecipe = FaceCropRecipe.fer
     /// Crops are fed in batches of this size (bounded memory, one large GEMM per layer).
     public var batchSize = 64
 

@@ -8,6 +8,8 @@ public enum TeacherNetName: String, Codable, CaseIterable, Sendable, CustomStrin
     case vggFer = "vgg-fer"
     case miniXception = "mini-xception"
     case miniXceptionWide = "mini-xception-wide"
+    case vgg13Fer = "vgg13-fer"
+    case vgg13FerWide = "vgg13-fer-wide"
     /// Printed by name (as on the command line and in files).
     public var description: String { rawValue }
 }
@@ -44,6 +46,11 @@ public struct TeacherNetConfig: Codable, Equatable {
         // FER+'s native 48×48, no resizing: 32-32 | 64-64 | 128-128 | 256, pooled to 3×3, GAP, dropout 0.3.
         case .vggFer: return TeacherNetConfig(name: name.rawValue, inputSize: 48, stem: [], blocks: [], classes: classes, family: "vgg",
                                               stages: [[32, 32], [64, 64], [128, 128], [256]], dropout: 0.3)
+        // The FER+ paper's VGG13 layout (2-2-3-3 convs per stage) at 48×48 and half its first-stage width.
+        case .vgg13Fer: return TeacherNetConfig(name: name.rawValue, inputSize: 48, stem: [], blocks: [], classes: classes, family: "vgg",
+                                                stages: [[32, 32], [64, 64], [128, 128, 128], [256, 256, 256]], dropout: 0.4)
+        case .vgg13FerWide: return TeacherNetConfig(name: name.rawValue, inputSize: 48, stem: [], blocks: [], classes: classes, family: "vgg",
+                                                stages: [[64, 64], [128, 128], [256, 256, 256], [256, 256, 256]], dropout: 0.4)
         }
     }
 
@@ -111,6 +118,8 @@ public final class TrainedFaceTeacher {
     public let config: TeacherNetConfig
     public let classes: [String]
     public let network: Sequential
+    /// The framing of the faces it was trained on (FER+ faces unless the checkpoint says otherwise).
+    public var cropRecipe = FaceCropRecipe.ferPlus
 
     public init(config: TeacherNetConfig, classes: [String], seed: UInt64) {
         var rng = SeededRNG(seed: seed)
@@ -126,6 +135,7 @@ public final class TrainedFaceTeacher {
         meta["config"] = try CanonicalJSON.string(config)
         meta["classes"] = try CanonicalJSON.string(classes)
         meta["preprocessing"] = "grey, resized to inputSize, x/255 -> (x-0.5)*2"
+        meta["face_crop"] = try CanonicalJSON.string(cropRecipe)
         try Safetensors.write(network.stateDict(), metadata: meta, to: path)
     }
 
@@ -141,6 +151,12 @@ public final class TrainedFaceTeacher {
             throw EmovoxError("not an emovox face-teacher checkpoint (format \(format) with config and classes in the metadata)", file: path)
         }
         let t = TrainedFaceTeacher(config: config, classes: classes, seed: 0)
+        if let crop = meta["face_crop"] {
+            guard let recipe = try? JSONDecoder().decode(FaceCropRecipe.self, from: Data(crop.utf8)) else {
+                throw EmovoxError("unreadable face_crop in the metadata: \(crop)", file: path)
+            }
+            t.cropRecipe = recipe
+        }
         try t.network.load(stateDict: tensors, source: path)
         return t
     }
@@ -154,7 +170,9 @@ public final class TrainedFaceTeacher {
     public static func faceTeacher(_ path: String) throws -> FaceTeacher {
         let t = try load(path)
         t.source = path
-        return try FaceTeacher(network: t, labels: t.classes, name: (path as NSString).lastPathComponent)
+        let face = try FaceTeacher(network: t, labels: t.classes, name: (path as NSString).lastPathComponent)
+        face.cropRecipe = t.cropRecipe
+        return face
     }
 }
 

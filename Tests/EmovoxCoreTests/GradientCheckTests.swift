@@ -87,4 +87,32 @@ final class GradientCheckTests: XCTestCase {
             }
         }
     }
+
+    /// Class-balanced distillation loss: finite differences of the weighted loss, and with unit weights it is the plain one.
+    func testWeightedSoftCrossEntropyGradient() {
+        var rng = SeededRNG(seed: 17)
+        let logits = randomTensor([4, 5], &rng, scale: 2)
+        let target = Softmax.probabilities(randomTensor([4, 5], &rng))
+        let w: [Float] = [0.5, 2, 1, 3.5]
+        let (loss, g) = Loss.weightedSoftCrossEntropy(logits: logits, targets: target, weights: w, temperature: 2)
+        for i in 0..<logits.count {
+            var lp = logits, lm = logits
+            lp.data[i] += 1e-2; lm.data[i] -= 1e-2
+            let num = (Loss.weightedSoftCrossEntropy(logits: lp, targets: target, weights: w, temperature: 2).loss
+                       - Loss.weightedSoftCrossEntropy(logits: lm, targets: target, weights: w, temperature: 2).loss) / 2e-2
+            XCTAssertEqual(num, g.data[i], accuracy: 2e-3)
+        }
+        // The loss is the weighted mean of the per-row cross-entropies.
+        var expected = 0.0
+        for r in 0..<4 {
+            let row = Tensor(shape: [1, 5], data: Array(logits.data[(r * 5)..<(r * 5 + 5)]))
+            let t = Tensor(shape: [1, 5], data: Array(target.data[(r * 5)..<(r * 5 + 5)]))
+            expected += Double(w[r]) * Double(Loss.softCrossEntropy(logits: row, targets: t, temperature: 2).loss)
+        }
+        XCTAssertEqual(Double(loss), expected / 4, accuracy: 1e-5)
+        let unit = Loss.weightedSoftCrossEntropy(logits: logits, targets: target, weights: [1, 1, 1, 1], temperature: 2)
+        let plain = Loss.softCrossEntropy(logits: logits, targets: target, temperature: 2)
+        XCTAssertEqual(unit.loss, plain.loss, accuracy: 1e-6)
+        for i in 0..<logits.count { XCTAssertEqual(unit.grad.data[i], plain.grad.data[i], accuracy: 1e-7) }
+    }
 }

@@ -116,8 +116,14 @@ final class TeacherEvaluationTests: XCTestCase {
         var c = TeacherComparison(split: "test")
         var entry = TeacherComparison.Entry(name: "always-neutral", spec: "x.safetensors")
         entry.evaluation = FERPlusEvaluation.evaluate(teacher, faces: faces)
-        entry.videos = [.init(video: "1001_DFA_NEU_XX.flv", acted: "neutral", framesWithFace: 4, meanProbabilities: [0.9, 0.1, 0, 0, 0, 0, 0, 0],
-                              dominantMean: "neutral", dominantMaxLogit: "neutral", actedFrameShare: 1, actedProbability: 0.9)]
+        entry.classes = FERPlus.emotions
+        entry.videos = [.init(video: "1001_DFA_NEU_XX.flv", acted: "neutral", framesWithFace: 4, topClassShare: [1, 0, 0, 0, 0, 0, 0, 0],
+                              topClassChangeRate: 0, meanProbabilities: [0.9, 0.1, 0, 0, 0, 0, 0, 0],
+                              dominantMean: "neutral", dominantMaxLogit: "neutral", actedFrameShare: 1, actedProbability: 0.9),
+                        // An unlabelled interview clip: 6 frames, top class neutral ×3 then happiness ×3 (one change in 5 pairs).
+                        .init(video: "id00017_a.mp4", acted: nil, framesWithFace: 6, topClassShare: [0.5, 0.5, 0, 0, 0, 0, 0, 0],
+                              topClassChangeRate: 0.2, meanProbabilities: [0.5, 0.5, 0, 0, 0, 0, 0, 0],
+                              dominantMean: "neutral", dominantMaxLogit: "happiness", actedFrameShare: nil, actedProbability: nil)]
         c.entries = [entry]
         let dir = tempDir("teachercmp")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -127,7 +133,15 @@ final class TeacherEvaluationTests: XCTestCase {
         XCTAssertTrue(summary[1].hasPrefix("always-neutral,\(entry.evaluation!.faces),"))
         XCTAssertTrue(try String(contentsOfFile: dir + "/videos.csv", encoding: .utf8).contains("always-neutral,1001_DFA_NEU_XX.flv,neutral,4,neutral,neutral,1.000,0.900"))
         let html = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
-        XCTAssertTrue(html.contains("<svg") && html.contains("1 of 1"), "confusion figure and the videos-right count")
+        XCTAssertTrue(html.contains("<svg") && html.contains("1 of 1"), "confusion figure and the acted-videos-right count (the unlabelled one left out)")
+        XCTAssertTrue(try String(contentsOfFile: dir + "/videos.csv", encoding: .utf8).contains("always-neutral,id00017_a.mp4,,6,neutral,happiness,–,,0.200,neutral:0.500 happiness:0.500"))
+        // Steadiness over both videos: mean change rate (0 + 0.2) / 2; histogram weighted by frames: neutral (4 + 3) / 10.
+        let s = c.steadiness()
+        XCTAssertEqual(s.count, 1)
+        XCTAssertEqual(s[0].meanChangeRate!, 0.1, accuracy: 1e-12)
+        XCTAssertEqual(s[0].histogram[0]!, 0.7, accuracy: 1e-12)
+        XCTAssertEqual(s[0].histogram[1]!, 0.3, accuracy: 1e-12)
+        XCTAssertEqual(s[0].histogram[7]!, 0, accuracy: 1e-12)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/confusion_always-neutral.svg"))
     }
 
