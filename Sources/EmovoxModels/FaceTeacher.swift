@@ -13,6 +13,11 @@ public protocol FaceNetwork: AnyObject {
     var layerSequence: Sequential? { get }
 }
 
+/// A network that averages its logits over each face and its mirror image (test-time flip).
+public protocol TestTimeFlipping {
+    var testTimeFlip: Bool { get }
+}
+
 extension FaceNetwork {
     public var layerSequence: Sequential? { nil }
 }

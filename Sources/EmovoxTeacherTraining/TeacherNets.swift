@@ -120,6 +120,9 @@ public final class TrainedFaceTeacher {
     public let network: Sequential
     /// The framing of the faces it was trained on (FER+ faces unless the checkpoint says otherwise).
     public var cropRecipe = FaceCropRecipe.ferPlus
+    /// Logits averaged over each face and its mirror image (chosen on Valid; kept in the checkpoint, so every
+    /// command that runs the teacher, and its ONNX export, does the same).
+    public var testTimeFlip = false
 
     public init(config: TeacherNetConfig, classes: [String], seed: UInt64) {
         var rng = SeededRNG(seed: seed)
@@ -136,6 +139,7 @@ public final class TrainedFaceTeacher {
         meta["classes"] = try CanonicalJSON.string(classes)
         meta["preprocessing"] = "grey, resized to inputSize, x/255 -> (x-0.5)*2"
         meta["face_crop"] = try CanonicalJSON.string(cropRecipe)
+        if testTimeFlip { meta["test_time_flip"] = "true" }
         try Safetensors.write(network.stateDict(), metadata: meta, to: path)
     }
 
@@ -157,12 +161,30 @@ public final class TrainedFaceTeacher {
             }
             t.cropRecipe = recipe
         }
+        t.testTimeFlip = meta["test_time_flip"] == "true"
         try t.network.load(stateDict: tensors, source: path)
         return t
     }
 
-    /// Logits for preprocessed crops [N, 1, size, size].
-    public func logits(_ x: Tensor) -> Tensor { network.forward(x, training: false) }
+    /// Logits for preprocessed crops [N, 1, size, size] (averaged with the mirror images' under `testTimeFlip`).
+    public func logits(_ x: Tensor) -> Tensor {
+        let y = network.forward(x, training: false)
+        guard testTimeFlip else { return y }
+        let m = network.forward(Self.mirrored(x), training: false)
+        var out = y
+        for i in out.data.indices { out.data[i] = (y.data[i] + m.data[i]) * 0.5 }
+        return out
+    }
+
+    /// [N, C, H, W] with each row's columns reversed.
+    static func mirrored(_ x: Tensor) -> Tensor {
+        let w = x.shape[3]
+        var out = x
+        for row in 0..<(x.count / w) {
+            for j in 0..<w { out.data[row * w + j] = x.data[row * w + (w - 1 - j)] }
+        }
+        return out
+    }
 
     public private(set) var source = ""
 
@@ -176,7 +198,7 @@ public final class TrainedFaceTeacher {
     }
 }
 
-extension TrainedFaceTeacher: FaceNetwork {
+extension TrainedFaceTeacher: FaceNetwork, TestTimeFlipping {
     public var inputShape: [Int] { [1, config.inputSize, config.inputSize] }
     public var layerSequence: Sequential? { network }
 }

@@ -233,6 +233,26 @@ public final class TeacherTrainer {
         }
     }
 
+    /// After training: evaluates the best net (teacher.safetensors) on `valid` with and without test-time flip, and
+    /// keeps the flip in the checkpoint when it is more accurate there (selection on Valid only, as the FER+ protocol
+    /// asks). Idempotent: run again on a finished run (`--resume`) it reaches the same choice.
+    @discardableResult
+    public func chooseTestTimeFlip(valid: [FERPlusFace]) throws -> (plain: Double, flipped: Double, chosen: Bool) {
+        guard FileManager.default.fileExists(atPath: bestPath), !valid.isEmpty else {
+            throw EmovoxError("no best net to choose the test-time flip for (train first, with Valid faces)", file: bestPath)
+        }
+        let best = try TrainedFaceTeacher.load(bestPath)
+        best.testTimeFlip = false
+        let plain = Self.evaluate(best, faces: valid, mode: config.mode, batchSize: config.batchSize).accuracy
+        best.testTimeFlip = true
+        let flipped = Self.evaluate(best, faces: valid, mode: config.mode, batchSize: config.batchSize).accuracy
+        best.testTimeFlip = flipped > plain
+        let meta = (Safetensors.readMetadata(bestPath) ?? [:]).filter { !["format", "config", "classes", "preprocessing", "face_crop", "test_time_flip"].contains($0.key) }
+        try best.save(to: bestPath, extra: meta.merging(["valid_accuracy_plain": String(plain), "valid_accuracy_flip": String(flipped)]) { $1 })
+        log(String(format: "test-time flip on Valid: %.4f without, %.4f with: %@\n", plain, flipped, best.testTimeFlip ? "kept" : "not kept"))
+        return (plain, flipped, best.testTimeFlip)
+    }
+
     /// The FER+ protocol on `faces`: faces whose majority is unknown/NF are left out; accuracy is against
     /// the majority vote; the loss is the configured mode's cross-entropy.
     public func evaluate(_ faces: [FERPlusFace]) -> TeacherEvaluation { Self.evaluate(teacher, faces: faces, mode: config.mode, batchSize: config.batchSize) }

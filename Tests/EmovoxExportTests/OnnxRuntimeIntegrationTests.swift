@@ -105,8 +105,9 @@ final class OnnxRuntimeIntegrationTests: XCTestCase {
     /// mini-Xception family (residual blocks, depthwise convs, TF-'same' pools) reproduce emovox's logits.
     func testTrainedTeachersMatchOnnxRuntime() throws {
         try requireOnnxRuntime()
-        for name in ["vgg-fer", "mini-xception"] {
+        for (name, flip) in [("vgg-fer", false), ("mini-xception", false), ("vgg13-fer", true)] {
             let t = TrainedFaceTeacher(config: try TeacherNetConfig.named(name, classes: 8), classes: FERPlus.emotions, seed: 6)
+            t.testTimeFlip = flip
             let s = t.config.inputSize
             var rng = SeededRNG(seed: 8)
             var x = Tensor(zeros: [3, 1, s, s]); for i in x.data.indices { x.data[i] = rng.uniform() * 2 - 1 }
@@ -115,6 +116,8 @@ final class OnnxRuntimeIntegrationTests: XCTestCase {
             try t.save(to: dir + "/t.safetensors")
             XCTAssertTrue(TrainedFaceTeacher.isCheckpoint(dir + "/t.safetensors"))
             let face = try TrainedFaceTeacher.faceTeacher(dir + "/t.safetensors")
+            XCTAssertEqual((face.network as? TrainedFaceTeacher)?.testTimeFlip, flip, "the flip travels in the checkpoint")
+            XCTAssertEqual(face.cropRecipe, .ferPlus, "and so does the face-crop recipe")
             let (model, sidecar) = try ONNXExport.teacher(face)
             try ONNXExport.write(model, sidecar: sidecar, to: dir + "/t.onnx")
             XCTAssertEqual(sidecar.classes, FERPlus.emotions)

@@ -143,6 +143,39 @@ final class TeacherTrainingTests: XCTestCase {
         let onTrain = trainer.evaluate(train)
         XCTAssertGreaterThan(onTrain.accuracy, 0.5, "a 12-epoch fit of 22 faces with a blob per class")
     }
+
+    /// Test-time flip: the logits are the mean of the face's and its mirror image's, so a face and its mirror image
+    /// get the same reading; the choice travels in the checkpoint, and `chooseTestTimeFlip` keeps it only when Valid
+    /// accuracy is higher with it.
+    func testTestTimeFlipAveragesMirrorImages() throws {
+        let t = TrainedFaceTeacher(config: try TeacherNetConfig.named("vgg-fer", classes: 8), classes: FERPlus.emotions, seed: 3)
+        var rng = SeededRNG(seed: 4)
+        var x = Tensor(zeros: [2, 1, 48, 48]); for i in x.data.indices { x.data[i] = rng.uniform() * 2 - 1 }
+        var m = x
+        for n in 0..<2 { for r in 0..<48 { for c in 0..<48 { m.data[n * 2304 + r * 48 + c] = x.data[n * 2304 + r * 48 + 47 - c] } } }
+        let plain = t.logits(x), plainMirror = t.logits(m)
+        t.testTimeFlip = true
+        let flipped = t.logits(x), flippedMirror = t.logits(m)
+        for i in flipped.data.indices {
+            XCTAssertEqual(flipped.data[i], (plain.data[i] + plainMirror.data[i]) / 2, accuracy: 1e-5)
+            XCTAssertEqual(flipped.data[i], flippedMirror.data[i], accuracy: 1e-5)
+        }
+        XCTAssertNotEqual(plain.data, plainMirror.data, "the net alone is not mirror-symmetric")
+
+        let train = try FERPlus.read(root: Self.root, split: .train), valid = try FERPlus.read(root: Self.root, split: .valid)
+        let dir = tempDir("tt-flip")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var c = config(epochs: 2); c.augmentation = nil
+        let trainer = try TeacherTrainer(config: c, runDir: dir, resume: false)
+        trainer.log = { _ in }
+        try trainer.train(train, valid: valid)
+        let choice = try trainer.chooseTestTimeFlip(valid: valid)
+        let saved = try TrainedFaceTeacher.load(trainer.bestPath)
+        XCTAssertEqual(saved.testTimeFlip, choice.flipped > choice.plain)
+        let accuracy = TeacherTrainer.evaluate(saved, faces: valid).accuracy
+        XCTAssertEqual(accuracy, max(choice.plain, choice.flipped), accuracy: 1e-12, "the saved teacher is the better of the two on Valid")
+        XCTAssertEqual(try trainer.chooseTestTimeFlip(valid: valid).chosen, saved.testTimeFlip, "idempotent")
+    }
 }
 
 enum ModelSummaryCheck {
