@@ -50,9 +50,11 @@ final class HardCaseTests: XCTestCase {
         let dir = try HardCases.tempDir("pairs")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let pairs = Int(ProcessInfo.processInfo.environment["EMOVOX_SYNC_PAIRS"] ?? "") ?? 11
+        // EMOVOX_SYNC_PARTNER=k pairs clip p with clip p + k instead (other silent faces: a held-out check of the score).
+        let partner = Int(ProcessInfo.processInfo.environment["EMOVOX_SYNC_PARTNER"] ?? "") ?? clips.count / 2
         var right = 0, total = 0, chosen: [Float] = [], other: [Float] = []
         for p in 0..<pairs {
-            let a = clips[p % clips.count], b = clips[(p + clips.count / 2) % clips.count]
+            let a = clips[p % clips.count], b = clips[(p + partner) % clips.count]
             for (left, rightClip) in [(a, b), (b, a)] {
                 let out = dir + "/pair\(p)-\(total % 2).mp4"
                 try HardCases.composite(left: left, right: rightClip, voice: 0, out: out)
@@ -72,7 +74,7 @@ final class HardCaseTests: XCTestCase {
                     let tracks = series.mouth.keys.sorted().map { t -> [String: Any] in
                         ["left": isLeft(t), "mouth": series.mouth[t]!.map { $0.isNaN ? -1 : Double($0) }]
                     }
-                    let line = try JSONSerialization.data(withJSONObject: ["envelope": series.envelope.map(Double.init), "tracks": tracks])
+                    let line = try JSONSerialization.data(withJSONObject: ["envelope": series.envelope.map { $0.isNaN ? -1 : Double($0) }, "tracks": tracks])
                     let h = FileHandle(forWritingAtPath: dump) ?? { FileManager.default.createFile(atPath: dump, contents: nil); return FileHandle(forWritingAtPath: dump)! }()
                     h.seekToEndOfFile(); h.write(line + Data("\n".utf8)); try h.close()
                 }

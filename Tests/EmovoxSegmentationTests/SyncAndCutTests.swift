@@ -30,12 +30,12 @@ final class SyncAndCutTests: XCTestCase {
             let one = AudioVisualSync.correlation(motion: motion, envelope: o.envelope, lag: Int(lag)!, minFrames: 5)
             XCTAssertEqual(Double(one!), r, accuracy: 1e-5, "lag \(lag)")
         }
-        let best = AudioVisualSync.score(motion: motion, envelope: o.envelope, maxLag: o.maxLag, minFrames: 5)!
+        let best = AudioVisualSync.peakCorrelation(motion: motion, envelope: o.envelope, maxLag: o.maxLag, minFrames: 5)!
         XCTAssertEqual(best.lag, o.bestLag)
-        XCTAssertEqual(Double(best.score), o.r[String(o.bestLag)]!, accuracy: 1e-5)
+        XCTAssertEqual(Double(best.r), o.r[String(o.bestLag)]!, accuracy: 1e-5)
         // Too few paired frames, or a constant (silent) envelope: no score.
-        XCTAssertNil(AudioVisualSync.score(motion: motion, envelope: o.envelope, maxLag: 2, minFrames: 1000))
-        XCTAssertNil(AudioVisualSync.score(motion: motion, envelope: [Float](repeating: 0, count: 64), maxLag: 2, minFrames: 5))
+        XCTAssertNil(AudioVisualSync.peakCorrelation(motion: motion, envelope: o.envelope, maxLag: 2, minFrames: 1000))
+        XCTAssertNil(AudioVisualSync.peakCorrelation(motion: motion, envelope: [Float](repeating: 0, count: 64), maxLag: 2, minFrames: 5))
     }
 
     /// The soundtrack envelope read through ffmpeg: RMS per 1/12.5 s bin of a 16-bit tone, as NumPy computes it.
