@@ -122,8 +122,10 @@ public enum AudioVisualSync {
         guard let peak = peakCorrelation(motion: motion, envelope: envelope, maxLag: maxLag, minFrames: minFrames) else { return nil }
         let n = min(motion.count, envelope.count), far = min(nullLag, n - maxLag - 2)
         guard far >= maxLag + 2 else { return nil }
+        // A circular shift pairs every motion frame with an envelope bin, so its pair count is the peak's give or take the
+        // two undefined envelope bins: no `minFrames` here (a 2 s clip would lose its far offsets to that margin).
         let null = (maxLag + 2...far).flatMap { [$0, -$0] }.compactMap {
-            circularCorrelation(motion: motion, envelope: envelope, shift: $0, minFrames: minFrames).map(Double.init)
+            circularCorrelation(motion: motion, envelope: envelope, shift: $0, minFrames: 3).map(Double.init)
         }
         guard null.count >= 4 else { return nil }
         let mean = null.reduce(0, +) / Double(null.count)

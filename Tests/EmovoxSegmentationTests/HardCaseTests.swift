@@ -86,10 +86,10 @@ final class HardCaseTests: XCTestCase {
             return [0, 0.25, 0.5, 0.75, 1].map { String(format: "%.2f", s[min(s.count - 1, Int($0 * Double(s.count - 1)))]) }.joined(separator: "/")
         }
         print("composites: speaking face right in \(right)/\(total); sync score min/q1/median/q3/max chosen \(quartiles(chosen)), other \(quartiles(other))")
-        // The target is 95 %; this model-free score reaches 16–18/22 on these 4–14 s composites
-        // (docs/segmentation.md): the bound guards that level, not the target.
-        XCTAssertGreaterThanOrEqual(Double(right) / Double(total), 0.7)
-        XCTAssertGreaterThan(chosen.sorted()[chosen.count / 2], other.sorted()[other.count / 2] + 0.1)
+        // The target: ≥ 95 % (21 of 22). The score reaches 22/22 here, but two composites win by < 0.1 and the
+        // held-out pairings (EMOVOX_SYNC_PARTNER=5, 8) give 21/22 and 19/22 (docs/segmentation.md).
+        XCTAssertGreaterThanOrEqual(Double(right) / Double(total), 0.95)
+        XCTAssertGreaterThan(chosen.sorted()[chosen.count / 2], other.sorted()[other.count / 2] + 1)
     }
 }
 
@@ -203,7 +203,8 @@ final class SoundtrackCaseTests: XCTestCase {
             XCTAssertEqual(plain.results.map(\.time), synced.results.map(\.time), code)
             XCTAssertEqual(plain.framesSampled, synced.framesSampled, code)
             XCTAssertNil(plain.syncScore)
-            XCTAssertGreaterThan(synced.syncScore ?? -1, 0.3, "\(code): a frontal actor speaking alone")
+            print("\(code): sync score \(synced.syncScore ?? .nan)")
+            XCTAssertGreaterThan(synced.syncScore ?? -1, 1, "\(code): a frontal actor speaking alone")
         }
     }
 }
