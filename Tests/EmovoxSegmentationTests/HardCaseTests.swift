@@ -34,6 +34,15 @@ final class HardCaseTests: XCTestCase {
         let cut = result.manifest.clips.map { (start: $0.start!, end: $0.end!) }
         let report = SegmentationScore.score(clips: cut, speech: truth.speech, cuts: truth.cuts)
         print(String(format: "long recording %.1f min: %d speech pieces, %d shot cuts → %d clips; ", minutes, truth.speech.count, truth.cuts.count, cut.count) + report.summary)
+        // Every boundary off by more than 0.3 s, with what the cut rule saw around it (the VAD's segments, the cuts).
+        for (k, piece) in truth.speech.enumerated() where report.errors.count > 2 * k + 1 && max(report.errors[2 * k], report.errors[2 * k + 1]) > 0.3 {
+            let near = { (t: Double) in t > piece.start - 3 && t < piece.end + 3 }
+            let vad = try Segmenter.scanSpeech(video, options: SegmentOptions()).segments.filter { near($0.start) || near($0.end) }
+            print(String(format: "piece %d %.3f–%.3f: errors %.3f / %.3f; clips ", k, piece.start, piece.end, report.errors[2 * k], report.errors[2 * k + 1])
+                  + cut.filter { near($0.start) || near($0.end) }.map { String(format: "%.3f–%.3f", $0.start, $0.end) }.joined(separator: " ")
+                  + "; VAD " + vad.map { String(format: "%.3f–%.3f", $0.start, $0.end) }.joined(separator: " ")
+                  + "; cuts " + truth.cuts.filter(near).map { String(format: "%.3f", $0) }.joined(separator: " "))
+        }
         XCTAssertEqual(report.spanningCut, 0, "clips spanning a shot cut")
         XCTAssertEqual(report.missed, 0, "speech pieces without a clip")
         XCTAssertLessThanOrEqual(report.maxError, 0.3, "boundary errors \(report.errors)")

@@ -194,6 +194,20 @@ final class SyncAndCutTests: XCTestCase {
         XCTAssertTrue(Segmenter.cut(speech: [Segment(start: 0, end: 10)], shots: [], tracks: [], limit: 10, options: o).isEmpty)
     }
 
+    /// Speech the VAD split at its length cap (the padded pieces overlap) across a direct cut between speakers: the
+    /// piece after the cut runs to the end of the speech, not to the cap (the 10-minute recording's one miss:
+    /// VAD 424.2–444.215 and 444.0–445.755, cuts 439.32 and 445.68; the 1.5 s after the cap was dropped as too short).
+    func testCutRuleJoinsSpeechSplitAtTheVADCap() {
+        let o = SegmentOptions()
+        let speech = [Segment(start: 424.2, end: 444.215), Segment(start: 444.0, end: 445.755), Segment(start: 447.54, end: 467.555)]
+        let tracks = [TrackSpan(start: 420, end: 439.3), TrackSpan(start: 439.35, end: 445.7), TrackSpan(start: 447.7, end: 470)]
+        let clips = Segmenter.cut(speech: speech, shots: [439.32, 445.68, 447.64], tracks: tracks, limit: 500, options: o)
+        XCTAssertEqual(clips.map { [$0.start, $0.end] }, [[424.2, 439.3], [439.35, 445.68], [447.7, 467.555]], "\(clips)")
+        // A real pause (a gap between the padded pieces) still separates them.
+        XCTAssertEqual(Segmenter.joiningCappedSplits([Segment(start: 0, end: 5), Segment(start: 5.3, end: 9)]).count, 2)
+        XCTAssertEqual(Segmenter.joiningCappedSplits([Segment(start: 0, end: 5), Segment(start: 4.8, end: 9)]), [Segment(start: 0, end: 9)])
+    }
+
     /// The online linker gives the tracks the batch `link` gives.
     func testOnlineLinkerMatchesBatchLinking() {
         var rng = SeededRNG(seed: 5)
