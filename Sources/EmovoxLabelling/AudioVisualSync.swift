@@ -188,14 +188,17 @@ public enum AudioVisualSync {
 }
 
 /// Mouth-motion series per face track over densely decoded frames, with faces detected every `detectEvery`-th
-/// frame: the frames since the last detected one are held (at most `detectEvery`), and once the next detection says
-/// where each track went, the boxes in between are interpolated and each frame's motion against the frame before is
-/// measured inside the same box (so box jitter is not motion).
+/// frame: the frames since the last detected one are held, and once the next detection says where each track went,
+/// the boxes in between are interpolated and each frame's motion against the frame before is measured inside the
+/// same box (so box jitter is not motion). A track the detector misses once (a turned or blurred face) is bridged
+/// at its next detection, so the frames since its last one are held too (at most 2 × `detectEvery` + 1).
 struct MouthMotionTracker {
     let detectEvery: Int
-    private var held: [GrayImage] = []          // frames from the last detected one on
+    /// A track missed by up to this many detections in a row is bridged: its boxes are interpolated across the gap.
+    static let bridgedMisses = 1
+    private var held: [GrayImage] = []          // frames from the oldest frame a bridge may start at
     private var heldFirst = 0                   // frame index of held[0]
-    private var lastBoxes: [Int: Box] = [:]     // track → box at the last detected frame
+    private var lastSeen: [Int: (box: Box, frame: Int)] = [:]  // track → box and frame of its last detection
     private(set) var series: [Int: [Float]] = [:]  // track → motion per frame (NaN where unknown)
     private(set) var frames = 0
 
@@ -206,13 +209,13 @@ struct MouthMotionTracker {
 
     /// The faces found in the latest pushed frame (a detection frame): track id → box.
     mutating func detected(_ boxes: [Int: Box]) {
+        guard !held.isEmpty else { return }
         let current = frames - 1
         for (track, box) in boxes {
-            guard let previous = lastBoxes[track], !held.isEmpty else { continue }
+            guard let (previous, from) = lastSeen[track], from >= heldFirst, from < current else { continue }
             var s = series[track] ?? []
-            let span = current - heldFirst
-            for j in (heldFirst + 1)...current where span > 0 {
-                let b = AudioVisualSync.interpolate(previous, box, Double(j - heldFirst) / Double(span))
+            for j in (from + 1)...current {
+                let b = AudioVisualSync.interpolate(previous, box, Double(j - from) / Double(current - from))
                 let m = AudioVisualSync.motion(AudioVisualSync.mouthPatch(held[j - 1 - heldFirst], box: b),
                                                AudioVisualSync.mouthPatch(held[j - heldFirst], box: b))
                 while s.count < j { s.append(.nan) }
@@ -220,9 +223,11 @@ struct MouthMotionTracker {
             }
             series[track] = s
         }
-        lastBoxes = boxes
-        held = [held[held.count - 1]]
-        heldFirst = current
+        for (track, box) in boxes { lastSeen[track] = (box, current) }
+        lastSeen = lastSeen.filter { current - $0.value.frame <= Self.bridgedMisses * detectEvery }
+        let keepFrom = max(heldFirst, lastSeen.values.map(\.frame).min() ?? current)
+        held.removeFirst(min(held.count - 1, keepFrom - heldFirst))
+        heldFirst = keepFrom
     }
 
     /// Series of `track` padded with NaN to the frames seen.

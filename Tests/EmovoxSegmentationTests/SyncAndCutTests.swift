@@ -161,6 +161,30 @@ final class SyncAndCutTests: XCTestCase {
                        Box(x: 10, y: 2, width: 20, height: 10))
     }
 
+    /// A track the detector misses once is bridged at its next detection (its frames in between get motion); one
+    /// missed twice in a row is not (those frames stay unknown), and only a bounded number of frames is held.
+    func testMouthMotionBridgesOneMissedDetection() {
+        let w = 120, h = 120, box = Box(x: 30, y: 30, width: 60, height: 60)
+        func frame(_ mouth: UInt8) -> GrayImage {
+            var px = [UInt8](repeating: 100, count: w * h)
+            for y in 62..<98 { for x in 36..<84 { px[y * w + x] = mouth } }
+            return GrayImage(width: w, height: h, pixels: px)
+        }
+        var tracker = MouthMotionTracker(detectEvery: 3)
+        // Detections at frames 0, 3, 6, 9, 12, 15, 18: track 1 is missed at 6 (bridged), track 2 at 9 and 12 (not).
+        let seen: [Int: Set<Int>] = [0: [1, 2], 3: [1, 2], 6: [2], 9: [1], 12: [1], 15: [1, 2], 18: [1, 2]]
+        for i in 0...18 {
+            tracker.push(frame(i % 2 == 0 ? 100 : 130))
+            if let tracks = seen[i] { tracker.detected(Dictionary(uniqueKeysWithValues: tracks.map { ($0, box) })) }
+        }
+        let one = tracker.motion(1), two = tracker.motion(2)
+        XCTAssertTrue(one[0].isNaN)
+        for k in 1...18 { XCTAssertEqual(one[k], 30, accuracy: 1e-3, "track 1 frame \(k)") }
+        for k in 1...6 { XCTAssertEqual(two[k], 30, accuracy: 1e-3, "track 2 frame \(k)") }
+        for k in 7...15 { XCTAssertTrue(two[k].isNaN, "track 2 frame \(k): missed twice, not bridged") }
+        for k in 16...18 { XCTAssertEqual(two[k], 30, accuracy: 1e-3, "track 2 frame \(k)") }
+    }
+
     /// Shot cuts: a talking-head-like change (a few grey levels) is not a cut; a new scene or a blank frame is.
     func testShotCutDetector() {
         func image(_ f: (Int, Int) -> Int) -> GrayImage {
