@@ -28,12 +28,18 @@ public enum Soundtrack {
     }
 
     /// The speech envelope: RMS of the samples in bins of 1/`binsPerSecond` s from `start`, bin k covering
-    /// [(k − 1), k) / rate — the interval of the mouth motion measured between frames k − 1 and k.
-    public static func envelope(_ path: String, start: Double = 0, end: Double? = nil, binsPerSecond: Double) throws -> [Float] {
+    /// [(k − 1), k) / rate — the interval of the mouth motion measured between frames k − 1 and k. With `band` the
+    /// samples first pass a 2nd-order Butterworth high-pass at its lower and low-pass at its upper edge.
+    public static func envelope(_ path: String, start: Double = 0, end: Double? = nil, binsPerSecond: Double,
+                                band: ClosedRange<Double>? = nil) throws -> [Float] {
         var energy: [Double] = [], counts: [Int] = [], index = 0
         let samplesPerBin = Double(sampleRate) / binsPerSecond
+        var filters = band.map { [Biquad.highPass(cutoff: $0.lowerBound, sampleRate: Double(sampleRate)),
+                                  Biquad.lowPass(cutoff: $0.upperBound, sampleRate: Double(sampleRate))] } ?? []
         try read(path, start: start, end: end) { chunk in
-            for s in chunk {
+            for raw in chunk {
+                var s = raw
+                for f in filters.indices { s = filters[f].step(s) }
                 let bin = Int(Double(index) / samplesPerBin) + 1
                 while energy.count <= bin { energy.append(0); counts.append(0) }
                 energy[bin] += Double(s) * Double(s); counts[bin] += 1
@@ -52,47 +58,114 @@ public enum AudioVisualSync {
     public struct Options: Sendable {
         public var detectEvery = 3
         public var maxLagSeconds = 0.2
+        /// The far offsets the peak is judged against reach this far (±0.32 … ±1.44 s at 12.5 fps).
+        public var nullLagSeconds = 1.44
         /// Fewer paired frames than this and a track gets no score (a correlation of a few points means nothing).
         public var minFrames = 20
+        /// The speech band whose envelope the mouth is matched to: the formant and consonant range, where
+        /// articulation shows, rather than the voicing energy below 1 kHz that a held vowel also has.
+        public var speechBand: ClosedRange<Double> = 1000...4000
         public init() {}
     }
 
-    /// The mouth region: the lower third of the face box, middle 60 % of its width, area-resized to 24×12 so
-    /// faces of any size give comparable energies.
+    /// The mouth patch: the lower third of the face box, middle 60 % of its width, area-resized to
+    /// `mouthWidth`×`mouthHeight` (faces of any size give comparable motion), with `searchRadius` patch pixels of
+    /// margin on every side for the head-motion search of `motion`.
+    public static let mouthWidth = 48, mouthHeight = 24, searchRadius = 4
+
     public static func mouthPatch(_ img: GrayImage, box: Box) -> [Float] {
-        let x = box.x + box.width / 5, w = max(1, box.width * 3 / 5)
-        let y = box.y + box.height * 2 / 3, h = max(1, box.height / 3)
-        let x0 = max(0, min(img.width - 1, x)), y0 = max(0, min(img.height - 1, y))
-        let x1 = max(x0 + 1, min(img.width, x + w)), y1 = max(y0 + 1, min(img.height, y + h))
-        return Resize.area(img.cropped(x: x0, y: y0, width: x1 - x0, height: y1 - y0), width: 24, height: 12).pixels.map(Float.init)
+        let rw = Double(box.width) * 0.6, rh = Double(box.height) / 3
+        let rx = Double(box.x) + Double(box.width) * 0.2, ry = Double(box.y) + Double(box.height) * 2 / 3
+        let mx = rw * Double(searchRadius) / Double(mouthWidth), my = rh * Double(searchRadius) / Double(mouthHeight)
+        let x0 = max(0, min(img.width - 1, Int((rx - mx).rounded()))), y0 = max(0, min(img.height - 1, Int((ry - my).rounded())))
+        let x1 = max(x0 + 1, min(img.width, Int((rx + rw + mx).rounded()))), y1 = max(y0 + 1, min(img.height, Int((ry + rh + my).rounded())))
+        return Resize.area(img.cropped(x: x0, y: y0, width: x1 - x0, height: y1 - y0),
+                           width: mouthWidth + 2 * searchRadius, height: mouthHeight + 2 * searchRadius).pixels.map(Float.init)
     }
 
-    /// Motion energy between two patches: their mean absolute difference.
-    public static func motion(_ a: [Float], _ b: [Float]) -> Float {
-        precondition(a.count == b.count)
-        var s: Float = 0
-        for i in a.indices { s += abs(a[i] - b[i]) }
-        return s / Float(max(a.count, 1))
+    /// Mouth motion between two patches (`mouthPatch` of the previous and the current frame in the same box): the
+    /// RMS difference of the current patch's centre against the previous patch shifted by up to `searchRadius` pixels,
+    /// at the best shift. The shift absorbs head motion (a nod or turn moves the whole lower face); what is left is
+    /// the mouth changing shape.
+    public static func motion(_ previous: [Float], _ current: [Float]) -> Float {
+        let r = searchRadius, w = mouthWidth, h = mouthHeight, stride = w + 2 * r
+        precondition(previous.count == current.count && current.count == stride * (h + 2 * r))
+        var best = Float.infinity
+        previous.withUnsafeBufferPointer { p in current.withUnsafeBufferPointer { c in
+            for dy in -r...r { for dx in -r...r {
+                var sum: Float = 0
+                for y in 0..<h where sum < best {
+                    let cRow = (y + r) * stride + r, pRow = (y + r + dy) * stride + r + dx
+                    for x in 0..<w { let d = c[cRow + x] - p[pRow + x]; sum += d * d }
+                }
+                best = min(best, sum)
+            } }
+        } }
+        return (best / Float(w * h)).squareRoot()
+    }
+
+    /// How fast the envelope changes: |e[k] − e[k − 1]|, the acoustic counterpart of motion (a mouth moves when the
+    /// sound changes — onsets, offsets, transitions — not while a vowel is held). NaN where undefined: bin 0 (before
+    /// the first frame) and bin 1 (no bin before it).
+    public static func change(_ envelope: [Float]) -> [Float] {
+        envelope.indices.map { $0 < 2 ? .nan : abs(envelope[$0] - envelope[$0 - 1]) }
+    }
+
+    /// The sync score, SyncNet's decision rule without its network: judge the peak, not the level. The best Pearson r
+    /// of motion and envelope over |lag| ≤ `maxLag` (`peakCorrelation`) is compared with the r at far offsets — the
+    /// envelope shifted circularly by `maxLag` + 2 … `nullLag` frames either way, where no sync can be — as
+    /// (peak − mean) / (standard deviation + 0.01) of those. A face mouthing its own words at a speech-like rhythm
+    /// correlates with the voice at many offsets and scores low; the speaker's mouth peaks near lag 0 only. nil when
+    /// the peak has no value or fewer than 4 far offsets do (series too short).
+    public static func score(motion: [Float], envelope: [Float], maxLag: Int, nullLag: Int, minFrames: Int)
+        -> (score: Float, lag: Int, peak: Float)? {
+        guard let peak = peakCorrelation(motion: motion, envelope: envelope, maxLag: maxLag, minFrames: minFrames) else { return nil }
+        let n = min(motion.count, envelope.count), far = min(nullLag, n - maxLag - 2)
+        guard far >= maxLag + 2 else { return nil }
+        // A circular shift pairs every motion frame with an envelope bin, so its pair count is the peak's give or take the
+        // two undefined envelope bins: no `minFrames` here (a 2 s clip would lose its far offsets to that margin).
+        let null = (maxLag + 2...far).flatMap { [$0, -$0] }.compactMap {
+            circularCorrelation(motion: motion, envelope: envelope, shift: $0, minFrames: 3).map(Double.init)
+        }
+        guard null.count >= 4 else { return nil }
+        let mean = null.reduce(0, +) / Double(null.count)
+        let sd = (null.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(null.count)).squareRoot()
+        return (Float((Double(peak.r) - mean) / (sd + 0.01)), peak.lag, peak.r)
     }
 
     /// Pearson correlation of `motion[k]` with `envelope[k + lag]` over the frames where both exist (motion NaN =
-    /// no face there), maximised over |lag| ≤ maxLag frames. nil when fewer than `minFrames` pairs remain or a
-    /// series is constant at every lag (e.g. a silent soundtrack).
-    public static func score(motion: [Float], envelope: [Float], maxLag: Int, minFrames: Int) -> (score: Float, lag: Int)? {
-        var best: (score: Float, lag: Int)? = nil
+    /// no face there, envelope NaN = no audio measure), maximised over |lag| ≤ maxLag frames. nil when fewer than
+    /// `minFrames` pairs remain or a series is constant at every lag (e.g. a silent soundtrack).
+    public static func peakCorrelation(motion: [Float], envelope: [Float], maxLag: Int, minFrames: Int) -> (r: Float, lag: Int)? {
+        var best: (r: Float, lag: Int)? = nil
         for lag in -maxLag...maxLag {
             guard let r = correlation(motion: motion, envelope: envelope, lag: lag, minFrames: minFrames) else { continue }
-            if best == nil || r > best!.score { best = (r, lag) }
+            if best == nil || r > best!.r { best = (r, lag) }
         }
         return best
     }
 
-    /// The correlation at one lag (see `score`).
+    /// The correlation with the envelope shifted circularly by `shift` frames over the common length n of the two
+    /// series: `motion[k]` with `envelope[(k + shift) mod n]` (see `score`).
+    public static func circularCorrelation(motion: [Float], envelope: [Float], shift: Int, minFrames: Int) -> Float? {
+        let n = min(motion.count, envelope.count)
+        guard n > 0 else { return nil }
+        var xs: [Double] = [], ys: [Double] = []
+        for k in 0..<n where !motion[k].isNaN {
+            let j = ((k + shift) % n + n) % n
+            guard !envelope[j].isNaN else { continue }
+            xs.append(Double(motion[k])); ys.append(Double(envelope[j]))
+        }
+        guard xs.count >= minFrames else { return nil }
+        return pearson(xs, ys).map(Float.init)
+    }
+
+    /// The correlation at one lag (see `peakCorrelation`).
     public static func correlation(motion: [Float], envelope: [Float], lag: Int, minFrames: Int) -> Float? {
         var xs: [Double] = [], ys: [Double] = []
         for k in motion.indices where !motion[k].isNaN {
             let j = k + lag
-            guard j >= 0, j < envelope.count else { continue }
+            guard j >= 0, j < envelope.count, !envelope[j].isNaN else { continue }
             xs.append(Double(motion[k])); ys.append(Double(envelope[j]))
         }
         guard xs.count >= minFrames else { return nil }
@@ -115,14 +188,17 @@ public enum AudioVisualSync {
 }
 
 /// Mouth-motion series per face track over densely decoded frames, with faces detected every `detectEvery`-th
-/// frame: the frames since the last detected one are held (at most `detectEvery`), and once the next detection says
-/// where each track went, the boxes in between are interpolated and each frame's motion against the frame before is
-/// measured inside the same box (so box jitter is not motion).
+/// frame: the frames since the last detected one are held, and once the next detection says where each track went,
+/// the boxes in between are interpolated and each frame's motion against the frame before is measured inside the
+/// same box (so box jitter is not motion). A track the detector misses once (a turned or blurred face) is bridged
+/// at its next detection, so the frames since its last one are held too (at most 2 × `detectEvery` + 1).
 struct MouthMotionTracker {
     let detectEvery: Int
-    private var held: [GrayImage] = []          // frames from the last detected one on
+    /// A track missed by up to this many detections in a row is bridged: its boxes are interpolated across the gap.
+    static let bridgedMisses = 1
+    private var held: [GrayImage] = []          // frames from the oldest frame a bridge may start at
     private var heldFirst = 0                   // frame index of held[0]
-    private var lastBoxes: [Int: Box] = [:]     // track → box at the last detected frame
+    private var lastSeen: [Int: (box: Box, frame: Int)] = [:]  // track → box and frame of its last detection
     private(set) var series: [Int: [Float]] = [:]  // track → motion per frame (NaN where unknown)
     private(set) var frames = 0
 
@@ -133,23 +209,25 @@ struct MouthMotionTracker {
 
     /// The faces found in the latest pushed frame (a detection frame): track id → box.
     mutating func detected(_ boxes: [Int: Box]) {
+        guard !held.isEmpty else { return }
         let current = frames - 1
         for (track, box) in boxes {
-            guard let previous = lastBoxes[track], !held.isEmpty else { continue }
+            guard let (previous, from) = lastSeen[track], from >= heldFirst, from < current else { continue }
             var s = series[track] ?? []
-            let span = current - heldFirst
-            for j in (heldFirst + 1)...current where span > 0 {
-                let b = AudioVisualSync.interpolate(previous, box, Double(j - heldFirst) / Double(span))
-                let m = AudioVisualSync.motion(AudioVisualSync.mouthPatch(held[j - heldFirst], box: b),
-                                               AudioVisualSync.mouthPatch(held[j - 1 - heldFirst], box: b))
+            for j in (from + 1)...current {
+                let b = AudioVisualSync.interpolate(previous, box, Double(j - from) / Double(current - from))
+                let m = AudioVisualSync.motion(AudioVisualSync.mouthPatch(held[j - 1 - heldFirst], box: b),
+                                               AudioVisualSync.mouthPatch(held[j - heldFirst], box: b))
                 while s.count < j { s.append(.nan) }
                 s.append(m)
             }
             series[track] = s
         }
-        lastBoxes = boxes
-        held = [held[held.count - 1]]
-        heldFirst = current
+        for (track, box) in boxes { lastSeen[track] = (box, current) }
+        lastSeen = lastSeen.filter { current - $0.value.frame <= Self.bridgedMisses * detectEvery }
+        let keepFrom = max(heldFirst, lastSeen.values.map(\.frame).min() ?? current)
+        held.removeFirst(min(held.count - 1, keepFrom - heldFirst))
+        heldFirst = keepFrom
     }
 
     /// Series of `track` padded with NaN to the frames seen.

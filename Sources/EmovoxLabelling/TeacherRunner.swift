@@ -22,11 +22,12 @@ public struct TeacherRun {
     /// Track id of the speaking face (best audio-visual sync when the soundtrack was given, else the longest
     /// track), when tracks were formed.
     public var speakingTrack: Int?
-    /// The speaking track's synchrony score, and every scored track's (Pearson r of mouth motion and speech
-    /// envelope at the best lag; absent for tracks too short to score).
+    /// The speaking track's synchrony score, and every scored track's (`AudioVisualSync.score`: how far the best
+    /// correlation of mouth motion and speech-band envelope change within ±0.2 s stands above the correlations at far
+    /// offsets, in their standard deviations; absent for tracks too short to score).
     public var syncScore: Float?
     public var trackSync: [Int: Float] = [:]
-    /// Per track the mouth motion, and the speech envelope it was matched to (for analysis of the scores).
+    /// Per track the mouth motion, and the envelope change it was matched to (NaN where undefined; for analysis).
     public var syncSeries: (mouth: [Int: [Float]], envelope: [Float])? = nil
     /// Why the soundtrack could not be matched to the faces (no audio stream, silent…), when it was asked to be.
     public var syncProblem: String?
@@ -235,13 +236,14 @@ public final class TeacherRunner {
 
     /// The speaking track by audio-visual sync: every track's mouth motion against the soundtrack's envelope.
     func matchSpeaker(_ run: inout TeacherRun, mouths: MouthMotionTracker, audio: String, start: Double, end: Double?, rate: Double) throws {
-        let envelope = try Soundtrack.envelope(audio, start: start, end: end, binsPerSecond: rate)
-        guard envelope.contains(where: { $0 > 1e-5 }) else { throw EmovoxError("silent soundtrack: no speech to match a face to", file: audio) }
-        let lag = Int((sync.maxLagSeconds * rate).rounded(.down))
+        let band = try Soundtrack.envelope(audio, start: start, end: end, binsPerSecond: rate, band: sync.speechBand)
+        guard band.contains(where: { $0 > 1e-5 }) else { throw EmovoxError("silent soundtrack: no speech to match a face to", file: audio) }
+        let envelope = AudioVisualSync.change(band)
+        let lag = Int((sync.maxLagSeconds * rate).rounded(.down)), nullLag = Int((sync.nullLagSeconds * rate + 1e-9).rounded(.down))
         let tracks = Array(mouths.series.keys)
         run.syncSeries = (Dictionary(uniqueKeysWithValues: tracks.map { ($0, mouths.motion($0)) }), envelope)
         for t in tracks {
-            if let s = AudioVisualSync.score(motion: mouths.motion(t), envelope: envelope, maxLag: lag, minFrames: sync.minFrames) {
+            if let s = AudioVisualSync.score(motion: mouths.motion(t), envelope: envelope, maxLag: lag, nullLag: nullLag, minFrames: sync.minFrames) {
                 run.trackSync[t] = s.score
             }
         }

@@ -193,12 +193,23 @@ public enum Segmenter {
             }
             place(hi, b)
         }
-        for seg in speech {
+        for seg in joiningCappedSplits(speech) {
             let e = min(seg.end, limit)
             var a = seg.start
             for c in shots where c > a && c < e { place(a, c); a = c }
             place(a, e)
         }
         return out.sorted { $0.start < $1.start }
+    }
+
+    /// Speech the VAD split only because it reached its length cap is one stretch again: such pieces touch or overlap
+    /// (each is padded), while a real pause leaves a gap. The shot cuts and the even split at `maxSeconds` then decide
+    /// where it ends — not the cap, whose short remainder before the next cut would be dropped as under `minSeconds`.
+    static func joiningCappedSplits(_ speech: [Segment]) -> [Segment] {
+        var out: [Segment] = []
+        for seg in speech {
+            if let last = out.last, seg.start <= last.end { out[out.count - 1].end = max(last.end, seg.end) } else { out.append(seg) }
+        }
+        return out
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import EmovoxCore
+import EmovoxAudio
 
 /// Thresholds of the voice-activity detector. Times in seconds, levels in dB relative to full scale of
 /// the speech-band signal (a full-scale sine in the band is 0 dB; 16-bit silence sits below −90 dB).
@@ -140,31 +141,5 @@ public final class VoiceActivityDetector {
         let start = max(0, first * hop - pad)
         let end = runLast * hop + frame + pad
         return [start..<end]
-    }
-}
-
-/// A second-order IIR section (RBJ audio-EQ-cookbook Butterworth, Q = 1/√2), run sample by sample.
-struct Biquad {
-    let b0, b1, b2, a1, a2: Float
-    var z1: Float = 0, z2: Float = 0
-
-    static func highPass(cutoff: Double, sampleRate: Double) -> Biquad {
-        let w = 2 * Double.pi * cutoff / sampleRate, alpha = sin(w) / (2 * 0.5.squareRoot()), c = cos(w), a0 = 1 + alpha
-        return Biquad(b0: Float((1 + c) / 2 / a0), b1: Float(-(1 + c) / a0), b2: Float((1 + c) / 2 / a0),
-                      a1: Float(-2 * c / a0), a2: Float((1 - alpha) / a0))
-    }
-
-    static func lowPass(cutoff: Double, sampleRate: Double) -> Biquad {
-        let w = 2 * Double.pi * cutoff / sampleRate, alpha = sin(w) / (2 * 0.5.squareRoot()), c = cos(w), a0 = 1 + alpha
-        return Biquad(b0: Float((1 - c) / 2 / a0), b1: Float((1 - c) / a0), b2: Float((1 - c) / 2 / a0),
-                      a1: Float(-2 * c / a0), a2: Float((1 - alpha) / a0))
-    }
-
-    /// Transposed direct form II.
-    @inline(__always) mutating func step(_ x: Float) -> Float {
-        let y = b0 * x + z1
-        z1 = b1 * x - a1 * y + z2
-        z2 = b2 * x - a2 * y
-        return y
     }
 }

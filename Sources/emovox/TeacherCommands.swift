@@ -130,7 +130,7 @@ struct LabelCommand: ParsableCommand {
     @Flag(help: "Jitter the teacher's face crops (shift ±5 %, scale 0.95–1.05, rotation ±8°, brightness ±20), seeded per clip and frame: clips sharing a face source get different targets. Off by default.") var jitter = false
     @Option(help: "Seed of the face-crop jitter.") var jitterSeed: UInt64 = 0
     @Flag(help: "Do not match faces to the soundtrack (the speaking face is then the longest track; frames are decoded at the teacher's rate only).") var noSync = false
-    @Option(help: "Drop (skip and list) video clips whose speaking face's audio-visual sync score is below this (Pearson r; see docs/segmentation.md).") var minSync: Float?
+    @Option(help: "Drop (skip and list) video clips whose speaking face's audio-visual sync score is below this (peak over far offsets, in standard deviations; single speakers score 1–5.5, see docs/segmentation.md).") var minSync: Float?
     @OptionGroup var teacher: TeacherOptions
 
     func run() throws {

@@ -34,6 +34,15 @@ final class HardCaseTests: XCTestCase {
         let cut = result.manifest.clips.map { (start: $0.start!, end: $0.end!) }
         let report = SegmentationScore.score(clips: cut, speech: truth.speech, cuts: truth.cuts)
         print(String(format: "long recording %.1f min: %d speech pieces, %d shot cuts → %d clips; ", minutes, truth.speech.count, truth.cuts.count, cut.count) + report.summary)
+        // Every boundary off by more than 0.3 s, with what the cut rule saw around it (the VAD's segments, the cuts).
+        for (k, piece) in truth.speech.enumerated() where report.errors.count > 2 * k + 1 && max(report.errors[2 * k], report.errors[2 * k + 1]) > 0.3 {
+            let near = { (t: Double) in t > piece.start - 3 && t < piece.end + 3 }
+            let vad = try Segmenter.scanSpeech(video, options: SegmentOptions()).segments.filter { near($0.start) || near($0.end) }
+            print(String(format: "piece %d %.3f–%.3f: errors %.3f / %.3f; clips ", k, piece.start, piece.end, report.errors[2 * k], report.errors[2 * k + 1])
+                  + cut.filter { near($0.start) || near($0.end) }.map { String(format: "%.3f–%.3f", $0.start, $0.end) }.joined(separator: " ")
+                  + "; VAD " + vad.map { String(format: "%.3f–%.3f", $0.start, $0.end) }.joined(separator: " ")
+                  + "; cuts " + truth.cuts.filter(near).map { String(format: "%.3f", $0) }.joined(separator: " "))
+        }
         XCTAssertEqual(report.spanningCut, 0, "clips spanning a shot cut")
         XCTAssertEqual(report.missed, 0, "speech pieces without a clip")
         XCTAssertLessThanOrEqual(report.maxError, 0.3, "boundary errors \(report.errors)")
@@ -50,9 +59,11 @@ final class HardCaseTests: XCTestCase {
         let dir = try HardCases.tempDir("pairs")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let pairs = Int(ProcessInfo.processInfo.environment["EMOVOX_SYNC_PAIRS"] ?? "") ?? 11
+        // EMOVOX_SYNC_PARTNER=k pairs clip p with clip p + k instead (other silent faces: a held-out check of the score).
+        let partner = Int(ProcessInfo.processInfo.environment["EMOVOX_SYNC_PARTNER"] ?? "") ?? clips.count / 2
         var right = 0, total = 0, chosen: [Float] = [], other: [Float] = []
         for p in 0..<pairs {
-            let a = clips[p % clips.count], b = clips[(p + clips.count / 2) % clips.count]
+            let a = clips[p % clips.count], b = clips[(p + partner) % clips.count]
             for (left, rightClip) in [(a, b), (b, a)] {
                 let out = dir + "/pair\(p)-\(total % 2).mp4"
                 try HardCases.composite(left: left, right: rightClip, voice: 0, out: out)
@@ -72,7 +83,7 @@ final class HardCaseTests: XCTestCase {
                     let tracks = series.mouth.keys.sorted().map { t -> [String: Any] in
                         ["left": isLeft(t), "mouth": series.mouth[t]!.map { $0.isNaN ? -1 : Double($0) }]
                     }
-                    let line = try JSONSerialization.data(withJSONObject: ["envelope": series.envelope.map(Double.init), "tracks": tracks])
+                    let line = try JSONSerialization.data(withJSONObject: ["envelope": series.envelope.map { $0.isNaN ? -1 : Double($0) }, "tracks": tracks])
                     let h = FileHandle(forWritingAtPath: dump) ?? { FileManager.default.createFile(atPath: dump, contents: nil); return FileHandle(forWritingAtPath: dump)! }()
                     h.seekToEndOfFile(); h.write(line + Data("\n".utf8)); try h.close()
                 }
@@ -84,10 +95,10 @@ final class HardCaseTests: XCTestCase {
             return [0, 0.25, 0.5, 0.75, 1].map { String(format: "%.2f", s[min(s.count - 1, Int($0 * Double(s.count - 1)))]) }.joined(separator: "/")
         }
         print("composites: speaking face right in \(right)/\(total); sync score min/q1/median/q3/max chosen \(quartiles(chosen)), other \(quartiles(other))")
-        // The target is 95 %; this model-free score reaches 16–18/22 on these 4–14 s composites
-        // (docs/segmentation.md): the bound guards that level, not the target.
-        XCTAssertGreaterThanOrEqual(Double(right) / Double(total), 0.7)
-        XCTAssertGreaterThan(chosen.sorted()[chosen.count / 2], other.sorted()[other.count / 2] + 0.1)
+        // The target: ≥ 95 % (21 of 22). The score reaches 22/22 here, but two composites win by < 0.1 and the
+        // held-out pairings (EMOVOX_SYNC_PARTNER=5, 8) give 21/22 and 19/22 (docs/segmentation.md).
+        XCTAssertGreaterThanOrEqual(Double(right) / Double(total), 0.95)
+        XCTAssertGreaterThan(chosen.sorted()[chosen.count / 2], other.sorted()[other.count / 2] + 1)
     }
 }
 
@@ -201,7 +212,8 @@ final class SoundtrackCaseTests: XCTestCase {
             XCTAssertEqual(plain.results.map(\.time), synced.results.map(\.time), code)
             XCTAssertEqual(plain.framesSampled, synced.framesSampled, code)
             XCTAssertNil(plain.syncScore)
-            XCTAssertGreaterThan(synced.syncScore ?? -1, 0.3, "\(code): a frontal actor speaking alone")
+            print("\(code): sync score \(synced.syncScore ?? .nan)")
+            XCTAssertGreaterThan(synced.syncScore ?? -1, 1, "\(code): a frontal actor speaking alone")
         }
     }
 }
