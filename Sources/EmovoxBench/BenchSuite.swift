@@ -9,6 +9,8 @@ import EmovoxModels
 public struct BenchOptions {
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     public var models = "vggm-small,vggm"
+    /// Face-teacher nets for the `teacher-train` measure (comma-separated).
+    public var teacherModels = TeacherNetConfig.defaultName
     public var batch = 16
     public var quick = false
     public var only: String?
@@ -109,8 +111,22 @@ public enum BenchSuite {
             out["label"] = rows
         }
         if !o.quick && parts.contains("teacher-train") {
-            out["teacher_training"] = ["model": TeacherNetConfig.defaultName, "batch": 64,
-                                       "images_per_s": try Bench.teacherTraining(model: TeacherNetConfig.defaultName, batch: 64)]
+            // Default conv choice and the im2col path in turn, in the same process and minute (a loaded machine
+            // moves absolute numbers; the ratio between the two is what the direct kernels bought).
+            var rows: [[String: Any]] = []
+            for model in o.teacherModels.split(separator: ",").map(String.init) {
+                var best: [DirectConvChoice: Double] = [:]
+                for _ in 0..<2 { for path in [DirectConvChoice.measured, .im2col] {
+                    best[path] = max(best[path] ?? 0, try Bench.teacherTraining(model: model, batch: 64, conv: path))
+                } }
+                rows.append(["model": model, "batch": 64, "images_per_s": best[.measured]!, "images_per_s_im2col": best[.im2col]!,
+                             "direct_over_im2col": best[.measured]! / best[.im2col]!])
+            }
+            out["teacher_training"] = rows.count == 1 ? rows[0] : rows
+            if o.profile {
+                out["teacher_conv_profile"] = try Dictionary(uniqueKeysWithValues: o.teacherModels.split(separator: ",").map {
+                    (String($0), try Bench.teacherConvProfile(model: String($0)).map(\.json)) })
+            }
         }
         if o.memoryBatch > 0 {
             // Training memory is measured alone: one vggm step at this o.batch size, then the peak RSS.

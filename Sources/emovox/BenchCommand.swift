@@ -8,6 +8,7 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Threads for OpenBLAS and our kernels.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Students to measure (comma-separated).") var models: String = "vggm-small,vggm"
+    @Option(help: "Face-teacher nets for the teacher-train measure (comma-separated, e.g. vgg-fer,vgg13-fer).") var teacherModels: String = "vgg-fer"
     @Option(help: "Batch size for student train/inference steps.") var batch: Int = 16
     @Flag(help: "Only sgemm and conv shapes (quick).") var quick = false
     @Option(help: "Only these parts (comma-separated: sgemm, conv, students, spectrogram, latency, teacher, teacher-train, images, label); default all.")
@@ -23,7 +24,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         var o = BenchOptions()
-        o.threads = threads; o.models = models; o.batch = batch; o.quick = quick; o.only = only; o.profile = profile
+        o.threads = threads; o.models = models; o.teacherModels = teacherModels; o.batch = batch; o.quick = quick; o.only = only; o.profile = profile
         o.video = video; o.memoryBatch = memoryBatch; o.labelCorpora = labelCorpus; o.labelMaxHeight = labelMaxHeight
         let out = try BenchSuite.run(o)
         let data = try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys])
