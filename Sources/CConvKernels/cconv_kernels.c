@@ -47,31 +47,44 @@ void cconv3_pack_backward(const float *w, int cout, int cin, float *wp) {
             for (int t = 0; t < 9; t++) wp[((size_t)t * cout + co) * cpad + ci] = w[((size_t)co * cin + ci) * 9 + (8 - t)];
 }
 
+// Row by row, so the padded row being written (w + 2 pixels x cs floats: 6.4 KB at 32 channels) stays in L1
+// while every channel's plane row is copied into it; only the border, the slack and the padding channels are
+// zeroed, not the whole buffer.
 void cconv3_pad(const float *x, int c, int h, int w, int cs, float *xp) {
     int p = w + 2;
-    memset(xp, 0, sizeof(float) * (size_t)cconv3_padded_pixels(h, w) * cs);
-    for (int ch = 0; ch < c; ch++) {
-        const float *src = x + (size_t)ch * h * w;
-        for (int y = 0; y < h; y++) {
-            float *dst = xp + ((size_t)(y + 1) * p + 1) * cs + ch;
-            for (int i = 0; i < w; i++) dst[(size_t)i * cs] = src[(size_t)y * w + i];
+    size_t total = (size_t)cconv3_padded_pixels(h, w) * cs, plane = (size_t)h * w;
+    memset(xp, 0, sizeof(float) * ((size_t)p + 1) * cs);  // top row and the left border pixel of row 1
+    for (int y = 0; y < h; y++) {
+        float *row = xp + ((size_t)(y + 1) * p + 1) * cs;
+        if (cs > c)
+            for (int i = 0; i < w; i++)
+                for (int k = c; k < cs; k++) row[(size_t)i * cs + k] = 0;
+        for (int ch = 0; ch < c; ch++) {
+            const float *src = x + ch * plane + (size_t)y * w;
+            for (int i = 0; i < w; i++) row[(size_t)i * cs + ch] = src[i];
         }
+        memset(row + (size_t)w * cs, 0, sizeof(float) * 2 * cs);  // right border of this row, left border of the next
     }
+    size_t done = ((size_t)(h + 1) * p + 1) * cs;
+    memset(xp + done, 0, sizeof(float) * (total - done));  // bottom row and slack
 }
 
+// Row by row for the same reason: one flat output row (w + 2 pixels x cpad floats) is read from L1 for every
+// channel while each channel's plane row is written contiguously.
 void cconv3_unpad(const float *yf, int cpad, int cout, int co_lo, int co_hi, int h, int w,
                   const float *scale, const float *shift, int relu, float *y) {
     int p = w + 2;
+    size_t plane = (size_t)h * w;
     if (co_hi > cout) co_hi = cout;
-    for (int co = co_lo; co < co_hi; co++) {
-        float s = scale ? scale[co] : 1, b = shift ? shift[co] : 0;
-        float *dst = y + (size_t)co * h * w;
-        for (int r = 0; r < h; r++) {
-            const float *src = yf + (size_t)r * p * cpad + co;
-            for (int i = 0; i < w; i++) {
-                float v = src[(size_t)i * cpad] * s + b;
-                dst[(size_t)r * w + i] = relu && v < 0 ? 0 : v;
-            }
+    for (int r = 0; r < h; r++) {
+        const float *src = yf + (size_t)r * p * cpad;
+        for (int co = co_lo; co < co_hi; co++) {
+            float s = scale ? scale[co] : 1, b = shift ? shift[co] : 0;
+            float *dst = y + co * plane + (size_t)r * w;
+            if (relu)
+                for (int i = 0; i < w; i++) { float v = src[(size_t)i * cpad + co] * s + b; dst[i] = v < 0 ? 0 : v; }
+            else
+                for (int i = 0; i < w; i++) dst[i] = src[(size_t)i * cpad + co] * s + b;
         }
     }
 }
