@@ -126,6 +126,8 @@ public enum BenchSuite {
             if o.profile {
                 out["teacher_conv_profile"] = try Dictionary(uniqueKeysWithValues: o.teacherModels.split(separator: ",").map {
                     (String($0), try Bench.teacherConvProfile(model: String($0)).map(\.json)) })
+                out["teacher_step_profile"] = try Dictionary(uniqueKeysWithValues: o.teacherModels.split(separator: ",").map {
+                    (String($0), try Bench.teacherStepProfile(model: String($0))) })
             }
         }
         if o.memoryBatch > 0 {

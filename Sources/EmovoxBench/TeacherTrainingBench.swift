@@ -86,4 +86,26 @@ extension Bench {
         }
         return rows
     }
+
+    /// Every layer of one teacher training step (forward, backward ms; best of `repeats` passes) on each conv path:
+    /// where the step's time goes besides the convs (BN, ReLU, pools).
+    public static func teacherStepProfile(model: String, batch: Int = 64, repeats: Int = 3) throws -> [[String: Any]] {
+        let config = try TeacherNetConfig.named(model, classes: 8)
+        var rng = SeededRNG(seed: 5)
+        let net = config.build(rng: &rng)
+        var x = Tensor(zeros: [batch, 1, config.inputSize, config.inputSize])
+        for i in x.data.indices { x.data[i] = rng.uniform() * 2 - 1 }
+        var best: [DirectConvChoice: (forward: [Double], backward: [Double])] = [:]
+        for _ in 0..<repeats { for path in [DirectConvChoice.im2col, .measured] {
+            for case let c as Conv2D in net.layers.map(\.layer) { c.tuning.direct = path }
+            let t = trainingLayerMilliseconds(net, x)
+            best[path] = best[path].map { (zip($0.forward, t.forward).map { min($0, $1) }, zip($0.backward, t.backward).map { min($0, $1) }) } ?? t
+        } }
+        func r(_ v: Double) -> Double { (v * 100).rounded() / 100 }
+        return net.layers.indices.map { i in
+            var row: [String: Any] = ["layer": net.layers[i].name]
+            for (path, t) in best { row[path.rawValue] = ["forward_ms": r(t.forward[i]), "backward_ms": r(t.backward[i])] }
+            return row
+        }
+    }
 }

@@ -47,6 +47,16 @@ extension ConvKernels {
         }
     }
 
+    /// `body` over `0..<n` cut into about four blocks per thread, handed out as threads come free: on a shared
+    /// machine a slowed thread takes fewer blocks instead of holding up the others at the end. Each item is
+    /// computed whole by one thread, so results do not depend on which thread or how many.
+    static func forEachBlock(_ n: Int, _ body: (Range<Int>) -> Void) {
+        let threads = Threads.available
+        if threads <= 1 || n <= 1 { body(0..<n); return }
+        let blocks = min(n, 4 * threads)
+        Threads.forEachDynamic(blocks) { b in body(n * b / blocks..<n * (b + 1) / blocks) }
+    }
+
     /// Scratch for the C kernels: 64-byte aligned (whole cache lines per vector), uninitialised.
     static func withScratch<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
@@ -75,7 +85,7 @@ extension ConvKernels {
                 cconv3_unpad(yf, cpad32, co32, Int32(co.lowerBound), Int32(co.upperBound), h32, w32, scale, shift, relu ? 1 : 0, y + s * outPlane)
             }
             if n >= Threads.available {
-                Threads.parallelFor(n) { range in
+                forEachBlock(n) { range in
                     withScratch(pixels * csx) { xp in withScratch(flat * cpad) { yf in
                         for s in range { image(s, xp: xp, yf: yf, co: 0..<cpad) }
                     } }
@@ -115,7 +125,7 @@ extension ConvKernels {
             var n0 = 0
             while n0 < n {
                 let count = min(chunk, n - n0)
-                Threads.parallelFor(count) { range in
+                forEachBlock(count) { range in
                     withScratch(dx == nil ? 0 : flat * cpadIn) { dxf in
                         for j in range {
                             let s = n0 + j, dyp = dys + j * dyImage
@@ -127,7 +137,7 @@ extension ConvKernels {
                         }
                     }
                 }
-                Threads.parallelFor(tiles) { r in
+                forEachBlock(tiles) { r in
                     cconv3_wgrad(level.rawValue, xs, xImage, ci32, dys, dyImage, co32, h32, w32, Int32(count),
                                  Int32(r.lowerBound), Int32(r.upperBound), acc)
                 }
