@@ -104,10 +104,12 @@ public enum Bench {
     }
 
     /// Training step (forward + backward + SGD) and inference on random 4.024 s spectrograms.
-    public static func student(_ name: String, batch: Int, classes: Int = 7, frames: Int = 400, repeats: Int = 2) throws -> StudentResult {
+    public static func student(_ name: String, batch: Int, classes: Int = 7, frames: Int = 400, repeats: Int = 2,
+                               conv: DirectConvChoice = .measured) throws -> StudentResult {
         var rng = SeededRNG(seed: 3)
         let cfg = try StudentConfig.named(name, classes: classes)
         let model = StudentModel(config: cfg, rng: &rng)
+        for case let c as Conv2D in model.network.layers.map(\.layer) { c.tuning.direct = conv }
         var x = Tensor(zeros: [batch, 1, cfg.bins, frames])
         for i in x.data.indices { x.data[i] = rng.normal() }
         let targets = Tensor(repeating: 1 / Float(classes), shape: [batch, classes])

@@ -11,6 +11,8 @@ public struct BenchOptions {
     public var models = "vggm-small,vggm"
     /// Face-teacher nets for the `teacher-train` measure (comma-separated).
     public var teacherModels = TeacherNetConfig.defaultName
+    /// Conv algorithm of the students (the teacher-train measure times both paths itself).
+    public var conv = DirectConvChoice.measured
     public var batch = 16
     public var quick = false
     public var only: String?
@@ -60,13 +62,14 @@ public enum BenchSuite {
         if !o.quick && parts.contains("students") {
             var students: [[String: Any]] = []
             for m in o.models.split(separator: ",") {
-                let r = try Bench.student(String(m), batch: o.batch)
+                let r = try Bench.student(String(m), batch: o.batch, conv: o.conv)
                 students.append(["model": r.model, "batch": r.batch, "gmac_per_crop": r.gmacPerCrop,
                                  "train_step_s": r.trainStepSeconds, "train_samples_per_s": r.trainSamplesPerSecond,
                                  "inference_samples_per_s": r.inferenceSamplesPerSecond, "inference_gflops": r.convGFLOPSInference,
                                  "inference_conv_layers_gflops": r.convLayersGFLOPSInference, "sgemm_gflops_1024_nearby": r.sgemmGFLOPSNearby])
             }
             out["students"] = students
+            out["students_conv"] = o.conv.rawValue
         }
         if !o.quick && parts.contains("images") { out["image_decoding"] = try Bench.imageDecoding() }
         if !o.quick && parts.contains("spectrogram") { out["spectrogram_clips_per_s"] = Bench.spectrogramClipsPerSecond() }
@@ -115,12 +118,16 @@ public enum BenchSuite {
             // moves absolute numbers; the ratio between the two is what the direct kernels bought).
             var rows: [[String: Any]] = []
             for model in o.teacherModels.split(separator: ",").map(String.init) {
-                var best: [DirectConvChoice: Double] = [:]
+                var best: [DirectConvChoice: Double] = [:], bestCPU: [DirectConvChoice: Double] = [:]
                 for _ in 0..<2 { for path in [DirectConvChoice.measured, .im2col] {
-                    best[path] = max(best[path] ?? 0, try Bench.teacherTraining(model: model, batch: 64, conv: path))
+                    let r = try Bench.teacherTrainingRate(model: model, batch: 64, conv: path)
+                    best[path] = max(best[path] ?? 0, r.imagesPerSecond)
+                    bestCPU[path] = max(bestCPU[path] ?? 0, r.imagesPerCPUSecond)
                 } }
                 rows.append(["model": model, "batch": 64, "images_per_s": best[.measured]!, "images_per_s_im2col": best[.im2col]!,
-                             "direct_over_im2col": best[.measured]! / best[.im2col]!])
+                             "direct_over_im2col": best[.measured]! / best[.im2col]!,
+                             "images_per_cpu_s": bestCPU[.measured]!, "images_per_cpu_s_im2col": bestCPU[.im2col]!,
+                             "direct_over_im2col_cpu": bestCPU[.measured]! / bestCPU[.im2col]!])
             }
             out["teacher_training"] = rows.count == 1 ? rows[0] : rows
             if o.profile {

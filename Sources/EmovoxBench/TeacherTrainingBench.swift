@@ -9,6 +9,13 @@ extension Bench {
     /// `conv` picks the conv algorithm of every layer (`.im2col` is the path before the direct 3×3 kernels).
     public static func teacherTraining(model: String = TeacherNetConfig.defaultName, batch: Int = 64, steps: Int = 3,
                                        conv: DirectConvChoice = .measured) throws -> Double {
+        try teacherTrainingRate(model: model, batch: batch, steps: steps, conv: conv).imagesPerSecond
+    }
+
+    /// Images per second by the clock (best pass) and per CPU-second of the process (least CPU time of a pass, all
+    /// threads): on a loaded machine the clock mostly measures the other jobs, the CPU time much less so.
+    public static func teacherTrainingRate(model: String, batch: Int = 64, steps: Int = 3, repeats: Int = 2,
+                                           conv: DirectConvChoice = .measured) throws -> (imagesPerSecond: Double, imagesPerCPUSecond: Double) {
         let config = try TeacherNetConfig.named(model, classes: 8)
         var rng = SeededRNG(seed: 5)
         let net = config.build(rng: &rng)
@@ -17,15 +24,18 @@ extension Bench {
         var x = Tensor(zeros: [batch, 1, config.inputSize, config.inputSize])
         for i in x.data.indices { x.data[i] = rng.uniform() * 2 - 1 }
         let targets = Tensor(shape: [batch, 8], data: [Float](repeating: 1.0 / 8, count: batch * 8))
-        let s = time(repeats: 2) {
+        var cpu = Double.infinity
+        let s = time(repeats: repeats) {
+            let c0 = clock()
             for _ in 0..<steps {
                 opt.zeroGrad()
                 let logits = net.forward(x, training: true)
                 _ = net.backward(Loss.softCrossEntropy(logits: logits, targets: targets).grad)
                 opt.step()
             }
+            cpu = min(cpu, Double(clock() - c0) / 1e6)  // clock(): process CPU time of all threads, CLOCKS_PER_SEC = 10⁶
         }
-        return Double(batch * steps) / s
+        return (Double(batch * steps) / s, Double(batch * steps) / cpu)
     }
 
     /// One conv layer of a teacher net at its training shape: milliseconds of forward, weight gradient and input

@@ -29,13 +29,12 @@ extension ConvKernels {
             && g.outH == g.inH && g.outW == g.inW
     }
 
-    /// The measured rule (docs/performance-conv.md, per-layer table of `vgg-fer`/`vgg13-fer` training at batch 64):
-    /// the direct kernels won forward, input gradient and weight gradient on every VGG-teacher layer from 48×48
-    /// down to 6×6 and 1 → 256 channels, against the im2col path at the same shape. Where they were not measured
-    /// (wide maps with many channels, such as the students' 3×3 layers, which are not 'same'-padded anyway) the
-    /// GEMM path stays.
+    /// The measured rule (docs/performance-conv.md): the direct kernels run at 88–113 GFLOP/s on one core on every
+    /// 3×3 layer of the VGG face teachers and the students (≥ sgemm at the same shape, with no im2col or col2im on
+    /// top), except a first layer with one or few input channels, where a GEMM with K = 9 plus the banded im2col
+    /// beat the direct kernels (their output transform costs more than the 18 flops per output).
     public static func directWins(cin: Int, cout: Int, h: Int, w: Int) -> Bool {
-        h * w <= 48 * 48 && cin <= 256 && cout <= 256
+        cin >= 8
     }
 
     public static func usesDirect(_ choice: DirectConvChoice, g: WindowGeometry, groups: Int, cin: Int, cout: Int) -> Bool {

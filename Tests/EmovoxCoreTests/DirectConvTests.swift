@@ -127,6 +127,8 @@ final class DirectConvTests: XCTestCase {
         let g = WindowGeometry(inH: 48, inW: 48, kh: 3, kw: 3, sh: 1, sw: 1, padding: .same)
         XCTAssertTrue(ConvKernels.usesDirect(.measured, g: g, groups: 1, cin: 32, cout: 32))
         XCTAssertFalse(ConvKernels.usesDirect(.im2col, g: g, groups: 1, cin: 32, cout: 32))
+        XCTAssertFalse(ConvKernels.usesDirect(.measured, g: g, groups: 1, cin: 1, cout: 32), "a grey first layer stays on im2col")
+        XCTAssertTrue(ConvKernels.usesDirect(.direct, g: g, groups: 1, cin: 1, cout: 32))
         XCTAssertFalse(ConvKernels.usesDirect(.direct, g: g, groups: 2, cin: 32, cout: 32))
         for (k, s, pad) in [((3, 3), (2, 2), Padding.same), ((3, 3), (1, 1), .valid), ((5, 5), (1, 1), .same), ((3, 1), (1, 1), .same)] {
             let c = Conv2D(4, 4, kernel: k, stride: s, padding: pad, rng: &rng)
