@@ -158,10 +158,11 @@ extension Bench {
     }
 
     /// Per-layer forward/backward milliseconds of one training step: the profile behind the speed work.
-    public static func studentProfile(_ name: String, batch: Int, frames: Int = 400) throws -> [LayerTiming] {
+    public static func studentProfile(_ name: String, batch: Int, frames: Int = 400, conv: DirectConvChoice = .measured) throws -> [LayerTiming] {
         var rng = SeededRNG(seed: 5)
         let cfg = try StudentConfig.named(name, classes: 7)
         let model = StudentModel(config: cfg, rng: &rng)
+        for case let c as Conv2D in model.network.layers.map(\.layer) { c.tuning.direct = conv }
         var x = Tensor(zeros: [batch, 1, cfg.bins, frames])
         for i in x.data.indices { x.data[i] = rng.normal() }
         let rows = ModelSummary.rows(model.network, input: [batch, 1, cfg.bins, frames])

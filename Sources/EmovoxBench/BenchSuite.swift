@@ -146,7 +146,7 @@ public enum BenchSuite {
         if o.profile {
             var prof: [String: Any] = [:]
             for m in o.models.split(separator: ",") where parts.contains("students") {
-                prof[String(m)] = try Bench.studentProfile(String(m), batch: o.batch).map {
+                prof[String(m)] = try Bench.studentProfile(String(m), batch: o.batch, conv: o.conv).map {
                     ["layer": $0.name, "forward_ms": ($0.forwardMs * 10).rounded() / 10, "backward_ms": ($0.backwardMs * 10).rounded() / 10,
                      "forward_gflops": ($0.gflopsForward * 10).rounded() / 10, "inference_ms": ($0.inferenceMs * 10).rounded() / 10,
                      "sgemm_gflops_at_layer_shape": ($0.gemmShapeGFLOPS * 10).rounded() / 10]

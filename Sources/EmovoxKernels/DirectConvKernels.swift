@@ -14,7 +14,7 @@ public enum ConvSIMDLevel: Int32, CaseIterable, Sendable, CustomStringConvertibl
 
 /// Which conv algorithm a layer runs (a ConvTuning field, so a test or the bench can force either).
 public enum DirectConvChoice: String, Equatable, Sendable, CaseIterable {
-    /// The direct 3×3 kernels where `ConvKernels.directWins` (the measured rule) says they beat im2col + sgemm.
+    /// The direct 3×3 kernels where `ConvKernels.directWins` (the table of measured shapes) says they beat im2col + sgemm.
     case measured
     /// Always im2col + sgemm (the path before the direct kernels).
     case im2col
@@ -29,12 +29,17 @@ extension ConvKernels {
             && g.outH == g.inH && g.outW == g.inW
     }
 
-    /// The measured rule (docs/performance-conv.md): the direct kernels run at 88–113 GFLOP/s on one core on every
-    /// 3×3 layer of the VGG face teachers and the students (≥ sgemm at the same shape, with no im2col or col2im on
-    /// top), except a first layer with one or few input channels, where a GEMM with K = 9 plus the banded im2col
-    /// beat the direct kernels (their output transform costs more than the 18 flops per output).
+    /// Layer shapes [cin, cout, h, w] measured faster end to end on the direct kernels (docs/performance-conv.md):
+    /// every conv of `vgg-fer` and `vgg13-fer` after the first (training at batch 64, 2 threads: 1.08× and 1.09×
+    /// the im2col path, median of three rounds; one core: 88–113 GFLOP/s against sgemm's 87–102 at the same shapes,
+    /// and no im2col or col2im). Not in the table, so still im2col + sgemm: the grey first layer (K = 9: the
+    /// direct kernels' output transform costs more than its 18 flops per output), and the students' 3×3 layers
+    /// (vggm-small, vggm: paired runs were inconclusive on this loaded machine). A shape joins once measured.
+    static let measuredDirectShapes: Set<[Int]> = [[32, 32, 48, 48], [32, 64, 24, 24], [64, 64, 24, 24], [64, 128, 12, 12],
+                                                   [128, 128, 12, 12], [128, 256, 6, 6], [256, 256, 6, 6]]
+
     public static func directWins(cin: Int, cout: Int, h: Int, w: Int) -> Bool {
-        cin >= 8
+        measuredDirectShapes.contains([cin, cout, h, w])
     }
 
     public static func usesDirect(_ choice: DirectConvChoice, g: WindowGeometry, groups: Int, cin: Int, cout: Int) -> Bool {
