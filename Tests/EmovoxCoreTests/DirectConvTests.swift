@@ -59,6 +59,22 @@ final class DirectConvTests: XCTestCase {
         }
     }
 
+    /// PyTorch's forward and gradients of a 3×3 pad-1 conv with bias (tools/gen_core_fixtures.py's `conv_basic`)
+    /// through Conv2D on the direct path.
+    func testConv2DDirectPathMatchesPyTorchFixture() {
+        let m = Fixtures.meta("conv_basic")
+        var rng = SeededRNG(seed: 0)
+        let c = Conv2D(m["cin"] as! Int, m["cout"] as! Int, kernel: (3, 3), padding: .symmetric(1, 1), bias: true, rng: &rng)
+        c.tuning.direct = .direct
+        c.weight.value = Fixtures.t("conv_basic.w"); c.bias!.value = Fixtures.t("conv_basic.b")
+        let x = Fixtures.t("conv_basic.x")
+        XCTAssertTrue(c.usesDirect(c.geometry(x.shape[2], x.shape[3])))
+        assertClose(c.forward(x, training: true), Fixtures.t("conv_basic.y"), "forward")
+        assertClose(c.backward(Fixtures.t("conv_basic.gy")), Fixtures.t("conv_basic.gx"), "dx")
+        assertClose(c.weight.grad, Fixtures.t("conv_basic.gw"), "dw")
+        assertClose(c.bias!.grad, Fixtures.t("conv_basic.gb"), "db")
+    }
+
     /// The SIMD levels sum each output in the same order; only the rounding of fused multiply-adds differs.
     func testWideLevelsAgreeWithPlainClosely() {
         var rng = SeededRNG(seed: 21)
