@@ -137,8 +137,14 @@ ATTR static void NAME(const float *xp, int csx, const float *dyq, int csdy, int 
         *(vec *)(acc + ((size_t)(kh * 3 + kw) * cir + ci0 + c) * cpad + co0 + v * VL) = a[kw][c][v];                  \
 }
 
+#if defined(__x86_64__)
 #define AVX512 __attribute__((target("avx512f,fma")))
 #define AVX2 __attribute__((target("avx2,fma")))
+#else
+// Elsewhere (arm64 Macs) all three compile for the native vector unit; cconv_best_level() says PLAIN.
+#define AVX512
+#define AVX2
+#endif
 #define PLAIN
 
 FORWARD_KERNEL(forward_avx512, AVX512, 16, 2, 12)
