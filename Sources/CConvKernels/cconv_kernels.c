@@ -90,47 +90,63 @@ void cconv3_unpad(const float *yf, int cpad, int cout, int co_lo, int co_hi, int
 }
 
 // ---- forward: yf[q][co] = sum_{tap, ci} xp[q + off(tap)][ci] * wp[tap][ci][co] ----
+// Any tile of PX flat pixels computes the right values for the positions it covers, wherever it starts. When PX
+// divides the row width, tiles start at row starts and never compute the two dropped columns (14 % of the work at
+// 12×12); otherwise they run along the flat pixels (at 6×6 with PX = 12, row-aligned tiles would waste half).
 #define FORWARD_KERNEL(NAME, ATTR, VL, NV, PX)                                                                          \
-ATTR static void NAME(const float *xp, int cs, int cin, int p, const float *wp, int cpad, int qn, int co_lo,           \
-                      int co_hi, float *yf) {                                                                          \
+ATTR __attribute__((always_inline)) static inline void NAME##_tile(const float *xp, int cs, int cin, int p,            \
+                                                                   const float *wp, int cpad, int q0, int co0,         \
+                                                                   float *yf) {                                        \
     typedef float vec __attribute__((vector_size(VL * 4), aligned(4)));                                               \
-    for (int co0 = co_lo; co0 < co_hi; co0 += VL * NV)                                                                 \
-        for (int q0 = 0; q0 < qn; q0 += PX) {                                                                          \
-            vec acc[PX][NV];                                                                                           \
-            UNROLL for (int i = 0; i < PX; i++) UNROLL for (int v = 0; v < NV; v++) acc[i][v] = (vec){0};             \
-            for (int tap = 0; tap < 9; tap++) {                                                                        \
-                const float *xt = xp + (size_t)(q0 + (tap / 3) * p + tap % 3) * cs;                                    \
-                const float *wt = wp + (size_t)tap * cin * cpad + co0;                                                 \
-                for (int ci = 0; ci < cin; ci++, xt++, wt += cpad) {                                                   \
-                    vec wv[NV];                                                                                        \
-                    UNROLL for (int v = 0; v < NV; v++) wv[v] = *(const vec *)(wt + v * VL);                          \
-                    UNROLL for (int i = 0; i < PX; i++) {                                                              \
-                        float b = xt[(size_t)i * cs];                                                                  \
-                        UNROLL for (int v = 0; v < NV; v++) acc[i][v] += b * wv[v];                                   \
-                    }                                                                                                  \
-                }                                                                                                      \
+    vec acc[PX][NV];                                                                                                   \
+    UNROLL for (int i = 0; i < PX; i++) UNROLL for (int v = 0; v < NV; v++) acc[i][v] = (vec){0};                     \
+    for (int tap = 0; tap < 9; tap++) {                                                                                \
+        const float *xt = xp + (size_t)(q0 + (tap / 3) * p + tap % 3) * cs;                                            \
+        const float *wt = wp + (size_t)tap * cin * cpad + co0;                                                         \
+        for (int ci = 0; ci < cin; ci++, xt++, wt += cpad) {                                                           \
+            vec wv[NV];                                                                                                \
+            UNROLL for (int v = 0; v < NV; v++) wv[v] = *(const vec *)(wt + v * VL);                                  \
+            UNROLL for (int i = 0; i < PX; i++) {                                                                      \
+                float b = xt[(size_t)i * cs];                                                                          \
+                UNROLL for (int v = 0; v < NV; v++) acc[i][v] += b * wv[v];                                           \
             }                                                                                                          \
-            UNROLL for (int i = 0; i < PX; i++) UNROLL for (int v = 0; v < NV; v++)                                   \
-                *(vec *)(yf + (size_t)(q0 + i) * cpad + co0 + v * VL) = acc[i][v];                                    \
         }                                                                                                              \
+    }                                                                                                                  \
+    UNROLL for (int i = 0; i < PX; i++) UNROLL for (int v = 0; v < NV; v++)                                           \
+        *(vec *)(yf + (size_t)(q0 + i) * cpad + co0 + v * VL) = acc[i][v];                                            \
+}                                                                                                                      \
+ATTR static void NAME(const float *xp, int cs, int cin, int h, int w, const float *wp, int cpad, int co_lo, int co_hi, \
+                      float *yf) {                                                                                     \
+    int p = w + 2, qn = cconv3_flat_pixels(h, w);                                                                      \
+    for (int co0 = co_lo; co0 < co_hi; co0 += VL * NV) {                                                               \
+        if (w % PX == 0) {                                                                                             \
+            for (int y = 0; y < h; y++)                                                                                \
+                for (int x0 = 0; x0 < w; x0 += PX) NAME##_tile(xp, cs, cin, p, wp, cpad, y * p + x0, co0, yf);        \
+        } else {                                                                                                       \
+            for (int q0 = 0; q0 < qn; q0 += PX) NAME##_tile(xp, cs, cin, p, wp, cpad, q0, co0, yf);                   \
+        }                                                                                                              \
+    }                                                                                                                  \
 }
 
 // ---- weight gradient tile: acc[kh*3+kw][ci0+c][co0+..] += sum_q xp[q + kh*p + kw][ci0+c] * dy[q][co0+..] ----
+// Over the image's pixels row by row (the dropped columns would only add zeros).
 #define WGRAD_KERNEL(NAME, ATTR, VL, NV, CB)                                                                            \
-ATTR static void NAME(const float *xp, int csx, const float *dyq, int csdy, int p, int qn, int kh, int ci0, int co0,   \
-                      float *acc, int cir, int cpad) {                                                                 \
+ATTR static void NAME(const float *xp, int csx, const float *dyq, int csdy, int p, int h, int w, int kh, int ci0,      \
+                      int co0, float *acc, int cir, int cpad) {                                                        \
     typedef float vec __attribute__((vector_size(VL * 4), aligned(4)));                                               \
     vec a[3][CB][NV];                                                                                                  \
     UNROLL for (int kw = 0; kw < 3; kw++) UNROLL for (int c = 0; c < CB; c++) UNROLL for (int v = 0; v < NV; v++)    \
         a[kw][c][v] = *(const vec *)(acc + ((size_t)(kh * 3 + kw) * cir + ci0 + c) * cpad + co0 + v * VL);            \
-    const float *xr = xp + (size_t)kh * p * csx + ci0;                                                                 \
-    const float *dr = dyq + co0;                                                                                       \
-    for (int q = 0; q < qn; q++, xr += csx, dr += csdy) {                                                              \
-        vec d[NV];                                                                                                     \
-        UNROLL for (int v = 0; v < NV; v++) d[v] = *(const vec *)(dr + v * VL);                                       \
-        UNROLL for (int kw = 0; kw < 3; kw++) UNROLL for (int c = 0; c < CB; c++) {                                  \
-            float b = xr[kw * csx + c];                                                                                \
-            UNROLL for (int v = 0; v < NV; v++) a[kw][c][v] += b * d[v];                                              \
+    for (int y = 0; y < h; y++) {                                                                                      \
+        const float *xr = xp + ((size_t)(y + kh) * p) * csx + ci0;                                                     \
+        const float *dr = dyq + (size_t)y * p * csdy + co0;                                                            \
+        for (int x = 0; x < w; x++, xr += csx, dr += csdy) {                                                           \
+            vec d[NV];                                                                                                 \
+            UNROLL for (int v = 0; v < NV; v++) d[v] = *(const vec *)(dr + v * VL);                                   \
+            UNROLL for (int kw = 0; kw < 3; kw++) UNROLL for (int c = 0; c < CB; c++) {                              \
+                float b = xr[kw * csx + c];                                                                            \
+                UNROLL for (int v = 0; v < NV; v++) a[kw][c][v] += b * d[v];                                          \
+            }                                                                                                          \
         }                                                                                                              \
     }                                                                                                                  \
     UNROLL for (int kw = 0; kw < 3; kw++) UNROLL for (int c = 0; c < CB; c++) UNROLL for (int v = 0; v < NV; v++)    \
@@ -148,6 +164,8 @@ ATTR static void NAME(const float *xp, int csx, const float *dyq, int csdy, int 
 #define PLAIN
 
 FORWARD_KERNEL(forward_avx512, AVX512, 16, 2, 12)
+// Rows of 6 (the teachers' last stage): 6 pixels x 64 channels, so tiles align with rows and skip the dropped columns.
+FORWARD_KERNEL(forward_avx512_row6, AVX512, 16, 4, 6)
 FORWARD_KERNEL(forward_avx2, AVX2, 8, 2, 6)
 FORWARD_KERNEL(forward_plain, PLAIN, 4, 2, 6)
 WGRAD_KERNEL(wgrad_avx512, AVX512, 16, 2, 4)
@@ -156,11 +174,13 @@ WGRAD_KERNEL(wgrad_plain, PLAIN, 4, 2, 2)
 
 void cconv3_forward(int level, const float *xp, int cs, int cin, int h, int w, const float *wp, int cpad,
                     int co_lo, int co_hi, float *yf) {
-    int qn = cconv3_flat_pixels(h, w), p = w + 2;
     switch (usable(level)) {
-    case CCONV_AVX512: forward_avx512(xp, cs, cin, p, wp, cpad, qn, co_lo, co_hi, yf); break;
-    case CCONV_AVX2: forward_avx2(xp, cs, cin, p, wp, cpad, qn, co_lo, co_hi, yf); break;
-    default: forward_plain(xp, cs, cin, p, wp, cpad, qn, co_lo, co_hi, yf); break;
+    case CCONV_AVX512:
+        if (w % 12 != 0 && w % 6 == 0 && (co_hi - co_lo) % 64 == 0) forward_avx512_row6(xp, cs, cin, h, w, wp, cpad, co_lo, co_hi, yf);
+        else forward_avx512(xp, cs, cin, h, w, wp, cpad, co_lo, co_hi, yf);
+        break;
+    case CCONV_AVX2: forward_avx2(xp, cs, cin, h, w, wp, cpad, co_lo, co_hi, yf); break;
+    default: forward_plain(xp, cs, cin, h, w, wp, cpad, co_lo, co_hi, yf); break;
     }
 }
 
@@ -183,7 +203,7 @@ void cconv3_wgrad(int level, const float *xps, size_t x_image, int cin, const fl
                   int h, int w, int n, int tile_lo, int tile_hi, float *acc) {
     int lv = usable(level), cb, cob;
     wgrad_blocks(lv, &cb, &cob);
-    int p = w + 2, qn = h * p, csx = cconv3_pad4(cin), csdy = cconv3_pad32(cout), cir = csx, ncib = (cin + cb - 1) / cb;
+    int p = w + 2, csx = cconv3_pad4(cin), csdy = cconv3_pad32(cout), cir = csx, ncib = (cin + cb - 1) / cb;
     for (int s = 0; s < n; s++) {
         const float *xp = xps + x_image * s;
         const float *dyq = dyps + dy_image * s + (size_t)(p + 1) * csdy;  // flat dy pixel q = padded pixel q + p + 1
@@ -191,9 +211,9 @@ void cconv3_wgrad(int level, const float *xps, size_t x_image, int cin, const fl
             int kh = t % 3, cib = (t / 3) % ncib, cob_i = t / (3 * ncib);
             int ci0 = cib * cb, co0 = cob_i * cob;
             switch (lv) {
-            case CCONV_AVX512: wgrad_avx512(xp, csx, dyq, csdy, p, qn, kh, ci0, co0, acc, cir, csdy); break;
-            case CCONV_AVX2: wgrad_avx2(xp, csx, dyq, csdy, p, qn, kh, ci0, co0, acc, cir, csdy); break;
-            default: wgrad_plain(xp, csx, dyq, csdy, p, qn, kh, ci0, co0, acc, cir, csdy); break;
+            case CCONV_AVX512: wgrad_avx512(xp, csx, dyq, csdy, p, h, w, kh, ci0, co0, acc, cir, csdy); break;
+            case CCONV_AVX2: wgrad_avx2(xp, csx, dyq, csdy, p, h, w, kh, ci0, co0, acc, cir, csdy); break;
+            default: wgrad_plain(xp, csx, dyq, csdy, p, h, w, kh, ci0, co0, acc, cir, csdy); break;
             }
         }
     }

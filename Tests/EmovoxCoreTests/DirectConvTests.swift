@@ -7,7 +7,9 @@ import XCTest
 final class DirectConvTests: XCTestCase {
     /// (n, cin, cout, h, w)
     let shapes: [(Int, Int, Int, Int, Int)] = [(1, 1, 5, 7, 9), (3, 3, 17, 5, 13), (3, 20, 33, 6, 6), (1, 37, 40, 11, 3),
-                                               (2, 1, 32, 48, 48), (1, 64, 70, 12, 12), (3, 5, 7, 1, 1), (1, 2, 3, 2, 17)]
+                                               (2, 1, 32, 48, 48), (1, 64, 70, 12, 12), (3, 5, 7, 1, 1), (1, 2, 3, 2, 17),
+                                               // rows of 6 and 18 with 64 and 128 output channels: the AVX-512 6-pixel tiles
+                                               (3, 20, 64, 5, 6), (1, 70, 128, 4, 18)]
     var levels: [ConvSIMDLevel] { ConvSIMDLevel.allCases.filter(\.isSupported) }
 
     func maxRelativeError(_ a: [Float], _ b: [Float]) -> Float {
