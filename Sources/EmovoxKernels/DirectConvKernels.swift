@@ -30,11 +30,12 @@ extension ConvKernels {
     }
 
     /// Layer shapes [cin, cout, h, w] measured faster end to end on the direct kernels (docs/performance-conv.md):
-    /// every conv of `vgg-fer` and `vgg13-fer` after the first (training at batch 64, 2 threads: 1.08× and 1.09×
-    /// the im2col path, median of three rounds; one core: 88–113 GFLOP/s against sgemm's 87–102 at the same shapes,
-    /// and no im2col or col2im). Not in the table, so still im2col + sgemm: the grey first layer (K = 9: the
-    /// direct kernels' output transform costs more than its 18 flops per output), and the students' 3×3 layers
-    /// (vggm-small, vggm: paired runs were inconclusive on this loaded machine). A shape joins once measured.
+    /// every conv of `vgg-fer` and `vgg13-fer` after the first (training at batch 64, 2 threads: 1.20× and 1.18×
+    /// the im2col path by the clock, 1.13–1.20× by CPU time, three rounds each; one core: 117–118 GFLOP/s, the FMA
+    /// peak, against sgemm's 87–102 at the same shapes, and no im2col or col2im). Not in the table, so still
+    /// im2col + sgemm: the grey first layer (K = 9: the direct kernels' output transform costs more than its 18
+    /// flops per output), and the students' 3×3 layers (paired vggm-small / vggm runs on this loaded machine did
+    /// not settle it). A shape joins once measured.
     static let measuredDirectShapes: Set<[Int]> = [[32, 32, 48, 48], [32, 64, 24, 24], [64, 64, 24, 24], [64, 128, 12, 12],
                                                    [128, 128, 12, 12], [128, 256, 6, 6], [256, 256, 6, 6]]
 
