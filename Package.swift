@@ -73,7 +73,10 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("avfilter"), .linkedLibrary("avformat"), .linkedLibrary("avcodec"), .linkedLibrary("avutil")]),
         // No -Ounchecked here: nothing in it is a hot loop, and its checks should stay on.
         .target(name: "EmovoxUtilities"),
-        .target(name: "EmovoxKernels", dependencies: ["CBLAS"], swiftSettings: kernelSettings),
+        // Direct 3×3 convolutions: one source compiled three times (AVX-512F, AVX2+FMA, baseline) and picked at run time,
+        // so the binary needs no -target-cpu and still runs on a CPU without AVX-512.
+        .target(name: "CConvKernels", path: "Sources/CConvKernels", cSettings: [.unsafeFlags(["-O3"], .when(configuration: .release))]),
+        .target(name: "EmovoxKernels", dependencies: ["CBLAS", "CConvKernels"], swiftSettings: kernelSettings),
         .target(name: "EmovoxCore", dependencies: ["EmovoxUtilities", "EmovoxKernels"], swiftSettings: optimise),
         .target(name: "EmovoxAudio", dependencies: ["EmovoxCore", "CVideoDecode"], swiftSettings: optimise),
         .target(name: "EmovoxVision", dependencies: ["EmovoxCore", "CImageCodecs", "CVideoDecode"], swiftSettings: optimise),

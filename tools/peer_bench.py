@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from student_torch import Student  # noqa: E402
-from teacher_torch import VGGTeacher, VGG_FER  # noqa: E402
+from teacher_torch import VGGTeacher, VGG_FER, VGG13_FER  # noqa: E402
 
 CONFIGS = {
     "vggm": dict(bins=512, channels=[96, 256, 384, 256, 256], fc6=4096, fc7=1024, classes=7),
@@ -229,13 +229,13 @@ def bench_teacher(batch=64):
     return {"batch": batch, "frames_per_s": per_layout[best], "layout": best, "layouts": per_layout}
 
 
-def bench_teacher_training(batch=64, steps=3):
-    """Face-teacher training steps (vgg-fer, batch 64, SGD, soft targets) on random crops, both layouts; the
-    same work as `emovox bench`'s teacher_training (no image decoding on either side)."""
+def bench_teacher_training(batch=64, steps=3, cfg=VGG_FER):
+    """Face-teacher training steps (vgg-fer or another VGG config, batch 64, SGD, soft targets) on random crops,
+    both layouts; the same work as `emovox bench`'s teacher_training (no image decoding on either side)."""
     per_layout = {}
     for layout, fmt in LAYOUTS.items():
         torch.manual_seed(0)
-        model = VGGTeacher(VGG_FER).to(memory_format=fmt).train()
+        model = VGGTeacher(cfg).to(memory_format=fmt).train()
         x = torch.rand(batch, 1, 48, 48).mul(2).sub(1).contiguous(memory_format=fmt)
         target = torch.full((batch, 8), 1.0 / 8)
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
@@ -248,7 +248,7 @@ def bench_teacher_training(batch=64, steps=3):
                 opt.step()
         per_layout[layout] = batch * steps / best_time(run, 2)
     best = max(per_layout, key=per_layout.get)
-    return {"model": "vgg-fer", "batch": batch, "images_per_s": per_layout[best], "layout": best, "layouts": per_layout}
+    return {"model": cfg["name"], "batch": batch, "images_per_s": per_layout[best], "layout": best, "layouts": per_layout}
 
 
 def bench_teacher_tflite(model_path, threads, batch=64):
@@ -306,7 +306,15 @@ def main():
     ap.add_argument("--only-label", action="store_true", help="only the label pipeline (what `emovox bench --only label` measures)")
     ap.add_argument("--memory-batch", type=int, default=0, help="only: one vggm training step at this batch, print peak RSS")
     ap.add_argument("--layout", choices=list(LAYOUTS), default="nchw", help="memory layout of the --memory-batch run")
+    ap.add_argument("--only-teacher-train", default=None, metavar="MODELS",
+                    help="only face-teacher training of these nets (comma-separated: vgg-fer, vgg13-fer), as `emovox bench --only teacher-train --teacher-models`")
     a = ap.parse_args()
+    if a.only_teacher_train:
+        torch.set_num_threads(a.threads)
+        nets = {"vgg-fer": VGG_FER, "vgg13-fer": VGG13_FER}
+        print(json.dumps({"peer": "pytorch", "torch": torch.__version__, "threads": a.threads,
+                          "teacher_training": [bench_teacher_training(cfg=nets[m]) for m in a.only_teacher_train.split(",")]}, indent=1))
+        return
     if a.memory_batch:
         torch.set_num_threads(a.threads)
         bench_student_once("vggm", a.memory_batch, a.layout)

@@ -104,10 +104,12 @@ public enum Bench {
     }
 
     /// Training step (forward + backward + SGD) and inference on random 4.024 s spectrograms.
-    public static func student(_ name: String, batch: Int, classes: Int = 7, frames: Int = 400, repeats: Int = 2) throws -> StudentResult {
+    public static func student(_ name: String, batch: Int, classes: Int = 7, frames: Int = 400, repeats: Int = 2,
+                               conv: DirectConvChoice = .measured) throws -> StudentResult {
         var rng = SeededRNG(seed: 3)
         let cfg = try StudentConfig.named(name, classes: classes)
         let model = StudentModel(config: cfg, rng: &rng)
+        for case let c as Conv2D in model.network.layers.map(\.layer) { c.tuning.direct = conv }
         var x = Tensor(zeros: [batch, 1, cfg.bins, frames])
         for i in x.data.indices { x.data[i] = rng.normal() }
         let targets = Tensor(repeating: 1 / Float(classes), shape: [batch, classes])
@@ -156,31 +158,16 @@ extension Bench {
     }
 
     /// Per-layer forward/backward milliseconds of one training step: the profile behind the speed work.
-    public static func studentProfile(_ name: String, batch: Int, frames: Int = 400) throws -> [LayerTiming] {
+    public static func studentProfile(_ name: String, batch: Int, frames: Int = 400, conv: DirectConvChoice = .measured) throws -> [LayerTiming] {
         var rng = SeededRNG(seed: 5)
         let cfg = try StudentConfig.named(name, classes: 7)
         let model = StudentModel(config: cfg, rng: &rng)
+        for case let c as Conv2D in model.network.layers.map(\.layer) { c.tuning.direct = conv }
         var x = Tensor(zeros: [batch, 1, cfg.bins, frames])
         for i in x.data.indices { x.data[i] = rng.normal() }
         let rows = ModelSummary.rows(model.network, input: [batch, 1, cfg.bins, frames])
-        func ms(_ t0: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6 }
-        var fwd: [Double] = [], bwd: [Double] = [], inf: [Double] = []
-        for _ in 0..<2 {  // the second pass is the measured one (warm caches and allocator)
-            fwd = []; bwd = []
-            inf = inferenceLayerSeconds(model.network, x).map { $0 * 1e3 }
-            var h = x
-            for (_, layer) in model.network.layers {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                h = layer.forward(h, training: true)
-                fwd.append(ms(t0))
-            }
-            var g = Tensor(repeating: 0.01, shape: h.shape)
-            for (_, layer) in model.network.layers.reversed() {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                g = layer.backward(g)
-                bwd.insert(ms(t0), at: 0)
-            }
-        }
+        var inf: [Double] = []
+        let (fwd, bwd) = trainingLayerMilliseconds(model.network, x) { inf = inferenceLayerSeconds(model.network, x).map { $0 * 1e3 } }
         let ceilings = model.network.layers.indices.map { i -> Double in
             let shape = i == 0 ? x.shape : rows[i - 1].outputShape
             guard let conv = model.network.layers[i].layer as? Conv2D,
@@ -197,6 +184,30 @@ extension Bench {
 
 
 extension Bench {
+    /// Milliseconds of each layer's training forward and backward in one step (the second of two passes: warm
+    /// caches and allocator); `eachPass` runs before every pass.
+    static func trainingLayerMilliseconds(_ net: Sequential, _ x: Tensor, eachPass: () -> Void = {}) -> (forward: [Double], backward: [Double]) {
+        func ms(_ t0: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6 }
+        var fwd: [Double] = [], bwd: [Double] = []
+        for _ in 0..<2 {
+            fwd = []; bwd = []
+            eachPass()
+            var h = x
+            for (_, layer) in net.layers {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                h = layer.forward(h, training: true)
+                fwd.append(ms(t0))
+            }
+            var g = Tensor(repeating: 0.01, shape: h.shape)
+            for (_, layer) in net.layers.reversed() {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                g = layer.backward(g)
+                bwd.insert(ms(t0), at: 0)
+            }
+        }
+        return (fwd, bwd)
+    }
+
     /// Spectrograms of 4.024 s crops per second (batched over threads).
     public static func spectrogramClipsPerSecond(clips: Int = 64, bins: Int = 512) -> Double {
         var rng = SeededRNG(seed: 6)

@@ -9,6 +9,10 @@ import EmovoxModels
 public struct BenchOptions {
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     public var models = "vggm-small,vggm"
+    /// Face-teacher nets for the `teacher-train` measure (comma-separated).
+    public var teacherModels = TeacherNetConfig.defaultName
+    /// Conv algorithm of the students (the teacher-train measure times both paths itself).
+    public var conv = DirectConvChoice.measured
     public var batch = 16
     public var quick = false
     public var only: String?
@@ -58,13 +62,14 @@ public enum BenchSuite {
         if !o.quick && parts.contains("students") {
             var students: [[String: Any]] = []
             for m in o.models.split(separator: ",") {
-                let r = try Bench.student(String(m), batch: o.batch)
+                let r = try Bench.student(String(m), batch: o.batch, conv: o.conv)
                 students.append(["model": r.model, "batch": r.batch, "gmac_per_crop": r.gmacPerCrop,
                                  "train_step_s": r.trainStepSeconds, "train_samples_per_s": r.trainSamplesPerSecond,
                                  "inference_samples_per_s": r.inferenceSamplesPerSecond, "inference_gflops": r.convGFLOPSInference,
                                  "inference_conv_layers_gflops": r.convLayersGFLOPSInference, "sgemm_gflops_1024_nearby": r.sgemmGFLOPSNearby])
             }
             out["students"] = students
+            out["students_conv"] = o.conv.rawValue
         }
         if !o.quick && parts.contains("images") { out["image_decoding"] = try Bench.imageDecoding() }
         if !o.quick && parts.contains("spectrogram") { out["spectrogram_clips_per_s"] = Bench.spectrogramClipsPerSecond() }
@@ -109,8 +114,28 @@ public enum BenchSuite {
             out["label"] = rows
         }
         if !o.quick && parts.contains("teacher-train") {
-            out["teacher_training"] = ["model": TeacherNetConfig.defaultName, "batch": 64,
-                                       "images_per_s": try Bench.teacherTraining(model: TeacherNetConfig.defaultName, batch: 64)]
+            // Default conv choice and the im2col path in turn, in the same process and minute (a loaded machine
+            // moves absolute numbers; the ratio between the two is what the direct kernels bought).
+            var rows: [[String: Any]] = []
+            for model in o.teacherModels.split(separator: ",").map(String.init) {
+                var best: [DirectConvChoice: Double] = [:], bestCPU: [DirectConvChoice: Double] = [:]
+                for _ in 0..<2 { for path in [DirectConvChoice.measured, .im2col] {
+                    let r = try Bench.teacherTrainingRate(model: model, batch: 64, conv: path)
+                    best[path] = max(best[path] ?? 0, r.imagesPerSecond)
+                    bestCPU[path] = max(bestCPU[path] ?? 0, r.imagesPerCPUSecond)
+                } }
+                rows.append(["model": model, "batch": 64, "images_per_s": best[.measured]!, "images_per_s_im2col": best[.im2col]!,
+                             "direct_over_im2col": best[.measured]! / best[.im2col]!,
+                             "images_per_cpu_s": bestCPU[.measured]!, "images_per_cpu_s_im2col": bestCPU[.im2col]!,
+                             "direct_over_im2col_cpu": bestCPU[.measured]! / bestCPU[.im2col]!])
+            }
+            out["teacher_training"] = rows.count == 1 ? rows[0] : rows
+            if o.profile {
+                out["teacher_conv_profile"] = try Dictionary(uniqueKeysWithValues: o.teacherModels.split(separator: ",").map {
+                    (String($0), try Bench.teacherConvProfile(model: String($0)).map(\.json)) })
+                out["teacher_step_profile"] = try Dictionary(uniqueKeysWithValues: o.teacherModels.split(separator: ",").map {
+                    (String($0), try Bench.teacherStepProfile(model: String($0))) })
+            }
         }
         if o.memoryBatch > 0 {
             // Training memory is measured alone: one vggm step at this o.batch size, then the peak RSS.
@@ -121,7 +146,7 @@ public enum BenchSuite {
         if o.profile {
             var prof: [String: Any] = [:]
             for m in o.models.split(separator: ",") where parts.contains("students") {
-                prof[String(m)] = try Bench.studentProfile(String(m), batch: o.batch).map {
+                prof[String(m)] = try Bench.studentProfile(String(m), batch: o.batch, conv: o.conv).map {
                     ["layer": $0.name, "forward_ms": ($0.forwardMs * 10).rounded() / 10, "backward_ms": ($0.backwardMs * 10).rounded() / 10,
                      "forward_gflops": ($0.gflopsForward * 10).rounded() / 10, "inference_ms": ($0.inferenceMs * 10).rounded() / 10,
                      "sgemm_gflops_at_layer_shape": ($0.gemmShapeGFLOPS * 10).rounded() / 10]

@@ -75,11 +75,24 @@ public final class Conv2D: Layer {
             if let b = bias { ConvKernels.addChannelBias(&y.data, b.value.data, n: n, c: outChannels, plane: g.outH * g.outW) }
             return y
         }
+        if usesDirect(g) {
+            return Tensor(shape: shape) { yp in x.data.withUnsafeBufferPointer { xp in weight.value.data.withUnsafeBufferPointer { wp in
+                withOptionalPointer(bias?.value.data) { bp in
+                    ConvKernels.direct3x3Forward(x: xp.baseAddress!, w: wp.baseAddress!, y: yp.baseAddress!, n: n, cin: inChannels, cout: outChannels,
+                                                 h: h, w: w, shift: bp)
+                }
+            } } }
+        }
         // The GEMM path writes every output (the bias rides in as its initial C), so no zero fill first.
         var y = Tensor(shape: shape) { _ in }
         ConvKernels.gemmForward(x: x.data, w: weight.value.data, bias: bias?.value.data, y: &y.data, n: n, cin: inChannels,
                                 cout: outChannels, groups: groups, g: g, pointwise: isPointwise, tuning: tuning)
         return y
+    }
+
+    /// Whether this layer runs the direct 3×3 kernels on an input of this geometry (else im2col + sgemm).
+    public func usesDirect(_ g: WindowGeometry) -> Bool {
+        ConvKernels.usesDirect(tuning.direct, g: g, groups: groups, cin: inChannels, cout: outChannels)
     }
 
     /// Whether `inferWithEpilogue` applies (the GEMM paths; depthwise convs keep their own kernel).
@@ -93,8 +106,16 @@ public final class Conv2D: Layer {
         precondition(x.rank == 4 && x.shape[1] == inChannels, "Conv2D expects [N, \(inChannels), H, W], got \(x.shape)")
         let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
         let g = geometry(h, w)
-        let epilogue = ConvKernels.Epilogue(scale: scale, shift: bias.map { b in (0..<outChannels).map { b.value.data[$0] * scale[$0] + shift[$0] } } ?? shift,
-                                            relu: relu)
+        let fusedShift = bias.map { b in (0..<outChannels).map { b.value.data[$0] * scale[$0] + shift[$0] } } ?? shift
+        if usesDirect(g) {
+            return Tensor(shape: [n, outChannels, g.outH, g.outW]) { yp in x.data.withUnsafeBufferPointer { xp in
+                weight.value.data.withUnsafeBufferPointer { wp in scale.withUnsafeBufferPointer { sp in fusedShift.withUnsafeBufferPointer { hp in
+                    ConvKernels.direct3x3Forward(x: xp.baseAddress!, w: wp.baseAddress!, y: yp.baseAddress!, n: n, cin: inChannels, cout: outChannels,
+                                                 h: h, w: w, scale: sp.baseAddress!, shift: hp.baseAddress!, relu: relu)
+                } } }
+            } }
+        }
+        let epilogue = ConvKernels.Epilogue(scale: scale, shift: fusedShift, relu: relu)
         var y = Tensor(shape: [n, outChannels, g.outH, g.outW]) { _ in }
         ConvKernels.gemmForward(x: x.data, w: weight.value.data, y: &y.data, n: n, cin: inChannels, cout: outChannels, groups: groups,
                                 g: g, pointwise: isPointwise, epilogue: epilogue, tuning: tuning)
@@ -108,7 +129,14 @@ public final class Conv2D: Layer {
         precondition(dy.shape == [n, outChannels, g.outH, g.outW], "Conv2D.backward: dy \(dy.shape)")
         var dx = Tensor(zeros: x.shape)
         if let b = bias { ConvKernels.accumulateChannelSums(dy.data, into: &b.grad.data, n: n, c: outChannels, plane: g.outH * g.outW) }
-        if isDepthwise {
+        if usesDirect(g) {
+            x.data.withUnsafeBufferPointer { xp in weight.value.data.withUnsafeBufferPointer { wp in dy.data.withUnsafeBufferPointer { dyp in
+            dx.data.withUnsafeMutableBufferPointer { dxp in weight.grad.data.withUnsafeMutableBufferPointer { dwp in
+                ConvKernels.direct3x3Backward(x: xp.baseAddress!, w: wp.baseAddress!, dy: dyp.baseAddress!,
+                                              dx: computesInputGradient ? dxp.baseAddress! : nil, dw: dwp.baseAddress!,
+                                              n: n, cin: inChannels, cout: outChannels, h: h, w: w)
+            } } } } }
+        } else if isDepthwise {
             ConvKernels.depthwiseBackward(x: x.data, w: weight.value.data, dy: dy.data, dx: &dx.data,
                                           dw: &weight.grad.data, n: n, c: inChannels, g: g)
         } else {
@@ -119,4 +147,10 @@ public final class Conv2D: Layer {
         input = nil
         return dx
     }
+}
+
+/// `body` with a pointer to the array's elements, or nil for no array.
+private func withOptionalPointer<R>(_ a: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+    guard let a else { return body(nil) }
+    return a.withUnsafeBufferPointer { body($0.baseAddress) }
 }

@@ -55,8 +55,11 @@ public struct ConvTuning: Equatable, Sendable {
     /// stay in L2 while the GEMM reads it, for convs with few rows (K) such as a first layer. 0: never banded.
     public var bandBudget: Int
 
-    public init(columnBudget: Int = 1 << 20, bandBudget: Int = 1 << 16) {
-        self.columnBudget = columnBudget; self.bandBudget = bandBudget
+    /// Direct 3×3 kernels or im2col + sgemm for the convs both can run (`.im2col` forces the older path).
+    public var direct: DirectConvChoice
+
+    public init(columnBudget: Int = 1 << 20, bandBudget: Int = 1 << 16, direct: DirectConvChoice = .measured) {
+        self.columnBudget = columnBudget; self.bandBudget = bandBudget; self.direct = direct
     }
 }
 

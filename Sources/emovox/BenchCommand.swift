@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import EmovoxBench
+import EmovoxCore
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "bench",
@@ -8,6 +9,9 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Threads for OpenBLAS and our kernels.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Students to measure (comma-separated).") var models: String = "vggm-small,vggm"
+    @Option(help: "Face-teacher nets for the teacher-train measure (comma-separated, e.g. vgg-fer,vgg13-fer).") var teacherModels: String = "vgg-fer"
+    @Option(help: "Conv algorithm of the students' 3×3 stride-1 layers (measured: the table of shapes measured faster; im2col: the older path; direct: wherever the direct kernels apply).")
+    var conv: DirectConvChoice = .measured
     @Option(help: "Batch size for student train/inference steps.") var batch: Int = 16
     @Flag(help: "Only sgemm and conv shapes (quick).") var quick = false
     @Option(help: "Only these parts (comma-separated: sgemm, conv, students, spectrogram, latency, teacher, teacher-train, images, label); default all.")
@@ -23,7 +27,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         var o = BenchOptions()
-        o.threads = threads; o.models = models; o.batch = batch; o.quick = quick; o.only = only; o.profile = profile
+        o.threads = threads; o.models = models; o.teacherModels = teacherModels; o.conv = conv; o.batch = batch; o.quick = quick; o.only = only; o.profile = profile
         o.video = video; o.memoryBatch = memoryBatch; o.labelCorpora = labelCorpus; o.labelMaxHeight = labelMaxHeight
         let out = try BenchSuite.run(o)
         let data = try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys])

@@ -14,6 +14,7 @@ extension OptimizerKind: ExpressibleByArgument {}
 extension TeacherTargetMode: ExpressibleByArgument {}
 extension StudentModelName: ExpressibleByArgument {}
 extension TeacherNetName: ExpressibleByArgument {}
+extension DirectConvChoice: ExpressibleByArgument {}
 
 extension Recipe: ExpressibleByArgument {
     public init?(argument: String) {

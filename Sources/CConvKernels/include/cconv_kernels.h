@@ -1,0 +1,63 @@
+#ifndef EMOVOX_CCONV_KERNELS_H
+#define EMOVOX_CCONV_KERNELS_H
+#include <stddef.h>
+
+// Direct 3x3 stride-1 'same' convolution (pad 1 on every side) without im2col, for EmovoxKernels.
+//
+// Layouts (one image each; N is looped by the Swift caller, which owns the threads):
+// - padded image  "xp": channels last, rows h+2 (+ slack), row pitch p = w + 2 pixels, `cs` floats per pixel,
+//   zero border and zero slack; pixel (y, x) of the image sits at flat pixel (y + 1) * p + (x + 1).
+// - flat output   "yf": channels last, `cpad` floats per pixel (cout rounded up to 32), flat pixel q = y * p + x;
+//   the two columns x = w, w + 1 of every row are computed and thrown away. With this pitch every tap of
+//   every output is the same constant offset (kh * p + kw) into xp, so a micro-kernel never tests a border.
+// A padded dy is also the flat dy the weight gradient needs: flat q of dy is padded pixel q + p + 1, and the
+// garbage columns of q land on the zero border.
+//
+// Every kernel exists three times, compiled for AVX-512F, AVX2+FMA and baseline x86-64 (the plain one is the
+// reference in tests); `level` picks one and is lowered to what the CPU supports, so a binary built here runs
+// on a CPU without AVX-512. The summation order of one output never depends on the level or on threads.
+
+enum { CCONV_PLAIN = 0, CCONV_AVX2 = 1, CCONV_AVX512 = 2 };
+
+// The highest level this CPU (and OS) runs.
+int cconv_best_level(void);
+
+// Floats per pixel of a padded dy / of a flat output: c rounded up to 32.
+int cconv3_pad32(int c);
+// Floats per pixel of a padded input image: c rounded up to 4.
+int cconv3_pad4(int c);
+// Flat output pixels computed for an h x w image (h * (w + 2) rounded up to the micro-kernels' 12).
+int cconv3_flat_pixels(int h, int w);
+// Pixels of a padded image buffer (covers every read of the last micro-kernel tile).
+int cconv3_padded_pixels(int h, int w);
+
+// Weights [cout][cin][3][3] -> [9][cin][cpad32(cout)] (forward), or the flipped transpose
+// [9][cout][cpad32(cin)] (input gradient: dx is the forward conv of dy with these weights).
+void cconv3_pack_forward(const float *w, int cout, int cin, float *wp);
+void cconv3_pack_backward(const float *w, int cout, int cin, float *wp);
+
+// One image [c][h][w] (NCHW plane stack) into a zeroed padded buffer with `cs` floats per pixel.
+void cconv3_pad(const float *x, int c, int h, int w, int cs, float *xp);
+
+// yf[q][co] = sum over taps, ci of xp[q + tap][ci] * wp[tap][ci][co], for co in [co_lo, co_hi)
+// (multiples of 32) and every flat pixel q.
+void cconv3_forward(int level, const float *xp, int cs, int cin, int h, int w, const float *wp, int cpad,
+                    int co_lo, int co_hi, float *yf);
+
+// Flat output channels [co_lo, co_hi) (clipped to cout) back to planes y[co][h][w]: y = yf * scale + shift,
+// then max(y, 0) when relu (scale and shift may be NULL: 1 and 0).
+void cconv3_unpad(const float *yf, int cpad, int cout, int co_lo, int co_hi, int h, int w,
+                  const float *scale, const float *shift, int relu, float *y);
+
+// Weight-gradient tiles of this level for cin -> cout (a tile is one kernel row x a block of input channels x a
+// block of output channels; tiles never share an accumulator, so threads may split them freely).
+int cconv3_wgrad_tiles(int level, int cin, int cout);
+// acc[tap][ci][co] (ci stride cpad32(cout), cpad4(cin) rows per tap) += sum over the n images and their pixels,
+// in image order then pixel order, of x * dy, for tiles [tile_lo, tile_hi). xps: n padded images of
+// `x_image` floats each (cs = cpad4(cin)); dyps: n padded dy images of `dy_image` floats (cs = cpad32(cout)).
+void cconv3_wgrad(int level, const float *xps, size_t x_image, int cin, const float *dyps, size_t dy_image, int cout,
+                  int h, int w, int n, int tile_lo, int tile_hi, float *acc);
+// dw[co][ci][kh][kw] += acc[kh * 3 + kw][ci][co].
+void cconv3_wgrad_finish(const float *acc, int cout, int cin, float *dw);
+
+#endif

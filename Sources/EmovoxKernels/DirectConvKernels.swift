@@ -1,0 +1,154 @@
+import Foundation
+import CConvKernels
+
+/// Instruction set of the direct conv kernels (CConvKernels compiles each kernel for all three and picks one at
+/// run time). `plain` is the reference the others are tested against.
+public enum ConvSIMDLevel: Int32, CaseIterable, Sendable, CustomStringConvertible {
+    case plain = 0, avx2 = 1, avx512 = 2
+
+    /// The widest level this CPU runs.
+    public static let best = ConvSIMDLevel(rawValue: cconv_best_level()) ?? .plain
+    public var isSupported: Bool { rawValue <= Self.best.rawValue }
+    public var description: String { ["plain", "avx2+fma", "avx512f"][Int(rawValue)] }
+}
+
+/// Which conv algorithm a layer runs (a ConvTuning field, so a test or the bench can force either).
+public enum DirectConvChoice: String, Equatable, Sendable, CaseIterable {
+    /// The direct 3×3 kernels where `ConvKernels.directWins` (the table of measured shapes) says they beat im2col + sgemm.
+    case measured
+    /// Always im2col + sgemm (the path before the direct kernels).
+    case im2col
+    /// The direct kernels wherever they apply (3×3, stride 1, pad 1, one group).
+    case direct
+}
+
+extension ConvKernels {
+    /// The direct kernels' geometry: a 3×3 window, stride 1, one pixel of padding on every side, one group.
+    public static func directApplies(g: WindowGeometry, groups: Int) -> Bool {
+        groups == 1 && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.padTop == 1 && g.padLeft == 1
+            && g.outH == g.inH && g.outW == g.inW
+    }
+
+    /// Layer shapes [cin, cout, h, w] measured faster end to end on the direct kernels (docs/performance-conv.md):
+    /// every conv of `vgg-fer` and `vgg13-fer` after the first (training at batch 64, 2 threads: 1.20× and 1.18×
+    /// the im2col path by the clock, 1.13–1.20× by CPU time, three rounds each; one core: 117–118 GFLOP/s, the FMA
+    /// peak, against sgemm's 87–102 at the same shapes, and no im2col or col2im). Not in the table, so still
+    /// im2col + sgemm: the grey first layer (K = 9: the direct kernels' output transform costs more than its 18
+    /// flops per output), and the students' 3×3 layers (paired vggm-small / vggm runs on this loaded machine did
+    /// not settle it). A shape joins once measured.
+    static let measuredDirectShapes: Set<[Int]> = [[32, 32, 48, 48], [32, 64, 24, 24], [64, 64, 24, 24], [64, 128, 12, 12],
+                                                   [128, 128, 12, 12], [128, 256, 6, 6], [256, 256, 6, 6]]
+
+    public static func directWins(cin: Int, cout: Int, h: Int, w: Int) -> Bool {
+        measuredDirectShapes.contains([cin, cout, h, w])
+    }
+
+    public static func usesDirect(_ choice: DirectConvChoice, g: WindowGeometry, groups: Int, cin: Int, cout: Int) -> Bool {
+        guard directApplies(g: g, groups: groups) else { return false }
+        switch choice {
+        case .im2col: return false
+        case .direct: return true
+        case .measured: return directWins(cin: cin, cout: cout, h: g.inH, w: g.inW)
+        }
+    }
+
+    /// `body` over `0..<n` cut into about four blocks per thread, handed out as threads come free: on a shared
+    /// machine a slowed thread takes fewer blocks instead of holding up the others at the end. Each item is
+    /// computed whole by one thread, so results do not depend on which thread or how many.
+    static func forEachBlock(_ n: Int, _ body: (Range<Int>) -> Void) {
+        let threads = Threads.available
+        if threads <= 1 || n <= 1 { body(0..<n); return }
+        let blocks = min(n, 4 * threads)
+        Threads.forEachDynamic(blocks) { b in body(n * b / blocks..<n * (b + 1) / blocks) }
+    }
+
+    /// Scratch for the C kernels: 64-byte aligned (whole cache lines per vector), uninitialised.
+    static func withScratch<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
+        defer { raw.deallocate() }
+        return body(raw.bindMemory(to: Float.self, capacity: max(count, 1)))
+    }
+
+    /// y = W ⋆ x for a 3×3 stride-1 pad-1 conv, NCHW in and out, then per output channel y·scale + shift and an
+    /// optional ReLU (the bias is a shift; a BN at inference is both). Parallel over images, or over blocks of
+    /// 32 output channels when there are fewer images than threads; each output is summed in the same order
+    /// whatever the split, so results do not depend on the thread count.
+    public static func direct3x3Forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                                        n: Int, cin: Int, cout: Int, h: Int, w width: Int,
+                                        scale: UnsafePointer<Float>? = nil, shift: UnsafePointer<Float>? = nil, relu: Bool = false,
+                                        level: ConvSIMDLevel = .best) {
+        let csx = Int(cconv3_pad4(Int32(cin))), cpad = Int(cconv3_pad32(Int32(cout)))
+        let pixels = Int(cconv3_padded_pixels(Int32(h), Int32(width))), flat = Int(cconv3_flat_pixels(Int32(h), Int32(width)))
+        let (c32, h32, w32, ci32, co32, cpad32) = (Int32(csx), Int32(h), Int32(width), Int32(cin), Int32(cout), Int32(cpad))
+        let inPlane = cin * h * width, outPlane = cout * h * width
+        withScratch(9 * cin * cpad) { wp in
+            cconv3_pack_forward(w, co32, ci32, wp)
+            // One image: pad, convolve output channels [lo, hi), write them back as planes.
+            func image(_ s: Int, xp: UnsafeMutablePointer<Float>, yf: UnsafeMutablePointer<Float>, padded: Bool = false, co: Range<Int>) {
+                if !padded { cconv3_pad(x + s * inPlane, ci32, h32, w32, c32, xp) }
+                cconv3_forward(level.rawValue, xp, c32, ci32, h32, w32, wp, cpad32, Int32(co.lowerBound), Int32(co.upperBound), yf)
+                cconv3_unpad(yf, cpad32, co32, Int32(co.lowerBound), Int32(co.upperBound), h32, w32, scale, shift, relu ? 1 : 0, y + s * outPlane)
+            }
+            if n >= Threads.available {
+                forEachBlock(n) { range in
+                    withScratch(pixels * csx) { xp in withScratch(flat * cpad) { yf in
+                        for s in range { image(s, xp: xp, yf: yf, co: 0..<cpad) }
+                    } }
+                }
+                return
+            }
+            withScratch(pixels * csx) { xp in withScratch(flat * cpad) { yf in
+                for s in 0..<n {
+                    cconv3_pad(x + s * inPlane, ci32, h32, w32, c32, xp)
+                    Threads.parallelFor(cpad / 32) { blocks in image(s, xp: xp, yf: yf, padded: true, co: blocks.lowerBound * 32..<blocks.upperBound * 32) }
+                }
+            } }
+        }
+    }
+
+    /// Gradients of a 3×3 stride-1 pad-1 conv: dw += Σ x ⋆ dy, and dx = dy ⋆ flipped Wᵀ (written, not added) when
+    /// `dx` is given. Images go in chunks of at most `chunkFloats` floats of padded x and dy; within a chunk the
+    /// input gradient is parallel over images and the weight gradient over tiles of dw, each tile summed over the
+    /// images in order, so dw is bitwise the same for any thread count.
+    public static func direct3x3Backward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                                         dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
+                                         n: Int, cin: Int, cout: Int, h: Int, w width: Int,
+                                         chunkFloats: Int = 1 << 21, level: ConvSIMDLevel = .best) {
+        let csx = Int(cconv3_pad4(Int32(cin))), cpad = Int(cconv3_pad32(Int32(cout))), cpadIn = Int(cconv3_pad32(Int32(cin)))
+        let pixels = Int(cconv3_padded_pixels(Int32(h), Int32(width))), flat = Int(cconv3_flat_pixels(Int32(h), Int32(width)))
+        let (h32, w32, ci32, co32) = (Int32(h), Int32(width), Int32(cin), Int32(cout))
+        let inPlane = cin * h * width, outPlane = cout * h * width
+        let xImage = pixels * csx, dyImage = pixels * cpad
+        let chunk = max(1, min(n, chunkFloats / (xImage + dyImage)))
+        let tiles = Int(cconv3_wgrad_tiles(level.rawValue, ci32, co32))
+        withScratch(9 * csx * cpad) { acc in
+        withScratch(dx == nil ? 0 : 9 * cout * cpadIn) { wb in
+        withScratch(chunk * xImage) { xs in
+        withScratch(chunk * dyImage) { dys in
+            acc.initialize(repeating: 0, count: 9 * csx * cpad)
+            if dx != nil { cconv3_pack_backward(w, co32, ci32, wb) }
+            var n0 = 0
+            while n0 < n {
+                let count = min(chunk, n - n0)
+                forEachBlock(count) { range in
+                    withScratch(dx == nil ? 0 : flat * cpadIn) { dxf in
+                        for j in range {
+                            let s = n0 + j, dyp = dys + j * dyImage
+                            cconv3_pad(x + s * inPlane, ci32, h32, w32, Int32(csx), xs + j * xImage)
+                            cconv3_pad(dy + s * outPlane, co32, h32, w32, Int32(cpad), dyp)
+                            guard let dx else { continue }
+                            cconv3_forward(level.rawValue, dyp, Int32(cpad), co32, h32, w32, wb, Int32(cpadIn), 0, Int32(cpadIn), dxf)
+                            cconv3_unpad(dxf, Int32(cpadIn), ci32, 0, Int32(cpadIn), h32, w32, nil, nil, 0, dx + s * inPlane)
+                        }
+                    }
+                }
+                forEachBlock(tiles) { r in
+                    cconv3_wgrad(level.rawValue, xs, xImage, ci32, dys, dyImage, co32, h32, w32, Int32(count),
+                                 Int32(r.lowerBound), Int32(r.upperBound), acc)
+                }
+                n0 += count
+            }
+            cconv3_wgrad_finish(acc, co32, ci32, dw)
+        } } } }
+    }
+}

@@ -1,0 +1,160 @@
+import XCTest
+@testable import EmovoxCore
+
+/// The direct 3×3 kernels (CConvKernels) against the im2col + sgemm path and finite differences, at every SIMD
+/// level this CPU runs (plain is the reference), on sizes that are not multiples of any block: odd H and W, channel
+/// counts that are not multiples of 4, 16 or 32, batches of 1 and 3.
+final class DirectConvTests: XCTestCase {
+    /// (n, cin, cout, h, w)
+    let shapes: [(Int, Int, Int, Int, Int)] = [(1, 1, 5, 7, 9), (3, 3, 17, 5, 13), (3, 20, 33, 6, 6), (1, 37, 40, 11, 3),
+                                               (2, 1, 32, 48, 48), (1, 64, 70, 12, 12), (3, 5, 7, 1, 1), (1, 2, 3, 2, 17),
+                                               // rows of 6 and 18 with 64 and 128 output channels: the AVX-512 6-pixel tiles
+                                               (3, 20, 64, 5, 6), (1, 70, 128, 4, 18)]
+    var levels: [ConvSIMDLevel] { ConvSIMDLevel.allCases.filter(\.isSupported) }
+
+    func maxRelativeError(_ a: [Float], _ b: [Float]) -> Float {
+        zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+    }
+
+    func conv(_ cin: Int, _ cout: Int, bias: Bool, _ choice: DirectConvChoice, seed: UInt64 = 3) -> Conv2D {
+        var rng = SeededRNG(seed: seed)
+        let c = Conv2D(cin, cout, kernel: (3, 3), padding: .same, bias: bias, rng: &rng)
+        c.tuning.direct = choice
+        return c
+    }
+
+    /// Forward, input gradient and weight gradient of the direct kernels at `level` on one shape.
+    func direct(_ c: Conv2D, x: Tensor, dy: Tensor, level: ConvSIMDLevel, chunkFloats: Int = 1 << 21)
+        -> (y: [Float], dx: [Float], dw: [Float]) {
+        let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
+        var y = [Float](repeating: .nan, count: n * c.outChannels * h * w)
+        var dx = [Float](repeating: .nan, count: x.count), dw = [Float](repeating: 0, count: c.weight.value.count)
+        x.data.withUnsafeBufferPointer { xp in c.weight.value.data.withUnsafeBufferPointer { wp in dy.data.withUnsafeBufferPointer { dyp in
+            y.withUnsafeMutableBufferPointer { yp in
+                ConvKernels.direct3x3Forward(x: xp.baseAddress!, w: wp.baseAddress!, y: yp.baseAddress!, n: n, cin: c.inChannels,
+                                             cout: c.outChannels, h: h, w: w, level: level)
+            }
+            dx.withUnsafeMutableBufferPointer { dxp in dw.withUnsafeMutableBufferPointer { dwp in
+                ConvKernels.direct3x3Backward(x: xp.baseAddress!, w: wp.baseAddress!, dy: dyp.baseAddress!, dx: dxp.baseAddress!,
+                                              dw: dwp.baseAddress!, n: n, cin: c.inChannels, cout: c.outChannels, h: h, w: w,
+                                              chunkFloats: chunkFloats, level: level)
+            } }
+        } } }
+        return (y, dx, dw)
+    }
+
+    func testEveryLevelMatchesIm2colPath() {
+        XCTAssertTrue(ConvSIMDLevel.plain.isSupported)
+        for (n, cin, cout, h, w) in shapes {
+            var rng = SeededRNG(seed: UInt64(n * 1000 + cin * 10 + cout))
+            let reference = conv(cin, cout, bias: false, .im2col)
+            let x = randomTensor([n, cin, h, w], &rng), dy = randomTensor([n, cout, h, w], &rng)
+            let y = reference.forward(x, training: true)
+            let dx = reference.backward(dy)
+            for level in levels {
+                let got = direct(reference, x: x, dy: dy, level: level)
+                let what = "\(n)×\(cin)×\(h)×\(w) → \(cout) at \(level)"
+                XCTAssertLessThanOrEqual(maxRelativeError(got.y, y.data), 1e-4, "forward, \(what)")
+                XCTAssertLessThanOrEqual(maxRelativeError(got.dx, dx.data), 1e-4, "input gradient, \(what)")
+                XCTAssertLessThanOrEqual(maxRelativeError(got.dw, reference.weight.grad.data), 1e-4, "weight gradient, \(what)")
+            }
+        }
+    }
+
+    /// PyTorch's forward and gradients of a 3×3 pad-1 conv with bias (tools/gen_core_fixtures.py's `conv_basic`)
+    /// through Conv2D on the direct path.
+    func testConv2DDirectPathMatchesPyTorchFixture() {
+        let m = Fixtures.meta("conv_basic")
+        var rng = SeededRNG(seed: 0)
+        let c = Conv2D(m["cin"] as! Int, m["cout"] as! Int, kernel: (3, 3), padding: .symmetric(1, 1), bias: true, rng: &rng)
+        c.tuning.direct = .direct
+        c.weight.value = Fixtures.t("conv_basic.w"); c.bias!.value = Fixtures.t("conv_basic.b")
+        let x = Fixtures.t("conv_basic.x")
+        XCTAssertTrue(c.usesDirect(c.geometry(x.shape[2], x.shape[3])))
+        assertClose(c.forward(x, training: true), Fixtures.t("conv_basic.y"), "forward")
+        assertClose(c.backward(Fixtures.t("conv_basic.gy")), Fixtures.t("conv_basic.gx"), "dx")
+        assertClose(c.weight.grad, Fixtures.t("conv_basic.gw"), "dw")
+        assertClose(c.bias!.grad, Fixtures.t("conv_basic.gb"), "db")
+    }
+
+    /// The SIMD levels sum each output in the same order; only the rounding of fused multiply-adds differs.
+    func testWideLevelsAgreeWithPlainClosely() {
+        var rng = SeededRNG(seed: 21)
+        let c = conv(19, 35, bias: false, .direct)
+        let x = randomTensor([3, 19, 9, 10], &rng), dy = randomTensor([3, 35, 9, 10], &rng)
+        let plain = direct(c, x: x, dy: dy, level: .plain)
+        for level in levels where level != .plain {
+            let got = direct(c, x: x, dy: dy, level: level)
+            XCTAssertLessThanOrEqual(maxRelativeError(got.y, plain.y), 1e-5, "forward at \(level)")
+            XCTAssertLessThanOrEqual(maxRelativeError(got.dx, plain.dx), 1e-5, "input gradient at \(level)")
+            XCTAssertLessThanOrEqual(maxRelativeError(got.dw, plain.dw), 1e-5, "weight gradient at \(level)")
+        }
+    }
+
+    func testFiniteDifferencesThroughConv2D() {
+        var rng = SeededRNG(seed: 22)
+        for (n, cin, cout, h, w, bias) in [(1, 3, 5, 7, 6, true), (3, 6, 4, 5, 9, false), (3, 1, 33, 4, 4, true)] {
+            let c = conv(cin, cout, bias: bias, .direct, seed: UInt64(cin))
+            XCTAssertTrue(c.usesDirect(c.geometry(h, w)))
+            gradientCheck(c, input: randomTensor([n, cin, h, w], &rng))
+        }
+    }
+
+    /// Forward, input gradient and weight gradient bitwise the same on 1 and 2 threads: over images, over output
+    /// channel blocks (one image), and with the batch cut into chunks; chunking itself changes nothing either.
+    func testBitwiseIdenticalForOneAndTwoThreadsAndAnyChunking() {
+        var rng = SeededRNG(seed: 23)
+        for (n, cin, cout, h, w) in [(3, 20, 70, 9, 11), (1, 33, 64, 6, 7), (5, 1, 32, 12, 10)] {
+            let c = conv(cin, cout, bias: false, .direct)
+            let x = randomTensor([n, cin, h, w], &rng), dy = randomTensor([n, cout, h, w], &rng)
+            for level in levels {
+                let one = Threads.withCount(1) { direct(c, x: x, dy: dy, level: level) }
+                let two = Threads.withCount(2) { direct(c, x: x, dy: dy, level: level) }
+                let chunked = Threads.withCount(2) { direct(c, x: x, dy: dy, level: level, chunkFloats: 1) }
+                for (name, other) in [("2 threads", two), ("2 threads, one image per chunk", chunked)] {
+                    XCTAssertEqual(one.y, other.y, "forward, \(name), \(level)")
+                    XCTAssertEqual(one.dx, other.dx, "input gradient, \(name), \(level)")
+                    XCTAssertEqual(one.dw, other.dw, "weight gradient, \(name), \(level)")
+                }
+            }
+        }
+    }
+
+    /// Inference with a BN (+ ReLU) epilogue on the direct path equals the im2col path's conv → BN → ReLU.
+    func testBNEpilogueOnDirectPath() {
+        var rng = SeededRNG(seed: 24)
+        for relu in [true, false] {
+            let direct = conv(7, 40, bias: true, .direct), reference = conv(7, 40, bias: true, .im2col)
+            let x = randomTensor([3, 7, 10, 9], &rng)
+            let scale = (0..<40).map { _ in rng.normal() }, shift = (0..<40).map { _ in rng.normal() }
+            let y = direct.inferWithEpilogue(x, scale: scale, shift: shift, relu: relu)
+            var expected = reference.forward(x, training: false)
+            let plane = 10 * 9
+            for i in expected.data.indices {
+                let c = (i / plane) % 40
+                let v = expected.data[i] * scale[c] + shift[c]
+                expected.data[i] = relu ? max(v, 0) : v
+            }
+            XCTAssertLessThanOrEqual(maxRelativeError(y.data, expected.data), 1e-4, "ReLU \(relu)")
+        }
+    }
+
+    /// Which convs take the direct path: only 3×3 stride-1 pad-1 single-group ones, never under `.im2col`.
+    func testPathChoice() {
+        var rng = SeededRNG(seed: 25)
+        let g = WindowGeometry(inH: 48, inW: 48, kh: 3, kw: 3, sh: 1, sw: 1, padding: .same)
+        XCTAssertTrue(ConvKernels.usesDirect(.measured, g: g, groups: 1, cin: 32, cout: 32))
+        XCTAssertFalse(ConvKernels.usesDirect(.im2col, g: g, groups: 1, cin: 32, cout: 32))
+        XCTAssertFalse(ConvKernels.usesDirect(.measured, g: g, groups: 1, cin: 1, cout: 32), "a grey first layer stays on im2col")
+        XCTAssertTrue(ConvKernels.usesDirect(.direct, g: g, groups: 1, cin: 1, cout: 32))
+        let student = WindowGeometry(inH: 15, inW: 23, kh: 3, kw: 3, sh: 1, sw: 1, padding: .symmetric(1, 1))
+        XCTAssertFalse(ConvKernels.usesDirect(.measured, g: student, groups: 1, cin: 64, cout: 96), "unmeasured shapes stay on im2col")
+        XCTAssertTrue(ConvKernels.usesDirect(.direct, g: student, groups: 1, cin: 64, cout: 96))
+        XCTAssertFalse(ConvKernels.usesDirect(.direct, g: g, groups: 2, cin: 32, cout: 32))
+        for (k, s, pad) in [((3, 3), (2, 2), Padding.same), ((3, 3), (1, 1), .valid), ((5, 5), (1, 1), .same), ((3, 1), (1, 1), .same)] {
+            let c = Conv2D(4, 4, kernel: k, stride: s, padding: pad, rng: &rng)
+            c.tuning.direct = .direct
+            XCTAssertFalse(c.usesDirect(c.geometry(9, 9)), "\(k) stride \(s) \(pad)")
+        }
+    }
+}

@@ -1,0 +1,86 @@
+// Single-thread rates of the direct 3×3 kernels (Sources/CConvKernels) per layer shape of the VGG face teachers and the students' 3×3 layers,
+// beside OpenBLAS sgemm at the same per-image GEMM shapes (forward M=cout N=h·w K=cin·9; weight gradient
+// dY·colsᵀ; input gradient Wᵀ·dY) and the measured FMA peak of one core. Best of REPS runs of each: the number
+// a loaded machine lets through on a quiet moment. A tool, not part of the build:
+//   clang -O3 -ISources/CConvKernels/include -I/usr/include/x86_64-linux-gnu/openblas-pthread \
+//     Sources/CConvKernels/cconv_kernels.c tools/conv_kernel_bench.c -o /tmp/conv_kernel_bench -lopenblas
+//   /tmp/conv_kernel_bench [REPS] [LEVEL]       (LEVEL 2 = AVX-512F, 1 = AVX2+FMA, 0 = plain; default best)
+#include "cconv_kernels.h"
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
+#define BEST(expr) ({ double b_ = 1e9; for (int r_ = 0; r_ < reps; r_++) { double t0_ = now(); expr; double t_ = now() - t0_; if (t_ < b_) b_ = t_; } b_; })
+
+// 24 independent FMA chains of 16 lanes (written in assembly: the compiler spilled accumulators of the C loop):
+// the FP32 FMA throughput one core reaches at its running clock, the honest denominator for "fraction of peak".
+__attribute__((target("avx512f"))) static void fma_chains(long iters) {
+    __asm__ volatile("vxorps %%zmm30, %%zmm30, %%zmm30\n\tvxorps %%zmm31, %%zmm31, %%zmm31\n\t"
+                     "1:\n\t"
+                     "vfmadd231ps %%zmm30, %%zmm31, %%zmm0\n\t""vfmadd231ps %%zmm30, %%zmm31, %%zmm1\n\t""vfmadd231ps %%zmm30, %%zmm31, %%zmm2\n\t""vfmadd231ps %%zmm30, %%zmm31, %%zmm3\n\t""vfmadd231ps %%zmm30, %%zmm31, %%zmm4\n\t""vfmadd231ps %%zmm30, %%zmm31, %%zmm5\n\t""vfmadd231ps %%zmm30, %%zmm31, %%zmm6\n\t""vfmadd231ps %%zmm30, %%zmm31, %%zmm7\n\t""vfmadd231ps %%zmm30, %%zmm31, %%zmm8\n\t""vfmadd231ps %%zmm30, %%zmm31, %%zmm9\n\t""vfmadd231ps %%zmm30, %%zmm31, %%zmm10\n\t""vfmadd231ps %%zmm30, %%zmm31, %%zmm11\n\t""vfmadd231ps %%zmm30, %%zmm31, %%zmm12\n\t""vfmadd231ps %%zmm30, %%zmm31, %%zmm13\n\t""vfmadd231ps %%zmm30, %%zmm31, %%zmm14\n\t""vfmadd231ps %%zmm30, %%zmm31, %%zmm15\n\t""vfmadd231ps %%zmm30, %%zmm31, %%zmm16\n\t""vfmadd231ps %%zmm30, %%zmm31, %%zmm17\n\t""vfmadd231ps %%zmm30, %%zmm31, %%zmm18\n\t""vfmadd231ps %%zmm30, %%zmm31, %%zmm19\n\t""vfmadd231ps %%zmm30, %%zmm31, %%zmm20\n\t""vfmadd231ps %%zmm30, %%zmm31, %%zmm21\n\t""vfmadd231ps %%zmm30, %%zmm31, %%zmm22\n\t""vfmadd231ps %%zmm30, %%zmm31, %%zmm23\n\t"
+                     "dec %0\n\tjnz 1b\n\t"
+                     : "+r"(iters) : : "zmm0", "zmm1", "zmm2", "zmm3", "zmm4", "zmm5", "zmm6", "zmm7", "zmm8", "zmm9", "zmm10", "zmm11", "zmm12", "zmm13", "zmm14", "zmm15", "zmm16", "zmm17", "zmm18", "zmm19", "zmm20", "zmm21", "zmm22", "zmm23", "zmm30", "zmm31", "cc");
+}
+
+static double fma_peak_gflops(int reps) {
+    const long iters = 5000000;
+    double best = 1e9;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now();
+        fma_chains(iters);
+        double t = now() - t0;
+        if (t < best) best = t;
+    }
+    return 2.0 * 16 * 24 * iters / best / 1e9;
+}
+
+int main(int argc, char **argv) {
+    int reps = argc > 1 ? atoi(argv[1]) : 20, lv = argc > 2 ? atoi(argv[2]) : cconv_best_level();
+    openblas_set_num_threads(1);
+    double peak = lv == CCONV_AVX512 ? fma_peak_gflops(4 * reps) : 0;
+    printf("level %d; measured FMA peak of one core %.1f GFLOP/s (AVX-512 FMA chains)\n", lv, peak);
+    printf("| shape (cin→cout, h×w) | direct fwd | + pad/unpad | direct dx | direct dw | sgemm fwd | sgemm dw | sgemm dx | direct fwd / peak |\n");
+    printf("|---|---|---|---|---|---|---|---|---|\n");
+    // The VGG face teachers' layers, then the students' 3×3 layers (vggm-small conv3-5 at 15×23, vggm's at 30×23).
+    int shapes[][4] = {{1, 32, 48, 48}, {32, 32, 48, 48}, {32, 64, 24, 24}, {64, 64, 24, 24}, {64, 128, 12, 12},
+                       {128, 128, 12, 12}, {128, 256, 6, 6}, {256, 256, 6, 6},
+                       {64, 96, 15, 23}, {96, 96, 15, 23}, {96, 64, 15, 23}, {256, 384, 30, 23}, {384, 256, 30, 23}, {256, 256, 30, 23}};
+    for (int si = 0; si < (int)(sizeof shapes / sizeof shapes[0]); si++) {
+        int cin = shapes[si][0], cout = shapes[si][1], h = shapes[si][2], w = shapes[si][3];
+        int pp = cconv3_padded_pixels(h, w), qn = cconv3_flat_pixels(h, w);
+        int csx = cconv3_pad4(cin), cp = cconv3_pad32(cout), cpi = cconv3_pad32(cin);
+        float *x = malloc(4 * (size_t)cin * h * w), *wt = malloc(4 * (size_t)cout * cin * 9), *y = malloc(4 * (size_t)cout * h * w);
+        float *dy = malloc(4 * (size_t)cout * h * w);
+        for (int i = 0; i < cin * h * w; i++) x[i] = rand() / (float)RAND_MAX - .5f;
+        for (int i = 0; i < cout * cin * 9; i++) wt[i] = rand() / (float)RAND_MAX - .5f;
+        for (int i = 0; i < cout * h * w; i++) dy[i] = rand() / (float)RAND_MAX - .5f;
+        float *xp = aligned_alloc(64, 4 * (size_t)pp * csx), *wp = aligned_alloc(64, 4 * 9 * (size_t)cin * cp);
+        float *yf = aligned_alloc(64, 4 * (size_t)qn * cp), *dyp = aligned_alloc(64, 4 * (size_t)pp * cp);
+        float *wb = aligned_alloc(64, 4 * 9 * (size_t)cout * cpi), *dxf = aligned_alloc(64, 4 * (size_t)qn * cpi);
+        float *acc = aligned_alloc(64, 4 * 9 * (size_t)csx * cp);
+        cconv3_pack_forward(wt, cout, cin, wp); cconv3_pack_backward(wt, cout, cin, wb);
+        cconv3_pad(x, cin, h, w, csx, xp); cconv3_pad(dy, cout, h, w, cp, dyp);
+        double tpad = BEST(cconv3_pad(x, cin, h, w, csx, xp));
+        double tf = BEST(cconv3_forward(lv, xp, csx, cin, h, w, wp, cp, 0, cp, yf));
+        double tun = BEST(cconv3_unpad(yf, cp, cout, 0, cp, h, w, 0, 0, 0, y));
+        double tb = BEST(cconv3_forward(lv, dyp, cp, cout, h, w, wb, cpi, 0, cpi, dxf));
+        int nt = cconv3_wgrad_tiles(lv, cin, cout);
+        double tw = BEST(cconv3_wgrad(lv, xp, (size_t)pp * csx, cin, dyp, (size_t)pp * cp, cout, h, w, 1, 0, nt, acc));
+        int M = cout, N = h * w, K = cin * 9;
+        float *A = malloc(4 * (size_t)M * K), *B = malloc(4 * (size_t)K * N), *C = malloc(4 * (size_t)M * N);
+        for (int i = 0; i < M * K; i++) A[i] = .1f;
+        for (int i = 0; i < K * N; i++) B[i] = .2f;
+        for (int i = 0; i < M * N; i++) C[i] = .3f;
+        double tg = BEST(cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, A, K, B, N, 0, C, N));
+        double tgw = BEST(cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, K, N, 1, C, N, B, N, 1, A, K));
+        double tgi = BEST(cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, M, 1, A, K, C, N, 0, B, N));
+        double fl = 2.0 * cout * cin * 9 * h * w / 1e9;
+        printf("| %d→%d, %d×%d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f |\n", cin, cout, h, w, fl / tf,
+               fl / (tf + tpad + tun), fl / tb, fl / tw, fl / tg, fl / tgw, fl / tgi, peak > 0 ? fl / tf / peak : 0);
+        free(x); free(wt); free(y); free(dy); free(xp); free(wp); free(yf); free(dyp); free(wb); free(dxf); free(acc); free(A); free(B); free(C);
+    }
+    return 0;
+}
