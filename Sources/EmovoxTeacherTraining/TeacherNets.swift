@@ -123,6 +123,9 @@ public final class TrainedFaceTeacher {
     /// Logits averaged over each face and its mirror image (chosen on Valid; kept in the checkpoint, so every
     /// command that runs the teacher, and its ONNX export, does the same).
     public var testTimeFlip = false
+    /// Per-class offsets added to the logits (chosen on Valid so that rare classes reach a recall floor; nil: none).
+    /// Kept in the checkpoint and applied by every command and the ONNX export, like the flip.
+    public var logitOffsets: [Float]? = nil
 
     public init(config: TeacherNetConfig, classes: [String], seed: UInt64) {
         var rng = SeededRNG(seed: seed)
@@ -140,6 +143,7 @@ public final class TrainedFaceTeacher {
         meta["preprocessing"] = "grey, resized to inputSize, x/255 -> (x-0.5)*2"
         meta["face_crop"] = try CanonicalJSON.string(cropRecipe)
         if testTimeFlip { meta["test_time_flip"] = "true" }
+        if let logitOffsets { meta["logit_offsets"] = try CanonicalJSON.string(logitOffsets) }
         try Safetensors.write(network.stateDict(), metadata: meta, to: path)
     }
 
@@ -162,17 +166,28 @@ public final class TrainedFaceTeacher {
             t.cropRecipe = recipe
         }
         t.testTimeFlip = meta["test_time_flip"] == "true"
+        if let offsets = meta["logit_offsets"] {
+            guard let o = try? JSONDecoder().decode([Float].self, from: Data(offsets.utf8)), o.count == classes.count else {
+                throw EmovoxError("logit_offsets in the metadata must be \(classes.count) numbers: \(offsets)", file: path)
+            }
+            t.logitOffsets = o
+        }
         try t.network.load(stateDict: tensors, source: path)
         return t
     }
 
-    /// Logits for preprocessed crops [N, 1, size, size] (averaged with the mirror images' under `testTimeFlip`).
+    /// Logits for preprocessed crops [N, 1, size, size]: averaged with the mirror images' under `testTimeFlip`,
+    /// then `logitOffsets` added.
     public func logits(_ x: Tensor) -> Tensor {
-        let y = network.forward(x, training: false)
-        guard testTimeFlip else { return y }
-        let m = network.forward(Self.mirrored(x), training: false)
-        var out = y
-        for i in out.data.indices { out.data[i] = (y.data[i] + m.data[i]) * 0.5 }
+        var out = network.forward(x, training: false)
+        if testTimeFlip {
+            let m = network.forward(Self.mirrored(x), training: false)
+            for i in out.data.indices { out.data[i] = (out.data[i] + m.data[i]) * 0.5 }
+        }
+        if let logitOffsets {
+            let k = logitOffsets.count
+            for i in out.data.indices { out.data[i] += logitOffsets[i % k] }
+        }
         return out
     }
 

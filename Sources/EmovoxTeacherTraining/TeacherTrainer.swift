@@ -243,14 +243,83 @@ public final class TeacherTrainer {
         }
         let best = try TrainedFaceTeacher.load(bestPath)
         best.testTimeFlip = false
+        best.logitOffsets = nil  // chosen afterwards, with the flip settled (chooseRecallOffsets)
         let plain = Self.evaluate(best, faces: valid, mode: config.mode, batchSize: config.batchSize).accuracy
         best.testTimeFlip = true
         let flipped = Self.evaluate(best, faces: valid, mode: config.mode, batchSize: config.batchSize).accuracy
         best.testTimeFlip = flipped > plain
-        let meta = (Safetensors.readMetadata(bestPath) ?? [:]).filter { !["format", "config", "classes", "preprocessing", "face_crop", "test_time_flip"].contains($0.key) }
+        let meta = Self.trainingMetadata(bestPath)
         try best.save(to: bestPath, extra: meta.merging(["valid_accuracy_plain": String(plain), "valid_accuracy_flip": String(flipped)]) { $1 })
         log(String(format: "test-time flip on Valid: %.4f without, %.4f with: %@\n", plain, flipped, best.testTimeFlip ? "kept" : "not kept"))
         return (plain, flipped, best.testTimeFlip)
+    }
+
+    /// The metadata of a saved teacher that `save` does not write from the teacher itself (epochs, mode, Valid figures).
+    static func trainingMetadata(_ path: String) -> [String: String] {
+        (Safetensors.readMetadata(path) ?? [:]).filter { !["format", "config", "classes", "preprocessing", "face_crop", "test_time_flip", "logit_offsets"].contains($0.key) }
+    }
+
+    /// After training and the flip choice: the classes whose recall on `valid` is below `floor` get one common offset
+    /// added to their logits, the smallest (in steps of 0.05, at most 3) that lifts every class to the floor on Valid
+    /// (or, when none does, the one with the highest lowest recall). FER+ has 191 disgust and 168 contempt training
+    /// faces: even class-weighted, a net calls them rarely, and a teacher that never says "disgust" gives the
+    /// student nothing to learn for it. Selection uses Valid only; floor 0 removes any offsets. Idempotent.
+    @discardableResult
+    public func chooseRecallOffsets(valid: [FERPlusFace], floor: Double) throws -> (offset: Float, classes: [String], plainAccuracy: Double, accuracy: Double) {
+        guard FileManager.default.fileExists(atPath: bestPath), !valid.isEmpty else {
+            throw EmovoxError("no best net to choose logit offsets for (train first, with Valid faces)", file: bestPath)
+        }
+        let best = try TrainedFaceTeacher.load(bestPath)
+        best.logitOffsets = nil
+        let k = best.classes.count
+        // Valid logits once (flip as chosen); every offset is then a cheap re-scoring of them.
+        var rows: [[Float]] = [], truth: [Int] = []
+        let usable = valid.filter { $0.majority != nil }
+        for start in stride(from: 0, to: usable.count, by: config.batchSize) {
+            let batch = Array(usable[start..<min(start + config.batchSize, usable.count)])
+            let (x, kept, _) = Self.inputs(batch, size: best.config.inputSize, augmentation: nil, seed: 0, epoch: 0, firstPosition: 0)
+            if kept.isEmpty { continue }
+            let l = best.logits(x)
+            for (r, i) in kept.enumerated() { rows.append(Array(l.data[(r * k)..<((r + 1) * k)])); truth.append(batch[i].majority!) }
+        }
+        func score(_ offsets: [Float]) -> (accuracy: Double, recall: [Double?]) {
+            var hit = [Int](repeating: 0, count: k), count = [Int](repeating: 0, count: k)
+            for (row, t) in zip(rows, truth) {
+                var top = 0
+                for c in 1..<k where row[c] + offsets[c] > row[top] + offsets[top] { top = c }
+                count[t] += 1
+                if top == t { hit[t] += 1 }
+            }
+            return (Double(hit.reduce(0, +)) / Double(max(truth.count, 1)), (0..<k).map { count[$0] > 0 ? Double(hit[$0]) / Double(count[$0]) : nil })
+        }
+        let zero = [Float](repeating: 0, count: k)
+        let plain = score(zero)
+        let low = floor > 0 ? (0..<k).filter { (plain.recall[$0] ?? 1) < floor } : []
+        var chosen: (d: Float, accuracy: Double, worst: Double) = (0, plain.accuracy, plain.recall.compactMap { $0 }.min() ?? 0)
+        if !low.isEmpty {
+            var bestWorst: (d: Float, accuracy: Double, worst: Double)?
+            for step in 1...60 {
+                let d = Float(step) * 0.05
+                var offsets = zero
+                for c in low { offsets[c] = d }
+                let s = score(offsets), worst = s.recall.compactMap { $0 }.min() ?? 0
+                if worst >= floor { bestWorst = (d, s.accuracy, worst); break }
+                if bestWorst == nil || worst > bestWorst!.worst { bestWorst = (d, s.accuracy, worst) }
+            }
+            chosen = bestWorst!
+        }
+        if chosen.d > 0 {
+            var offsets = zero
+            for c in low { offsets[c] = chosen.d }
+            best.logitOffsets = offsets
+        }
+        try best.save(to: bestPath, extra: Self.trainingMetadata(bestPath).merging(
+            ["recall_floor": String(floor), "valid_accuracy_before_offsets": String(plain.accuracy), "valid_accuracy_after_offsets": String(chosen.accuracy)]) { $1 })
+        let names = low.map { best.classes[$0] }
+        log(String(format: "recall floor %.2f on Valid: %@ (Valid accuracy %.4f → %.4f, lowest recall %.3f)\n", floor,
+                   chosen.d > 0 ? String(format: "offset %+.2f on %@", chosen.d, names.joined(separator: ", ")) : "no offsets needed",
+                   plain.accuracy, chosen.accuracy, chosen.worst))
+        return (chosen.d, chosen.d > 0 ? names : [], plain.accuracy, chosen.accuracy)
     }
 
     /// The FER+ protocol on `faces`: faces whose majority is unknown/NF are left out; accuracy is against

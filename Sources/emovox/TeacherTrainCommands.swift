@@ -36,6 +36,7 @@ struct TeacherTrainCommand: ParsableCommand {
     @Option(help: "Seed.") var seed: UInt64 = teacherTrainDefaults.seed
     @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Continue the run in --out.") var resume = false
+    @Option(help: "After the last epoch (and the flip choice): classes below this recall on Valid get the smallest common logit offset that lifts every class to it (0 = none).") var recallFloor: Double = 0
     @Flag(inversion: .prefixedNo, help: "After the last epoch, keep test-time flip (logits averaged over each face and its mirror image) in teacher.safetensors when it is more accurate on Valid.") var chooseFlip = true
 
     func run() throws {
@@ -49,7 +50,10 @@ struct TeacherTrainCommand: ParsableCommand {
         let trainer = try TeacherTrainer(config: c, runDir: out, resume: resume)
         print("\(model): \(train.filter { $0.majority != nil }.count) training faces, \(valid.filter { $0.majority != nil }.count) validation faces (unknown/NF majority left out)")
         try trainer.train(train, valid: valid)
-        if chooseFlip && trainer.history.count == c.epochs && !valid.isEmpty { try trainer.chooseTestTimeFlip(valid: valid) }
+        if trainer.history.count == c.epochs && !valid.isEmpty {
+            if chooseFlip { try trainer.chooseTestTimeFlip(valid: valid) }
+            try trainer.chooseRecallOffsets(valid: valid, floor: recallFloor)
+        }
         print("\(trainer.bestPath): best on Valid; epochs in \(trainer.epochsPath)")
     }
 }

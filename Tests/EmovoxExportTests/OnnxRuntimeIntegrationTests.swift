@@ -108,6 +108,7 @@ final class OnnxRuntimeIntegrationTests: XCTestCase {
         for (name, flip) in [("vgg-fer", false), ("mini-xception", false), ("vgg13-fer", true)] {
             let t = TrainedFaceTeacher(config: try TeacherNetConfig.named(name, classes: 8), classes: FERPlus.emotions, seed: 6)
             t.testTimeFlip = flip
+            if flip { t.logitOffsets = [0, 0, 0, 0, 0, 0.75, 0.75, 0.75] }
             let s = t.config.inputSize
             var rng = SeededRNG(seed: 8)
             var x = Tensor(zeros: [3, 1, s, s]); for i in x.data.indices { x.data[i] = rng.uniform() * 2 - 1 }
@@ -117,6 +118,7 @@ final class OnnxRuntimeIntegrationTests: XCTestCase {
             XCTAssertTrue(TrainedFaceTeacher.isCheckpoint(dir + "/t.safetensors"))
             let face = try TrainedFaceTeacher.faceTeacher(dir + "/t.safetensors")
             XCTAssertEqual((face.network as? TrainedFaceTeacher)?.testTimeFlip, flip, "the flip travels in the checkpoint")
+            XCTAssertEqual((face.network as? TrainedFaceTeacher)?.logitOffsets, t.logitOffsets, "and the logit offsets")
             XCTAssertEqual(face.cropRecipe, .ferPlus, "and so does the face-crop recipe")
             let (model, sidecar) = try ONNXExport.teacher(face)
             try ONNXExport.write(model, sidecar: sidecar, to: dir + "/t.onnx")

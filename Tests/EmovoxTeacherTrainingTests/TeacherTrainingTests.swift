@@ -175,6 +175,25 @@ final class TeacherTrainingTests: XCTestCase {
         let accuracy = TeacherTrainer.evaluate(saved, faces: valid).accuracy
         XCTAssertEqual(accuracy, max(choice.plain, choice.flipped), accuracy: 1e-12, "the saved teacher is the better of the two on Valid")
         XCTAssertEqual(try trainer.chooseTestTimeFlip(valid: valid).chosen, saved.testTimeFlip, "idempotent")
+
+        // Recall floor: offsets on the classes below it, the reported Valid accuracy is the saved teacher's, the logits
+        // are the plain ones plus the offsets, and floor 0 takes them away again.
+        let floorChoice = try trainer.chooseRecallOffsets(valid: valid, floor: 0.5)
+        let adjusted = try TrainedFaceTeacher.load(trainer.bestPath)
+        XCTAssertEqual(TeacherTrainer.evaluate(adjusted, faces: valid).accuracy, floorChoice.accuracy, accuracy: 1e-12)
+        if floorChoice.offset > 0 {
+            let o = try XCTUnwrap(adjusted.logitOffsets)
+            XCTAssertEqual(o.filter { $0 != 0 }.count, floorChoice.classes.count)
+            let plainNet = try TrainedFaceTeacher.load(trainer.bestPath)
+            plainNet.logitOffsets = nil
+            var rng2 = SeededRNG(seed: 9)
+            var z = Tensor(zeros: [2, 1, 48, 48]); for i in z.data.indices { z.data[i] = rng2.uniform() * 2 - 1 }
+            let a = adjusted.logits(z), b = plainNet.logits(z)
+            for i in a.data.indices { XCTAssertEqual(a.data[i], b.data[i] + o[i % 8], accuracy: 1e-6) }
+        }
+        XCTAssertEqual(try trainer.chooseRecallOffsets(valid: valid, floor: 0.5).offset, floorChoice.offset, "idempotent")
+        try trainer.chooseRecallOffsets(valid: valid, floor: 0)
+        XCTAssertNil(try TrainedFaceTeacher.load(trainer.bestPath).logitOffsets)
     }
 }
 
