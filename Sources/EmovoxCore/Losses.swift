@@ -37,21 +37,14 @@ public enum Loss {
     /// Mean over the batch of −Σ target·log softmax(logits/T), and its gradient w.r.t. the logits:
     /// (softmax(logits/T) − target) / (T·N). The distillation loss of the paper with T = 2.
     public static func softCrossEntropy(logits: Tensor, targets: Tensor, temperature t: Float = 1) -> (loss: Float, grad: Tensor) {
-        precondition(logits.shape == targets.shape, "softCrossEntropy: logits \(logits.shape) vs targets \(targets.shape)")
-        let n = logits.shape[0]
-        let logp = Softmax.logProbabilities(logits, temperature: t)
-        var loss = 0.0
-        var grad = Tensor(zeros: logits.shape)
-        for i in 0..<logits.count {
-            loss -= Double(targets.data[i]) * Double(logp.data[i])
-            grad.data[i] = (exp(logp.data[i]) - targets.data[i]) / (t * Float(n))
-        }
-        return (Float(loss / Double(n)), grad)
+        // Unit weights leave every product exact (1·x = x), so this is bitwise the unweighted loss.
+        weightedSoftCrossEntropy(logits: logits, targets: targets, weights: [Float](repeating: 1, count: logits.shape[0]), temperature: t)
     }
 
     /// Σ_i w_i·CE_i / N with per-row weights `w` (class balancing: rare classes count more), and its gradient:
     /// row i of the unweighted gradient scaled by w_i. With all w_i = 1 it is `softCrossEntropy`.
     public static func weightedSoftCrossEntropy(logits: Tensor, targets: Tensor, weights w: [Float], temperature t: Float = 1) -> (loss: Float, grad: Tensor) {
+        precondition(logits.shape == targets.shape, "softCrossEntropy: logits \(logits.shape) vs targets \(targets.shape)")
         let n = logits.shape[0]
         precondition(w.count == n, "weightedSoftCrossEntropy: \(w.count) weights for \(n) rows")
         let logp = Softmax.logProbabilities(logits, temperature: t)
