@@ -44,9 +44,11 @@ int main(int argc, char **argv) {
     printf("level %d; measured FMA peak of one core %.1f GFLOP/s (AVX-512 FMA chains)\n", lv, peak);
     printf("| shape (cin→cout, h×w) | direct fwd | + pad/unpad | direct dx | direct dw | sgemm fwd | sgemm dw | sgemm dx | direct fwd / peak |\n");
     printf("|---|---|---|---|---|---|---|---|---|\n");
-    // The VGG face teachers' layers, then the students' 3×3 layers (vggm-small conv3-5 at 15×23, vggm's at 30×23).
+    // The VGG face teachers' layers (vgg-fer/vgg13-fer, then vgg13-fer-wide's others), then the students' 3×3 layers
+    // (vggm-small conv3-5 at 15×23, vggm's at 30×23).
     int shapes[][4] = {{1, 32, 48, 48}, {32, 32, 48, 48}, {32, 64, 24, 24}, {64, 64, 24, 24}, {64, 128, 12, 12},
                        {128, 128, 12, 12}, {128, 256, 6, 6}, {256, 256, 6, 6},
+                       {1, 64, 48, 48}, {64, 64, 48, 48}, {64, 128, 24, 24}, {128, 128, 24, 24}, {128, 256, 12, 12}, {256, 256, 12, 12},
                        {64, 96, 15, 23}, {96, 96, 15, 23}, {96, 64, 15, 23}, {256, 384, 30, 23}, {384, 256, 30, 23}, {256, 256, 30, 23}};
     for (int si = 0; si < (int)(sizeof shapes / sizeof shapes[0]); si++) {
         int cin = shapes[si][0], cout = shapes[si][1], h = shapes[si][2], w = shapes[si][3];

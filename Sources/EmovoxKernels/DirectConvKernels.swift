@@ -35,9 +35,12 @@ extension ConvKernels {
     /// peak, against sgemm's 87–102 at the same shapes, and no im2col or col2im). Not in the table, so still
     /// im2col + sgemm: the grey first layer (K = 9: the direct kernels' output transform costs more than its 18
     /// flops per output), and the students' 3×3 layers (paired vggm-small / vggm runs on this loaded machine did
-    /// not settle it). A shape joins once measured.
+    /// not settle it). A shape joins once measured. `vgg13-fer-wide`'s other layers joined on the one-core kernel
+    /// rates (110–113 GFLOP/s with the layout transforms against sgemm alone at 92–103).
     static let measuredDirectShapes: Set<[Int]> = [[32, 32, 48, 48], [32, 64, 24, 24], [64, 64, 24, 24], [64, 128, 12, 12],
-                                                   [128, 128, 12, 12], [128, 256, 6, 6], [256, 256, 6, 6]]
+                                                   [128, 128, 12, 12], [128, 256, 6, 6], [256, 256, 6, 6],
+                                                   [64, 64, 48, 48], [64, 128, 24, 24], [128, 128, 24, 24], [128, 256, 12, 12],
+                                                   [256, 256, 12, 12]]
 
     public static func directWins(cin: Int, cout: Int, h: Int, w: Int) -> Bool {
         measuredDirectShapes.contains([cin, cout, h, w])
