@@ -150,4 +150,14 @@ save_file({"f32": torch.arange(6, dtype=torch.float32).reshape(2, 3) / 4,
            "f64": torch.tensor([[1e-3, 2.5]], dtype=torch.float64),
            "i64": torch.tensor([7, -3], dtype=torch.int64)},
           os.path.join(OUT, "safetensors_dtypes.safetensors"), metadata={"note": "written by safetensors.torch"})
+# float32 → float16 as PyTorch rounds it (nearest, ties to even), for the writer's F16 storage: random weights at
+# many scales, ties, subnormals, the largest finite values, signed zero.
+g = torch.Generator().manual_seed(16)
+scales = torch.tensor([1e-7, 1e-5, 1e-3, 0.1, 1.0, 10.0, 1e3, 1e4])
+weights = (torch.randn(8, 64, generator=g) * scales[:, None]).reshape(-1)
+edges = torch.tensor([1 + 2**-11, 1 + 3 * 2**-11, -(1 + 2**-11), 2**-24, 2**-25, 3 * 2**-26, 6.1e-5, 65504.0, 65519.0,
+                      -65504.0, 0.0, -0.0, 1 / 3, 2 / 3, 1e-8], dtype=torch.float32)
+source = torch.cat([weights, edges])
+save_file({"source": source, "expected": source.to(torch.float16)},
+          os.path.join(OUT, "safetensors_f16.safetensors"), metadata={"note": "float32 source and torch's float16 of it"})
 print("wrote", len(T), "tensors")

@@ -4,12 +4,13 @@ import EmovoxUtilities
 /// safetensors (the format of Hugging Face / PyTorch): u64 little-endian header length, a JSON header
 /// `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {…}}`, then raw little-endian data.
 /// emovox writes F32 tensors plus I64 for BatchNorm's `num_batches_tracked`, which PyTorch's strict
-/// `load_state_dict` expects as int64; reading accepts F32/F64/F16/BF16/I64/I32 and converts to Float.
+/// `load_state_dict` expects as int64 (F16 on request: `TensorStorage.f16`); reading accepts F32/F64/F16/BF16/I64/I32
+/// and converts to Float.
 public enum Safetensors {
     /// Tensors whose name ends with one of these are stored as int64 (PyTorch buffers).
     public static let int64Suffixes = ["num_batches_tracked"]
 
-    public static func encode(_ tensors: [String: Tensor], metadata: [String: String] = [:]) throws -> Data {
+    public static func encode(_ tensors: [String: Tensor], metadata: [String: String] = [:], storage: TensorStorage = .f32) throws -> Data {
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var blob = Data()
@@ -22,8 +23,17 @@ public enum Safetensors {
                 header[name] = ["dtype": "I64", "shape": t.shape, "data_offsets": [begin, blob.count]]
             } else {
                 guard t.allFinite() else { throw EmovoxError("tensor '\(name)' holds NaN or infinity; refusing to save it") }
-                t.data.withUnsafeBytes { blob.append(contentsOf: $0) }
-                header[name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [begin, blob.count]]
+                switch storage {
+                case .f32:
+                    t.data.withUnsafeBytes { blob.append(contentsOf: $0) }
+                case .f16:
+                    // Float16(x) rounds to nearest, ties to even, as NumPy and PyTorch do; from ±65520 on it is ±inf.
+                    if let big = t.data.first(where: { Float16($0).isInfinite }) {
+                        throw EmovoxError("tensor '\(name)' holds \(big), outside the float16 range (±65504); keep it in float32")
+                    }
+                    t.data.map { Float16($0).bitPattern.littleEndian }.withUnsafeBytes { blob.append(contentsOf: $0) }
+                }
+                header[name] = ["dtype": storage.dtype, "shape": t.shape, "data_offsets": [begin, blob.count]]
             }
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
@@ -36,8 +46,8 @@ public enum Safetensors {
         return out
     }
 
-    public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String) throws {
-        try AtomicFile.write(try encode(tensors, metadata: metadata), to: path)
+    public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], storage: TensorStorage = .f32, to path: String) throws {
+        try AtomicFile.write(try encode(tensors, metadata: metadata, storage: storage), to: path)
     }
 
     public static func read(_ path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
@@ -118,4 +128,11 @@ public enum Safetensors {
         }
         return (tensors, metadata)
     }
+}
+
+/// How floating-point tensors are stored: float32, or float16 for half the size (a shipped model; 11 significant bits,
+/// so a weight moves by at most 2⁻¹¹ of itself, and values beyond ±65504 are refused).
+public enum TensorStorage: String, Sendable, CaseIterable {
+    case f32, f16
+    var dtype: String { self == .f32 ? "F32" : "F16" }
 }

@@ -5,9 +5,11 @@ import EmovoxUtilities
 /// Student weights as safetensors with PyTorch state-dict names ("conv1.weight", "bn1.running_mean", …);
 /// the model config and class names travel in the header metadata so a file is self-describing.
 public enum StudentCheckpoint {
+    public static let format = "emovox-student-v1"
+
     public static func save(_ model: StudentModel, classes: [String], extra: [String: String] = [:], to path: String) throws {
         var meta = extra
-        meta["format"] = "emovox-student-v1"
+        meta["format"] = format
         meta["config"] = try CanonicalJSON.string(model.config)   // sorted keys: same run, same bytes
         meta["classes"] = try CanonicalJSON.string(classes)
         try Safetensors.write(model.network.stateDict(), metadata: meta, to: path)

@@ -134,7 +134,7 @@ public final class TrainedFaceTeacher {
 
     public static let format = "emovox-face-teacher-v1"
 
-    public func save(to path: String, extra: [String: String] = [:]) throws {
+    public func save(to path: String, extra: [String: String] = [:], storage: TensorStorage = .f32) throws {
         var meta = extra
         meta["format"] = Self.format
         // Canonical JSON: the same net gives the same bytes (training runs are compared and resumed bitwise).
@@ -144,7 +144,7 @@ public final class TrainedFaceTeacher {
         meta["face_crop"] = try CanonicalJSON.string(cropRecipe)
         if testTimeFlip { meta["test_time_flip"] = "true" }
         if let logitOffsets { meta["logit_offsets"] = try CanonicalJSON.string(logitOffsets) }
-        try Safetensors.write(network.stateDict(), metadata: meta, to: path)
+        try Safetensors.write(network.stateDict(), metadata: meta, storage: storage, to: path)
     }
 
     /// True when `path` is a safetensors file whose metadata says it is a face teacher (cheap: header only).

@@ -3,10 +3,43 @@ import Foundation
 import EmovoxCore
 import EmovoxModels
 import EmovoxTeacherTraining
+import EmovoxUtilities
 
 struct ModelCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "model", abstract: "Inspect student and face-teacher models.",
-                                                    subcommands: [Info.self])
+    static let configuration = CommandConfiguration(commandName: "model", abstract: "Inspect student and face-teacher models; store them in float16.",
+                                                    subcommands: [Info.self, Convert.self])
+
+    struct Convert: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rewrite a checkpoint (student or face teacher) with its weights in float16 or float32, metadata kept.",
+            discussion: "float16 halves the file (how the shipped FER+ teacher fits in the repository); every command reads it back "
+                + "as float32. Check what it costs with teacher-eval on both files.")
+        @Argument(help: "A .safetensors checkpoint.") var checkpoint: String
+        @Option(help: "Output .safetensors file.") var out: String
+        @Option(help: "Weight storage.") var storage: TensorStorage = .f16
+
+        func run() throws {
+            let (tensors, metadata) = try Safetensors.read(checkpoint)
+            // Only finished models: a resume file's optimiser state must keep its precision for an exact resume.
+            let models = [TrainedFaceTeacher.format, StudentCheckpoint.format]
+            guard let format = metadata["format"], models.contains(format) else {
+                throw EmovoxError("not a finished emovox model (format \(metadata["format"] ?? "none"); expected \(models.joined(separator: " or ")))",
+                                  file: checkpoint)
+            }
+            try Safetensors.write(tensors, metadata: metadata, storage: storage, to: out)
+            let size = { (p: String) in ((try? FileManager.default.attributesOfItem(atPath: p)[.size] as? Int) ?? 0) ?? 0 }
+            // Rounding relative to each tensor's largest weight (tiny weights flush to zero in float16: relative to
+            // themselves they all change by 100 %, which says nothing about the net).
+            var worst: Float = 0
+            for (name, t) in try Safetensors.read(out).tensors {
+                let scale = tensors[name]!.data.map(abs).max() ?? 0
+                guard scale > 0 else { continue }
+                for (a, b) in zip(tensors[name]!.data, t.data) { worst = max(worst, abs(b - a) / scale) }
+            }
+            print("\(out): \(tensors.count) tensors in \(storage.rawValue), \(size(checkpoint)) → \(size(out)) bytes; "
+                  + "largest change of a weight \(String(format: "%.1e", worst)) of its tensor's largest")
+        }
+    }
 
     struct Info: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Layers, output shapes, parameters and MACs of a student or face-teacher net.")

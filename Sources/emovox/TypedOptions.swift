@@ -15,6 +15,7 @@ extension TeacherTargetMode: ExpressibleByArgument {}
 extension StudentModelName: ExpressibleByArgument {}
 extension TeacherNetName: ExpressibleByArgument {}
 extension DirectConvChoice: ExpressibleByArgument {}
+extension TensorStorage: ExpressibleByArgument {}
 
 extension Recipe: ExpressibleByArgument {
     public init?(argument: String) {

@@ -32,6 +32,23 @@ final class IOTests: XCTestCase {
         XCTAssertEqual(t["i64"]!.data, [7, -3])
     }
 
+    /// float16 storage rounds as PyTorch does (nearest, ties to even; subnormals; ±65504), bit for bit, and refuses
+    /// values it cannot hold.
+    func testSafetensorsFloat16StorageMatchesPyTorch() throws {
+        let (fixture, _) = try Safetensors.read(Fixtures.url.appendingPathComponent("safetensors_f16.safetensors").path)
+        let source = fixture["source"]!, expected = fixture["expected"]!
+        let data = try Safetensors.encode(["w": source, "bn.num_batches_tracked": Tensor(shape: [1], data: [3])], storage: .f16)
+        let header = String(decoding: data.dropFirst(8).prefix(200), as: UTF8.self)
+        XCTAssertTrue(header.contains("\"F16\""), header); XCTAssertTrue(header.contains("\"I64\""), header)
+        let (back, _) = try Safetensors.decode(data)
+        XCTAssertEqual(back["w"]!.shape, source.shape)
+        XCTAssertEqual(back["w"]!.data.map(\.bitPattern), expected.data.map(\.bitPattern))
+        XCTAssertEqual(back["bn.num_batches_tracked"]!.data, [3])
+        XCTAssertThrowsError(try Safetensors.encode(["big": Tensor(shape: [2], data: [1, 65520])], storage: .f16)) { e in
+            XCTAssertTrue("\(e)".contains("big") && "\(e)".contains("float16 range"), "\(e)")
+        }
+    }
+
     func testSafetensorsErrorsNameTheFile() throws {
         let path = tmp("bad.safetensors")
         defer { try? FileManager.default.removeItem(atPath: path) }

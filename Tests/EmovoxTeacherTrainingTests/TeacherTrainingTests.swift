@@ -78,6 +78,17 @@ final class TeacherTrainingTests: XCTestCase {
         XCTAssertEqual(face.cropSize.height, 64); XCTAssertEqual(face.cropSize.width, 64)
         XCTAssertEqual(face.logits([Array(x.data[0..<4096]), Array(x.data[4096...])]).data, y.data)
         XCTAssertThrowsError(try TeacherNetConfig.named("resnet-9000", classes: 8))
+        // float16 storage (the shipped teacher): the net read back is the float32 net with every weight rounded to
+        // float16, exactly, in half the bytes.
+        let half = tempDir("teacher-f16") + ".safetensors"
+        defer { try? FileManager.default.removeItem(atPath: half) }
+        try t.save(to: half, storage: .f16)
+        let rounded = try TrainedFaceTeacher.load(path)
+        try rounded.network.load(stateDict: t.network.stateDict().mapValues { Tensor(shape: $0.shape, data: $0.data.map { Float(Float16($0)) }) },
+                                 source: "rounded")
+        XCTAssertEqual(try TrainedFaceTeacher.load(half).logits(x).data, rounded.logits(x).data)
+        let bytes = { (p: String) in try FileManager.default.attributesOfItem(atPath: p)[.size] as! Int }
+        XCTAssertLessThan(Double(try bytes(half)), 0.55 * Double(try bytes(path)))
     }
 
     func config(epochs: Int) -> TeacherTrainingConfig {
