@@ -81,7 +81,9 @@ final class HardCaseTests: XCTestCase {
                 try? FileManager.default.removeItem(atPath: out)
                 if let dump = ProcessInfo.processInfo.environment["EMOVOX_SYNC_DUMP"], let series = run.syncSeries {
                     let tracks = series.mouth.keys.sorted().map { t -> [String: Any] in
-                        ["left": isLeft(t), "mouth": series.mouth[t]!.map { $0.isNaN ? -1 : Double($0) }]
+                        ["left": isLeft(t), "mouth": series.mouth[t]!.map { $0.isNaN ? -1 : Double($0) },
+                         // The track's detected boxes: teacher frame, x, y, width, height (for prototyping mouth signals).
+                         "boxes": run.results.filter { $0.track == t }.compactMap { r in r.box.map { [r.frame, $0.x, $0.y, $0.width, $0.height] } }]
                     }
                     let line = try JSONSerialization.data(withJSONObject: ["envelope": series.envelope.map { $0.isNaN ? -1 : Double($0) }, "tracks": tracks])
                     let h = FileHandle(forWritingAtPath: dump) ?? { FileManager.default.createFile(atPath: dump, contents: nil); return FileHandle(forWritingAtPath: dump)! }()
