@@ -12,7 +12,8 @@ int cconv3_pad32(int c) { return (c + 31) & ~31; }
 int cconv3_pad4(int c) { return (c + 3) & ~3; }
 int cconv3_flat_pixels(int h, int w) { return (h * (w + 2) + TILE_PIXELS - 1) / TILE_PIXELS * TILE_PIXELS; }
 int cconv3_padded_pixels(int h, int w) {
-    int p = w + 2, rows = (h + 2) * p, reach = cconv3_flat_pixels(h, w) + 2 * p + 2;
+    // (h + 4) rows: the Winograd tiles of an odd h or w read one row / column past the border (zeros).
+    int p = w + 2, rows = (h + 4) * p, reach = cconv3_flat_pixels(h, w) + 2 * p + 2;
     return rows > reach ? rows : reach;
 }
 
@@ -224,4 +225,147 @@ void cconv3_wgrad_finish(const float *acc, int cout, int cin, float *dw) {
     for (int co = 0; co < cout; co++)
         for (int ci = 0; ci < cin; ci++)
             for (int t = 0; t < 9; t++) dw[((size_t)co * cin + ci) * 9 + t] += acc[((size_t)t * cir + ci) * cpad + co];
+}
+
+// ---- Winograd F(2x2, 3x3) (Lavin & Gray 2016): Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A per 4x4 input tile d (stride 2),
+// summed over input channels. 16 products per 2x2 outputs instead of 36: 2.25x fewer multiplications.
+//   Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],  G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],  Aᵀ = [1 1 1 0; 0 1 -1 -1].
+// Rounding (first order, u = 2^-24, γk = k·u / (1 - k·u)): the input transform is 2 additions deep, U = G g Gᵀ is
+// computed in double and rounded once, the channel sum is cin fused multiply-adds, the output transform 4 additions
+// deep, so |ŷ - y| ≤ γ(cin+8) · Σ_ci Σ_ξ |Aᵀ|⊗|Aᵀ| (|G||g||Gᵀ|)_ξ (|Bᵀ||d||B|)_ξ ≤ γ(cin+8) · 4 · Σ_ci ‖g_ci‖₁ ‖d_ci‖₁
+// (d_ci the output's 4x4 input tile; 4 is the largest coefficient any |g_kl|·|d_mn| gets in that sum). The direct
+// sum's bound is γ(9·cin) · Σ |w||x| over the 9·cin products it adds; Winograd's also holds cross terms (weights times
+// inputs of the tile they never multiply in the direct sum), which is why its error is larger (tested per level in
+// WinogradConvTests against a float64 oracle).
+
+int cwino_tiles(int h, int w) { return ((h + 1) / 2) * ((w + 1) / 2); }
+
+// w [cout][cin][3][3] -> u[16][cin'][cpad32(cout')], U = G g Gᵀ per channel pair, in double, rounded once. Backward:
+// the flipped transpose (cin' = cout, cout' = cin), as cconv3_pack_backward, for the input gradient.
+// Rows [a_lo, a_hi) of every u[xi] (a = ci forward, co backward), so threads can split the work. Blocks of 64
+// b's: the 9 taps gathered into planes, the transform along b (vectorised), each u row written contiguously
+// (16 rows 256 KB apart would otherwise fight over the same L1 sets).
+void cwino_pack(const float *w, int cout, int cin, int backward, int a_lo, int a_hi, float *u) {
+    enum { B = 64 };
+    int ki = backward ? cout : cin, ko = backward ? cin : cout, cpad = cconv3_pad32(ko);
+    double g[9][B], t[4][3][B];
+    float r[16][B];
+    for (int a = a_lo; a < a_hi; a++) {
+        for (int b0 = 0; b0 < ko; b0 += B) {
+            int nb = ko - b0 < B ? ko - b0 : B;
+            for (int j = 0; j < nb; j++) {
+                int co = backward ? a : b0 + j, ci = backward ? b0 + j : a;
+                const float *src = w + ((size_t)co * cin + ci) * 9;
+                for (int k = 0; k < 9; k++) g[k][j] = backward ? src[8 - k] : src[k];
+            }
+            for (int l = 0; l < 3; l++)  // t = G g
+                for (int j = 0; j < nb; j++) {
+                    t[0][l][j] = g[l][j]; t[3][l][j] = g[6 + l][j];
+                    t[1][l][j] = .5 * (g[l][j] + g[3 + l][j] + g[6 + l][j]);
+                    t[2][l][j] = .5 * (g[l][j] - g[3 + l][j] + g[6 + l][j]);
+                }
+            for (int i = 0; i < 4; i++)  // u = t Gᵀ, rounded once
+                for (int j = 0; j < nb; j++) {
+                    r[i * 4][j] = (float)t[i][0][j]; r[i * 4 + 3][j] = (float)t[i][2][j];
+                    r[i * 4 + 1][j] = (float)(.5 * (t[i][0][j] + t[i][1][j] + t[i][2][j]));
+                    r[i * 4 + 2][j] = (float)(.5 * (t[i][0][j] - t[i][1][j] + t[i][2][j]));
+                }
+            for (int xi = 0; xi < 16; xi++) memcpy(u + ((size_t)xi * ki + a) * cpad + b0, r[xi], sizeof(float) * nb);
+        }
+        for (int xi = 0; xi < 16; xi++) memset(u + ((size_t)xi * ki + a) * cpad + ko, 0, sizeof(float) * (cpad - ko));
+    }
+}
+
+// Tiles per block: V (16 x tiles x cs) and M (16 x tiles x cpad) together about 256K floats (the 1 MB L2), a multiple
+// of 12 (every level's micro-kernel height divides it).
+int cwino_block_tiles(int cs, int cpad) {
+    int t = (1 << 18) / (16 * (cs + cpad)) / 12 * 12;
+    return t < 12 ? 12 : (t > 240 ? 240 : t);
+}
+size_t cwino_scratch_floats(int cs, int cpad) { return (size_t)16 * cwino_block_tiles(cs, cpad) * (cs + cpad); }
+
+#define WINO_KERNEL(NAME, ATTR, VL, NV, PX)                                                                             \
+ATTR __attribute__((always_inline)) static inline void NAME##_gemm(const float *a, int as, int k, const float *b,     \
+                                                                   int bs, float *c, int ldc) {                        \
+    typedef float vec __attribute__((vector_size(VL * 4), aligned(4)));                                               \
+    vec acc[PX][NV];                                                                                                   \
+    UNROLL for (int i = 0; i < PX; i++) UNROLL for (int v = 0; v < NV; v++) acc[i][v] = (vec){0};                     \
+    for (int ci = 0; ci < k; ci++, a++, b += bs) {                                                                     \
+        vec wv[NV];                                                                                                    \
+        UNROLL for (int v = 0; v < NV; v++) wv[v] = *(const vec *)(b + v * VL);                                       \
+        UNROLL for (int i = 0; i < PX; i++) {                                                                          \
+            float x = a[(size_t)i * as];                                                                               \
+            UNROLL for (int v = 0; v < NV; v++) acc[i][v] += x * wv[v];                                               \
+        }                                                                                                              \
+    }                                                                                                                  \
+    UNROLL for (int i = 0; i < PX; i++) UNROLL for (int v = 0; v < NV; v++)                                           \
+        *(vec *)(c + (size_t)i * ldc + v * VL) = acc[i][v];                                                            \
+}                                                                                                                      \
+ATTR static void NAME(const float *xps, size_t x_image, int cs, int cin, int h, int w, int n, const float *u, int cpad, \
+                      float *scratch, float *yfs, size_t y_image) {                                                    \
+    typedef float vec __attribute__((vector_size(VL * 4), aligned(4)));                                               \
+    int p = w + 2, tw = (w + 1) / 2, per = cwino_tiles(h, w), total = n * per, tb = cwino_block_tiles(cs, cpad);     \
+    float *V = scratch, *M = scratch + (size_t)16 * tb * cs;                                                           \
+    for (int t0 = 0; t0 < total; t0 += tb) {                                                                           \
+        int nb = total - t0 < tb ? total - t0 : tb, nbp = (nb + PX - 1) / PX * PX;                                     \
+        for (int j = 0; j < nbp; j++) {                                                                                \
+            if (j >= nb) { /* rows of the last micro-tile past the end: zeros, never read back */                     \
+                for (int xi = 0; xi < 16; xi++) memset(V + ((size_t)xi * tb + j) * cs, 0, sizeof(float) * cs);        \
+                continue;                                                                                              \
+            }                                                                                                          \
+            int t = t0 + j, s = t / per, r = t % per, ty = r / tw, tx = r % tw;                                        \
+            const float *base = xps + x_image * s + ((size_t)(2 * ty) * p + 2 * tx) * cs;                              \
+            for (int c = 0; c < cs; c += VL) {                                                                         \
+                vec d[4][4], e[4][4];                                                                                  \
+                UNROLL for (int r4 = 0; r4 < 4; r4++) UNROLL for (int c4 = 0; c4 < 4; c4++)                           \
+                    d[r4][c4] = *(const vec *)(base + ((size_t)r4 * p + c4) * cs + c);                                 \
+                UNROLL for (int c4 = 0; c4 < 4; c4++) {                                                                \
+                    e[0][c4] = d[0][c4] - d[2][c4]; e[1][c4] = d[1][c4] + d[2][c4];                                    \
+                    e[2][c4] = d[2][c4] - d[1][c4]; e[3][c4] = d[1][c4] - d[3][c4];                                    \
+                }                                                                                                      \
+                UNROLL for (int r4 = 0; r4 < 4; r4++) {                                                                \
+                    vec v4[4] = {e[r4][0] - e[r4][2], e[r4][1] + e[r4][2], e[r4][2] - e[r4][1], e[r4][1] - e[r4][3]}; \
+                    UNROLL for (int c4 = 0; c4 < 4; c4++)                                                              \
+                        *(vec *)(V + ((size_t)(r4 * 4 + c4) * tb + j) * cs + c) = v4[c4];                              \
+                }                                                                                                      \
+            }                                                                                                          \
+        }                                                                                                              \
+        for (int xi = 0; xi < 16; xi++)                                                                                \
+            for (int co0 = 0; co0 < cpad; co0 += VL * NV)                                                              \
+                for (int j0 = 0; j0 < nbp; j0 += PX)                                                                   \
+                    NAME##_gemm(V + ((size_t)xi * tb + j0) * cs, cs, cin, u + (size_t)xi * cin * cpad + co0, cpad,     \
+                                M + ((size_t)xi * tb + j0) * cpad + co0, cpad);                                        \
+        for (int j = 0; j < nb; j++) {                                                                                 \
+            int t = t0 + j, s = t / per, r = t % per, ty = r / tw, tx = r % tw;                                        \
+            float *yf = yfs + y_image * s + ((size_t)(2 * ty) * p + 2 * tx) * cpad;                                    \
+            int second_row = 2 * ty + 1 < h; /* an odd h's last tile row has one output row */                         \
+            for (int c = 0; c < cpad; c += VL) {                                                                       \
+                vec m[16], q[2][4];                                                                                    \
+                UNROLL for (int xi = 0; xi < 16; xi++) m[xi] = *(const vec *)(M + ((size_t)xi * tb + j) * cpad + c);  \
+                UNROLL for (int c4 = 0; c4 < 4; c4++) {                                                                \
+                    q[0][c4] = m[c4] + m[4 + c4] + m[8 + c4];                                                          \
+                    q[1][c4] = m[4 + c4] - m[8 + c4] - m[12 + c4];                                                     \
+                }                                                                                                      \
+                *(vec *)(yf + c) = q[0][0] + q[0][1] + q[0][2];                                                        \
+                *(vec *)(yf + cpad + c) = q[0][1] - q[0][2] - q[0][3];                                                 \
+                if (second_row) {                                                                                      \
+                    *(vec *)(yf + (size_t)p * cpad + c) = q[1][0] + q[1][1] + q[1][2];                                 \
+                    *(vec *)(yf + ((size_t)p + 1) * cpad + c) = q[1][1] - q[1][2] - q[1][3];                           \
+                }                                                                                                      \
+            }                                                                                                          \
+        }                                                                                                              \
+    }                                                                                                                  \
+}
+
+WINO_KERNEL(wino_avx512, AVX512, 16, 2, 12)
+WINO_KERNEL(wino_avx2, AVX2, 8, 2, 6)
+WINO_KERNEL(wino_plain, PLAIN, 4, 2, 6)
+
+void cwino_forward(int level, const float *xps, size_t x_image, int cs, int cin, int h, int w, int n, const float *u,
+                   int cpad, float *scratch, float *yfs, size_t y_image) {
+    switch (usable(level)) {
+    case CCONV_AVX512: wino_avx512(xps, x_image, cs, cin, h, w, n, u, cpad, scratch, yfs, y_image); break;
+    case CCONV_AVX2: wino_avx2(xps, x_image, cs, cin, h, w, n, u, cpad, scratch, yfs, y_image); break;
+    default: wino_plain(xps, x_image, cs, cin, h, w, n, u, cpad, scratch, yfs, y_image); break;
+    }
 }

@@ -20,6 +20,14 @@ public enum DirectConvChoice: String, Equatable, Sendable, CaseIterable {
     case im2col
     /// The direct kernels wherever they apply (3×3, stride 1, pad 1, one group).
     case direct
+    /// Winograd F(2×2, 3×3) for the forward and the input gradient wherever the direct kernels apply; the weight
+    /// gradient stays on the direct kernels.
+    case winograd
+}
+
+/// The algorithm one conv layer runs at one input shape.
+public enum ConvPath: String, Sendable {
+    case im2col, direct, winograd
 }
 
 extension ConvKernels {
@@ -29,30 +37,43 @@ extension ConvKernels {
             && g.outH == g.inH && g.outW == g.inW
     }
 
-    /// Layer shapes [cin, cout, h, w] measured faster end to end on the direct kernels (docs/performance-conv.md):
-    /// every conv of `vgg-fer` and `vgg13-fer` after the first (training at batch 64, 2 threads: 1.20× and 1.18×
-    /// the im2col path by the clock, 1.13–1.20× by CPU time, three rounds each; one core: 117–118 GFLOP/s, the FMA
-    /// peak, against sgemm's 87–102 at the same shapes, and no im2col or col2im). Not in the table, so still
-    /// im2col + sgemm: the grey first layer (K = 9: the direct kernels' output transform costs more than its 18
-    /// flops per output), and the students' 3×3 layers (paired vggm-small / vggm runs on this loaded machine did
-    /// not settle it). A shape joins once measured. `vgg13-fer-wide`'s other layers joined on the one-core kernel
-    /// rates (110–113 GFLOP/s with the layout transforms against sgemm alone at 92–103).
-    static let measuredDirectShapes: Set<[Int]> = [[32, 32, 48, 48], [32, 64, 24, 24], [64, 64, 24, 24], [64, 128, 12, 12],
-                                                   [128, 128, 12, 12], [128, 256, 6, 6], [256, 256, 6, 6],
-                                                   [64, 64, 48, 48], [64, 128, 24, 24], [128, 128, 24, 24], [128, 256, 12, 12],
-                                                   [256, 256, 12, 12]]
+    /// Layer shapes [cin, cout, h, w] measured faster end to end off im2col (docs/performance-conv.md), and the
+    /// path each takes. Direct: every conv of `vgg-fer` and `vgg13-fer` after the first (training at batch 64, 2
+    /// threads: 1.20× and 1.18× the im2col path by the clock, 1.13–1.20× by CPU time, three rounds each; one core:
+    /// 117–118 GFLOP/s, the FMA peak, against sgemm's 87–102 at the same shapes, and no im2col or col2im).
+    /// `vgg13-fer-wide`'s other layers joined on the one-core kernel rates (110–113 GFLOP/s with the layout
+    /// transforms against sgemm alone at 92–103). Not in the table, so still im2col + sgemm: the grey first layer
+    /// (K = 9: the direct kernels' output transform costs more than its 18 flops per output), and the students' 3×3
+    /// layers (paired vggm-small / vggm runs on this loaded machine did not settle it). A shape joins once measured.
+    public static let measuredConvPaths: [[Int]: ConvPath] = [
+        [32, 32, 48, 48]: .direct, [32, 64, 24, 24]: .direct, [64, 64, 24, 24]: .direct, [64, 128, 12, 12]: .direct,
+        [128, 128, 12, 12]: .direct, [128, 256, 6, 6]: .direct, [256, 256, 6, 6]: .direct,
+        [64, 64, 48, 48]: .direct, [64, 128, 24, 24]: .direct, [128, 128, 24, 24]: .direct, [128, 256, 12, 12]: .direct,
+        [256, 256, 12, 12]: .direct,
+    ]
+
+    /// The measured path of a 3×3 stride-1 pad-1 layer shape (im2col when not measured).
+    public static func measuredPath(cin: Int, cout: Int, h: Int, w: Int) -> ConvPath {
+        measuredConvPaths[[cin, cout, h, w]] ?? .im2col
+    }
 
     public static func directWins(cin: Int, cout: Int, h: Int, w: Int) -> Bool {
-        measuredDirectShapes.contains([cin, cout, h, w])
+        measuredPath(cin: cin, cout: cout, h: h, w: w) != .im2col
+    }
+
+    /// The path a layer runs under `choice` (the direct and Winograd kernels only where they apply).
+    public static func convPath(_ choice: DirectConvChoice, g: WindowGeometry, groups: Int, cin: Int, cout: Int) -> ConvPath {
+        guard directApplies(g: g, groups: groups) else { return .im2col }
+        switch choice {
+        case .im2col: return .im2col
+        case .direct: return .direct
+        case .winograd: return .winograd
+        case .measured: return measuredPath(cin: cin, cout: cout, h: g.inH, w: g.inW)
+        }
     }
 
     public static func usesDirect(_ choice: DirectConvChoice, g: WindowGeometry, groups: Int, cin: Int, cout: Int) -> Bool {
-        guard directApplies(g: g, groups: groups) else { return false }
-        switch choice {
-        case .im2col: return false
-        case .direct: return true
-        case .measured: return directWins(cin: cin, cout: cout, h: g.inH, w: g.inW)
-        }
+        convPath(choice, g: g, groups: groups, cin: cin, cout: cout) != .im2col
     }
 
     /// `body` over `0..<n` cut into about four blocks per thread, handed out as threads come free: on a shared
@@ -79,7 +100,11 @@ extension ConvKernels {
     public static func direct3x3Forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                                         n: Int, cin: Int, cout: Int, h: Int, w width: Int,
                                         scale: UnsafePointer<Float>? = nil, shift: UnsafePointer<Float>? = nil, relu: Bool = false,
-                                        level: ConvSIMDLevel = .best) {
+                                        winograd: Bool = false, level: ConvSIMDLevel = .best) {
+        if winograd {
+            return winograd3x3Forward(x: x, w: w, y: y, n: n, cin: cin, cout: cout, h: h, w: width, scale: scale, shift: shift,
+                                      relu: relu, level: level)
+        }
         let csx = Int(cconv3_pad4(Int32(cin))), cpad = Int(cconv3_pad32(Int32(cout)))
         let pixels = Int(cconv3_padded_pixels(Int32(h), Int32(width))), flat = Int(cconv3_flat_pixels(Int32(h), Int32(width)))
         let (c32, h32, w32, ci32, co32, cpad32) = (Int32(csx), Int32(h), Int32(width), Int32(cin), Int32(cout), Int32(cpad))
@@ -109,6 +134,66 @@ extension ConvKernels {
         }
     }
 
+    /// Winograd F(2×2, 3×3) weights (`cwino_pack`), the rows split over threads.
+    static func winogradPack(_ w: UnsafePointer<Float>, cout: Int, cin: Int, backward: Bool, into u: UnsafeMutablePointer<Float>) {
+        forEachBlock(backward ? cout : cin) { rows in
+            cwino_pack(w, Int32(cout), Int32(cin), backward ? 1 : 0, Int32(rows.lowerBound), Int32(rows.upperBound), u)
+        }
+    }
+
+    /// `direct3x3Forward` by Winograd F(2×2, 3×3) (error bound in cconv_kernels.c): parallel over blocks of images;
+    /// each thread transforms groups of images whose tiles fill about four of the kernel's tile blocks (the
+    /// teachers' 6×6 maps have 9 tiles an image). Every output is computed in the same order whatever the grouping,
+    /// so results do not depend on the thread count. One image runs on one thread.
+    static func winograd3x3Forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                                   n: Int, cin: Int, cout: Int, h: Int, w width: Int,
+                                   scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, relu: Bool, level: ConvSIMDLevel) {
+        let cs = Int(cconv3_pad32(Int32(cin))), cpad = Int(cconv3_pad32(Int32(cout)))
+        withScratch(16 * cin * cpad) { u in
+            winogradPack(w, cout: cout, cin: cin, backward: false, into: u)
+            winogradImages(n: n, cin: cin, cout: cout, h: h, w: width, u: u, level: level,
+                           input: .pad { s, xp in cconv3_pad(x + s * cin * h * width, Int32(cin), Int32(h), Int32(width), Int32(cs), xp) },
+                           unpad: { s, yf in cconv3_unpad(yf, Int32(cpad), Int32(cout), 0, Int32(cpad), Int32(h), Int32(width),
+                                                          scale, shift, relu ? 1 : 0, y + s * cout * h * width) })
+        }
+    }
+
+    /// Where the Winograd kernel's padded images (cpad32(cin) floats a pixel) come from: written per image by a
+    /// closure into scratch, or already padded, one after another.
+    enum WinogradInput {
+        case pad((Int, UnsafeMutablePointer<Float>) -> Void)
+        case padded(UnsafeMutablePointer<Float>)
+    }
+
+    /// Images `0..<n` through the Winograd kernel with transformed weights `u` (cin → cout as the kernel sees them);
+    /// `unpad(s, yf)` takes image s's flat output.
+    static func winogradImages(n: Int, cin: Int, cout: Int, h: Int, w width: Int, u: UnsafePointer<Float>, level: ConvSIMDLevel,
+                               input: WinogradInput, unpad: (Int, UnsafeMutablePointer<Float>) -> Void) {
+        let cs = Int(cconv3_pad32(Int32(cin))), cpad = Int(cconv3_pad32(Int32(cout)))
+        let xImage = Int(cconv3_padded_pixels(Int32(h), Int32(width))) * cs, yImage = Int(cconv3_flat_pixels(Int32(h), Int32(width))) * cpad
+        let tiles = Int(cwino_tiles(Int32(h), Int32(width))), block = Int(cwino_block_tiles(Int32(cs), Int32(cpad)))
+        let group = max(1, min(n, 4 * block / tiles))
+        forEachBlock(n) { range in
+            let g = min(group, range.count)
+            let padInto: ((Int, UnsafeMutablePointer<Float>) -> Void)?, source: UnsafeMutablePointer<Float>?
+            switch input {
+            case .pad(let f): (padInto, source) = (f, nil)
+            case .padded(let p): (padInto, source) = (nil, p)
+            }
+            withScratch(padInto == nil ? 0 : g * xImage) { xs in withScratch(g * yImage) { ys in withScratch(Int(cwino_scratch_floats(Int32(cs), Int32(cpad)))) { sc in
+                var s0 = range.lowerBound
+                while s0 < range.upperBound {
+                    let m = min(g, range.upperBound - s0)
+                    if let padInto { for j in 0..<m { padInto(s0 + j, xs + j * xImage) } }
+                    cwino_forward(level.rawValue, source.map { $0 + s0 * xImage } ?? xs, xImage, Int32(cs), Int32(cin), Int32(h), Int32(width), Int32(m), u, Int32(cpad),
+                                  sc, ys, yImage)
+                    for j in 0..<m { unpad(s0 + j, ys + j * yImage) }
+                    s0 += m
+                }
+            } } }
+        }
+    }
+
     /// Gradients of a 3×3 stride-1 pad-1 conv: dw += Σ x ⋆ dy, and dx = dy ⋆ flipped Wᵀ (written, not added) when
     /// `dx` is given. Images go in chunks of at most `chunkFloats` floats of padded x and dy; within a chunk the
     /// input gradient is parallel over images and the weight gradient over tiles of dw, each tile summed over the
@@ -116,7 +201,7 @@ extension ConvKernels {
     public static func direct3x3Backward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                          dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
                                          n: Int, cin: Int, cout: Int, h: Int, w width: Int,
-                                         chunkFloats: Int = 1 << 21, level: ConvSIMDLevel = .best) {
+                                         chunkFloats: Int = 1 << 21, winogradInputGradient: Bool = false, level: ConvSIMDLevel = .best) {
         let csx = Int(cconv3_pad4(Int32(cin))), cpad = Int(cconv3_pad32(Int32(cout))), cpadIn = Int(cconv3_pad32(Int32(cin)))
         let pixels = Int(cconv3_padded_pixels(Int32(h), Int32(width))), flat = Int(cconv3_flat_pixels(Int32(h), Int32(width)))
         let (h32, w32, ci32, co32) = (Int32(h), Int32(width), Int32(cin), Int32(cout))
@@ -125,14 +210,28 @@ extension ConvKernels {
         let chunk = max(1, min(n, chunkFloats / (xImage + dyImage)))
         let tiles = Int(cconv3_wgrad_tiles(level.rawValue, ci32, co32))
         withScratch(9 * csx * cpad) { acc in
-        withScratch(dx == nil ? 0 : 9 * cout * cpadIn) { wb in
+        let winograd = winogradInputGradient && dx != nil
+        withScratch(dx == nil ? 0 : (winograd ? 16 : 9) * cout * cpadIn) { wb in
         withScratch(chunk * xImage) { xs in
         withScratch(chunk * dyImage) { dys in
             acc.initialize(repeating: 0, count: 9 * csx * cpad)
-            if dx != nil { cconv3_pack_backward(w, co32, ci32, wb) }
+            if winograd { winogradPack(w, cout: cout, cin: cin, backward: true, into: wb) } else if dx != nil { cconv3_pack_backward(w, co32, ci32, wb) }
             var n0 = 0
             while n0 < n {
                 let count = min(chunk, n - n0)
+                if winograd, let dx {
+                    // Pad this chunk's x and dy (the weight gradient's inputs); the Winograd input gradient reads the padded dy.
+                    forEachBlock(count) { range in
+                        for j in range {
+                            cconv3_pad(x + (n0 + j) * inPlane, ci32, h32, w32, Int32(csx), xs + j * xImage)
+                            cconv3_pad(dy + (n0 + j) * outPlane, co32, h32, w32, Int32(cpad), dys + j * dyImage)
+                        }
+                    }
+                    winogradImages(n: count, cin: cout, cout: cin, h: h, w: width, u: wb, level: level,
+                                   input: .padded(dys),
+                                   unpad: { j, dxf in cconv3_unpad(dxf, Int32(cpadIn), ci32, 0, Int32(cpadIn), h32, w32, nil, nil, 0,
+                                                                   dx + (n0 + j) * inPlane) })
+                } else {
                 forEachBlock(count) { range in
                     withScratch(dx == nil ? 0 : flat * cpadIn) { dxf in
                         for j in range {
@@ -144,6 +243,7 @@ extension ConvKernels {
                             cconv3_unpad(dxf, Int32(cpadIn), ci32, 0, Int32(cpadIn), h32, w32, nil, nil, 0, dx + s * inPlane)
                         }
                     }
+                }
                 }
                 forEachBlock(tiles) { r in
                     cconv3_wgrad(level.rawValue, xs, xImage, ci32, dys, dyImage, co32, h32, w32, Int32(count),

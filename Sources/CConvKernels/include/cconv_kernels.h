@@ -60,4 +60,20 @@ void cconv3_wgrad(int level, const float *xps, size_t x_image, int cin, const fl
 // dw[co][ci][kh][kw] += acc[kh * 3 + kw][ci][co].
 void cconv3_wgrad_finish(const float *acc, int cout, int cin, float *dw);
 
+// Winograd F(2x2, 3x3) (error bound in cconv_kernels.c). Same padded input and flat output layouts as above, but
+// the padded input must have cs = cpad32(cin) floats per pixel (the transforms run on whole vectors of channels).
+// Tiles of an image: ceil(h/2) * ceil(w/2).
+int cwino_tiles(int h, int w);
+// Transformed weights u[16][cin'][cpad32(cout')]: of w (backward = 0), or of the flipped transpose (backward = 1:
+// cin' = cout, cout' = cin; the input gradient is the forward of dy with these). Rows [a_lo, a_hi) of cin'.
+void cwino_pack(const float *w, int cout, int cin, int backward, int a_lo, int a_hi, float *u);
+// Tiles per block and the scratch one cwino_forward call needs (floats, 64-byte aligned).
+int cwino_block_tiles(int cs, int cpad);
+size_t cwino_scratch_floats(int cs, int cpad);
+// n padded images (x_image floats apart, cs = cpad32(cin)) -> n flat outputs (y_image floats apart, cpad floats per
+// pixel, all cpad channels written). The tiles of the n images are taken in blocks; every output is computed in the
+// same order whatever n or the blocking, so results do not depend on how images are grouped or on threads.
+void cwino_forward(int level, const float *xps, size_t x_image, int cs, int cin, int h, int w, int n, const float *u,
+                   int cpad, float *scratch, float *yfs, size_t y_image);
+
 #endif

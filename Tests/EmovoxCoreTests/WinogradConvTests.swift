@@ -1,0 +1,187 @@
+import XCTest
+@testable import EmovoxCore
+
+/// Winograd F(2×2, 3×3) (CConvKernels `cwino_*`) at every SIMD level this CPU runs: forward and input gradient
+/// against a float64 oracle within the stated rounding bound (cconv_kernels.c), on sizes that are not multiples of
+/// the 2×2 tile or of any channel block; finite differences through Conv2D; bitwise thread independence.
+final class WinogradConvTests: XCTestCase {
+    /// (n, cin, cout, h, w): odd h and w (half tiles), 1×1 maps, channel counts off every block.
+    let shapes: [(Int, Int, Int, Int, Int)] = [(2, 3, 5, 7, 9), (1, 17, 33, 5, 13), (3, 20, 40, 6, 6), (1, 37, 32, 11, 3),
+                                               (2, 1, 8, 1, 1), (1, 64, 70, 12, 12), (1, 2, 3, 2, 17), (2, 40, 64, 9, 10)]
+    var levels: [ConvSIMDLevel] { ConvSIMDLevel.allCases.filter(\.isSupported) }
+
+    /// γ(k) = k·u / (1 − k·u), u = 2⁻²⁴ (float's unit roundoff).
+    func gamma(_ k: Int) -> Double { let ku = Double(k) * 0x1p-24; return ku / (1 - ku) }
+
+    /// out[o][y][x] = Σ_i Σ_taps input[i][y + kh − 1][x + kw − 1] · weight(o, i, kh·3 + kw) in float64 (zero outside),
+    /// and the stated bound's magnitude 4 · Σ_i ‖weight(o, i)‖₁ · ‖input[i] over the output's 4×4 Winograd tile‖₁.
+    func oracle(_ input: [Float], channels: Int, outChannels: Int, h: Int, w: Int, weight: (Int, Int, Int) -> Float)
+        -> (y: [Double], magnitude: [Double]) {
+        let plane = h * w
+        func at(_ i: Int, _ y: Int, _ x: Int) -> Double { y < 0 || y >= h || x < 0 || x >= w ? 0 : Double(input[i * plane + y * w + x]) }
+        var out = [Double](repeating: 0, count: outChannels * plane), mag = out
+        for o in 0..<outChannels {
+            for i in 0..<channels {
+                let l1 = (0..<9).reduce(0.0) { $0 + Double(abs(weight(o, i, $1))) }
+                for y in 0..<h { for x in 0..<w {
+                    var s = 0.0, tile = 0.0
+                    for t in 0..<9 { s += at(i, y + t / 3 - 1, x + t % 3 - 1) * Double(weight(o, i, t)) }
+                    for r in 0..<4 { for c in 0..<4 { tile += abs(at(i, y / 2 * 2 - 1 + r, x / 2 * 2 - 1 + c)) } }
+                    out[o * plane + y * w + x] += s
+                    mag[o * plane + y * w + x] += 4 * l1 * tile
+                } }
+            }
+        }
+        return (out, mag)
+    }
+
+    /// Forward, input gradient and weight gradient with Winograd forward and input gradient at `level`.
+    func winograd(_ c: Conv2D, x: Tensor, dy: Tensor, level: ConvSIMDLevel, chunkFloats: Int = 1 << 21)
+        -> (y: [Float], dx: [Float], dw: [Float]) {
+        let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
+        var y = [Float](repeating: .nan, count: n * c.outChannels * h * w)
+        var dx = [Float](repeating: .nan, count: x.count), dw = [Float](repeating: 0, count: c.weight.value.count)
+        x.data.withUnsafeBufferPointer { xp in c.weight.value.data.withUnsafeBufferPointer { wp in dy.data.withUnsafeBufferPointer { dyp in
+            y.withUnsafeMutableBufferPointer { yp in
+                ConvKernels.direct3x3Forward(x: xp.baseAddress!, w: wp.baseAddress!, y: yp.baseAddress!, n: n, cin: c.inChannels,
+                                             cout: c.outChannels, h: h, w: w, winograd: true, level: level)
+            }
+            dx.withUnsafeMutableBufferPointer { dxp in dw.withUnsafeMutableBufferPointer { dwp in
+                ConvKernels.direct3x3Backward(x: xp.baseAddress!, w: wp.baseAddress!, dy: dyp.baseAddress!, dx: dxp.baseAddress!,
+                                              dw: dwp.baseAddress!, n: n, cin: c.inChannels, cout: c.outChannels, h: h, w: w,
+                                              chunkFloats: chunkFloats, winogradInputGradient: true, level: level)
+            } }
+        } } }
+        return (y, dx, dw)
+    }
+
+    func conv(_ cin: Int, _ cout: Int, bias: Bool, _ choice: DirectConvChoice, seed: UInt64 = 3) -> Conv2D {
+        var rng = SeededRNG(seed: seed)
+        let c = Conv2D(cin, cout, kernel: (3, 3), padding: .same, bias: bias, rng: &rng)
+        c.tuning.direct = choice
+        return c
+    }
+
+    /// |ŷ − y| ≤ γ(cin + 8) · 4 · Σ_ci ‖g‖₁ ‖d_tile‖₁ for the forward (cin → cout) and the input gradient (the
+    /// forward of dy with the flipped transposed weights: cout → cin), every output, every level; the weight
+    /// gradient is the direct kernels' (bitwise).
+    func testEveryLevelWithinTheErrorBoundOfAFloat64Oracle() {
+        var worstRatio = 0.0
+        for (n, cin, cout, h, w) in shapes {
+            var rng = SeededRNG(seed: UInt64(n * 1000 + cin * 10 + cout))
+            let c = conv(cin, cout, bias: false, .direct, seed: UInt64(cin))
+            let x = randomTensor([n, cin, h, w], &rng), dy = randomTensor([n, cout, h, w], &rng)
+            let wt = c.weight.value.data
+            func directWeightGradient(_ level: ConvSIMDLevel) -> [Float] {
+                var dw = [Float](repeating: 0, count: wt.count)
+                x.data.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in dy.data.withUnsafeBufferPointer { dyp in
+                    dw.withUnsafeMutableBufferPointer { dwp in
+                        ConvKernels.direct3x3Backward(x: xp.baseAddress!, w: wp.baseAddress!, dy: dyp.baseAddress!, dx: nil,
+                                                      dw: dwp.baseAddress!, n: n, cin: cin, cout: cout, h: h, w: w, level: level)
+                    }
+                } } }
+                return dw
+            }
+            for level in levels {
+                let got = winograd(c, x: x, dy: dy, level: level)
+                let what = "\(n)×\(cin)×\(h)×\(w) → \(cout) at \(level)"
+                for s in 0..<n {
+                    let f = oracle(Array(x.data[s * cin * h * w..<(s + 1) * cin * h * w]), channels: cin, outChannels: cout, h: h, w: w) {
+                        wt[($0 * cin + $1) * 9 + $2]
+                    }
+                    let b = oracle(Array(dy.data[s * cout * h * w..<(s + 1) * cout * h * w]), channels: cout, outChannels: cin, h: h, w: w) {
+                        wt[($1 * cin + $0) * 9 + 8 - $2]
+                    }
+                    for (name, ŷ, exact, k) in [("forward", Array(got.y[s * cout * h * w..<(s + 1) * cout * h * w]), f, cin),
+                                                 ("input gradient", Array(got.dx[s * cin * h * w..<(s + 1) * cin * h * w]), b, cout)] {
+                        var fails = 0
+                        for i in ŷ.indices {
+                            let err = abs(Double(ŷ[i]) - exact.y[i]), bound = gamma(k + 8) * exact.magnitude[i]
+                            if !(err <= bound) { fails += 1 }
+                            if bound > 0 { worstRatio = max(worstRatio, err / bound) }
+                        }
+                        XCTAssertEqual(fails, 0, "\(name) outside the bound, image \(s), \(what)")
+                    }
+                }
+                XCTAssertTrue(got.dw == directWeightGradient(level), "weight gradient stays the direct kernels', \(what)")
+            }
+        }
+        print("Winograd: largest |error| / bound \(worstRatio)")
+        XCTAssertGreaterThan(worstRatio, 0, "the oracle sees rounding at all")
+    }
+
+    /// PyTorch's forward and gradients (tools/gen_core_fixtures.py's `conv_basic`) through Conv2D on the Winograd path.
+    func testConv2DWinogradPathMatchesPyTorchFixture() {
+        let m = Fixtures.meta("conv_basic")
+        var rng = SeededRNG(seed: 0)
+        let c = Conv2D(m["cin"] as! Int, m["cout"] as! Int, kernel: (3, 3), padding: .symmetric(1, 1), bias: true, rng: &rng)
+        c.tuning.direct = .winograd
+        c.weight.value = Fixtures.t("conv_basic.w"); c.bias!.value = Fixtures.t("conv_basic.b")
+        let x = Fixtures.t("conv_basic.x")
+        XCTAssertEqual(c.path(c.geometry(x.shape[2], x.shape[3])), .winograd)
+        assertClose(c.forward(x, training: true), Fixtures.t("conv_basic.y"), "forward")
+        assertClose(c.backward(Fixtures.t("conv_basic.gy")), Fixtures.t("conv_basic.gx"), "dx")
+        assertClose(c.weight.grad, Fixtures.t("conv_basic.gw"), "dw")
+        assertClose(c.bias!.grad, Fixtures.t("conv_basic.gb"), "db")
+    }
+
+    func testFiniteDifferencesThroughConv2D() {
+        var rng = SeededRNG(seed: 32)
+        for (n, cin, cout, h, w, bias) in [(1, 3, 5, 7, 6, true), (3, 6, 4, 5, 9, false), (2, 1, 33, 3, 4, true)] {
+            let c = conv(cin, cout, bias: bias, .winograd, seed: UInt64(cin))
+            XCTAssertEqual(c.path(c.geometry(h, w)), .winograd)
+            gradientCheck(c, input: randomTensor([n, cin, h, w], &rng))
+        }
+    }
+
+    /// Forward, input gradient and weight gradient bitwise the same on 1 and 2 threads and with the batch in chunks
+    /// of one image (other image groupings inside the kernel's tile blocks).
+    func testBitwiseIdenticalForOneAndTwoThreadsAndAnyChunking() {
+        var rng = SeededRNG(seed: 33)
+        for (n, cin, cout, h, w) in [(3, 20, 70, 9, 11), (1, 33, 64, 6, 7), (13, 64, 64, 6, 6)] {
+            let c = conv(cin, cout, bias: false, .winograd)
+            let x = randomTensor([n, cin, h, w], &rng), dy = randomTensor([n, cout, h, w], &rng)
+            for level in levels {
+                let one = Threads.withCount(1) { winograd(c, x: x, dy: dy, level: level) }
+                let two = Threads.withCount(2) { winograd(c, x: x, dy: dy, level: level) }
+                let chunked = Threads.withCount(2) { winograd(c, x: x, dy: dy, level: level, chunkFloats: 1) }
+                for (name, other) in [("2 threads", two), ("2 threads, one image per chunk", chunked)] {
+                    XCTAssertEqual(one.y, other.y, "forward, \(name), \(level)")
+                    XCTAssertEqual(one.dx, other.dx, "input gradient, \(name), \(level)")
+                    XCTAssertEqual(one.dw, other.dw, "weight gradient, \(name), \(level)")
+                }
+            }
+        }
+    }
+
+    /// Inference with a BN (+ ReLU) epilogue on the Winograd path equals the im2col path's conv → BN → ReLU.
+    func testBNEpilogueOnWinogradPath() {
+        var rng = SeededRNG(seed: 34)
+        for relu in [true, false] {
+            let wino = conv(7, 40, bias: true, .winograd), reference = conv(7, 40, bias: true, .im2col)
+            let x = randomTensor([3, 7, 10, 9], &rng)
+            let scale = (0..<40).map { _ in rng.normal() }, shift = (0..<40).map { _ in rng.normal() }
+            let y = wino.inferWithEpilogue(x, scale: scale, shift: shift, relu: relu)
+            var expected = reference.forward(x, training: false)
+            for i in expected.data.indices {
+                let v = expected.data[i] * scale[(i / 90) % 40] + shift[(i / 90) % 40]
+                expected.data[i] = relu ? max(v, 0) : v
+            }
+            assertClose(y, expected, "ReLU \(relu)")
+        }
+    }
+
+    /// `.winograd` only where the direct kernels apply; `.measured` follows the table.
+    func testPathChoice() {
+        let g = WindowGeometry(inH: 48, inW: 48, kh: 3, kw: 3, sh: 1, sw: 1, padding: .same)
+        XCTAssertEqual(ConvKernels.convPath(.winograd, g: g, groups: 1, cin: 32, cout: 32), .winograd)
+        XCTAssertEqual(ConvKernels.convPath(.winograd, g: g, groups: 2, cin: 32, cout: 32), .im2col)
+        let strided = WindowGeometry(inH: 48, inW: 48, kh: 3, kw: 3, sh: 2, sw: 2, padding: .same)
+        XCTAssertEqual(ConvKernels.convPath(.winograd, g: strided, groups: 1, cin: 32, cout: 32), .im2col)
+        XCTAssertEqual(ConvKernels.convPath(.measured, g: g, groups: 1, cin: 1, cout: 32), .im2col, "a grey first layer stays on im2col")
+        for (shape, path) in ConvKernels.measuredConvPaths {
+            let at = WindowGeometry(inH: shape[2], inW: shape[3], kh: 3, kw: 3, sh: 1, sw: 1, padding: .same)
+            XCTAssertEqual(ConvKernels.convPath(.measured, g: at, groups: 1, cin: shape[0], cout: shape[1]), path, "\(shape)")
+        }
+    }
+}
