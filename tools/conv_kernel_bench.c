@@ -86,8 +86,8 @@ int main(int argc, char **argv) {
         for (int s = 0; s < WN; s++) { cconv3_pad(x, cin, h, w, csw, xw + (size_t)s * pp * csw); cconv3_pad(dy, cout, h, w, cp, dyw + (size_t)s * pp * cp); }
         double tup = BEST(cwino_pack(wt, cout, cin, 0, 0, cin, uf)) / WN;
         cwino_pack(wt, cout, cin, 1, 0, cout, ub);
-        double twf = BEST(cwino_forward(lv, xw, (size_t)pp * csw, csw, cin, h, w, WN, uf, cp, ws, yw, (size_t)qn * cp)) / WN;
-        double twb = BEST(cwino_forward(lv, dyw, (size_t)pp * cp, cp, cout, h, w, WN, ub, cpi, ws, dxw, (size_t)qn * cpi)) / WN;
+        double twf = BEST(cwino_forward(lv, xw, (size_t)pp * csw, csw, cin, h, w, 0, WN * cwino_tiles(h, w), uf, cp, ws, yw, (size_t)qn * cp)) / WN;
+        double twb = BEST(cwino_forward(lv, dyw, (size_t)pp * cp, cp, cout, h, w, 0, WN * cwino_tiles(h, w), ub, cpi, ws, dxw, (size_t)qn * cpi)) / WN;
         double tpadw = BEST(cconv3_pad(x, cin, h, w, csw, xw));
         // Winograd against the direct forward (same image): max |difference| / max |direct|.
         cconv3_forward(lv, xp, csx, cin, h, w, wp, cp, 0, cp, yf);

@@ -301,12 +301,12 @@ ATTR __attribute__((always_inline)) static inline void NAME##_gemm(const float *
     UNROLL for (int i = 0; i < PX; i++) UNROLL for (int v = 0; v < NV; v++)                                           \
         *(vec *)(c + (size_t)i * ldc + v * VL) = acc[i][v];                                                            \
 }                                                                                                                      \
-ATTR static void NAME(const float *xps, size_t x_image, int cs, int cin, int h, int w, int n, const float *u, int cpad, \
-                      float *scratch, float *yfs, size_t y_image) {                                                    \
+ATTR static void NAME(const float *xps, size_t x_image, int cs, int cin, int h, int w, int t_lo, int total,            \
+                      const float *u, int cpad, float *scratch, float *yfs, size_t y_image) {                          \
     typedef float vec __attribute__((vector_size(VL * 4), aligned(4)));                                               \
-    int p = w + 2, tw = (w + 1) / 2, per = cwino_tiles(h, w), total = n * per, tb = cwino_block_tiles(cs, cpad);     \
+    int p = w + 2, tw = (w + 1) / 2, per = cwino_tiles(h, w), tb = cwino_block_tiles(cs, cpad);                       \
     float *V = scratch, *M = scratch + (size_t)16 * tb * cs;                                                           \
-    for (int t0 = 0; t0 < total; t0 += tb) {                                                                           \
+    for (int t0 = t_lo; t0 < total; t0 += tb) {                                                                        \
         int nb = total - t0 < tb ? total - t0 : tb, nbp = (nb + PX - 1) / PX * PX;                                     \
         for (int j = 0; j < nbp; j++) {                                                                                \
             if (j >= nb) { /* rows of the last micro-tile past the end: zeros, never read back */                     \
@@ -361,11 +361,11 @@ WINO_KERNEL(wino_avx512, AVX512, 16, 2, 12)
 WINO_KERNEL(wino_avx2, AVX2, 8, 2, 6)
 WINO_KERNEL(wino_plain, PLAIN, 4, 2, 6)
 
-void cwino_forward(int level, const float *xps, size_t x_image, int cs, int cin, int h, int w, int n, const float *u,
-                   int cpad, float *scratch, float *yfs, size_t y_image) {
+void cwino_forward(int level, const float *xps, size_t x_image, int cs, int cin, int h, int w, int t_lo, int t_hi,
+                   const float *u, int cpad, float *scratch, float *yfs, size_t y_image) {
     switch (usable(level)) {
-    case CCONV_AVX512: wino_avx512(xps, x_image, cs, cin, h, w, n, u, cpad, scratch, yfs, y_image); break;
-    case CCONV_AVX2: wino_avx2(xps, x_image, cs, cin, h, w, n, u, cpad, scratch, yfs, y_image); break;
-    default: wino_plain(xps, x_image, cs, cin, h, w, n, u, cpad, scratch, yfs, y_image); break;
+    case CCONV_AVX512: wino_avx512(xps, x_image, cs, cin, h, w, t_lo, t_hi, u, cpad, scratch, yfs, y_image); break;
+    case CCONV_AVX2: wino_avx2(xps, x_image, cs, cin, h, w, t_lo, t_hi, u, cpad, scratch, yfs, y_image); break;
+    default: wino_plain(xps, x_image, cs, cin, h, w, t_lo, t_hi, u, cpad, scratch, yfs, y_image); break;
     }
 }

@@ -38,18 +38,18 @@ extension ConvKernels {
     }
 
     /// Layer shapes [cin, cout, h, w] measured faster end to end off im2col (docs/performance-conv.md), and the
-    /// path each takes. Direct: every conv of `vgg-fer` and `vgg13-fer` after the first (training at batch 64, 2
-    /// threads: 1.20× and 1.18× the im2col path by the clock, 1.13–1.20× by CPU time, three rounds each; one core:
-    /// 117–118 GFLOP/s, the FMA peak, against sgemm's 87–102 at the same shapes, and no im2col or col2im).
-    /// `vgg13-fer-wide`'s other layers joined on the one-core kernel rates (110–113 GFLOP/s with the layout
-    /// transforms against sgemm alone at 92–103). Not in the table, so still im2col + sgemm: the grey first layer
-    /// (K = 9: the direct kernels' output transform costs more than its 18 flops per output), and the students' 3×3
-    /// layers (paired vggm-small / vggm runs on this loaded machine did not settle it). A shape joins once measured.
+    /// path each takes. Every conv of `vgg-fer`, `vgg13-fer` and `vgg13-fer-wide` after the first runs Winograd
+    /// F(2×2, 3×3) for the forward and input gradient (one core, with transforms and weight packing: 1.4–2.0× the
+    /// direct kernels' rate; in the training step per layer faster at every one of these shapes, and the whole
+    /// step 1.32× / 1.33× the direct path by CPU time), its weight gradient on the direct kernels. The direct kernels
+    /// themselves had replaced im2col at these shapes (1.18–1.20× the step). Not in the table, so still im2col +
+    /// sgemm: the grey first layer (K = 9: neither kernel's transforms pay for 18 flops per output), and the
+    /// students' 3×3 layers (their numerics are the demo's published numbers). A shape joins once measured.
     public static let measuredConvPaths: [[Int]: ConvPath] = [
-        [32, 32, 48, 48]: .direct, [32, 64, 24, 24]: .direct, [64, 64, 24, 24]: .direct, [64, 128, 12, 12]: .direct,
-        [128, 128, 12, 12]: .direct, [128, 256, 6, 6]: .direct, [256, 256, 6, 6]: .direct,
-        [64, 64, 48, 48]: .direct, [64, 128, 24, 24]: .direct, [128, 128, 24, 24]: .direct, [128, 256, 12, 12]: .direct,
-        [256, 256, 12, 12]: .direct,
+        [32, 32, 48, 48]: .winograd, [32, 64, 24, 24]: .winograd, [64, 64, 24, 24]: .winograd, [64, 128, 12, 12]: .winograd,
+        [128, 128, 12, 12]: .winograd, [128, 256, 6, 6]: .winograd, [256, 256, 6, 6]: .winograd,
+        [64, 64, 48, 48]: .winograd, [64, 128, 24, 24]: .winograd, [128, 128, 24, 24]: .winograd, [128, 256, 12, 12]: .winograd,
+        [256, 256, 12, 12]: .winograd,
     ]
 
     /// The measured path of a 3×3 stride-1 pad-1 layer shape (im2col when not measured).
@@ -163,6 +163,8 @@ extension ConvKernels {
     enum WinogradInput {
         case pad((Int, UnsafeMutablePointer<Float>) -> Void)
         case padded(UnsafeMutablePointer<Float>)
+
+        var source: UnsafeMutablePointer<Float>? { if case .padded(let p) = self { return p } else { return nil } }
     }
 
     /// Images `0..<n` through the Winograd kernel with transformed weights `u` (cin → cout as the kernel sees them);
@@ -172,21 +174,38 @@ extension ConvKernels {
         let cs = Int(cconv3_pad32(Int32(cin))), cpad = Int(cconv3_pad32(Int32(cout)))
         let xImage = Int(cconv3_padded_pixels(Int32(h), Int32(width))) * cs, yImage = Int(cconv3_flat_pixels(Int32(h), Int32(width))) * cpad
         let tiles = Int(cwino_tiles(Int32(h), Int32(width))), block = Int(cwino_block_tiles(Int32(cs), Int32(cpad)))
+        let scratchFloats = Int(cwino_scratch_floats(Int32(cs), Int32(cpad)))
+        func run(_ xs: UnsafeMutablePointer<Float>, _ ys: UnsafeMutablePointer<Float>, tiles range: Range<Int>, _ sc: UnsafeMutablePointer<Float>) {
+            cwino_forward(level.rawValue, xs, xImage, Int32(cs), Int32(cin), Int32(h), Int32(width), Int32(range.lowerBound),
+                          Int32(range.upperBound), u, Int32(cpad), sc, ys, yImage)
+        }
+        if n < Threads.available {
+            // Fewer images than threads (inference): all images padded once, their tiles split among the threads.
+            withScratch(input.source == nil ? n * xImage : 0) { padded in withScratch(n * yImage) { ys in
+                let xs = input.source ?? padded
+                if case .pad(let padInto) = input { for s in 0..<n { padInto(s, xs + s * xImage) } }
+                forEachBlock((n * tiles + block - 1) / block) { blocks in
+                    withScratch(scratchFloats) { sc in run(xs, ys, tiles: blocks.lowerBound * block..<min(blocks.upperBound * block, n * tiles), sc) }
+                }
+                for s in 0..<n { unpad(s, ys + s * yImage) }
+            } }
+            return
+        }
+        // Each thread takes blocks of images, in groups whose tiles fill about four of the kernel's tile blocks (the
+        // teachers' 6×6 maps have 9 tiles an image).
         let group = max(1, min(n, 4 * block / tiles))
         forEachBlock(n) { range in
             let g = min(group, range.count)
-            let padInto: ((Int, UnsafeMutablePointer<Float>) -> Void)?, source: UnsafeMutablePointer<Float>?
-            switch input {
-            case .pad(let f): (padInto, source) = (f, nil)
-            case .padded(let p): (padInto, source) = (nil, p)
-            }
-            withScratch(padInto == nil ? 0 : g * xImage) { xs in withScratch(g * yImage) { ys in withScratch(Int(cwino_scratch_floats(Int32(cs), Int32(cpad)))) { sc in
+            withScratch(input.source == nil ? g * xImage : 0) { padded in withScratch(g * yImage) { ys in withScratch(scratchFloats) { sc in
                 var s0 = range.lowerBound
                 while s0 < range.upperBound {
                     let m = min(g, range.upperBound - s0)
-                    if let padInto { for j in 0..<m { padInto(s0 + j, xs + j * xImage) } }
-                    cwino_forward(level.rawValue, source.map { $0 + s0 * xImage } ?? xs, xImage, Int32(cs), Int32(cin), Int32(h), Int32(width), Int32(m), u, Int32(cpad),
-                                  sc, ys, yImage)
+                    let xs: UnsafeMutablePointer<Float>
+                    switch input {
+                    case .pad(let padInto): xs = padded; for j in 0..<m { padInto(s0 + j, xs + j * xImage) }
+                    case .padded(let all): xs = all + s0 * xImage
+                    }
+                    run(xs, ys, tiles: 0..<m * tiles, sc)
                     for j in 0..<m { unpad(s0 + j, ys + j * yImage) }
                     s0 += m
                 }

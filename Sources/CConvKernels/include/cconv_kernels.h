@@ -70,10 +70,11 @@ void cwino_pack(const float *w, int cout, int cin, int backward, int a_lo, int a
 // Tiles per block and the scratch one cwino_forward call needs (floats, 64-byte aligned).
 int cwino_block_tiles(int cs, int cpad);
 size_t cwino_scratch_floats(int cs, int cpad);
-// n padded images (x_image floats apart, cs = cpad32(cin)) -> n flat outputs (y_image floats apart, cpad floats per
-// pixel, all cpad channels written). The tiles of the n images are taken in blocks; every output is computed in the
-// same order whatever n or the blocking, so results do not depend on how images are grouped or on threads.
-void cwino_forward(int level, const float *xps, size_t x_image, int cs, int cin, int h, int w, int n, const float *u,
-                   int cpad, float *scratch, float *yfs, size_t y_image);
+// Padded images (x_image floats apart, cs = cpad32(cin)) -> flat outputs (y_image floats apart, cpad floats per
+// pixel, all cpad channels written) for tiles [t_lo, t_hi) of the images' tiles in order (image s's tiles are
+// s * cwino_tiles(h, w) ...). Tiles are taken in blocks; every output is computed in the same order whatever the
+// range or the blocking, so results do not depend on how images or tiles are split among calls and threads.
+void cwino_forward(int level, const float *xps, size_t x_image, int cs, int cin, int h, int w, int t_lo, int t_hi,
+                   const float *u, int cpad, float *scratch, float *yfs, size_t y_image);
 
 #endif
