@@ -45,8 +45,8 @@ int main(int argc, char **argv) {
     double peak = lv == CCONV_AVX512 ? fma_peak_gflops(4 * reps) : 0;
     printf("level %d; measured FMA peak of one core %.1f GFLOP/s (AVX-512 FMA chains)\n", lv, peak);
     printf("| shape (cin→cout, h×w) | direct fwd | + pad/unpad | direct dx | direct dw | sgemm fwd | sgemm dw | sgemm dx | direct fwd / peak "
-           "| wino fwd | + pad/unpad/pack | wino dx | wino fwd real | real / peak | wino vs direct |\n");
-    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+           "| wino fwd | + pad/unpad/pack | wino dx | wino fwd real | real / peak | wino vs direct | wino dw | dw vs direct |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     // The VGG face teachers' layers (vgg-fer/vgg13-fer, then vgg13-fer-wide's others), then the students' 3×3 layers
     // (vggm-small conv3-5 at 15×23, vggm's at 30×23).
     int shapes[][4] = {{1, 32, 48, 48}, {32, 32, 48, 48}, {32, 64, 24, 24}, {64, 64, 24, 24}, {64, 128, 12, 12},
@@ -89,6 +89,23 @@ int main(int argc, char **argv) {
         double twf = BEST(cwino_forward(lv, xw, (size_t)pp * csw, csw, cin, h, w, 0, WN * cwino_tiles(h, w), uf, cp, ws, yw, (size_t)qn * cp)) / WN;
         double twb = BEST(cwino_forward(lv, dyw, (size_t)pp * cp, cp, cout, h, w, 0, WN * cwino_tiles(h, w), ub, cpi, ws, dxw, (size_t)qn * cpi)) / WN;
         double tpadw = BEST(cconv3_pad(x, cin, h, w, csw, xw));
+        // Winograd weight gradient over the WN images (4 rows of the transform grid), and its check against the direct one.
+        float *wacc = aligned_alloc(64, 4 * 16 * (size_t)csw * cp), *wsc = aligned_alloc(64, 4 * cwino_wgrad_scratch_floats(csw, cp));
+        double twdw = BEST(memset(wacc, 0, 4 * 16 * (size_t)csw * cp);
+                           for (int row = 0; row < 4; row++) cwino_wgrad(lv, xw, (size_t)pp * csw, cin, dyw, (size_t)pp * cp, cout, h, w, WN, row, wsc, wacc)) / WN;
+        float *dwd = calloc((size_t)cout * cin * 9, 4), *dww = calloc((size_t)cout * cin * 9, 4);
+        memset(wacc, 0, 4 * 16 * (size_t)csw * cp);
+        for (int row = 0; row < 4; row++) cwino_wgrad(lv, xw, (size_t)pp * csw, cin, dyw, (size_t)pp * cp, cout, h, w, 1, row, wsc, wacc);
+        cwino_wgrad_finish(wacc, cout, cin, 0, cin, dww);
+        memset(acc, 0, 4 * 9 * (size_t)csx * cp);
+        cconv3_wgrad(lv, xp, (size_t)pp * csx, cin, dyp, (size_t)pp * cp, cout, h, w, 1, 0, cconv3_wgrad_tiles(lv, cin, cout), acc);
+        cconv3_wgrad_finish(acc, cout, cin, dwd);
+        double dwmax = 0, dwdiff = 0;
+        for (int i = 0; i < cout * cin * 9; i++) {
+            double a = dwd[i] < 0 ? -dwd[i] : dwd[i], dd = dwd[i] - dww[i] < 0 ? dww[i] - dwd[i] : dwd[i] - dww[i];
+            if (a > dwmax) dwmax = a; if (dd > dwdiff) dwdiff = dd;
+        }
+        free(wacc); free(wsc); free(dwd); free(dww);
         // Winograd against the direct forward (same image): max |difference| / max |direct|.
         cconv3_forward(lv, xp, csx, cin, h, w, wp, cp, 0, cp, yf);
         double dmax = 0, ymax = 0;
@@ -109,10 +126,10 @@ int main(int argc, char **argv) {
         double fl = 2.0 * cout * cin * 9 * h * w / 1e9;
         // Winograd's real flops: the 16 channel products per tile (the transforms' additions not counted).
         double wreal = 2.0 * 16 * cwino_tiles(h, w) * cin * cout / 1e9;
-        printf("| %d→%d, %d×%d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | %.0f | %.0f | %.0f | %.0f | %.2f | %.1e |\n",
+        printf("| %d→%d, %d×%d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | %.0f | %.0f | %.0f | %.0f | %.2f | %.1e | %.0f | %.1e |\n",
                cin, cout, h, w, fl / tf, fl / (tf + tpad + tun), fl / tb, fl / tw, fl / tg, fl / tgw, fl / tgi,
                peak > 0 ? fl / tf / peak : 0, fl / twf, fl / (twf + tpadw + tun + tup), fl / twb, wreal / twf,
-               peak > 0 ? wreal / twf / peak : 0, ymax > 0 ? dmax / ymax : 0);
+               peak > 0 ? wreal / twf / peak : 0, ymax > 0 ? dmax / ymax : 0, fl / twdw, dwmax > 0 ? dwdiff / dwmax : 0);
         free(x); free(wt); free(y); free(dy); free(xp); free(wp); free(yf); free(dyp); free(wb); free(dxf); free(acc); free(A); free(B); free(C);
     }
     return 0;

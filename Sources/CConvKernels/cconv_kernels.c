@@ -235,8 +235,11 @@ void cconv3_wgrad_finish(const float *acc, int cout, int cin, float *dw) {
 // deep, so |ŷ - y| ≤ γ(cin+8) · Σ_ci Σ_ξ |Aᵀ|⊗|Aᵀ| (|G||g||Gᵀ|)_ξ (|Bᵀ||d||B|)_ξ ≤ γ(cin+8) · 4 · Σ_ci ‖g_ci‖₁ ‖d_ci‖₁
 // (d_ci the output's 4x4 input tile; 4 is the largest coefficient any |g_kl|·|d_mn| gets in that sum). The direct
 // sum's bound is γ(9·cin) · Σ |w||x| over the 9·cin products it adds; Winograd's also holds cross terms (weights times
-// inputs of the tile they never multiply in the direct sum), which is why its error is larger (tested per level in
-// WinogradConvTests against a float64 oracle).
+// inputs of the tile they never multiply in the direct sum), which is why its error is larger. The input gradient
+// is this forward on dy (cin ↔ cout). Weight gradient (below): the transforms of x and dy are 2 additions deep each,
+// the sum runs over T = n · tiles tiles, Gᵀ · G back in double, so |dŵ - dw| ≤ γ(T+6) · 4 · Σ_tiles ‖e‖₁ ‖d‖₁ (e the
+// tile's 2x2 dy, d its 4x4 input; again 4 is the largest coefficient). All three tested per level in
+// WinogradConvTests against a float64 oracle (largest error there: 4 % of the bound).
 
 int cwino_tiles(int h, int w) { return ((h + 1) / 2) * ((w + 1) / 2); }
 
@@ -368,4 +371,109 @@ void cwino_forward(int level, const float *xps, size_t x_image, int cs, int cin,
     case CCONV_AVX2: wino_avx2(xps, x_image, cs, cin, h, w, t_lo, t_hi, u, cpad, scratch, yfs, y_image); break;
     default: wino_plain(xps, x_image, cs, cin, h, w, t_lo, t_hi, u, cpad, scratch, yfs, y_image); break;
     }
+}
+
+// ---- Winograd weight gradient: dL/dg = Gᵀ [ Σ_tiles (A e Aᵀ) ⊙ (Bᵀ d B) ] G per channel pair, e the tile's 2x2 dy ----
+// (the transpose of the forward: y = Aᵀ (U ⊙ V) A with U = G g Gᵀ). acc[xi][ci][co] (cs x cpad per xi) gathers the
+// 16 channel products over every tile in order; one call does the 4 xi of one row of the 4x4 grid (xi_row), so
+// threads take rows and each acc element is summed by one of them, tile after tile: bitwise the same for any split.
+int cwino_wgrad_block_tiles(int cs, int cpad) {
+    int t = (1 << 18) / (4 * (cs + cpad)) / 12 * 12;
+    return t < 12 ? 12 : (t > 480 ? 480 : t);
+}
+size_t cwino_wgrad_scratch_floats(int cs, int cpad) { return (size_t)4 * cwino_wgrad_block_tiles(cs, cpad) * (cs + cpad); }
+
+#define WINO_WGRAD_KERNEL(NAME, ATTR, VL, NV, CB)                                                                       \
+ATTR __attribute__((always_inline)) static inline void NAME##_tile(const float *v, int vs, const float *e, int es,      \
+                                                                   int nt, float *acc, int cpad) {                     \
+    typedef float vec __attribute__((vector_size(VL * 4), aligned(4)));                                               \
+    vec a[CB][NV];                                                                                                     \
+    UNROLL for (int c = 0; c < CB; c++) UNROLL for (int k = 0; k < NV; k++) a[c][k] = *(const vec *)(acc + (size_t)c * cpad + k * VL); \
+    for (int t = 0; t < nt; t++, v += vs, e += es) {                                                                   \
+        vec d[NV];                                                                                                     \
+        UNROLL for (int k = 0; k < NV; k++) d[k] = *(const vec *)(e + k * VL);                                        \
+        UNROLL for (int c = 0; c < CB; c++) { float b = v[c]; UNROLL for (int k = 0; k < NV; k++) a[c][k] += b * d[k]; } \
+    }                                                                                                                  \
+    UNROLL for (int c = 0; c < CB; c++) UNROLL for (int k = 0; k < NV; k++) *(vec *)(acc + (size_t)c * cpad + k * VL) = a[c][k]; \
+}                                                                                                                      \
+ATTR static void NAME(const float *xps, size_t x_image, int cs, int cin, const float *dyps, size_t dy_image, int cpad,  \
+                      int h, int w, int n, int xi_row, float *scratch, float *acc) {                                   \
+    typedef float vec __attribute__((vector_size(VL * 4), aligned(4)));                                               \
+    int p = w + 2, tw = (w + 1) / 2, per = cwino_tiles(h, w), total = n * per, tb = cwino_wgrad_block_tiles(cs, cpad); \
+    int i = xi_row, ncb = (cin + CB - 1) / CB;                                                                         \
+    float *V = scratch, *E = scratch + (size_t)4 * tb * cs;                                                            \
+    for (int t0 = 0; t0 < total; t0 += tb) {                                                                           \
+        int nb = total - t0 < tb ? total - t0 : tb;                                                                    \
+        for (int j = 0; j < nb; j++) {                                                                                 \
+            int t = t0 + j, s = t / per, r = t % per, ty = r / tw, tx = r % tw;                                        \
+            const float *xb = xps + x_image * s + ((size_t)(2 * ty) * p + 2 * tx) * cs;                                \
+            for (int c = 0; c < cs; c += VL) { /* row i of Bᵀ d, then times B */                                       \
+                vec d[4][4], q[4];                                                                                     \
+                UNROLL for (int r4 = 0; r4 < 4; r4++) UNROLL for (int c4 = 0; c4 < 4; c4++)                           \
+                    d[r4][c4] = *(const vec *)(xb + ((size_t)r4 * p + c4) * cs + c);                                   \
+                UNROLL for (int c4 = 0; c4 < 4; c4++)                                                                  \
+                    q[c4] = i == 0 ? d[0][c4] - d[2][c4] : i == 1 ? d[1][c4] + d[2][c4] : i == 2 ? d[2][c4] - d[1][c4] \
+                                                                                                 : d[1][c4] - d[3][c4]; \
+                vec v4[4] = {q[0] - q[2], q[1] + q[2], q[2] - q[1], q[1] - q[3]};                                      \
+                UNROLL for (int c4 = 0; c4 < 4; c4++) *(vec *)(V + ((size_t)c4 * tb + j) * cs + c) = v4[c4];           \
+            }                                                                                                          \
+            /* dy pixel (y, x) is padded pixel (y + 1) * p + x + 1; an odd edge reads the zero border */               \
+            const float *eb = dyps + dy_image * s + ((size_t)(2 * ty + 1) * p + 2 * tx + 1) * cpad;                    \
+            for (int c = 0; c < cpad; c += VL) { /* row i of A e, then times Aᵀ; A = [1 0; 1 1; 1 -1; 0 -1] */         \
+                vec e00 = *(const vec *)(eb + c), e01 = *(const vec *)(eb + cpad + c);                                 \
+                vec e10 = *(const vec *)(eb + (size_t)p * cpad + c), e11 = *(const vec *)(eb + ((size_t)p + 1) * cpad + c); \
+                vec r0 = i == 0 ? e00 : i == 1 ? e00 + e10 : i == 2 ? e00 - e10 : -e10;                                \
+                vec r1 = i == 0 ? e01 : i == 1 ? e01 + e11 : i == 2 ? e01 - e11 : -e11;                                \
+                vec q4[4] = {r0, r0 + r1, r0 - r1, -r1};                                                               \
+                UNROLL for (int c4 = 0; c4 < 4; c4++) *(vec *)(E + ((size_t)c4 * tb + j) * cpad + c) = q4[c4];         \
+            }                                                                                                          \
+        }                                                                                                              \
+        for (int c4 = 0; c4 < 4; c4++)                                                                                 \
+            for (int cb = 0; cb < ncb; cb++)                                                                           \
+                for (int co0 = 0; co0 < cpad; co0 += VL * NV)                                                          \
+                    NAME##_tile(V + (size_t)c4 * tb * cs + cb * CB, cs, E + (size_t)c4 * tb * cpad + co0, cpad, nb,    \
+                                acc + ((size_t)(i * 4 + c4) * cs + cb * CB) * cpad + co0, cpad);                       \
+    }                                                                                                                  \
+}
+
+WINO_WGRAD_KERNEL(wino_wgrad_avx512, AVX512, 16, 2, 8)
+WINO_WGRAD_KERNEL(wino_wgrad_avx2, AVX2, 8, 2, 4)
+WINO_WGRAD_KERNEL(wino_wgrad_plain, PLAIN, 4, 2, 4)
+
+void cwino_wgrad(int level, const float *xps, size_t x_image, int cin, const float *dyps, size_t dy_image, int cout,
+                 int h, int w, int n, int xi_row, float *scratch, float *acc) {
+    int cs = cconv3_pad32(cin), cpad = cconv3_pad32(cout);
+    switch (usable(level)) {
+    case CCONV_AVX512: wino_wgrad_avx512(xps, x_image, cs, cin, dyps, dy_image, cpad, h, w, n, xi_row, scratch, acc); break;
+    case CCONV_AVX2: wino_wgrad_avx2(xps, x_image, cs, cin, dyps, dy_image, cpad, h, w, n, xi_row, scratch, acc); break;
+    default: wino_wgrad_plain(xps, x_image, cs, cin, dyps, dy_image, cpad, h, w, n, xi_row, scratch, acc); break;
+    }
+}
+
+// Input channels [ci_lo, ci_hi) (threads split them), blocks of 64 output channels: the transform runs along co
+// (vectorised) on contiguous rows of acc.
+void cwino_wgrad_finish(const float *acc, int cout, int cin, int ci_lo, int ci_hi, float *dw) {
+    enum { B = 64 };
+    int cs = cconv3_pad32(cin), cpad = cconv3_pad32(cout);
+    double t[3][4][B], r[9][B];
+    for (int ci = ci_lo; ci < ci_hi; ci++)
+        for (int co0 = 0; co0 < cout; co0 += B) {
+            int nb = cout - co0 < B ? cout - co0 : B;
+            const float *m = acc + (size_t)ci * cpad + co0;  // m[xi] = m + xi * cs * cpad
+            size_t xs = (size_t)cs * cpad;
+            for (int j = 0; j < 4; j++)  // t = Gᵀ m: rows k of Gᵀ = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1]
+                for (int b = 0; b < nb; b++) {
+                    double m0 = m[(0 * 4 + j) * xs + b], m1 = m[(1 * 4 + j) * xs + b], m2 = m[(2 * 4 + j) * xs + b], m3 = m[(3 * 4 + j) * xs + b];
+                    t[0][j][b] = m0 + .5 * (m1 + m2); t[1][j][b] = .5 * (m1 - m2); t[2][j][b] = .5 * (m1 + m2) + m3;
+                }
+            for (int k = 0; k < 3; k++)  // (Gᵀ m) G
+                for (int b = 0; b < nb; b++) {
+                    double *q = (double[4]){t[k][0][b], t[k][1][b], t[k][2][b], t[k][3][b]};
+                    r[k * 3][b] = q[0] + .5 * (q[1] + q[2]); r[k * 3 + 1][b] = .5 * (q[1] - q[2]); r[k * 3 + 2][b] = .5 * (q[1] + q[2]) + q[3];
+                }
+            for (int b = 0; b < nb; b++) {
+                float *d = dw + ((size_t)(co0 + b) * cin + ci) * 9;
+                for (int k = 0; k < 9; k++) d[k] += (float)r[k][b];
+            }
+        }
 }

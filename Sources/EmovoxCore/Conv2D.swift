@@ -140,7 +140,7 @@ public final class Conv2D: Layer {
                 ConvKernels.direct3x3Backward(x: xp.baseAddress!, w: wp.baseAddress!, dy: dyp.baseAddress!,
                                               dx: computesInputGradient ? dxp.baseAddress! : nil, dw: dwp.baseAddress!,
                                               n: n, cin: inChannels, cout: outChannels, h: h, w: w,
-                                              winogradInputGradient: path(g) == .winograd)
+                                              winograd: path(g) == .winograd)
             } } } } }
         } else if isDepthwise {
             ConvKernels.depthwiseBackward(x: x.data, w: weight.value.data, dy: dy.data, dx: &dx.data,

@@ -213,6 +213,52 @@ extension ConvKernels {
         }
     }
 
+    /// `direct3x3Backward` by Winograd F(2×2, 3×3): the input gradient is the Winograd forward of dy with the flipped
+    /// transposed weights; the weight gradient sums the 16 transformed channel products of every tile (images in
+    /// order, tiles in order) and transforms back once. Threads take rows of the 4×4 transform grid, so every
+    /// accumulator is summed by one thread in one order: dw is bitwise the same for any thread count or chunking.
+    static func winograd3x3Backward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                                    dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
+                                    n: Int, cin: Int, cout: Int, h: Int, w width: Int, chunkFloats: Int, level: ConvSIMDLevel) {
+        let cs = Int(cconv3_pad32(Int32(cin))), cpad = Int(cconv3_pad32(Int32(cout)))
+        let (h32, w32, ci32, co32) = (Int32(h), Int32(width), Int32(cin), Int32(cout))
+        let inPlane = cin * h * width, outPlane = cout * h * width
+        let pixels = Int(cconv3_padded_pixels(h32, w32)), xImage = pixels * cs, dyImage = pixels * cpad
+        let chunk = max(1, min(n, chunkFloats / (xImage + dyImage)))
+        let wgradScratch = Int(cwino_wgrad_scratch_floats(Int32(cs), Int32(cpad)))
+        withScratch(16 * cs * cpad) { acc in
+        withScratch(dx == nil ? 0 : 16 * cout * cs) { ub in
+        withScratch(chunk * xImage) { xs in
+        withScratch(chunk * dyImage) { dys in
+            acc.initialize(repeating: 0, count: 16 * cs * cpad)
+            if dx != nil { winogradPack(w, cout: cout, cin: cin, backward: true, into: ub) }
+            var n0 = 0
+            while n0 < n {
+                let count = min(chunk, n - n0)
+                forEachBlock(count) { range in
+                    for j in range {
+                        cconv3_pad(x + (n0 + j) * inPlane, ci32, h32, w32, Int32(cs), xs + j * xImage)
+                        cconv3_pad(dy + (n0 + j) * outPlane, co32, h32, w32, Int32(cpad), dys + j * dyImage)
+                    }
+                }
+                if let dx {
+                    winogradImages(n: count, cin: cout, cout: cin, h: h, w: width, u: ub, level: level, input: .padded(dys),
+                                   unpad: { j, dxf in cconv3_unpad(dxf, Int32(cs), ci32, 0, Int32(cs), h32, w32, nil, nil, 0,
+                                                                   dx + (n0 + j) * inPlane) })
+                }
+                forEachBlock(4) { rows in
+                    withScratch(wgradScratch) { sc in
+                        for row in rows {
+                            cwino_wgrad(level.rawValue, xs, xImage, ci32, dys, dyImage, co32, h32, w32, Int32(count), Int32(row), sc, acc)
+                        }
+                    }
+                }
+                n0 += count
+            }
+            forEachBlock(cin) { r in cwino_wgrad_finish(acc, co32, ci32, Int32(r.lowerBound), Int32(r.upperBound), dw) }
+        } } } }
+    }
+
     /// Gradients of a 3×3 stride-1 pad-1 conv: dw += Σ x ⋆ dy, and dx = dy ⋆ flipped Wᵀ (written, not added) when
     /// `dx` is given. Images go in chunks of at most `chunkFloats` floats of padded x and dy; within a chunk the
     /// input gradient is parallel over images and the weight gradient over tiles of dw, each tile summed over the
@@ -220,7 +266,11 @@ extension ConvKernels {
     public static func direct3x3Backward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                          dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
                                          n: Int, cin: Int, cout: Int, h: Int, w width: Int,
-                                         chunkFloats: Int = 1 << 21, winogradInputGradient: Bool = false, level: ConvSIMDLevel = .best) {
+                                         chunkFloats: Int = 1 << 21, winograd: Bool = false, level: ConvSIMDLevel = .best) {
+        if winograd {
+            return winograd3x3Backward(x: x, w: w, dy: dy, dx: dx, dw: dw, n: n, cin: cin, cout: cout, h: h, w: width,
+                                       chunkFloats: chunkFloats, level: level)
+        }
         let csx = Int(cconv3_pad4(Int32(cin))), cpad = Int(cconv3_pad32(Int32(cout))), cpadIn = Int(cconv3_pad32(Int32(cin)))
         let pixels = Int(cconv3_padded_pixels(Int32(h), Int32(width))), flat = Int(cconv3_flat_pixels(Int32(h), Int32(width)))
         let (h32, w32, ci32, co32) = (Int32(h), Int32(width), Int32(cin), Int32(cout))
@@ -229,28 +279,14 @@ extension ConvKernels {
         let chunk = max(1, min(n, chunkFloats / (xImage + dyImage)))
         let tiles = Int(cconv3_wgrad_tiles(level.rawValue, ci32, co32))
         withScratch(9 * csx * cpad) { acc in
-        let winograd = winogradInputGradient && dx != nil
-        withScratch(dx == nil ? 0 : (winograd ? 16 : 9) * cout * cpadIn) { wb in
+        withScratch(dx == nil ? 0 : 9 * cout * cpadIn) { wb in
         withScratch(chunk * xImage) { xs in
         withScratch(chunk * dyImage) { dys in
             acc.initialize(repeating: 0, count: 9 * csx * cpad)
-            if winograd { winogradPack(w, cout: cout, cin: cin, backward: true, into: wb) } else if dx != nil { cconv3_pack_backward(w, co32, ci32, wb) }
+            if dx != nil { cconv3_pack_backward(w, co32, ci32, wb) }
             var n0 = 0
             while n0 < n {
                 let count = min(chunk, n - n0)
-                if winograd, let dx {
-                    // Pad this chunk's x and dy (the weight gradient's inputs); the Winograd input gradient reads the padded dy.
-                    forEachBlock(count) { range in
-                        for j in range {
-                            cconv3_pad(x + (n0 + j) * inPlane, ci32, h32, w32, Int32(csx), xs + j * xImage)
-                            cconv3_pad(dy + (n0 + j) * outPlane, co32, h32, w32, Int32(cpad), dys + j * dyImage)
-                        }
-                    }
-                    winogradImages(n: count, cin: cout, cout: cin, h: h, w: width, u: wb, level: level,
-                                   input: .padded(dys),
-                                   unpad: { j, dxf in cconv3_unpad(dxf, Int32(cpadIn), ci32, 0, Int32(cpadIn), h32, w32, nil, nil, 0,
-                                                                   dx + (n0 + j) * inPlane) })
-                } else {
                 forEachBlock(count) { range in
                     withScratch(dx == nil ? 0 : flat * cpadIn) { dxf in
                         for j in range {
@@ -262,7 +298,6 @@ extension ConvKernels {
                             cconv3_unpad(dxf, Int32(cpadIn), ci32, 0, Int32(cpadIn), h32, w32, nil, nil, 0, dx + s * inPlane)
                         }
                     }
-                }
                 }
                 forEachBlock(tiles) { r in
                     cconv3_wgrad(level.rawValue, xs, xImage, ci32, dys, dyImage, co32, h32, w32, Int32(count),

@@ -77,4 +77,14 @@ size_t cwino_scratch_floats(int cs, int cpad);
 void cwino_forward(int level, const float *xps, size_t x_image, int cs, int cin, int h, int w, int t_lo, int t_hi,
                    const float *u, int cpad, float *scratch, float *yfs, size_t y_image);
 
+// Winograd weight gradient: acc[xi][ci][co] (16 x cpad32(cin) x cpad32(cout) floats, zeroed before the first call)
+// += Σ over the n images' tiles in order of (A e Aᵀ)_xi (Bᵀ d B)_xi, for the 4 xi of row xi_row (0..3) of the 4x4
+// grid. xps: padded x with cs = cpad32(cin); dyps: padded dy with cpad32(cout). Scratch: cwino_wgrad_scratch_floats.
+int cwino_wgrad_block_tiles(int cs, int cpad);
+size_t cwino_wgrad_scratch_floats(int cs, int cpad);
+void cwino_wgrad(int level, const float *xps, size_t x_image, int cin, const float *dyps, size_t dy_image, int cout,
+                 int h, int w, int n, int xi_row, float *scratch, float *acc);
+// dw[co][ci] += Gᵀ acc[.][ci][co] G (in double, rounded once), for ci in [ci_lo, ci_hi).
+void cwino_wgrad_finish(const float *acc, int cout, int cin, int ci_lo, int ci_hi, float *dw);
+
 #endif
