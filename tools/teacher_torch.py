@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 VGG_FER = {"name": "vgg-fer", "inputSize": 48, "stages": [[32, 32], [64, 64], [128, 128], [256]], "dropout": 0.3, "classes": 8}
 VGG13_FER = {"name": "vgg13-fer", "inputSize": 48, "stages": [[32, 32], [64, 64], [128, 128, 128], [256, 256, 256]], "dropout": 0.4, "classes": 8}
+VGG13_FER_WIDE = {"name": "vgg13-fer-wide", "inputSize": 48, "stages": [[64, 64], [128, 128], [256, 256, 256], [256, 256, 256]], "dropout": 0.4, "classes": 8}
 
 
 class VGGTeacher(nn.Module):
