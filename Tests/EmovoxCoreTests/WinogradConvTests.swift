@@ -64,33 +64,6 @@ final class WinogradConvTests: XCTestCase {
         return (dw, mag)
     }
 
-    /// Forward, input gradient and weight gradient with Winograd forward and input gradient at `level`.
-    func winograd(_ c: Conv2D, x: Tensor, dy: Tensor, level: ConvSIMDLevel, chunkFloats: Int = 1 << 21)
-        -> (y: [Float], dx: [Float], dw: [Float]) {
-        let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
-        var y = [Float](repeating: .nan, count: n * c.outChannels * h * w)
-        var dx = [Float](repeating: .nan, count: x.count), dw = [Float](repeating: 0, count: c.weight.value.count)
-        x.data.withUnsafeBufferPointer { xp in c.weight.value.data.withUnsafeBufferPointer { wp in dy.data.withUnsafeBufferPointer { dyp in
-            y.withUnsafeMutableBufferPointer { yp in
-                ConvKernels.direct3x3Forward(x: xp.baseAddress!, w: wp.baseAddress!, y: yp.baseAddress!, n: n, cin: c.inChannels,
-                                             cout: c.outChannels, h: h, w: w, winograd: true, level: level)
-            }
-            dx.withUnsafeMutableBufferPointer { dxp in dw.withUnsafeMutableBufferPointer { dwp in
-                ConvKernels.direct3x3Backward(x: xp.baseAddress!, w: wp.baseAddress!, dy: dyp.baseAddress!, dx: dxp.baseAddress!,
-                                              dw: dwp.baseAddress!, n: n, cin: c.inChannels, cout: c.outChannels, h: h, w: w,
-                                              chunkFloats: chunkFloats, winograd: true, level: level)
-            } }
-        } } }
-        return (y, dx, dw)
-    }
-
-    func conv(_ cin: Int, _ cout: Int, bias: Bool, _ choice: DirectConvChoice, seed: UInt64 = 3) -> Conv2D {
-        var rng = SeededRNG(seed: seed)
-        let c = Conv2D(cin, cout, kernel: (3, 3), padding: .same, bias: bias, rng: &rng)
-        c.tuning.direct = choice
-        return c
-    }
-
     /// |ŷ − y| ≤ γ(cin + 8) · 4 · Σ_ci ‖g‖₁ ‖d_tile‖₁ for the forward (cin → cout) and the input gradient (the
     /// forward of dy with the flipped transposed weights: cout → cin), and |dŵ − dw| ≤ γ(tiles + 6) · 4 · Σ_tiles
     /// ‖dy_tile‖₁ ‖x_tile‖₁ for the weight gradient: every output, every level.
@@ -98,12 +71,12 @@ final class WinogradConvTests: XCTestCase {
         var worstRatio = 0.0
         for (n, cin, cout, h, w) in shapes {
             var rng = SeededRNG(seed: UInt64(n * 1000 + cin * 10 + cout))
-            let c = conv(cin, cout, bias: false, .direct, seed: UInt64(cin))
+            let c = conv3x3(cin, cout, bias: false, .direct, seed: UInt64(cin))
             let x = randomTensor([n, cin, h, w], &rng), dy = randomTensor([n, cout, h, w], &rng)
             let wt = c.weight.value.data
             let dwExact = weightGradientOracle(x: x, dy: dy, cout: cout)
             for level in levels {
-                let got = winograd(c, x: x, dy: dy, level: level)
+                let got = convPasses(c, x: x, dy: dy, level: level, winograd: true)
                 let what = "\(n)×\(cin)×\(h)×\(w) → \(cout) at \(level)"
                 for s in 0..<n {
                     let f = oracle(Array(x.data[s * cin * h * w..<(s + 1) * cin * h * w]), channels: cin, outChannels: cout, h: h, w: w) {
@@ -135,68 +108,6 @@ final class WinogradConvTests: XCTestCase {
         }
         print("Winograd: largest |error| / bound \(worstRatio)")
         XCTAssertGreaterThan(worstRatio, 0, "the oracle sees rounding at all")
-    }
-
-    /// PyTorch's forward and gradients (tools/gen_core_fixtures.py's `conv_basic`) through Conv2D on the Winograd path.
-    func testConv2DWinogradPathMatchesPyTorchFixture() {
-        let m = Fixtures.meta("conv_basic")
-        var rng = SeededRNG(seed: 0)
-        let c = Conv2D(m["cin"] as! Int, m["cout"] as! Int, kernel: (3, 3), padding: .symmetric(1, 1), bias: true, rng: &rng)
-        c.tuning.direct = .winograd
-        c.weight.value = Fixtures.t("conv_basic.w"); c.bias!.value = Fixtures.t("conv_basic.b")
-        let x = Fixtures.t("conv_basic.x")
-        XCTAssertEqual(c.path(c.geometry(x.shape[2], x.shape[3])), .winograd)
-        assertClose(c.forward(x, training: true), Fixtures.t("conv_basic.y"), "forward")
-        assertClose(c.backward(Fixtures.t("conv_basic.gy")), Fixtures.t("conv_basic.gx"), "dx")
-        assertClose(c.weight.grad, Fixtures.t("conv_basic.gw"), "dw")
-        assertClose(c.bias!.grad, Fixtures.t("conv_basic.gb"), "db")
-    }
-
-    func testFiniteDifferencesThroughConv2D() {
-        var rng = SeededRNG(seed: 32)
-        for (n, cin, cout, h, w, bias) in [(1, 3, 5, 7, 6, true), (3, 6, 4, 5, 9, false), (2, 1, 33, 3, 4, true)] {
-            let c = conv(cin, cout, bias: bias, .winograd, seed: UInt64(cin))
-            XCTAssertEqual(c.path(c.geometry(h, w)), .winograd)
-            gradientCheck(c, input: randomTensor([n, cin, h, w], &rng))
-        }
-    }
-
-    /// Forward, input gradient and weight gradient bitwise the same on 1 and 2 threads and with the batch in chunks
-    /// of one image (other image groupings inside the kernel's tile blocks).
-    func testBitwiseIdenticalForOneAndTwoThreadsAndAnyChunking() {
-        var rng = SeededRNG(seed: 33)
-        // One image of 380 tiles: two tile blocks, split between the threads.
-        for (n, cin, cout, h, w) in [(3, 20, 70, 9, 11), (1, 33, 64, 6, 7), (13, 64, 64, 6, 6), (1, 8, 8, 40, 37)] {
-            let c = conv(cin, cout, bias: false, .winograd)
-            let x = randomTensor([n, cin, h, w], &rng), dy = randomTensor([n, cout, h, w], &rng)
-            for level in levels {
-                let one = Threads.withCount(1) { winograd(c, x: x, dy: dy, level: level) }
-                let two = Threads.withCount(2) { winograd(c, x: x, dy: dy, level: level) }
-                let chunked = Threads.withCount(2) { winograd(c, x: x, dy: dy, level: level, chunkFloats: 1) }
-                for (name, other) in [("2 threads", two), ("2 threads, one image per chunk", chunked)] {
-                    XCTAssertEqual(one.y, other.y, "forward, \(name), \(level)")
-                    XCTAssertEqual(one.dx, other.dx, "input gradient, \(name), \(level)")
-                    XCTAssertEqual(one.dw, other.dw, "weight gradient, \(name), \(level)")
-                }
-            }
-        }
-    }
-
-    /// Inference with a BN (+ ReLU) epilogue on the Winograd path equals the im2col path's conv → BN → ReLU.
-    func testBNEpilogueOnWinogradPath() {
-        var rng = SeededRNG(seed: 34)
-        for relu in [true, false] {
-            let wino = conv(7, 40, bias: true, .winograd), reference = conv(7, 40, bias: true, .im2col)
-            let x = randomTensor([3, 7, 10, 9], &rng)
-            let scale = (0..<40).map { _ in rng.normal() }, shift = (0..<40).map { _ in rng.normal() }
-            let y = wino.inferWithEpilogue(x, scale: scale, shift: shift, relu: relu)
-            var expected = reference.forward(x, training: false)
-            for i in expected.data.indices {
-                let v = expected.data[i] * scale[(i / 90) % 40] + shift[(i / 90) % 40]
-                expected.data[i] = relu ? max(v, 0) : v
-            }
-            assertClose(y, expected, "ReLU \(relu)")
-        }
     }
 
     /// `.winograd` only where the direct kernels apply; `.measured` follows the table.
