@@ -20,8 +20,7 @@ public enum DirectConvChoice: String, Equatable, Sendable, CaseIterable {
     case im2col
     /// The direct kernels wherever they apply (3×3, stride 1, pad 1, one group).
     case direct
-    /// Winograd F(2×2, 3×3) for the forward and the input gradient wherever the direct kernels apply; the weight
-    /// gradient stays on the direct kernels.
+    /// Winograd F(2×2, 3×3) (forward, input gradient, weight gradient) wherever the direct kernels apply.
     case winograd
 }
 
@@ -39,10 +38,10 @@ extension ConvKernels {
 
     /// Layer shapes [cin, cout, h, w] measured faster end to end off im2col (docs/performance-conv.md), and the
     /// path each takes. Every conv of `vgg-fer`, `vgg13-fer` and `vgg13-fer-wide` after the first runs Winograd
-    /// F(2×2, 3×3) for the forward and input gradient (one core, with transforms and weight packing: 1.4–2.0× the
-    /// direct kernels' rate; in the training step per layer faster at every one of these shapes, and the whole
-    /// step 1.32× / 1.33× the direct path by CPU time), its weight gradient on the direct kernels. The direct kernels
-    /// themselves had replaced im2col at these shapes (1.18–1.20× the step). Not in the table, so still im2col +
+    /// F(2×2, 3×3) in all three passes (one core: 1.4–2.3× the direct kernels' rate, which sit at the FMA peak; in
+    /// the training step faster at every one of these layers, and the whole step 1.43× / 1.58× / 1.72× the direct
+    /// path, medians of two rounds). The direct kernels themselves had replaced im2col at these shapes (1.18–1.20×
+    /// the step) and remain the `.direct` choice. Not in the table, so still im2col +
     /// sgemm: the grey first layer (K = 9: neither kernel's transforms pay for 18 flops per output), and the
     /// students' 3×3 layers (their numerics are the demo's published numbers). A shape joins once measured.
     public static let measuredConvPaths: [[Int]: ConvPath] = [
@@ -96,7 +95,7 @@ extension ConvKernels {
     /// y = W ⋆ x for a 3×3 stride-1 pad-1 conv, NCHW in and out, then per output channel y·scale + shift and an
     /// optional ReLU (the bias is a shift; a BN at inference is both). Parallel over images, or over blocks of
     /// 32 output channels when there are fewer images than threads; each output is summed in the same order
-    /// whatever the split, so results do not depend on the thread count.
+    /// whatever the split, so results do not depend on the thread count. `winograd`: by Winograd F(2×2, 3×3) instead.
     public static func direct3x3Forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                                         n: Int, cin: Int, cout: Int, h: Int, w width: Int,
                                         scale: UnsafePointer<Float>? = nil, shift: UnsafePointer<Float>? = nil, relu: Bool = false,
@@ -143,8 +142,8 @@ extension ConvKernels {
 
     /// `direct3x3Forward` by Winograd F(2×2, 3×3) (error bound in cconv_kernels.c): parallel over blocks of images;
     /// each thread transforms groups of images whose tiles fill about four of the kernel's tile blocks (the
-    /// teachers' 6×6 maps have 9 tiles an image). Every output is computed in the same order whatever the grouping,
-    /// so results do not depend on the thread count. One image runs on one thread.
+    /// teachers' 6×6 maps have 9 tiles an image); fewer images than threads split their tiles. Every output is
+    /// computed in the same order whatever the grouping, so results do not depend on the thread count.
     static func winograd3x3Forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                                    n: Int, cin: Int, cout: Int, h: Int, w width: Int,
                                    scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, relu: Bool, level: ConvSIMDLevel) {
@@ -262,7 +261,7 @@ extension ConvKernels {
     /// Gradients of a 3×3 stride-1 pad-1 conv: dw += Σ x ⋆ dy, and dx = dy ⋆ flipped Wᵀ (written, not added) when
     /// `dx` is given. Images go in chunks of at most `chunkFloats` floats of padded x and dy; within a chunk the
     /// input gradient is parallel over images and the weight gradient over tiles of dw, each tile summed over the
-    /// images in order, so dw is bitwise the same for any thread count.
+    /// images in order, so dw is bitwise the same for any thread count. `winograd`: by Winograd F(2×2, 3×3) instead.
     public static func direct3x3Backward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                          dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
                                          n: Int, cin: Int, cout: Int, h: Int, w width: Int,
