@@ -45,8 +45,8 @@ int main(int argc, char **argv) {
     double peak = lv == CCONV_AVX512 ? fma_peak_gflops(4 * reps) : 0;
     printf("level %d; measured FMA peak of one core %.1f GFLOP/s (AVX-512 FMA chains)\n", lv, peak);
     printf("| shape (cin→cout, h×w) | direct fwd | + pad/unpad | direct dx | direct dw | sgemm fwd | sgemm dw | sgemm dx | direct fwd / peak "
-           "| wino fwd | + pad/unpad/pack | wino dx | wino fwd real | real / peak | wino vs direct | wino dw | dw vs direct |\n");
-    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+           "| wino fwd | + pad/unpad/pack | wino dx | wino fwd real | real / peak | wino vs direct | wino dw | dw vs direct | F(4,3) fwd | F(4,3) vs direct |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     // The VGG face teachers' layers (vgg-fer/vgg13-fer, then vgg13-fer-wide's others), then the students' 3×3 layers
     // (vggm-small conv3-5 at 15×23, vggm's at 30×23).
     int shapes[][4] = {{1, 32, 48, 48}, {32, 32, 48, 48}, {32, 64, 24, 24}, {64, 64, 24, 24}, {64, 128, 12, 12},
@@ -106,6 +106,19 @@ int main(int argc, char **argv) {
             if (a > dwmax) dwmax = a; if (dd > dwdiff) dwdiff = dd;
         }
         free(wacc); free(wsc); free(dwd); free(dww);
+        // F(4x4, 3x3) forward where h, w are multiples of 4.
+        double tw4 = 0, d4max = 0;
+        if (h % 4 == 0 && w % 4 == 0) {
+            float *u4 = aligned_alloc(64, 4 * 36 * (size_t)cin * cp), *s4 = aligned_alloc(64, 4 * cwino4_scratch_floats(csw, cp));
+            float *y4 = aligned_alloc(64, 4 * (size_t)WN * qn * cp);
+            cwino4_pack(wt, cout, cin, 0, 0, cin, u4);
+            tw4 = BEST(cwino4_forward(lv, xw, (size_t)pp * csw, csw, cin, h, w, 0, WN * cwino4_tiles(h, w), u4, cp, s4, y4, (size_t)qn * cp)) / WN;
+            for (int yy = 0; yy < h; yy++) for (int xx = 0; xx < w; xx++) for (int co = 0; co < cout; co++) {
+                size_t q = ((size_t)yy * (w + 2) + xx) * cp + co;
+                double dd = yf[q] - y4[q]; if (dd < 0) dd = -dd; if (dd > d4max) d4max = dd;
+            }
+            free(u4); free(s4); free(y4);
+        }
         // Winograd against the direct forward (same image): max |difference| / max |direct|.
         cconv3_forward(lv, xp, csx, cin, h, w, wp, cp, 0, cp, yf);
         double dmax = 0, ymax = 0;
@@ -126,10 +139,11 @@ int main(int argc, char **argv) {
         double fl = 2.0 * cout * cin * 9 * h * w / 1e9;
         // Winograd's real flops: the 16 channel products per tile (the transforms' additions not counted).
         double wreal = 2.0 * 16 * cwino_tiles(h, w) * cin * cout / 1e9;
-        printf("| %d→%d, %d×%d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | %.0f | %.0f | %.0f | %.0f | %.2f | %.1e | %.0f | %.1e |\n",
+        printf("| %d→%d, %d×%d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | %.0f | %.0f | %.0f | %.0f | %.2f | %.1e | %.0f | %.1e | %.0f | %.1e |\n",
                cin, cout, h, w, fl / tf, fl / (tf + tpad + tun), fl / tb, fl / tw, fl / tg, fl / tgw, fl / tgi,
                peak > 0 ? fl / tf / peak : 0, fl / twf, fl / (twf + tpadw + tun + tup), fl / twb, wreal / twf,
-               peak > 0 ? wreal / twf / peak : 0, ymax > 0 ? dmax / ymax : 0, fl / twdw, dwmax > 0 ? dwdiff / dwmax : 0);
+               peak > 0 ? wreal / twf / peak : 0, ymax > 0 ? dmax / ymax : 0, fl / twdw, dwmax > 0 ? dwdiff / dwmax : 0,
+               tw4 > 0 ? fl / tw4 : 0, ymax > 0 ? d4max / ymax : 0);
         free(x); free(wt); free(y); free(dy); free(xp); free(wp); free(yf); free(dyp); free(wb); free(dxf); free(acc); free(A); free(B); free(C);
     }
     return 0;

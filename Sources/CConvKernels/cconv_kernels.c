@@ -477,3 +477,122 @@ void cwino_wgrad_finish(const float *acc, int cout, int cin, int ci_lo, int ci_h
             }
         }
 }
+
+// ---- Winograd F(4x4, 3x3): 6x6 input tiles at stride 4, 36 products per 4x4 outputs (4x fewer than direct). Only
+// for h and w multiples of 4 (tiles never reach past the zero border). Bᵀ, G, Aᵀ of Lavin & Gray (points 0, ±1, ±2):
+//   Bᵀ = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+//   G  = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+//   Aᵀ = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+// Bound as for F(2x2, 3x3) but with the coefficient 113.8 (largest entry of |Aᵀ|⊗|Aᵀ| · |G|⊗|G| · |Bᵀ|⊗|Bᵀ|) for 4,
+// and deeper transforms (input 3 roundings a dimension: the ·5 and two additions; output 4 additions a dimension):
+// |ŷ - y| ≤ γ(cin+15) · 113.8 · Σ_ci ‖g‖₁ ‖d‖₁ (d the output's 6x6 input tile): ~30x F(2x2, 3x3)'s.
+int cwino4_tiles(int h, int w) { return (h / 4) * (w / 4); }
+
+void cwino4_pack(const float *w, int cout, int cin, int backward, int a_lo, int a_hi, float *u) {
+    static const double G[6][3] = {{.25, 0, 0}, {-1. / 6, -1. / 6, -1. / 6}, {-1. / 6, 1. / 6, -1. / 6},
+                                   {1. / 24, 1. / 12, 1. / 6}, {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}};
+    enum { B = 64 };
+    int ki = backward ? cout : cin, ko = backward ? cin : cout, cpad = cconv3_pad32(ko);
+    double g[9][B], t[6][3][B];
+    float r[36][B];
+    for (int a = a_lo; a < a_hi; a++) {
+        for (int b0 = 0; b0 < ko; b0 += B) {
+            int nb = ko - b0 < B ? ko - b0 : B;
+            for (int j = 0; j < nb; j++) {
+                int co = backward ? a : b0 + j, ci = backward ? b0 + j : a;
+                const float *src = w + ((size_t)co * cin + ci) * 9;
+                for (int k = 0; k < 9; k++) g[k][j] = backward ? src[8 - k] : src[k];
+            }
+            for (int i = 0; i < 6; i++)
+                for (int l = 0; l < 3; l++)
+                    for (int j = 0; j < nb; j++) t[i][l][j] = G[i][0] * g[l][j] + G[i][1] * g[3 + l][j] + G[i][2] * g[6 + l][j];
+            for (int i = 0; i < 6; i++)
+                for (int k = 0; k < 6; k++)
+                    for (int j = 0; j < nb; j++) r[i * 6 + k][j] = (float)(t[i][0][j] * G[k][0] + t[i][1][j] * G[k][1] + t[i][2][j] * G[k][2]);
+            for (int xi = 0; xi < 36; xi++) memcpy(u + ((size_t)xi * ki + a) * cpad + b0, r[xi], sizeof(float) * nb);
+        }
+        for (int xi = 0; xi < 36; xi++) memset(u + ((size_t)xi * ki + a) * cpad + ko, 0, sizeof(float) * (cpad - ko));
+    }
+}
+
+int cwino4_block_tiles(int cs, int cpad) {
+    int t = (1 << 18) / (36 * (cs + cpad)) / 12 * 12;
+    return t < 12 ? 12 : (t > 240 ? 240 : t);
+}
+size_t cwino4_scratch_floats(int cs, int cpad) { return (size_t)36 * cwino4_block_tiles(cs, cpad) * (cs + cpad); }
+
+#define BT6(o, d) /* o = Bᵀ d for 6 vectors */                                                                          \
+    o[0] = 4 * d[0] - 5 * d[2] + d[4]; o[1] = d[3] + d[4] - 4 * (d[1] + d[2]); o[2] = d[4] - d[3] + 4 * (d[1] - d[2]); \
+    o[3] = d[4] - d[2] + 2 * (d[3] - d[1]); o[4] = d[4] - d[2] + 2 * (d[1] - d[3]); o[5] = 4 * d[1] - 5 * d[3] + d[5];
+#define AT6(o, m) /* o = Aᵀ m: 4 from 6 */                                                                              \
+    o[0] = m[0] + m[1] + m[2] + m[3] + m[4]; o[1] = m[1] - m[2] + 2 * (m[3] - m[4]);                                   \
+    o[2] = m[1] + m[2] + 4 * (m[3] + m[4]); o[3] = m[1] - m[2] + 8 * (m[3] - m[4]) + m[5];
+
+#define WINO4_KERNEL(NAME, GEMM, ATTR, VL, NV, PX)                                                                      \
+ATTR static void NAME(const float *xps, size_t x_image, int cs, int cin, int h, int w, int t_lo, int total,            \
+                      const float *u, int cpad, float *scratch, float *yfs, size_t y_image) {                          \
+    typedef float vec __attribute__((vector_size(VL * 4), aligned(4)));                                               \
+    int p = w + 2, tw = w / 4, per = cwino4_tiles(h, w), tb = cwino4_block_tiles(cs, cpad);                           \
+    float *V = scratch, *M = scratch + (size_t)36 * tb * cs;                                                           \
+    for (int t0 = t_lo; t0 < total; t0 += tb) {                                                                        \
+        int nb = total - t0 < tb ? total - t0 : tb, nbp = (nb + PX - 1) / PX * PX;                                     \
+        for (int j = 0; j < nbp; j++) {                                                                                \
+            if (j >= nb) {                                                                                             \
+                for (int xi = 0; xi < 36; xi++) memset(V + ((size_t)xi * tb + j) * cs, 0, sizeof(float) * cs);        \
+                continue;                                                                                              \
+            }                                                                                                          \
+            int t = t0 + j, s = t / per, r = t % per, ty = r / tw, tx = r % tw;                                        \
+            const float *base = xps + x_image * s + ((size_t)(4 * ty) * p + 4 * tx) * cs;                              \
+            for (int c = 0; c < cs; c += VL) {                                                                         \
+                vec e[6][6];                                                                                           \
+                UNROLL for (int c6 = 0; c6 < 6; c6++) {                                                                \
+                    vec d[6], o[6];                                                                                    \
+                    UNROLL for (int r6 = 0; r6 < 6; r6++) d[r6] = *(const vec *)(base + ((size_t)r6 * p + c6) * cs + c); \
+                    BT6(o, d)                                                                                          \
+                    UNROLL for (int r6 = 0; r6 < 6; r6++) e[r6][c6] = o[r6];                                           \
+                }                                                                                                      \
+                UNROLL for (int r6 = 0; r6 < 6; r6++) {                                                                \
+                    vec o[6];                                                                                          \
+                    BT6(o, e[r6])                                                                                      \
+                    UNROLL for (int c6 = 0; c6 < 6; c6++) *(vec *)(V + ((size_t)(r6 * 6 + c6) * tb + j) * cs + c) = o[c6]; \
+                }                                                                                                      \
+            }                                                                                                          \
+        }                                                                                                              \
+        for (int xi = 0; xi < 36; xi++)                                                                                \
+            for (int co0 = 0; co0 < cpad; co0 += VL * NV)                                                              \
+                for (int j0 = 0; j0 < nbp; j0 += PX)                                                                   \
+                    GEMM(V + ((size_t)xi * tb + j0) * cs, cs, cin, u + (size_t)xi * cin * cpad + co0, cpad,            \
+                         M + ((size_t)xi * tb + j0) * cpad + co0, cpad);                                               \
+        for (int j = 0; j < nb; j++) {                                                                                 \
+            int t = t0 + j, s = t / per, r = t % per, ty = r / tw, tx = r % tw;                                        \
+            float *yf = yfs + y_image * s + ((size_t)(4 * ty) * p + 4 * tx) * cpad;                                    \
+            for (int c = 0; c < cpad; c += VL) {                                                                       \
+                vec q[4][6];                                                                                           \
+                UNROLL for (int c6 = 0; c6 < 6; c6++) {                                                                \
+                    vec m[6], o[4];                                                                                    \
+                    UNROLL for (int r6 = 0; r6 < 6; r6++) m[r6] = *(const vec *)(M + ((size_t)(r6 * 6 + c6) * tb + j) * cpad + c); \
+                    AT6(o, m)                                                                                          \
+                    UNROLL for (int r4 = 0; r4 < 4; r4++) q[r4][c6] = o[r4];                                           \
+                }                                                                                                      \
+                UNROLL for (int r4 = 0; r4 < 4; r4++) {                                                                \
+                    vec o[4];                                                                                          \
+                    AT6(o, q[r4])                                                                                      \
+                    UNROLL for (int c4 = 0; c4 < 4; c4++) *(vec *)(yf + ((size_t)r4 * p + c4) * cpad + c) = o[c4];     \
+                }                                                                                                      \
+            }                                                                                                          \
+        }                                                                                                              \
+    }                                                                                                                  \
+}
+
+WINO4_KERNEL(wino4_avx512, wino_avx512_gemm, AVX512, 16, 2, 12)
+WINO4_KERNEL(wino4_avx2, wino_avx2_gemm, AVX2, 8, 2, 6)
+WINO4_KERNEL(wino4_plain, wino_plain_gemm, PLAIN, 4, 2, 6)
+
+void cwino4_forward(int level, const float *xps, size_t x_image, int cs, int cin, int h, int w, int t_lo, int t_hi,
+                    const float *u, int cpad, float *scratch, float *yfs, size_t y_image) {
+    switch (usable(level)) {
+    case CCONV_AVX512: wino4_avx512(xps, x_image, cs, cin, h, w, t_lo, t_hi, u, cpad, scratch, yfs, y_image); break;
+    case CCONV_AVX2: wino4_avx2(xps, x_image, cs, cin, h, w, t_lo, t_hi, u, cpad, scratch, yfs, y_image); break;
+    default: wino4_plain(xps, x_image, cs, cin, h, w, t_lo, t_hi, u, cpad, scratch, yfs, y_image); break;
+    }
+}

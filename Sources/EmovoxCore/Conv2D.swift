@@ -79,7 +79,7 @@ public final class Conv2D: Layer {
             return Tensor(shape: shape) { yp in x.data.withUnsafeBufferPointer { xp in weight.value.data.withUnsafeBufferPointer { wp in
                 withOptionalPointer(bias?.value.data) { bp in
                     ConvKernels.direct3x3Forward(x: xp.baseAddress!, w: wp.baseAddress!, y: yp.baseAddress!, n: n, cin: inChannels, cout: outChannels,
-                                                 h: h, w: w, shift: bp, winograd: path(g) == .winograd)
+                                                 h: h, w: w, shift: bp, path: path(g))
                 }
             } } }
         }
@@ -116,7 +116,7 @@ public final class Conv2D: Layer {
                 weight.value.data.withUnsafeBufferPointer { wp in scale.withUnsafeBufferPointer { sp in fusedShift.withUnsafeBufferPointer { hp in
                     ConvKernels.direct3x3Forward(x: xp.baseAddress!, w: wp.baseAddress!, y: yp.baseAddress!, n: n, cin: inChannels, cout: outChannels,
                                                  h: h, w: w, scale: sp.baseAddress!, shift: hp.baseAddress!, relu: relu,
-                                                 winograd: path(g) == .winograd)
+                                                 path: path(g))
                 } } }
             } }
         }
@@ -140,7 +140,7 @@ public final class Conv2D: Layer {
                 ConvKernels.direct3x3Backward(x: xp.baseAddress!, w: wp.baseAddress!, dy: dyp.baseAddress!,
                                               dx: computesInputGradient ? dxp.baseAddress! : nil, dw: dwp.baseAddress!,
                                               n: n, cin: inChannels, cout: outChannels, h: h, w: w,
-                                              winograd: path(g) == .winograd)
+                                              path: path(g))
             } } } } }
         } else if isDepthwise {
             ConvKernels.depthwiseBackward(x: x.data, w: weight.value.data, dy: dy.data, dx: &dx.data,

@@ -22,11 +22,14 @@ public enum DirectConvChoice: String, Equatable, Sendable, CaseIterable {
     case direct
     /// Winograd F(2×2, 3×3) (forward, input gradient, weight gradient) wherever the direct kernels apply.
     case winograd
+    /// Winograd F(4×4, 3×3) for the forward and input gradient where h and w are multiples of 4 (else F(2×2, 3×3)),
+    /// F(2×2, 3×3) for the weight gradient.
+    case winograd4
 }
 
 /// The algorithm one conv layer runs at one input shape.
 public enum ConvPath: String, Sendable {
-    case im2col, direct, winograd
+    case im2col, direct, winograd, winograd4
 }
 
 extension ConvKernels {
@@ -67,6 +70,7 @@ extension ConvKernels {
         case .im2col: return .im2col
         case .direct: return .direct
         case .winograd: return .winograd
+        case .winograd4: return usesTile4(.winograd4, h: g.inH, w: g.inW) ? .winograd4 : .winograd
         case .measured: return measuredPath(cin: cin, cout: cout, h: g.inH, w: g.inW)
         }
     }
@@ -95,14 +99,14 @@ extension ConvKernels {
     /// y = W ⋆ x for a 3×3 stride-1 pad-1 conv, NCHW in and out, then per output channel y·scale + shift and an
     /// optional ReLU (the bias is a shift; a BN at inference is both). Parallel over images, or over blocks of
     /// 32 output channels when there are fewer images than threads; each output is summed in the same order
-    /// whatever the split, so results do not depend on the thread count. `winograd`: by Winograd F(2×2, 3×3) instead.
+    /// whatever the split, so results do not depend on the thread count. `path` .winograd / .winograd4: by Winograd.
     public static func direct3x3Forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                                         n: Int, cin: Int, cout: Int, h: Int, w width: Int,
                                         scale: UnsafePointer<Float>? = nil, shift: UnsafePointer<Float>? = nil, relu: Bool = false,
-                                        winograd: Bool = false, level: ConvSIMDLevel = .best) {
-        if winograd {
+                                        path: ConvPath = .direct, level: ConvSIMDLevel = .best) {
+        if path != .direct {
             return winograd3x3Forward(x: x, w: w, y: y, n: n, cin: cin, cout: cout, h: h, w: width, scale: scale, shift: shift,
-                                      relu: relu, level: level)
+                                      relu: relu, tile4: usesTile4(path, h: h, w: width), level: level)
         }
         let csx = Int(cconv3_pad4(Int32(cin))), cpad = Int(cconv3_pad32(Int32(cout)))
         let pixels = Int(cconv3_padded_pixels(Int32(h), Int32(width))), flat = Int(cconv3_flat_pixels(Int32(h), Int32(width)))
@@ -133,10 +137,14 @@ extension ConvKernels {
         }
     }
 
-    /// Winograd F(2×2, 3×3) weights (`cwino_pack`), the rows split over threads.
-    static func winogradPack(_ w: UnsafePointer<Float>, cout: Int, cin: Int, backward: Bool, into u: UnsafeMutablePointer<Float>) {
+    /// F(4×4, 3×3) tiles only where they cover the map exactly (h, w multiples of 4); else F(2×2, 3×3).
+    static func usesTile4(_ path: ConvPath, h: Int, w: Int) -> Bool { path == .winograd4 && h % 4 == 0 && w % 4 == 0 }
+
+    /// Winograd F(2×2, 3×3) weights (`cwino_pack`, 16 per channel pair) or F(4×4, 3×3) ones (`cwino4_pack`, 36),
+    /// the rows split over threads.
+    static func winogradPack(_ w: UnsafePointer<Float>, cout: Int, cin: Int, backward: Bool, tile4: Bool, into u: UnsafeMutablePointer<Float>) {
         forEachBlock(backward ? cout : cin) { rows in
-            cwino_pack(w, Int32(cout), Int32(cin), backward ? 1 : 0, Int32(rows.lowerBound), Int32(rows.upperBound), u)
+            (tile4 ? cwino4_pack : cwino_pack)(w, Int32(cout), Int32(cin), backward ? 1 : 0, Int32(rows.lowerBound), Int32(rows.upperBound), u)
         }
     }
 
@@ -146,11 +154,11 @@ extension ConvKernels {
     /// computed in the same order whatever the grouping, so results do not depend on the thread count.
     static func winograd3x3Forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                                    n: Int, cin: Int, cout: Int, h: Int, w width: Int,
-                                   scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, relu: Bool, level: ConvSIMDLevel) {
+                                   scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, relu: Bool, tile4: Bool, level: ConvSIMDLevel) {
         let cs = Int(cconv3_pad32(Int32(cin))), cpad = Int(cconv3_pad32(Int32(cout)))
-        withScratch(16 * cin * cpad) { u in
-            winogradPack(w, cout: cout, cin: cin, backward: false, into: u)
-            winogradImages(n: n, cin: cin, cout: cout, h: h, w: width, u: u, level: level,
+        withScratch((tile4 ? 36 : 16) * cin * cpad) { u in
+            winogradPack(w, cout: cout, cin: cin, backward: false, tile4: tile4, into: u)
+            winogradImages(n: n, cin: cin, cout: cout, h: h, w: width, u: u, tile4: tile4, level: level,
                            input: .pad { s, xp in cconv3_pad(x + s * cin * h * width, Int32(cin), Int32(h), Int32(width), Int32(cs), xp) },
                            unpad: { s, yf in cconv3_unpad(yf, Int32(cpad), Int32(cout), 0, Int32(cpad), Int32(h), Int32(width),
                                                           scale, shift, relu ? 1 : 0, y + s * cout * h * width) })
@@ -168,15 +176,17 @@ extension ConvKernels {
 
     /// Images `0..<n` through the Winograd kernel with transformed weights `u` (cin → cout as the kernel sees them);
     /// `unpad(s, yf)` takes image s's flat output.
-    static func winogradImages(n: Int, cin: Int, cout: Int, h: Int, w width: Int, u: UnsafePointer<Float>, level: ConvSIMDLevel,
-                               input: WinogradInput, unpad: (Int, UnsafeMutablePointer<Float>) -> Void) {
+    static func winogradImages(n: Int, cin: Int, cout: Int, h: Int, w width: Int, u: UnsafePointer<Float>, tile4: Bool,
+                               level: ConvSIMDLevel, input: WinogradInput, unpad: (Int, UnsafeMutablePointer<Float>) -> Void) {
         let cs = Int(cconv3_pad32(Int32(cin))), cpad = Int(cconv3_pad32(Int32(cout)))
         let xImage = Int(cconv3_padded_pixels(Int32(h), Int32(width))) * cs, yImage = Int(cconv3_flat_pixels(Int32(h), Int32(width))) * cpad
-        let tiles = Int(cwino_tiles(Int32(h), Int32(width))), block = Int(cwino_block_tiles(Int32(cs), Int32(cpad)))
-        let scratchFloats = Int(cwino_scratch_floats(Int32(cs), Int32(cpad)))
+        let tiles = Int((tile4 ? cwino4_tiles : cwino_tiles)(Int32(h), Int32(width)))
+        let block = Int((tile4 ? cwino4_block_tiles : cwino_block_tiles)(Int32(cs), Int32(cpad)))
+        let scratchFloats = Int((tile4 ? cwino4_scratch_floats : cwino_scratch_floats)(Int32(cs), Int32(cpad)))
+        let forward = tile4 ? cwino4_forward : cwino_forward
         func run(_ xs: UnsafeMutablePointer<Float>, _ ys: UnsafeMutablePointer<Float>, tiles range: Range<Int>, _ sc: UnsafeMutablePointer<Float>) {
-            cwino_forward(level.rawValue, xs, xImage, Int32(cs), Int32(cin), Int32(h), Int32(width), Int32(range.lowerBound),
-                          Int32(range.upperBound), u, Int32(cpad), sc, ys, yImage)
+            forward(level.rawValue, xs, xImage, Int32(cs), Int32(cin), Int32(h), Int32(width), Int32(range.lowerBound),
+                    Int32(range.upperBound), u, Int32(cpad), sc, ys, yImage)
         }
         if n < Threads.available {
             // Fewer images than threads (inference): all images padded once, their tiles split among the threads.
@@ -212,13 +222,14 @@ extension ConvKernels {
         }
     }
 
-    /// `direct3x3Backward` by Winograd F(2×2, 3×3): the input gradient is the Winograd forward of dy with the flipped
+    /// `direct3x3Backward` by Winograd (`tile4`: F(4×4, 3×3) for the input gradient; the weight gradient is always
+    /// F(2×2, 3×3)): the input gradient is the Winograd forward of dy with the flipped
     /// transposed weights; the weight gradient sums the 16 transformed channel products of every tile (images in
     /// order, tiles in order) and transforms back once. Threads take rows of the 4×4 transform grid, so every
     /// accumulator is summed by one thread in one order: dw is bitwise the same for any thread count or chunking.
     static func winograd3x3Backward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                     dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
-                                    n: Int, cin: Int, cout: Int, h: Int, w width: Int, chunkFloats: Int, level: ConvSIMDLevel) {
+                                    n: Int, cin: Int, cout: Int, h: Int, w width: Int, chunkFloats: Int, tile4: Bool, level: ConvSIMDLevel) {
         let cs = Int(cconv3_pad32(Int32(cin))), cpad = Int(cconv3_pad32(Int32(cout)))
         let (h32, w32, ci32, co32) = (Int32(h), Int32(width), Int32(cin), Int32(cout))
         let inPlane = cin * h * width, outPlane = cout * h * width
@@ -226,11 +237,11 @@ extension ConvKernels {
         let chunk = max(1, min(n, chunkFloats / (xImage + dyImage)))
         let wgradScratch = Int(cwino_wgrad_scratch_floats(Int32(cs), Int32(cpad)))
         withScratch(16 * cs * cpad) { acc in
-        withScratch(dx == nil ? 0 : 16 * cout * cs) { ub in
+        withScratch(dx == nil ? 0 : (tile4 ? 36 : 16) * cout * cs) { ub in
         withScratch(chunk * xImage) { xs in
         withScratch(chunk * dyImage) { dys in
             acc.initialize(repeating: 0, count: 16 * cs * cpad)
-            if dx != nil { winogradPack(w, cout: cout, cin: cin, backward: true, into: ub) }
+            if dx != nil { winogradPack(w, cout: cout, cin: cin, backward: true, tile4: tile4, into: ub) }
             var n0 = 0
             while n0 < n {
                 let count = min(chunk, n - n0)
@@ -241,7 +252,7 @@ extension ConvKernels {
                     }
                 }
                 if let dx {
-                    winogradImages(n: count, cin: cout, cout: cin, h: h, w: width, u: ub, level: level, input: .padded(dys),
+                    winogradImages(n: count, cin: cout, cout: cin, h: h, w: width, u: ub, tile4: tile4, level: level, input: .padded(dys),
                                    unpad: { j, dxf in cconv3_unpad(dxf, Int32(cs), ci32, 0, Int32(cs), h32, w32, nil, nil, 0,
                                                                    dx + (n0 + j) * inPlane) })
                 }
@@ -261,14 +272,14 @@ extension ConvKernels {
     /// Gradients of a 3×3 stride-1 pad-1 conv: dw += Σ x ⋆ dy, and dx = dy ⋆ flipped Wᵀ (written, not added) when
     /// `dx` is given. Images go in chunks of at most `chunkFloats` floats of padded x and dy; within a chunk the
     /// input gradient is parallel over images and the weight gradient over tiles of dw, each tile summed over the
-    /// images in order, so dw is bitwise the same for any thread count. `winograd`: by Winograd F(2×2, 3×3) instead.
+    /// images in order, so dw is bitwise the same for any thread count. `path` .winograd / .winograd4: by Winograd.
     public static func direct3x3Backward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                          dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
                                          n: Int, cin: Int, cout: Int, h: Int, w width: Int,
-                                         chunkFloats: Int = 1 << 21, winograd: Bool = false, level: ConvSIMDLevel = .best) {
-        if winograd {
+                                         chunkFloats: Int = 1 << 21, path: ConvPath = .direct, level: ConvSIMDLevel = .best) {
+        if path != .direct {
             return winograd3x3Backward(x: x, w: w, dy: dy, dx: dx, dw: dw, n: n, cin: cin, cout: cout, h: h, w: width,
-                                       chunkFloats: chunkFloats, level: level)
+                                       chunkFloats: chunkFloats, tile4: usesTile4(path, h: h, w: width), level: level)
         }
         let csx = Int(cconv3_pad4(Int32(cin))), cpad = Int(cconv3_pad32(Int32(cout))), cpadIn = Int(cconv3_pad32(Int32(cin)))
         let pixels = Int(cconv3_padded_pixels(Int32(h), Int32(width))), flat = Int(cconv3_flat_pixels(Int32(h), Int32(width)))

@@ -12,8 +12,8 @@ func conv3x3(_ cin: Int, _ cout: Int, bias: Bool, _ choice: DirectConvChoice, se
     return c
 }
 
-/// Forward, input gradient and weight gradient of the direct kernels (or Winograd's) at `level` on one shape.
-func convPasses(_ c: Conv2D, x: Tensor, dy: Tensor, level: ConvSIMDLevel, chunkFloats: Int = 1 << 21, winograd: Bool = false)
+/// Forward, input gradient and weight gradient of the direct kernels (or Winograd's: `path`) at `level` on one shape.
+func convPasses(_ c: Conv2D, x: Tensor, dy: Tensor, level: ConvSIMDLevel, chunkFloats: Int = 1 << 21, path: ConvPath = .direct)
     -> (y: [Float], dx: [Float], dw: [Float]) {
     let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
     var y = [Float](repeating: .nan, count: n * c.outChannels * h * w)
@@ -21,12 +21,12 @@ func convPasses(_ c: Conv2D, x: Tensor, dy: Tensor, level: ConvSIMDLevel, chunkF
     x.data.withUnsafeBufferPointer { xp in c.weight.value.data.withUnsafeBufferPointer { wp in dy.data.withUnsafeBufferPointer { dyp in
         y.withUnsafeMutableBufferPointer { yp in
             ConvKernels.direct3x3Forward(x: xp.baseAddress!, w: wp.baseAddress!, y: yp.baseAddress!, n: n, cin: c.inChannels,
-                                         cout: c.outChannels, h: h, w: w, winograd: winograd, level: level)
+                                         cout: c.outChannels, h: h, w: w, path: path, level: level)
         }
         dx.withUnsafeMutableBufferPointer { dxp in dw.withUnsafeMutableBufferPointer { dwp in
             ConvKernels.direct3x3Backward(x: xp.baseAddress!, w: wp.baseAddress!, dy: dyp.baseAddress!, dx: dxp.baseAddress!,
                                           dw: dwp.baseAddress!, n: n, cin: c.inChannels, cout: c.outChannels, h: h, w: w,
-                                          chunkFloats: chunkFloats, winograd: winograd, level: level)
+                                          chunkFloats: chunkFloats, path: path, level: level)
         } }
     } } }
     return (y, dx, dw)
@@ -100,8 +100,8 @@ final class DirectConvTests: XCTestCase {
 
     func testFiniteDifferencesThroughConv2D() {
         var rng = SeededRNG(seed: 22)
-        for (choice, path) in [(DirectConvChoice.direct, ConvPath.direct), (.winograd, .winograd)] {
-            for (n, cin, cout, h, w, bias) in [(1, 3, 5, 7, 6, true), (3, 6, 4, 5, 9, false), (3, 1, 33, 4, 4, true)] {
+        for (choice, path) in [(DirectConvChoice.direct, ConvPath.direct), (.winograd, .winograd), (.winograd4, .winograd4)] {
+            for (n, cin, cout, h, w, bias) in [(1, 3, 5, 7, 6, true), (3, 6, 4, 5, 9, false), (3, 1, 33, 4, 4, true), (2, 3, 5, 8, 4, false)] where choice != .winograd4 || (h % 4 == 0 && w % 4 == 0) {
                 let c = conv3x3(cin, cout, bias: bias, choice, seed: UInt64(cin))
                 XCTAssertEqual(c.path(c.geometry(h, w)), path)
                 gradientCheck(c, input: randomTensor([n, cin, h, w], &rng))
@@ -111,19 +111,19 @@ final class DirectConvTests: XCTestCase {
 
     /// Forward, input gradient and weight gradient bitwise the same on 1 and 2 threads: over images, over output
     /// channel blocks or tiles (one image), and with the batch cut into chunks; chunking itself changes nothing
-    /// either. Direct kernels and Winograd (13 images of 9 tiles: tile blocks spanning images; one image of 380
-    /// tiles: two tile blocks split between the threads).
+    /// either. Direct kernels and Winograd F(2×2, 3×3) and F(4×4, 3×3) (13 images of 9 tiles: tile blocks spanning
+    /// images; one image of 380 tiles: two tile blocks split between the threads; 8×12 maps for F(4×4, 3×3)).
     func testBitwiseIdenticalForOneAndTwoThreadsAndAnyChunking() {
         var rng = SeededRNG(seed: 23)
-        for winograd in [false, true] {
-            for (n, cin, cout, h, w) in [(3, 20, 70, 9, 11), (1, 33, 64, 6, 7), (5, 1, 32, 12, 10), (13, 64, 64, 6, 6), (1, 8, 8, 40, 37)] {
+        for path in [ConvPath.direct, .winograd, .winograd4] {
+            for (n, cin, cout, h, w) in [(3, 20, 70, 9, 11), (1, 33, 64, 6, 7), (5, 1, 32, 12, 10), (13, 64, 64, 6, 6), (1, 8, 8, 40, 37), (7, 20, 40, 8, 12)] {
                 let c = conv3x3(cin, cout, bias: false, .direct)
                 let x = randomTensor([n, cin, h, w], &rng), dy = randomTensor([n, cout, h, w], &rng)
                 for level in levels {
-                    let what = "\(winograd ? "Winograd" : "direct"), \(level)"
-                    let one = Threads.withCount(1) { convPasses(c, x: x, dy: dy, level: level, winograd: winograd) }
-                    let two = Threads.withCount(2) { convPasses(c, x: x, dy: dy, level: level, winograd: winograd) }
-                    let chunked = Threads.withCount(2) { convPasses(c, x: x, dy: dy, level: level, chunkFloats: 1, winograd: winograd) }
+                    let what = "\(path), \(level)"
+                    let one = Threads.withCount(1) { convPasses(c, x: x, dy: dy, level: level, path: path) }
+                    let two = Threads.withCount(2) { convPasses(c, x: x, dy: dy, level: level, path: path) }
+                    let chunked = Threads.withCount(2) { convPasses(c, x: x, dy: dy, level: level, chunkFloats: 1, path: path) }
                     for (name, other) in [("2 threads", two), ("2 threads, one image per chunk", chunked)] {
                         XCTAssertEqual(one.y, other.y, "forward, \(name), \(what)")
                         XCTAssertEqual(one.dx, other.dx, "input gradient, \(name), \(what)")
@@ -137,14 +137,14 @@ final class DirectConvTests: XCTestCase {
     /// Inference with a BN (+ ReLU) epilogue on the direct and Winograd paths equals the im2col path's conv → BN → ReLU.
     func testBNEpilogueOnDirectAndWinogradPaths() {
         var rng = SeededRNG(seed: 24)
-        for choice in [DirectConvChoice.direct, .winograd] {
+        for choice in [DirectConvChoice.direct, .winograd, .winograd4] {
             for relu in [true, false] {
                 let fast = conv3x3(7, 40, bias: true, choice), reference = conv3x3(7, 40, bias: true, .im2col)
-                let x = randomTensor([3, 7, 10, 9], &rng)
+                let x = randomTensor([3, 7, 12, 8], &rng)
                 let scale = (0..<40).map { _ in rng.normal() }, shift = (0..<40).map { _ in rng.normal() }
                 let y = fast.inferWithEpilogue(x, scale: scale, shift: shift, relu: relu)
                 var expected = reference.forward(x, training: false)
-                let plane = 10 * 9
+                let plane = 12 * 8
                 for i in expected.data.indices {
                     let c = (i / plane) % 40
                     let v = expected.data[i] * scale[c] + shift[c]
