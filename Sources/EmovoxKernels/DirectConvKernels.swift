@@ -40,17 +40,20 @@ extension ConvKernels {
     }
 
     /// Layer shapes [cin, cout, h, w] measured faster end to end off im2col (docs/performance-conv.md), and the
-    /// path each takes. Every conv of `vgg-fer`, `vgg13-fer` and `vgg13-fer-wide` after the first runs Winograd
-    /// F(2×2, 3×3) in all three passes (one core: 1.4–2.3× the direct kernels' rate, which sit at the FMA peak; in
-    /// the training step faster at every one of these layers, and the whole step 1.43× / 1.58× / 1.72× the direct
-    /// path, medians of two rounds). The direct kernels themselves had replaced im2col at these shapes (1.18–1.20×
-    /// the step) and remain the `.direct` choice. Not in the table, so still im2col +
-    /// sgemm: the grey first layer (K = 9: neither kernel's transforms pay for 18 flops per output), and the
-    /// students' 3×3 layers (their numerics are the demo's published numbers). A shape joins once measured.
+    /// path each takes. Every conv of `vgg-fer`, `vgg13-fer` and `vgg13-fer-wide` after the first runs Winograd:
+    /// F(2×2, 3×3) in all three passes is 1.4–2.3× the direct kernels' rate one core (they sit at the FMA peak) and
+    /// made the whole step 1.43× / 1.58× / 1.72× the direct path (medians of two rounds); F(4×4, 3×3) for the
+    /// forward and input gradient (`.winograd4`) measured faster again at the 48×48, 24×24 and 12×12 layers (one core
+    /// 300–404 against 185–247 GFLOP/s; in the step's per-layer profile) except 256→256 at 12×12, where its 9 MB of
+    /// transformed weights per 12-tile block made the input gradient slower in the step. The 6×6 maps keep F(2×2, 3×3)
+    /// tiles. The direct kernels had replaced im2col at these shapes (1.18–1.20× the step) and remain the `.direct`
+    /// choice. Not in the table, so still im2col + sgemm: the grey first layer (K = 9: neither kernel's transforms pay
+    /// for 18 flops per output), and the students' 3×3 layers (their numerics are the demo's published numbers).
+    /// A shape joins once measured.
     public static let measuredConvPaths: [[Int]: ConvPath] = [
-        [32, 32, 48, 48]: .winograd, [32, 64, 24, 24]: .winograd, [64, 64, 24, 24]: .winograd, [64, 128, 12, 12]: .winograd,
-        [128, 128, 12, 12]: .winograd, [128, 256, 6, 6]: .winograd, [256, 256, 6, 6]: .winograd,
-        [64, 64, 48, 48]: .winograd, [64, 128, 24, 24]: .winograd, [128, 128, 24, 24]: .winograd, [128, 256, 12, 12]: .winograd,
+        [32, 32, 48, 48]: .winograd4, [32, 64, 24, 24]: .winograd4, [64, 64, 24, 24]: .winograd4, [64, 128, 12, 12]: .winograd4,
+        [128, 128, 12, 12]: .winograd4, [128, 256, 6, 6]: .winograd, [256, 256, 6, 6]: .winograd,
+        [64, 64, 48, 48]: .winograd4, [64, 128, 24, 24]: .winograd4, [128, 128, 24, 24]: .winograd4, [128, 256, 12, 12]: .winograd4,
         [256, 256, 12, 12]: .winograd,
     ]
 
