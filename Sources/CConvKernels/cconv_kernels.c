@@ -245,14 +245,16 @@ int cwino_tiles(int h, int w) { return ((h + 1) / 2) * ((w + 1) / 2); }
 
 // w [cout][cin][3][3] -> u[16][cin'][cpad32(cout')], U = G g Gᵀ per channel pair, in double, rounded once. Backward:
 // the flipped transpose (cin' = cout, cout' = cin), as cconv3_pack_backward, for the input gradient.
-// Rows [a_lo, a_hi) of every u[xi] (a = ci forward, co backward), so threads can split the work. Blocks of 64
-// b's: the 9 taps gathered into planes, the transform along b (vectorised), each u row written contiguously
-// (16 rows 256 KB apart would otherwise fight over the same L1 sets).
-void cwino_pack(const float *w, int cout, int cin, int backward, int a_lo, int a_hi, float *u) {
+// U = G g Gᵀ (n x n from 3 x 3, G n x 3) for rows [a_lo, a_hi) of every u[xi] (a = ci forward, co backward), so
+// threads can split the work; in double, rounded once. Blocks of 64 b's: the 9 taps gathered into planes, the
+// transform along b (vectorised), each u row written contiguously (16 or 36 rows 256 KB apart would otherwise fight
+// over the same L1 sets).
+static void pack_tiles(const float *w, int cout, int cin, int backward, int a_lo, int a_hi, float *u, int n,
+                       const double G[][3]) {
     enum { B = 64 };
-    int ki = backward ? cout : cin, ko = backward ? cin : cout, cpad = cconv3_pad32(ko);
-    double g[9][B], t[4][3][B];
-    float r[16][B];
+    int ki = backward ? cout : cin, ko = backward ? cin : cout, cpad = cconv3_pad32(ko), nn = n * n;
+    double g[9][B], t[6][3][B];
+    float r[36][B];
     for (int a = a_lo; a < a_hi; a++) {
         for (int b0 = 0; b0 < ko; b0 += B) {
             int nb = ko - b0 < B ? ko - b0 : B;
@@ -261,30 +263,31 @@ void cwino_pack(const float *w, int cout, int cin, int backward, int a_lo, int a
                 const float *src = w + ((size_t)co * cin + ci) * 9;
                 for (int k = 0; k < 9; k++) g[k][j] = backward ? src[8 - k] : src[k];
             }
-            for (int l = 0; l < 3; l++)  // t = G g
-                for (int j = 0; j < nb; j++) {
-                    t[0][l][j] = g[l][j]; t[3][l][j] = g[6 + l][j];
-                    t[1][l][j] = .5 * (g[l][j] + g[3 + l][j] + g[6 + l][j]);
-                    t[2][l][j] = .5 * (g[l][j] - g[3 + l][j] + g[6 + l][j]);
-                }
-            for (int i = 0; i < 4; i++)  // u = t Gᵀ, rounded once
-                for (int j = 0; j < nb; j++) {
-                    r[i * 4][j] = (float)t[i][0][j]; r[i * 4 + 3][j] = (float)t[i][2][j];
-                    r[i * 4 + 1][j] = (float)(.5 * (t[i][0][j] + t[i][1][j] + t[i][2][j]));
-                    r[i * 4 + 2][j] = (float)(.5 * (t[i][0][j] - t[i][1][j] + t[i][2][j]));
-                }
-            for (int xi = 0; xi < 16; xi++) memcpy(u + ((size_t)xi * ki + a) * cpad + b0, r[xi], sizeof(float) * nb);
+            for (int i = 0; i < n; i++)  // t = G g
+                for (int l = 0; l < 3; l++)
+                    for (int j = 0; j < nb; j++) t[i][l][j] = G[i][0] * g[l][j] + G[i][1] * g[3 + l][j] + G[i][2] * g[6 + l][j];
+            for (int i = 0; i < n; i++)  // u = t Gᵀ
+                for (int k = 0; k < n; k++)
+                    for (int j = 0; j < nb; j++) r[i * n + k][j] = (float)(t[i][0][j] * G[k][0] + t[i][1][j] * G[k][1] + t[i][2][j] * G[k][2]);
+            for (int xi = 0; xi < nn; xi++) memcpy(u + ((size_t)xi * ki + a) * cpad + b0, r[xi], sizeof(float) * nb);
         }
-        for (int xi = 0; xi < 16; xi++) memset(u + ((size_t)xi * ki + a) * cpad + ko, 0, sizeof(float) * (cpad - ko));
+        for (int xi = 0; xi < nn; xi++) memset(u + ((size_t)xi * ki + a) * cpad + ko, 0, sizeof(float) * (cpad - ko));
     }
 }
 
-// Tiles per block: V (16 x tiles x cs) and M (16 x tiles x cpad) together about 256K floats (the 1 MB L2), a multiple
-// of 12 (every level's micro-kernel height divides it).
-int cwino_block_tiles(int cs, int cpad) {
-    int t = (1 << 18) / (16 * (cs + cpad)) / 12 * 12;
+void cwino_pack(const float *w, int cout, int cin, int backward, int a_lo, int a_hi, float *u) {
+    static const double G[4][3] = {{1, 0, 0}, {.5, .5, .5}, {.5, -.5, .5}, {0, 0, 1}};
+    pack_tiles(w, cout, cin, backward, a_lo, a_hi, u, 4, G);
+}
+
+// Tiles per block: V (xis x tiles x cs) and M (xis x tiles x cpad) together about 256K floats (the 1 MB L2), a
+// multiple of 12 (every level's micro-kernel height divides it).
+static int block_tiles(int xis, int cs, int cpad) {
+    int t = (1 << 18) / (xis * (cs + cpad)) / 12 * 12;
     return t < 12 ? 12 : (t > 240 ? 240 : t);
 }
+
+int cwino_block_tiles(int cs, int cpad) { return block_tiles(16, cs, cpad); }
 size_t cwino_scratch_floats(int cs, int cpad) { return (size_t)16 * cwino_block_tiles(cs, cpad) * (cs + cpad); }
 
 #define WINO_KERNEL(NAME, ATTR, VL, NV, PX)                                                                             \
@@ -491,34 +494,10 @@ int cwino4_tiles(int h, int w) { return (h / 4) * (w / 4); }
 void cwino4_pack(const float *w, int cout, int cin, int backward, int a_lo, int a_hi, float *u) {
     static const double G[6][3] = {{.25, 0, 0}, {-1. / 6, -1. / 6, -1. / 6}, {-1. / 6, 1. / 6, -1. / 6},
                                    {1. / 24, 1. / 12, 1. / 6}, {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}};
-    enum { B = 64 };
-    int ki = backward ? cout : cin, ko = backward ? cin : cout, cpad = cconv3_pad32(ko);
-    double g[9][B], t[6][3][B];
-    float r[36][B];
-    for (int a = a_lo; a < a_hi; a++) {
-        for (int b0 = 0; b0 < ko; b0 += B) {
-            int nb = ko - b0 < B ? ko - b0 : B;
-            for (int j = 0; j < nb; j++) {
-                int co = backward ? a : b0 + j, ci = backward ? b0 + j : a;
-                const float *src = w + ((size_t)co * cin + ci) * 9;
-                for (int k = 0; k < 9; k++) g[k][j] = backward ? src[8 - k] : src[k];
-            }
-            for (int i = 0; i < 6; i++)
-                for (int l = 0; l < 3; l++)
-                    for (int j = 0; j < nb; j++) t[i][l][j] = G[i][0] * g[l][j] + G[i][1] * g[3 + l][j] + G[i][2] * g[6 + l][j];
-            for (int i = 0; i < 6; i++)
-                for (int k = 0; k < 6; k++)
-                    for (int j = 0; j < nb; j++) r[i * 6 + k][j] = (float)(t[i][0][j] * G[k][0] + t[i][1][j] * G[k][1] + t[i][2][j] * G[k][2]);
-            for (int xi = 0; xi < 36; xi++) memcpy(u + ((size_t)xi * ki + a) * cpad + b0, r[xi], sizeof(float) * nb);
-        }
-        for (int xi = 0; xi < 36; xi++) memset(u + ((size_t)xi * ki + a) * cpad + ko, 0, sizeof(float) * (cpad - ko));
-    }
+    pack_tiles(w, cout, cin, backward, a_lo, a_hi, u, 6, G);
 }
 
-int cwino4_block_tiles(int cs, int cpad) {
-    int t = (1 << 18) / (36 * (cs + cpad)) / 12 * 12;
-    return t < 12 ? 12 : (t > 240 ? 240 : t);
-}
+int cwino4_block_tiles(int cs, int cpad) { return block_tiles(36, cs, cpad); }
 size_t cwino4_scratch_floats(int cs, int cpad) { return (size_t)36 * cwino4_block_tiles(cs, cpad) * (cs + cpad); }
 
 #define BT6(o, d) /* o = Bᵀ d for 6 vectors */                                                                          \
