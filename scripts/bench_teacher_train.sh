@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Face-teacher training speed: emovox's direct 3×3 convs, its im2col path (same process, interleaved) and PyTorch
+# Face-teacher training speed: emovox's default conv path (Winograd at the teachers' 3×3 layers), its direct and im2col
+# paths (same process, interleaved) and PyTorch
 # (NCHW and channels_last), REPEATS rounds back to back, then the ratios of each round and their median.
 #   scripts/bench_teacher_train.sh [THREADS] [REPEATS] [MODELS]     (defaults: 2 3 vgg-fer,vgg13-fer)
 # Needs a release build (.build/release/emovox) and pip's torch (tools only). Compare ratios, not absolute numbers.

@@ -5,6 +5,8 @@
 //   clang -O3 -ISources/CConvKernels/include -I/usr/include/x86_64-linux-gnu/openblas-pthread \
 //     Sources/CConvKernels/cconv_kernels.c tools/conv_kernel_bench.c -o /tmp/conv_kernel_bench -lopenblas
 //   /tmp/conv_kernel_bench [REPS] [LEVEL]       (LEVEL 2 = AVX-512F, 1 = AVX2+FMA, 0 = plain; default best)
+// Winograd columns: direct-equivalent GFLOP/s (2·cin·cout·9·h·w / time, comparable with the direct ones), the real
+// GFLOP/s of its 16 products per 2×2 tile against the peak, and max |wino − direct| / max |direct| on the forward.
 #include "cconv_kernels.h"
 #include <cblas.h>
 #include <stdio.h>
@@ -42,8 +44,9 @@ int main(int argc, char **argv) {
     openblas_set_num_threads(1);
     double peak = lv == CCONV_AVX512 ? fma_peak_gflops(4 * reps) : 0;
     printf("level %d; measured FMA peak of one core %.1f GFLOP/s (AVX-512 FMA chains)\n", lv, peak);
-    printf("| shape (cin→cout, h×w) | direct fwd | + pad/unpad | direct dx | direct dw | sgemm fwd | sgemm dw | sgemm dx | direct fwd / peak |\n");
-    printf("|---|---|---|---|---|---|---|---|---|\n");
+    printf("| shape (cin→cout, h×w) | direct fwd | + pad/unpad | direct dx | direct dw | sgemm fwd | sgemm dw | sgemm dx | direct fwd / peak "
+           "| wino fwd | + pad/unpad/pack | wino dx | wino fwd real | real / peak | wino vs direct | wino dw | dw vs direct | F(4,3) fwd | F(4,3) vs direct |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     // The VGG face teachers' layers (vgg-fer/vgg13-fer, then vgg13-fer-wide's others), then the students' 3×3 layers
     // (vggm-small conv3-5 at 15×23, vggm's at 30×23).
     int shapes[][4] = {{1, 32, 48, 48}, {32, 32, 48, 48}, {32, 64, 24, 24}, {64, 64, 24, 24}, {64, 128, 12, 12},
@@ -71,6 +74,60 @@ int main(int argc, char **argv) {
         double tb = BEST(cconv3_forward(lv, dyp, cp, cout, h, w, wb, cpi, 0, cpi, dxf));
         int nt = cconv3_wgrad_tiles(lv, cin, cout);
         double tw = BEST(cconv3_wgrad(lv, xp, (size_t)pp * csx, cin, dyp, (size_t)pp * cp, cout, h, w, 1, 0, nt, acc));
+        // Winograd F(2x2,3x3) on WN images per call (tiles of several images share a block, as in the training step,
+        // where a thread takes 8 of 64): padded input with cs = cpad32(cin), all per image.
+        enum { WN = 8 };
+        int csw = cconv3_pad32(cin);
+        float *xw = aligned_alloc(64, 4 * (size_t)WN * pp * csw), *yw = aligned_alloc(64, 4 * (size_t)WN * qn * cp);
+        float *dyw = aligned_alloc(64, 4 * (size_t)WN * pp * cp), *dxw = aligned_alloc(64, 4 * (size_t)WN * qn * cpi);
+        float *uf = aligned_alloc(64, 4 * 16 * (size_t)cin * cp), *ub = aligned_alloc(64, 4 * 16 * (size_t)cout * cpi);
+        size_t scr = cwino_scratch_floats(csw, cp) > cwino_scratch_floats(cp, cpi) ? cwino_scratch_floats(csw, cp) : cwino_scratch_floats(cp, cpi);
+        float *ws = aligned_alloc(64, 4 * scr);
+        for (int s = 0; s < WN; s++) { cconv3_pad(x, cin, h, w, csw, xw + (size_t)s * pp * csw); cconv3_pad(dy, cout, h, w, cp, dyw + (size_t)s * pp * cp); }
+        double tup = BEST(cwino_pack(wt, cout, cin, 0, 0, cin, uf)) / WN;
+        cwino_pack(wt, cout, cin, 1, 0, cout, ub);
+        double twf = BEST(cwino_forward(lv, xw, (size_t)pp * csw, csw, cin, h, w, 0, WN * cwino_tiles(h, w), uf, cp, ws, yw, (size_t)qn * cp)) / WN;
+        double twb = BEST(cwino_forward(lv, dyw, (size_t)pp * cp, cp, cout, h, w, 0, WN * cwino_tiles(h, w), ub, cpi, ws, dxw, (size_t)qn * cpi)) / WN;
+        double tpadw = BEST(cconv3_pad(x, cin, h, w, csw, xw));
+        // Winograd weight gradient over the WN images (4 rows of the transform grid), and its check against the direct one.
+        float *wacc = aligned_alloc(64, 4 * 16 * (size_t)csw * cp), *wsc = aligned_alloc(64, 4 * cwino_wgrad_scratch_floats(csw, cp));
+        double twdw = BEST(memset(wacc, 0, 4 * 16 * (size_t)csw * cp);
+                           for (int row = 0; row < 4; row++) cwino_wgrad(lv, xw, (size_t)pp * csw, cin, dyw, (size_t)pp * cp, cout, h, w, WN, row, wsc, wacc)) / WN;
+        float *dwd = calloc((size_t)cout * cin * 9, 4), *dww = calloc((size_t)cout * cin * 9, 4);
+        memset(wacc, 0, 4 * 16 * (size_t)csw * cp);
+        for (int row = 0; row < 4; row++) cwino_wgrad(lv, xw, (size_t)pp * csw, cin, dyw, (size_t)pp * cp, cout, h, w, 1, row, wsc, wacc);
+        cwino_wgrad_finish(wacc, cout, cin, 0, cin, dww);
+        memset(acc, 0, 4 * 9 * (size_t)csx * cp);
+        cconv3_wgrad(lv, xp, (size_t)pp * csx, cin, dyp, (size_t)pp * cp, cout, h, w, 1, 0, cconv3_wgrad_tiles(lv, cin, cout), acc);
+        cconv3_wgrad_finish(acc, cout, cin, dwd);
+        double dwmax = 0, dwdiff = 0;
+        for (int i = 0; i < cout * cin * 9; i++) {
+            double a = dwd[i] < 0 ? -dwd[i] : dwd[i], dd = dwd[i] - dww[i] < 0 ? dww[i] - dwd[i] : dwd[i] - dww[i];
+            if (a > dwmax) dwmax = a; if (dd > dwdiff) dwdiff = dd;
+        }
+        free(wacc); free(wsc); free(dwd); free(dww);
+        // F(4x4, 3x3) forward where h, w are multiples of 4.
+        double tw4 = 0, d4max = 0;
+        if (h % 4 == 0 && w % 4 == 0) {
+            float *u4 = aligned_alloc(64, 4 * 36 * (size_t)cin * cp), *s4 = aligned_alloc(64, 4 * cwino4_scratch_floats(csw, cp));
+            float *y4 = aligned_alloc(64, 4 * (size_t)WN * qn * cp);
+            cwino4_pack(wt, cout, cin, 0, 0, cin, u4);
+            tw4 = BEST(cwino4_forward(lv, xw, (size_t)pp * csw, csw, cin, h, w, 0, WN * cwino4_tiles(h, w), u4, cp, s4, y4, (size_t)qn * cp)) / WN;
+            for (int yy = 0; yy < h; yy++) for (int xx = 0; xx < w; xx++) for (int co = 0; co < cout; co++) {
+                size_t q = ((size_t)yy * (w + 2) + xx) * cp + co;
+                double dd = yf[q] - y4[q]; if (dd < 0) dd = -dd; if (dd > d4max) d4max = dd;
+            }
+            free(u4); free(s4); free(y4);
+        }
+        // Winograd against the direct forward (same image): max |difference| / max |direct|.
+        cconv3_forward(lv, xp, csx, cin, h, w, wp, cp, 0, cp, yf);
+        double dmax = 0, ymax = 0;
+        for (int yy = 0; yy < h; yy++) for (int xx = 0; xx < w; xx++) for (int co = 0; co < cout; co++) {
+            size_t q = ((size_t)yy * (w + 2) + xx) * cp + co;
+            double dd = yf[q] - yw[q]; if (dd < 0) dd = -dd; if (dd > dmax) dmax = dd;
+            double a = yf[q] < 0 ? -yf[q] : yf[q]; if (a > ymax) ymax = a;
+        }
+        free(xw); free(yw); free(dyw); free(dxw); free(uf); free(ub); free(ws);
         int M = cout, N = h * w, K = cin * 9;
         float *A = malloc(4 * (size_t)M * K), *B = malloc(4 * (size_t)K * N), *C = malloc(4 * (size_t)M * N);
         for (int i = 0; i < M * K; i++) A[i] = .1f;
@@ -80,8 +137,13 @@ int main(int argc, char **argv) {
         double tgw = BEST(cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, K, N, 1, C, N, B, N, 1, A, K));
         double tgi = BEST(cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, M, 1, A, K, C, N, 0, B, N));
         double fl = 2.0 * cout * cin * 9 * h * w / 1e9;
-        printf("| %d→%d, %d×%d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f |\n", cin, cout, h, w, fl / tf,
-               fl / (tf + tpad + tun), fl / tb, fl / tw, fl / tg, fl / tgw, fl / tgi, peak > 0 ? fl / tf / peak : 0);
+        // Winograd's real flops: the 16 channel products per tile (the transforms' additions not counted).
+        double wreal = 2.0 * 16 * cwino_tiles(h, w) * cin * cout / 1e9;
+        printf("| %d→%d, %d×%d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | %.0f | %.0f | %.0f | %.0f | %.2f | %.1e | %.0f | %.1e | %.0f | %.1e |\n",
+               cin, cout, h, w, fl / tf, fl / (tf + tpad + tun), fl / tb, fl / tw, fl / tg, fl / tgw, fl / tgi,
+               peak > 0 ? fl / tf / peak : 0, fl / twf, fl / (twf + tpadw + tun + tup), fl / twb, wreal / twf,
+               peak > 0 ? wreal / twf / peak : 0, ymax > 0 ? dmax / ymax : 0, fl / twdw, dwmax > 0 ? dwdiff / dwmax : 0,
+               tw4 > 0 ? fl / tw4 : 0, ymax > 0 ? d4max / ymax : 0);
         free(x); free(wt); free(y); free(dy); free(xp); free(wp); free(yf); free(dyp); free(wb); free(dxf); free(acc); free(A); free(B); free(C);
     }
     return 0;

@@ -12,7 +12,8 @@ int cconv3_pad32(int c) { return (c + 31) & ~31; }
 int cconv3_pad4(int c) { return (c + 3) & ~3; }
 int cconv3_flat_pixels(int h, int w) { return (h * (w + 2) + TILE_PIXELS - 1) / TILE_PIXELS * TILE_PIXELS; }
 int cconv3_padded_pixels(int h, int w) {
-    int p = w + 2, rows = (h + 2) * p, reach = cconv3_flat_pixels(h, w) + 2 * p + 2;
+    // (h + 4) rows: the Winograd tiles of an odd h or w read one row / column past the border (zeros).
+    int p = w + 2, rows = (h + 4) * p, reach = cconv3_flat_pixels(h, w) + 2 * p + 2;
     return rows > reach ? rows : reach;
 }
 
@@ -224,4 +225,353 @@ void cconv3_wgrad_finish(const float *acc, int cout, int cin, float *dw) {
     for (int co = 0; co < cout; co++)
         for (int ci = 0; ci < cin; ci++)
             for (int t = 0; t < 9; t++) dw[((size_t)co * cin + ci) * 9 + t] += acc[((size_t)t * cir + ci) * cpad + co];
+}
+
+// ---- Winograd F(2x2, 3x3) (Lavin & Gray 2016): Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A per 4x4 input tile d (stride 2),
+// summed over input channels. 16 products per 2x2 outputs instead of 36: 2.25x fewer multiplications.
+//   Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],  G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],  Aᵀ = [1 1 1 0; 0 1 -1 -1].
+// Rounding (first order, u = 2^-24, γk = k·u / (1 - k·u)): the input transform is 2 additions deep, U = G g Gᵀ is
+// computed in double and rounded once, the channel sum is cin fused multiply-adds, the output transform 4 additions
+// deep, so |ŷ - y| ≤ γ(cin+8) · Σ_ci Σ_ξ |Aᵀ|⊗|Aᵀ| (|G||g||Gᵀ|)_ξ (|Bᵀ||d||B|)_ξ ≤ γ(cin+8) · 4 · Σ_ci ‖g_ci‖₁ ‖d_ci‖₁
+// (d_ci the output's 4x4 input tile; 4 is the largest coefficient any |g_kl|·|d_mn| gets in that sum). The direct
+// sum's bound is γ(9·cin) · Σ |w||x| over the 9·cin products it adds; Winograd's also holds cross terms (weights times
+// inputs of the tile they never multiply in the direct sum), which is why its error is larger. The input gradient
+// is this forward on dy (cin ↔ cout). Weight gradient (below): the transforms of x and dy are 2 additions deep each,
+// the sum runs over T = n · tiles tiles, Gᵀ · G back in double, so |dŵ - dw| ≤ γ(T+6) · 4 · Σ_tiles ‖e‖₁ ‖d‖₁ (e the
+// tile's 2x2 dy, d its 4x4 input; again 4 is the largest coefficient). All three tested per level in
+// WinogradConvTests against a float64 oracle (largest error there: 4 % of the bound).
+
+int cwino_tiles(int h, int w) { return ((h + 1) / 2) * ((w + 1) / 2); }
+
+// w [cout][cin][3][3] -> u[16][cin'][cpad32(cout')], U = G g Gᵀ per channel pair, in double, rounded once. Backward:
+// the flipped transpose (cin' = cout, cout' = cin), as cconv3_pack_backward, for the input gradient.
+// U = G g Gᵀ (n x n from 3 x 3, G n x 3) for rows [a_lo, a_hi) of every u[xi] (a = ci forward, co backward), so
+// threads can split the work; in double, rounded once. Blocks of 64 b's: the 9 taps gathered into planes, the
+// transform along b (vectorised), each u row written contiguously (16 or 36 rows 256 KB apart would otherwise fight
+// over the same L1 sets).
+static void pack_tiles(const float *w, int cout, int cin, int backward, int a_lo, int a_hi, float *u, int n,
+                       const double G[][3]) {
+    enum { B = 64 };
+    int ki = backward ? cout : cin, ko = backward ? cin : cout, cpad = cconv3_pad32(ko), nn = n * n;
+    double g[9][B], t[6][3][B];
+    float r[36][B];
+    for (int a = a_lo; a < a_hi; a++) {
+        for (int b0 = 0; b0 < ko; b0 += B) {
+            int nb = ko - b0 < B ? ko - b0 : B;
+            for (int j = 0; j < nb; j++) {
+                int co = backward ? a : b0 + j, ci = backward ? b0 + j : a;
+                const float *src = w + ((size_t)co * cin + ci) * 9;
+                for (int k = 0; k < 9; k++) g[k][j] = backward ? src[8 - k] : src[k];
+            }
+            for (int i = 0; i < n; i++)  // t = G g
+                for (int l = 0; l < 3; l++)
+                    for (int j = 0; j < nb; j++) t[i][l][j] = G[i][0] * g[l][j] + G[i][1] * g[3 + l][j] + G[i][2] * g[6 + l][j];
+            for (int i = 0; i < n; i++)  // u = t Gᵀ
+                for (int k = 0; k < n; k++)
+                    for (int j = 0; j < nb; j++) r[i * n + k][j] = (float)(t[i][0][j] * G[k][0] + t[i][1][j] * G[k][1] + t[i][2][j] * G[k][2]);
+            for (int xi = 0; xi < nn; xi++) memcpy(u + ((size_t)xi * ki + a) * cpad + b0, r[xi], sizeof(float) * nb);
+        }
+        for (int xi = 0; xi < nn; xi++) memset(u + ((size_t)xi * ki + a) * cpad + ko, 0, sizeof(float) * (cpad - ko));
+    }
+}
+
+void cwino_pack(const float *w, int cout, int cin, int backward, int a_lo, int a_hi, float *u) {
+    static const double G[4][3] = {{1, 0, 0}, {.5, .5, .5}, {.5, -.5, .5}, {0, 0, 1}};
+    pack_tiles(w, cout, cin, backward, a_lo, a_hi, u, 4, G);
+}
+
+// Tiles per block: V (xis x tiles x cs) and M (xis x tiles x cpad) together about 256K floats (the 1 MB L2), a
+// multiple of 12 (every level's micro-kernel height divides it).
+static int block_tiles(int xis, int cs, int cpad) {
+    int t = (1 << 18) / (xis * (cs + cpad)) / 12 * 12;
+    return t < 12 ? 12 : (t > 240 ? 240 : t);
+}
+
+int cwino_block_tiles(int cs, int cpad) { return block_tiles(16, cs, cpad); }
+size_t cwino_scratch_floats(int cs, int cpad) { return (size_t)16 * cwino_block_tiles(cs, cpad) * (cs + cpad); }
+
+#define WINO_KERNEL(NAME, ATTR, VL, NV, PX)                                                                             \
+ATTR __attribute__((always_inline)) static inline void NAME##_gemm(const float *a, int as, int k, const float *b,     \
+                                                                   int bs, float *c, int ldc) {                        \
+    typedef float vec __attribute__((vector_size(VL * 4), aligned(4)));                                               \
+    vec acc[PX][NV];                                                                                                   \
+    UNROLL for (int i = 0; i < PX; i++) UNROLL for (int v = 0; v < NV; v++) acc[i][v] = (vec){0};                     \
+    for (int ci = 0; ci < k; ci++, a++, b += bs) {                                                                     \
+        vec wv[NV];                                                                                                    \
+        UNROLL for (int v = 0; v < NV; v++) wv[v] = *(const vec *)(b + v * VL);                                       \
+        UNROLL for (int i = 0; i < PX; i++) {                                                                          \
+            float x = a[(size_t)i * as];                                                                               \
+            UNROLL for (int v = 0; v < NV; v++) acc[i][v] += x * wv[v];                                               \
+        }                                                                                                              \
+    }                                                                                                                  \
+    UNROLL for (int i = 0; i < PX; i++) UNROLL for (int v = 0; v < NV; v++)                                           \
+        *(vec *)(c + (size_t)i * ldc + v * VL) = acc[i][v];                                                            \
+}                                                                                                                      \
+ATTR static void NAME(const float *xps, size_t x_image, int cs, int cin, int h, int w, int t_lo, int total,            \
+                      const float *u, int cpad, float *scratch, float *yfs, size_t y_image) {                          \
+    typedef float vec __attribute__((vector_size(VL * 4), aligned(4)));                                               \
+    int p = w + 2, tw = (w + 1) / 2, per = cwino_tiles(h, w), tb = cwino_block_tiles(cs, cpad);                       \
+    float *V = scratch, *M = scratch + (size_t)16 * tb * cs;                                                           \
+    for (int t0 = t_lo; t0 < total; t0 += tb) {                                                                        \
+        int nb = total - t0 < tb ? total - t0 : tb, nbp = (nb + PX - 1) / PX * PX;                                     \
+        for (int j = 0; j < nbp; j++) {                                                                                \
+            if (j >= nb) { /* rows of the last micro-tile past the end: zeros, never read back */                     \
+                for (int xi = 0; xi < 16; xi++) memset(V + ((size_t)xi * tb + j) * cs, 0, sizeof(float) * cs);        \
+                continue;                                                                                              \
+            }                                                                                                          \
+            int t = t0 + j, s = t / per, r = t % per, ty = r / tw, tx = r % tw;                                        \
+            const float *base = xps + x_image * s + ((size_t)(2 * ty) * p + 2 * tx) * cs;                              \
+            for (int c = 0; c < cs; c += VL) {                                                                         \
+                vec d[4][4], e[4][4];                                                                                  \
+                UNROLL for (int r4 = 0; r4 < 4; r4++) UNROLL for (int c4 = 0; c4 < 4; c4++)                           \
+                    d[r4][c4] = *(const vec *)(base + ((size_t)r4 * p + c4) * cs + c);                                 \
+                UNROLL for (int c4 = 0; c4 < 4; c4++) {                                                                \
+                    e[0][c4] = d[0][c4] - d[2][c4]; e[1][c4] = d[1][c4] + d[2][c4];                                    \
+                    e[2][c4] = d[2][c4] - d[1][c4]; e[3][c4] = d[1][c4] - d[3][c4];                                    \
+                }                                                                                                      \
+                UNROLL for (int r4 = 0; r4 < 4; r4++) {                                                                \
+                    vec v4[4] = {e[r4][0] - e[r4][2], e[r4][1] + e[r4][2], e[r4][2] - e[r4][1], e[r4][1] - e[r4][3]}; \
+                    UNROLL for (int c4 = 0; c4 < 4; c4++)                                                              \
+                        *(vec *)(V + ((size_t)(r4 * 4 + c4) * tb + j) * cs + c) = v4[c4];                              \
+                }                                                                                                      \
+            }                                                                                                          \
+        }                                                                                                              \
+        for (int xi = 0; xi < 16; xi++)                                                                                \
+            for (int co0 = 0; co0 < cpad; co0 += VL * NV)                                                              \
+                for (int j0 = 0; j0 < nbp; j0 += PX)                                                                   \
+                    NAME##_gemm(V + ((size_t)xi * tb + j0) * cs, cs, cin, u + (size_t)xi * cin * cpad + co0, cpad,     \
+                                M + ((size_t)xi * tb + j0) * cpad + co0, cpad);                                        \
+        for (int j = 0; j < nb; j++) {                                                                                 \
+            int t = t0 + j, s = t / per, r = t % per, ty = r / tw, tx = r % tw;                                        \
+            float *yf = yfs + y_image * s + ((size_t)(2 * ty) * p + 2 * tx) * cpad;                                    \
+            int second_row = 2 * ty + 1 < h; /* an odd h's last tile row has one output row */                         \
+            for (int c = 0; c < cpad; c += VL) {                                                                       \
+                vec m[16], q[2][4];                                                                                    \
+                UNROLL for (int xi = 0; xi < 16; xi++) m[xi] = *(const vec *)(M + ((size_t)xi * tb + j) * cpad + c);  \
+                UNROLL for (int c4 = 0; c4 < 4; c4++) {                                                                \
+                    q[0][c4] = m[c4] + m[4 + c4] + m[8 + c4];                                                          \
+                    q[1][c4] = m[4 + c4] - m[8 + c4] - m[12 + c4];                                                     \
+                }                                                                                                      \
+                *(vec *)(yf + c) = q[0][0] + q[0][1] + q[0][2];                                                        \
+                *(vec *)(yf + cpad + c) = q[0][1] - q[0][2] - q[0][3];                                                 \
+                if (second_row) {                                                                                      \
+                    *(vec *)(yf + (size_t)p * cpad + c) = q[1][0] + q[1][1] + q[1][2];                                 \
+                    *(vec *)(yf + ((size_t)p + 1) * cpad + c) = q[1][1] - q[1][2] - q[1][3];                           \
+                }                                                                                                      \
+            }                                                                                                          \
+        }                                                                                                              \
+    }                                                                                                                  \
+}
+
+WINO_KERNEL(wino_avx512, AVX512, 16, 2, 12)
+WINO_KERNEL(wino_avx2, AVX2, 8, 2, 6)
+WINO_KERNEL(wino_plain, PLAIN, 4, 2, 6)
+
+void cwino_forward(int level, const float *xps, size_t x_image, int cs, int cin, int h, int w, int t_lo, int t_hi,
+                   const float *u, int cpad, float *scratch, float *yfs, size_t y_image) {
+    switch (usable(level)) {
+    case CCONV_AVX512: wino_avx512(xps, x_image, cs, cin, h, w, t_lo, t_hi, u, cpad, scratch, yfs, y_image); break;
+    case CCONV_AVX2: wino_avx2(xps, x_image, cs, cin, h, w, t_lo, t_hi, u, cpad, scratch, yfs, y_image); break;
+    default: wino_plain(xps, x_image, cs, cin, h, w, t_lo, t_hi, u, cpad, scratch, yfs, y_image); break;
+    }
+}
+
+// ---- Winograd weight gradient: dL/dg = Gᵀ [ Σ_tiles (A e Aᵀ) ⊙ (Bᵀ d B) ] G per channel pair, e the tile's 2x2 dy ----
+// (the transpose of the forward: y = Aᵀ (U ⊙ V) A with U = G g Gᵀ). acc[xi][ci][co] (cs x cpad per xi) gathers the
+// 16 channel products over every tile in order; one call does the 4 xi of one row of the 4x4 grid (xi_row), so
+// threads take rows and each acc element is summed by one of them, tile after tile: bitwise the same for any split.
+int cwino_wgrad_block_tiles(int cs, int cpad) {
+    int t = (1 << 18) / (4 * (cs + cpad)) / 12 * 12;
+    return t < 12 ? 12 : (t > 480 ? 480 : t);
+}
+size_t cwino_wgrad_scratch_floats(int cs, int cpad) { return (size_t)4 * cwino_wgrad_block_tiles(cs, cpad) * (cs + cpad); }
+
+#define WINO_WGRAD_KERNEL(NAME, ATTR, VL, NV, CB)                                                                       \
+ATTR __attribute__((always_inline)) static inline void NAME##_tile(const float *v, int vs, const float *e, int es,      \
+                                                                   int nt, float *acc, int cpad) {                     \
+    typedef float vec __attribute__((vector_size(VL * 4), aligned(4)));                                               \
+    vec a[CB][NV];                                                                                                     \
+    UNROLL for (int c = 0; c < CB; c++) UNROLL for (int k = 0; k < NV; k++) a[c][k] = *(const vec *)(acc + (size_t)c * cpad + k * VL); \
+    for (int t = 0; t < nt; t++, v += vs, e += es) {                                                                   \
+        vec d[NV];                                                                                                     \
+        UNROLL for (int k = 0; k < NV; k++) d[k] = *(const vec *)(e + k * VL);                                        \
+        UNROLL for (int c = 0; c < CB; c++) { float b = v[c]; UNROLL for (int k = 0; k < NV; k++) a[c][k] += b * d[k]; } \
+    }                                                                                                                  \
+    UNROLL for (int c = 0; c < CB; c++) UNROLL for (int k = 0; k < NV; k++) *(vec *)(acc + (size_t)c * cpad + k * VL) = a[c][k]; \
+}                                                                                                                      \
+ATTR static void NAME(const float *xps, size_t x_image, int cs, int cin, const float *dyps, size_t dy_image, int cpad,  \
+                      int h, int w, int n, int xi_row, float *scratch, float *acc) {                                   \
+    typedef float vec __attribute__((vector_size(VL * 4), aligned(4)));                                               \
+    int p = w + 2, tw = (w + 1) / 2, per = cwino_tiles(h, w), total = n * per, tb = cwino_wgrad_block_tiles(cs, cpad); \
+    int i = xi_row, ncb = (cin + CB - 1) / CB;                                                                         \
+    float *V = scratch, *E = scratch + (size_t)4 * tb * cs;                                                            \
+    for (int t0 = 0; t0 < total; t0 += tb) {                                                                           \
+        int nb = total - t0 < tb ? total - t0 : tb;                                                                    \
+        for (int j = 0; j < nb; j++) {                                                                                 \
+            int t = t0 + j, s = t / per, r = t % per, ty = r / tw, tx = r % tw;                                        \
+            const float *xb = xps + x_image * s + ((size_t)(2 * ty) * p + 2 * tx) * cs;                                \
+            for (int c = 0; c < cs; c += VL) { /* row i of Bᵀ d, then times B */                                       \
+                vec d[4][4], q[4];                                                                                     \
+                UNROLL for (int r4 = 0; r4 < 4; r4++) UNROLL for (int c4 = 0; c4 < 4; c4++)                           \
+                    d[r4][c4] = *(const vec *)(xb + ((size_t)r4 * p + c4) * cs + c);                                   \
+                UNROLL for (int c4 = 0; c4 < 4; c4++)                                                                  \
+                    q[c4] = i == 0 ? d[0][c4] - d[2][c4] : i == 1 ? d[1][c4] + d[2][c4] : i == 2 ? d[2][c4] - d[1][c4] \
+                                                                                                 : d[1][c4] - d[3][c4]; \
+                vec v4[4] = {q[0] - q[2], q[1] + q[2], q[2] - q[1], q[1] - q[3]};                                      \
+                UNROLL for (int c4 = 0; c4 < 4; c4++) *(vec *)(V + ((size_t)c4 * tb + j) * cs + c) = v4[c4];           \
+            }                                                                                                          \
+            /* dy pixel (y, x) is padded pixel (y + 1) * p + x + 1; an odd edge reads the zero border */               \
+            const float *eb = dyps + dy_image * s + ((size_t)(2 * ty + 1) * p + 2 * tx + 1) * cpad;                    \
+            for (int c = 0; c < cpad; c += VL) { /* row i of A e, then times Aᵀ; A = [1 0; 1 1; 1 -1; 0 -1] */         \
+                vec e00 = *(const vec *)(eb + c), e01 = *(const vec *)(eb + cpad + c);                                 \
+                vec e10 = *(const vec *)(eb + (size_t)p * cpad + c), e11 = *(const vec *)(eb + ((size_t)p + 1) * cpad + c); \
+                vec r0 = i == 0 ? e00 : i == 1 ? e00 + e10 : i == 2 ? e00 - e10 : -e10;                                \
+                vec r1 = i == 0 ? e01 : i == 1 ? e01 + e11 : i == 2 ? e01 - e11 : -e11;                                \
+                vec q4[4] = {r0, r0 + r1, r0 - r1, -r1};                                                               \
+                UNROLL for (int c4 = 0; c4 < 4; c4++) *(vec *)(E + ((size_t)c4 * tb + j) * cpad + c) = q4[c4];         \
+            }                                                                                                          \
+        }                                                                                                              \
+        for (int c4 = 0; c4 < 4; c4++)                                                                                 \
+            for (int cb = 0; cb < ncb; cb++)                                                                           \
+                for (int co0 = 0; co0 < cpad; co0 += VL * NV)                                                          \
+                    NAME##_tile(V + (size_t)c4 * tb * cs + cb * CB, cs, E + (size_t)c4 * tb * cpad + co0, cpad, nb,    \
+                                acc + ((size_t)(i * 4 + c4) * cs + cb * CB) * cpad + co0, cpad);                       \
+    }                                                                                                                  \
+}
+
+WINO_WGRAD_KERNEL(wino_wgrad_avx512, AVX512, 16, 2, 8)
+WINO_WGRAD_KERNEL(wino_wgrad_avx2, AVX2, 8, 2, 4)
+WINO_WGRAD_KERNEL(wino_wgrad_plain, PLAIN, 4, 2, 4)
+
+void cwino_wgrad(int level, const float *xps, size_t x_image, int cin, const float *dyps, size_t dy_image, int cout,
+                 int h, int w, int n, int xi_row, float *scratch, float *acc) {
+    int cs = cconv3_pad32(cin), cpad = cconv3_pad32(cout);
+    switch (usable(level)) {
+    case CCONV_AVX512: wino_wgrad_avx512(xps, x_image, cs, cin, dyps, dy_image, cpad, h, w, n, xi_row, scratch, acc); break;
+    case CCONV_AVX2: wino_wgrad_avx2(xps, x_image, cs, cin, dyps, dy_image, cpad, h, w, n, xi_row, scratch, acc); break;
+    default: wino_wgrad_plain(xps, x_image, cs, cin, dyps, dy_image, cpad, h, w, n, xi_row, scratch, acc); break;
+    }
+}
+
+// Input channels [ci_lo, ci_hi) (threads split them), blocks of 64 output channels: the transform runs along co
+// (vectorised) on contiguous rows of acc.
+void cwino_wgrad_finish(const float *acc, int cout, int cin, int ci_lo, int ci_hi, float *dw) {
+    enum { B = 64 };
+    int cs = cconv3_pad32(cin), cpad = cconv3_pad32(cout);
+    double t[3][4][B], r[9][B];
+    for (int ci = ci_lo; ci < ci_hi; ci++)
+        for (int co0 = 0; co0 < cout; co0 += B) {
+            int nb = cout - co0 < B ? cout - co0 : B;
+            const float *m = acc + (size_t)ci * cpad + co0;  // m[xi] = m + xi * cs * cpad
+            size_t xs = (size_t)cs * cpad;
+            for (int j = 0; j < 4; j++)  // t = Gᵀ m: rows k of Gᵀ = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1]
+                for (int b = 0; b < nb; b++) {
+                    double m0 = m[(0 * 4 + j) * xs + b], m1 = m[(1 * 4 + j) * xs + b], m2 = m[(2 * 4 + j) * xs + b], m3 = m[(3 * 4 + j) * xs + b];
+                    t[0][j][b] = m0 + .5 * (m1 + m2); t[1][j][b] = .5 * (m1 - m2); t[2][j][b] = .5 * (m1 + m2) + m3;
+                }
+            for (int k = 0; k < 3; k++)  // (Gᵀ m) G
+                for (int b = 0; b < nb; b++) {
+                    double *q = (double[4]){t[k][0][b], t[k][1][b], t[k][2][b], t[k][3][b]};
+                    r[k * 3][b] = q[0] + .5 * (q[1] + q[2]); r[k * 3 + 1][b] = .5 * (q[1] - q[2]); r[k * 3 + 2][b] = .5 * (q[1] + q[2]) + q[3];
+                }
+            for (int b = 0; b < nb; b++) {
+                float *d = dw + ((size_t)(co0 + b) * cin + ci) * 9;
+                for (int k = 0; k < 9; k++) d[k] += (float)r[k][b];
+            }
+        }
+}
+
+// ---- Winograd F(4x4, 3x3): 6x6 input tiles at stride 4, 36 products per 4x4 outputs (4x fewer than direct). Only
+// for h and w multiples of 4 (tiles never reach past the zero border). Bᵀ, G, Aᵀ of Lavin & Gray (points 0, ±1, ±2):
+//   Bᵀ = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+//   G  = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+//   Aᵀ = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+// Bound as for F(2x2, 3x3) but with the coefficient 113.8 (largest entry of |Aᵀ|⊗|Aᵀ| · |G|⊗|G| · |Bᵀ|⊗|Bᵀ|) for 4,
+// and deeper transforms (input 3 roundings a dimension: the ·5 and two additions; output 4 additions a dimension):
+// |ŷ - y| ≤ γ(cin+15) · 113.8 · Σ_ci ‖g‖₁ ‖d‖₁ (d the output's 6x6 input tile): ~30x F(2x2, 3x3)'s.
+int cwino4_tiles(int h, int w) { return (h / 4) * (w / 4); }
+
+void cwino4_pack(const float *w, int cout, int cin, int backward, int a_lo, int a_hi, float *u) {
+    static const double G[6][3] = {{.25, 0, 0}, {-1. / 6, -1. / 6, -1. / 6}, {-1. / 6, 1. / 6, -1. / 6},
+                                   {1. / 24, 1. / 12, 1. / 6}, {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}};
+    pack_tiles(w, cout, cin, backward, a_lo, a_hi, u, 6, G);
+}
+
+int cwino4_block_tiles(int cs, int cpad) { return block_tiles(36, cs, cpad); }
+size_t cwino4_scratch_floats(int cs, int cpad) { return (size_t)36 * cwino4_block_tiles(cs, cpad) * (cs + cpad); }
+
+#define BT6(o, d) /* o = Bᵀ d for 6 vectors */                                                                          \
+    o[0] = 4 * d[0] - 5 * d[2] + d[4]; o[1] = d[3] + d[4] - 4 * (d[1] + d[2]); o[2] = d[4] - d[3] + 4 * (d[1] - d[2]); \
+    o[3] = d[4] - d[2] + 2 * (d[3] - d[1]); o[4] = d[4] - d[2] + 2 * (d[1] - d[3]); o[5] = 4 * d[1] - 5 * d[3] + d[5];
+#define AT6(o, m) /* o = Aᵀ m: 4 from 6 */                                                                              \
+    o[0] = m[0] + m[1] + m[2] + m[3] + m[4]; o[1] = m[1] - m[2] + 2 * (m[3] - m[4]);                                   \
+    o[2] = m[1] + m[2] + 4 * (m[3] + m[4]); o[3] = m[1] - m[2] + 8 * (m[3] - m[4]) + m[5];
+
+#define WINO4_KERNEL(NAME, GEMM, ATTR, VL, NV, PX)                                                                      \
+ATTR static void NAME(const float *xps, size_t x_image, int cs, int cin, int h, int w, int t_lo, int total,            \
+                      const float *u, int cpad, float *scratch, float *yfs, size_t y_image) {                          \
+    typedef float vec __attribute__((vector_size(VL * 4), aligned(4)));                                               \
+    int p = w + 2, tw = w / 4, per = cwino4_tiles(h, w), tb = cwino4_block_tiles(cs, cpad);                           \
+    float *V = scratch, *M = scratch + (size_t)36 * tb * cs;                                                           \
+    for (int t0 = t_lo; t0 < total; t0 += tb) {                                                                        \
+        int nb = total - t0 < tb ? total - t0 : tb, nbp = (nb + PX - 1) / PX * PX;                                     \
+        for (int j = 0; j < nbp; j++) {                                                                                \
+            if (j >= nb) {                                                                                             \
+                for (int xi = 0; xi < 36; xi++) memset(V + ((size_t)xi * tb + j) * cs, 0, sizeof(float) * cs);        \
+                continue;                                                                                              \
+            }                                                                                                          \
+            int t = t0 + j, s = t / per, r = t % per, ty = r / tw, tx = r % tw;                                        \
+            const float *base = xps + x_image * s + ((size_t)(4 * ty) * p + 4 * tx) * cs;                              \
+            for (int c = 0; c < cs; c += VL) {                                                                         \
+                vec e[6][6];                                                                                           \
+                UNROLL for (int c6 = 0; c6 < 6; c6++) {                                                                \
+                    vec d[6], o[6];                                                                                    \
+                    UNROLL for (int r6 = 0; r6 < 6; r6++) d[r6] = *(const vec *)(base + ((size_t)r6 * p + c6) * cs + c); \
+                    BT6(o, d)                                                                                          \
+                    UNROLL for (int r6 = 0; r6 < 6; r6++) e[r6][c6] = o[r6];                                           \
+                }                                                                                                      \
+                UNROLL for (int r6 = 0; r6 < 6; r6++) {                                                                \
+                    vec o[6];                                                                                          \
+                    BT6(o, e[r6])                                                                                      \
+                    UNROLL for (int c6 = 0; c6 < 6; c6++) *(vec *)(V + ((size_t)(r6 * 6 + c6) * tb + j) * cs + c) = o[c6]; \
+                }                                                                                                      \
+            }                                                                                                          \
+        }                                                                                                              \
+        for (int xi = 0; xi < 36; xi++)                                                                                \
+            for (int co0 = 0; co0 < cpad; co0 += VL * NV)                                                              \
+                for (int j0 = 0; j0 < nbp; j0 += PX)                                                                   \
+                    GEMM(V + ((size_t)xi * tb + j0) * cs, cs, cin, u + (size_t)xi * cin * cpad + co0, cpad,            \
+                         M + ((size_t)xi * tb + j0) * cpad + co0, cpad);                                               \
+        for (int j = 0; j < nb; j++) {                                                                                 \
+            int t = t0 + j, s = t / per, r = t % per, ty = r / tw, tx = r % tw;                                        \
+            float *yf = yfs + y_image * s + ((size_t)(4 * ty) * p + 4 * tx) * cpad;                                    \
+            for (int c = 0; c < cpad; c += VL) {                                                                       \
+                vec q[4][6];                                                                                           \
+                UNROLL for (int c6 = 0; c6 < 6; c6++) {                                                                \
+                    vec m[6], o[4];                                                                                    \
+                    UNROLL for (int r6 = 0; r6 < 6; r6++) m[r6] = *(const vec *)(M + ((size_t)(r6 * 6 + c6) * tb + j) * cpad + c); \
+                    AT6(o, m)                                                                                          \
+                    UNROLL for (int r4 = 0; r4 < 4; r4++) q[r4][c6] = o[r4];                                           \
+                }                                                                                                      \
+                UNROLL for (int r4 = 0; r4 < 4; r4++) {                                                                \
+                    vec o[4];                                                                                          \
+                    AT6(o, q[r4])                                                                                      \
+                    UNROLL for (int c4 = 0; c4 < 4; c4++) *(vec *)(yf + ((size_t)r4 * p + c4) * cpad + c) = o[c4];     \
+                }                                                                                                      \
+            }                                                                                                          \
+        }                                                                                                              \
+    }                                                                                                                  \
+}
+
+WINO4_KERNEL(wino4_avx512, wino_avx512_gemm, AVX512, 16, 2, 12)
+WINO4_KERNEL(wino4_avx2, wino_avx2_gemm, AVX2, 8, 2, 6)
+WINO4_KERNEL(wino4_plain, wino_plain_gemm, PLAIN, 4, 2, 6)
+
+void cwino4_forward(int level, const float *xps, size_t x_image, int cs, int cin, int h, int w, int t_lo, int t_hi,
+                    const float *u, int cpad, float *scratch, float *yfs, size_t y_image) {
+    switch (usable(level)) {
+    case CCONV_AVX512: wino4_avx512(xps, x_image, cs, cin, h, w, t_lo, t_hi, u, cpad, scratch, yfs, y_image); break;
+    case CCONV_AVX2: wino4_avx2(xps, x_image, cs, cin, h, w, t_lo, t_hi, u, cpad, scratch, yfs, y_image); break;
+    default: wino4_plain(xps, x_image, cs, cin, h, w, t_lo, t_hi, u, cpad, scratch, yfs, y_image); break;
+    }
 }

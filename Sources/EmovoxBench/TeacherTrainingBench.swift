@@ -79,7 +79,7 @@ extension Bench {
             let (n, cin, h, w) = (shape[0], shape[1], shape[2], shape[3])
             let gflop = 2 * Double(n * h * w * cin * conv.outChannels * 9) / 1e9
             var ms: [DirectConvChoice: (Double, Double, Double?)] = [:]
-            for path in [DirectConvChoice.im2col, .direct] {
+            for path in [DirectConvChoice.im2col, .direct, .winograd, .winograd4] {
                 conv.tuning.direct = path
                 let y = conv.forward(x, training: false)
                 let forward = time(repeats: 3) { _ = conv.forward(x, training: false) }

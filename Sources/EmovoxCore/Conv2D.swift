@@ -79,7 +79,7 @@ public final class Conv2D: Layer {
             return Tensor(shape: shape) { yp in x.data.withUnsafeBufferPointer { xp in weight.value.data.withUnsafeBufferPointer { wp in
                 withOptionalPointer(bias?.value.data) { bp in
                     ConvKernels.direct3x3Forward(x: xp.baseAddress!, w: wp.baseAddress!, y: yp.baseAddress!, n: n, cin: inChannels, cout: outChannels,
-                                                 h: h, w: w, shift: bp)
+                                                 h: h, w: w, shift: bp, path: path(g))
                 }
             } } }
         }
@@ -90,9 +90,13 @@ public final class Conv2D: Layer {
         return y
     }
 
-    /// Whether this layer runs the direct 3×3 kernels on an input of this geometry (else im2col + sgemm).
-    public func usesDirect(_ g: WindowGeometry) -> Bool {
-        ConvKernels.usesDirect(tuning.direct, g: g, groups: groups, cin: inChannels, cout: outChannels)
+    /// Whether this layer runs the direct 3×3 kernels (or their Winograd variant) on an input of this geometry
+    /// (else im2col + sgemm).
+    public func usesDirect(_ g: WindowGeometry) -> Bool { path(g) != .im2col }
+
+    /// The algorithm this layer runs on an input of this geometry.
+    public func path(_ g: WindowGeometry) -> ConvPath {
+        ConvKernels.convPath(tuning.direct, g: g, groups: groups, cin: inChannels, cout: outChannels)
     }
 
     /// Whether `inferWithEpilogue` applies (the GEMM paths; depthwise convs keep their own kernel).
@@ -111,7 +115,8 @@ public final class Conv2D: Layer {
             return Tensor(shape: [n, outChannels, g.outH, g.outW]) { yp in x.data.withUnsafeBufferPointer { xp in
                 weight.value.data.withUnsafeBufferPointer { wp in scale.withUnsafeBufferPointer { sp in fusedShift.withUnsafeBufferPointer { hp in
                     ConvKernels.direct3x3Forward(x: xp.baseAddress!, w: wp.baseAddress!, y: yp.baseAddress!, n: n, cin: inChannels, cout: outChannels,
-                                                 h: h, w: w, scale: sp.baseAddress!, shift: hp.baseAddress!, relu: relu)
+                                                 h: h, w: w, scale: sp.baseAddress!, shift: hp.baseAddress!, relu: relu,
+                                                 path: path(g))
                 } } }
             } }
         }
@@ -134,7 +139,8 @@ public final class Conv2D: Layer {
             dx.data.withUnsafeMutableBufferPointer { dxp in weight.grad.data.withUnsafeMutableBufferPointer { dwp in
                 ConvKernels.direct3x3Backward(x: xp.baseAddress!, w: wp.baseAddress!, dy: dyp.baseAddress!,
                                               dx: computesInputGradient ? dxp.baseAddress! : nil, dw: dwp.baseAddress!,
-                                              n: n, cin: inChannels, cout: outChannels, h: h, w: w)
+                                              n: n, cin: inChannels, cout: outChannels, h: h, w: w,
+                                              path: path(g))
             } } } } }
         } else if isDepthwise {
             ConvKernels.depthwiseBackward(x: x.data, w: weight.value.data, dy: dy.data, dx: &dx.data,

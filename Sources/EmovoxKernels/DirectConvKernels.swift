@@ -20,6 +20,16 @@ public enum DirectConvChoice: String, Equatable, Sendable, CaseIterable {
     case im2col
     /// The direct kernels wherever they apply (3×3, stride 1, pad 1, one group).
     case direct
+    /// Winograd F(2×2, 3×3) (forward, input gradient, weight gradient) wherever the direct kernels apply.
+    case winograd
+    /// Winograd F(4×4, 3×3) for the forward and input gradient where h and w are multiples of 4 (else F(2×2, 3×3)),
+    /// F(2×2, 3×3) for the weight gradient.
+    case winograd4
+}
+
+/// The algorithm one conv layer runs at one input shape.
+public enum ConvPath: String, Sendable {
+    case im2col, direct, winograd, winograd4
 }
 
 extension ConvKernels {
@@ -29,30 +39,47 @@ extension ConvKernels {
             && g.outH == g.inH && g.outW == g.inW
     }
 
-    /// Layer shapes [cin, cout, h, w] measured faster end to end on the direct kernels (docs/performance-conv.md):
-    /// every conv of `vgg-fer` and `vgg13-fer` after the first (training at batch 64, 2 threads: 1.20× and 1.18×
-    /// the im2col path by the clock, 1.13–1.20× by CPU time, three rounds each; one core: 117–118 GFLOP/s, the FMA
-    /// peak, against sgemm's 87–102 at the same shapes, and no im2col or col2im). Not in the table, so still
-    /// im2col + sgemm: the grey first layer (K = 9: the direct kernels' output transform costs more than its 18
-    /// flops per output), and the students' 3×3 layers (paired vggm-small / vggm runs on this loaded machine did
-    /// not settle it). A shape joins once measured. `vgg13-fer-wide`'s other layers joined on the one-core kernel
-    /// rates (110–113 GFLOP/s with the layout transforms against sgemm alone at 92–103).
-    static let measuredDirectShapes: Set<[Int]> = [[32, 32, 48, 48], [32, 64, 24, 24], [64, 64, 24, 24], [64, 128, 12, 12],
-                                                   [128, 128, 12, 12], [128, 256, 6, 6], [256, 256, 6, 6],
-                                                   [64, 64, 48, 48], [64, 128, 24, 24], [128, 128, 24, 24], [128, 256, 12, 12],
-                                                   [256, 256, 12, 12]]
+    /// Layer shapes [cin, cout, h, w] measured faster end to end off im2col (docs/performance-conv.md), and the
+    /// path each takes. Every conv of `vgg-fer`, `vgg13-fer` and `vgg13-fer-wide` after the first runs Winograd:
+    /// F(2×2, 3×3) in all three passes is 1.4–2.3× the direct kernels' rate one core (they sit at the FMA peak) and
+    /// made the whole step 1.43× / 1.58× / 1.72× the direct path (medians of two rounds); F(4×4, 3×3) for the
+    /// forward and input gradient (`.winograd4`) measured faster again at the 48×48, 24×24 and 12×12 layers (one core
+    /// 300–404 against 185–247 GFLOP/s; in the step's per-layer profile) except 256→256 at 12×12, where its 9 MB of
+    /// transformed weights per 12-tile block made the input gradient slower in the step. The 6×6 maps keep F(2×2, 3×3)
+    /// tiles. The direct kernels had replaced im2col at these shapes (1.18–1.20× the step) and remain the `.direct`
+    /// choice. Not in the table, so still im2col + sgemm: the grey first layer (K = 9: neither kernel's transforms pay
+    /// for 18 flops per output), and the students' 3×3 layers (their numerics are the demo's published numbers).
+    /// A shape joins once measured.
+    public static let measuredConvPaths: [[Int]: ConvPath] = [
+        [32, 32, 48, 48]: .winograd4, [32, 64, 24, 24]: .winograd4, [64, 64, 24, 24]: .winograd4, [64, 128, 12, 12]: .winograd4,
+        [128, 128, 12, 12]: .winograd4, [128, 256, 6, 6]: .winograd, [256, 256, 6, 6]: .winograd,
+        [64, 64, 48, 48]: .winograd4, [64, 128, 24, 24]: .winograd4, [128, 128, 24, 24]: .winograd4, [128, 256, 12, 12]: .winograd4,
+        [256, 256, 12, 12]: .winograd,
+    ]
+
+    /// The measured path of a 3×3 stride-1 pad-1 layer shape (im2col when not measured).
+    public static func measuredPath(cin: Int, cout: Int, h: Int, w: Int) -> ConvPath {
+        measuredConvPaths[[cin, cout, h, w]] ?? .im2col
+    }
 
     public static func directWins(cin: Int, cout: Int, h: Int, w: Int) -> Bool {
-        measuredDirectShapes.contains([cin, cout, h, w])
+        measuredPath(cin: cin, cout: cout, h: h, w: w) != .im2col
+    }
+
+    /// The path a layer runs under `choice` (the direct and Winograd kernels only where they apply).
+    public static func convPath(_ choice: DirectConvChoice, g: WindowGeometry, groups: Int, cin: Int, cout: Int) -> ConvPath {
+        guard directApplies(g: g, groups: groups) else { return .im2col }
+        switch choice {
+        case .im2col: return .im2col
+        case .direct: return .direct
+        case .winograd: return .winograd
+        case .winograd4: return usesTile4(.winograd4, h: g.inH, w: g.inW) ? .winograd4 : .winograd
+        case .measured: return measuredPath(cin: cin, cout: cout, h: g.inH, w: g.inW)
+        }
     }
 
     public static func usesDirect(_ choice: DirectConvChoice, g: WindowGeometry, groups: Int, cin: Int, cout: Int) -> Bool {
-        guard directApplies(g: g, groups: groups) else { return false }
-        switch choice {
-        case .im2col: return false
-        case .direct: return true
-        case .measured: return directWins(cin: cin, cout: cout, h: g.inH, w: g.inW)
-        }
+        convPath(choice, g: g, groups: groups, cin: cin, cout: cout) != .im2col
     }
 
     /// `body` over `0..<n` cut into about four blocks per thread, handed out as threads come free: on a shared
@@ -75,11 +102,15 @@ extension ConvKernels {
     /// y = W ⋆ x for a 3×3 stride-1 pad-1 conv, NCHW in and out, then per output channel y·scale + shift and an
     /// optional ReLU (the bias is a shift; a BN at inference is both). Parallel over images, or over blocks of
     /// 32 output channels when there are fewer images than threads; each output is summed in the same order
-    /// whatever the split, so results do not depend on the thread count.
+    /// whatever the split, so results do not depend on the thread count. `path` .winograd / .winograd4: by Winograd.
     public static func direct3x3Forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                                         n: Int, cin: Int, cout: Int, h: Int, w width: Int,
                                         scale: UnsafePointer<Float>? = nil, shift: UnsafePointer<Float>? = nil, relu: Bool = false,
-                                        level: ConvSIMDLevel = .best) {
+                                        path: ConvPath = .direct, level: ConvSIMDLevel = .best) {
+        if path != .direct {
+            return winograd3x3Forward(x: x, w: w, y: y, n: n, cin: cin, cout: cout, h: h, w: width, scale: scale, shift: shift,
+                                      relu: relu, tile4: usesTile4(path, h: h, w: width), level: level)
+        }
         let csx = Int(cconv3_pad4(Int32(cin))), cpad = Int(cconv3_pad32(Int32(cout)))
         let pixels = Int(cconv3_padded_pixels(Int32(h), Int32(width))), flat = Int(cconv3_flat_pixels(Int32(h), Int32(width)))
         let (c32, h32, w32, ci32, co32, cpad32) = (Int32(csx), Int32(h), Int32(width), Int32(cin), Int32(cout), Int32(cpad))
@@ -109,14 +140,150 @@ extension ConvKernels {
         }
     }
 
+    /// F(4×4, 3×3) tiles only where they cover the map exactly (h, w multiples of 4); else F(2×2, 3×3).
+    static func usesTile4(_ path: ConvPath, h: Int, w: Int) -> Bool { path == .winograd4 && h % 4 == 0 && w % 4 == 0 }
+
+    /// Winograd F(2×2, 3×3) weights (`cwino_pack`, 16 per channel pair) or F(4×4, 3×3) ones (`cwino4_pack`, 36),
+    /// the rows split over threads.
+    static func winogradPack(_ w: UnsafePointer<Float>, cout: Int, cin: Int, backward: Bool, tile4: Bool, into u: UnsafeMutablePointer<Float>) {
+        forEachBlock(backward ? cout : cin) { rows in
+            (tile4 ? cwino4_pack : cwino_pack)(w, Int32(cout), Int32(cin), backward ? 1 : 0, Int32(rows.lowerBound), Int32(rows.upperBound), u)
+        }
+    }
+
+    /// `direct3x3Forward` by Winograd F(2×2, 3×3) (error bound in cconv_kernels.c): parallel over blocks of images;
+    /// each thread transforms groups of images whose tiles fill about four of the kernel's tile blocks (the
+    /// teachers' 6×6 maps have 9 tiles an image); fewer images than threads split their tiles. Every output is
+    /// computed in the same order whatever the grouping, so results do not depend on the thread count.
+    static func winograd3x3Forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                                   n: Int, cin: Int, cout: Int, h: Int, w width: Int,
+                                   scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, relu: Bool, tile4: Bool, level: ConvSIMDLevel) {
+        let cs = Int(cconv3_pad32(Int32(cin))), cpad = Int(cconv3_pad32(Int32(cout)))
+        withScratch((tile4 ? 36 : 16) * cin * cpad) { u in
+            winogradPack(w, cout: cout, cin: cin, backward: false, tile4: tile4, into: u)
+            winogradImages(n: n, cin: cin, cout: cout, h: h, w: width, u: u, tile4: tile4, level: level,
+                           input: .pad { s, xp in cconv3_pad(x + s * cin * h * width, Int32(cin), Int32(h), Int32(width), Int32(cs), xp) },
+                           unpad: { s, yf in cconv3_unpad(yf, Int32(cpad), Int32(cout), 0, Int32(cpad), Int32(h), Int32(width),
+                                                          scale, shift, relu ? 1 : 0, y + s * cout * h * width) })
+        }
+    }
+
+    /// Where the Winograd kernel's padded images (cpad32(cin) floats a pixel) come from: written per image by a
+    /// closure into scratch, or already padded, one after another.
+    enum WinogradInput {
+        case pad((Int, UnsafeMutablePointer<Float>) -> Void)
+        case padded(UnsafeMutablePointer<Float>)
+
+        var source: UnsafeMutablePointer<Float>? { if case .padded(let p) = self { return p } else { return nil } }
+    }
+
+    /// Images `0..<n` through the Winograd kernel with transformed weights `u` (cin → cout as the kernel sees them);
+    /// `unpad(s, yf)` takes image s's flat output.
+    static func winogradImages(n: Int, cin: Int, cout: Int, h: Int, w width: Int, u: UnsafePointer<Float>, tile4: Bool,
+                               level: ConvSIMDLevel, input: WinogradInput, unpad: (Int, UnsafeMutablePointer<Float>) -> Void) {
+        let cs = Int(cconv3_pad32(Int32(cin))), cpad = Int(cconv3_pad32(Int32(cout)))
+        let xImage = Int(cconv3_padded_pixels(Int32(h), Int32(width))) * cs, yImage = Int(cconv3_flat_pixels(Int32(h), Int32(width))) * cpad
+        let tiles = Int((tile4 ? cwino4_tiles : cwino_tiles)(Int32(h), Int32(width)))
+        let block = Int((tile4 ? cwino4_block_tiles : cwino_block_tiles)(Int32(cs), Int32(cpad)))
+        let scratchFloats = Int((tile4 ? cwino4_scratch_floats : cwino_scratch_floats)(Int32(cs), Int32(cpad)))
+        let forward = tile4 ? cwino4_forward : cwino_forward
+        func run(_ xs: UnsafeMutablePointer<Float>, _ ys: UnsafeMutablePointer<Float>, tiles range: Range<Int>, _ sc: UnsafeMutablePointer<Float>) {
+            forward(level.rawValue, xs, xImage, Int32(cs), Int32(cin), Int32(h), Int32(width), Int32(range.lowerBound),
+                    Int32(range.upperBound), u, Int32(cpad), sc, ys, yImage)
+        }
+        if n < Threads.available {
+            // Fewer images than threads (inference): all images padded once, their tiles split among the threads.
+            withScratch(input.source == nil ? n * xImage : 0) { padded in withScratch(n * yImage) { ys in
+                let xs = input.source ?? padded
+                if case .pad(let padInto) = input { for s in 0..<n { padInto(s, xs + s * xImage) } }
+                forEachBlock((n * tiles + block - 1) / block) { blocks in
+                    withScratch(scratchFloats) { sc in run(xs, ys, tiles: blocks.lowerBound * block..<min(blocks.upperBound * block, n * tiles), sc) }
+                }
+                for s in 0..<n { unpad(s, ys + s * yImage) }
+            } }
+            return
+        }
+        // Each thread takes blocks of images, in groups whose tiles fill about four of the kernel's tile blocks (the
+        // teachers' 6×6 maps have 9 tiles an image).
+        let group = max(1, min(n, 4 * block / tiles))
+        forEachBlock(n) { range in
+            let g = min(group, range.count)
+            withScratch(input.source == nil ? g * xImage : 0) { padded in withScratch(g * yImage) { ys in withScratch(scratchFloats) { sc in
+                var s0 = range.lowerBound
+                while s0 < range.upperBound {
+                    let m = min(g, range.upperBound - s0)
+                    let xs: UnsafeMutablePointer<Float>
+                    switch input {
+                    case .pad(let padInto): xs = padded; for j in 0..<m { padInto(s0 + j, xs + j * xImage) }
+                    case .padded(let all): xs = all + s0 * xImage
+                    }
+                    run(xs, ys, tiles: 0..<m * tiles, sc)
+                    for j in 0..<m { unpad(s0 + j, ys + j * yImage) }
+                    s0 += m
+                }
+            } } }
+        }
+    }
+
+    /// `direct3x3Backward` by Winograd (`tile4`: F(4×4, 3×3) for the input gradient; the weight gradient is always
+    /// F(2×2, 3×3)): the input gradient is the Winograd forward of dy with the flipped
+    /// transposed weights; the weight gradient sums the 16 transformed channel products of every tile (images in
+    /// order, tiles in order) and transforms back once. Threads take rows of the 4×4 transform grid, so every
+    /// accumulator is summed by one thread in one order: dw is bitwise the same for any thread count or chunking.
+    static func winograd3x3Backward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                                    dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
+                                    n: Int, cin: Int, cout: Int, h: Int, w width: Int, chunkFloats: Int, tile4: Bool, level: ConvSIMDLevel) {
+        let cs = Int(cconv3_pad32(Int32(cin))), cpad = Int(cconv3_pad32(Int32(cout)))
+        let (h32, w32, ci32, co32) = (Int32(h), Int32(width), Int32(cin), Int32(cout))
+        let inPlane = cin * h * width, outPlane = cout * h * width
+        let pixels = Int(cconv3_padded_pixels(h32, w32)), xImage = pixels * cs, dyImage = pixels * cpad
+        let chunk = max(1, min(n, chunkFloats / (xImage + dyImage)))
+        let wgradScratch = Int(cwino_wgrad_scratch_floats(Int32(cs), Int32(cpad)))
+        withScratch(16 * cs * cpad) { acc in
+        withScratch(dx == nil ? 0 : (tile4 ? 36 : 16) * cout * cs) { ub in
+        withScratch(chunk * xImage) { xs in
+        withScratch(chunk * dyImage) { dys in
+            acc.initialize(repeating: 0, count: 16 * cs * cpad)
+            if dx != nil { winogradPack(w, cout: cout, cin: cin, backward: true, tile4: tile4, into: ub) }
+            var n0 = 0
+            while n0 < n {
+                let count = min(chunk, n - n0)
+                forEachBlock(count) { range in
+                    for j in range {
+                        cconv3_pad(x + (n0 + j) * inPlane, ci32, h32, w32, Int32(cs), xs + j * xImage)
+                        cconv3_pad(dy + (n0 + j) * outPlane, co32, h32, w32, Int32(cpad), dys + j * dyImage)
+                    }
+                }
+                if let dx {
+                    winogradImages(n: count, cin: cout, cout: cin, h: h, w: width, u: ub, tile4: tile4, level: level, input: .padded(dys),
+                                   unpad: { j, dxf in cconv3_unpad(dxf, Int32(cs), ci32, 0, Int32(cs), h32, w32, nil, nil, 0,
+                                                                   dx + (n0 + j) * inPlane) })
+                }
+                forEachBlock(4) { rows in
+                    withScratch(wgradScratch) { sc in
+                        for row in rows {
+                            cwino_wgrad(level.rawValue, xs, xImage, ci32, dys, dyImage, co32, h32, w32, Int32(count), Int32(row), sc, acc)
+                        }
+                    }
+                }
+                n0 += count
+            }
+            forEachBlock(cin) { r in cwino_wgrad_finish(acc, co32, ci32, Int32(r.lowerBound), Int32(r.upperBound), dw) }
+        } } } }
+    }
+
     /// Gradients of a 3×3 stride-1 pad-1 conv: dw += Σ x ⋆ dy, and dx = dy ⋆ flipped Wᵀ (written, not added) when
     /// `dx` is given. Images go in chunks of at most `chunkFloats` floats of padded x and dy; within a chunk the
     /// input gradient is parallel over images and the weight gradient over tiles of dw, each tile summed over the
-    /// images in order, so dw is bitwise the same for any thread count.
+    /// images in order, so dw is bitwise the same for any thread count. `path` .winograd / .winograd4: by Winograd.
     public static func direct3x3Backward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                          dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
                                          n: Int, cin: Int, cout: Int, h: Int, w width: Int,
-                                         chunkFloats: Int = 1 << 21, level: ConvSIMDLevel = .best) {
+                                         chunkFloats: Int = 1 << 21, path: ConvPath = .direct, level: ConvSIMDLevel = .best) {
+        if path != .direct {
+            return winograd3x3Backward(x: x, w: w, dy: dy, dx: dx, dw: dw, n: n, cin: cin, cout: cout, h: h, w: width,
+                                       chunkFloats: chunkFloats, tile4: usesTile4(path, h: h, w: width), level: level)
+        }
         let csx = Int(cconv3_pad4(Int32(cin))), cpad = Int(cconv3_pad32(Int32(cout))), cpadIn = Int(cconv3_pad32(Int32(cin)))
         let pixels = Int(cconv3_padded_pixels(Int32(h), Int32(width))), flat = Int(cconv3_flat_pixels(Int32(h), Int32(width)))
         let (h32, w32, ci32, co32) = (Int32(h), Int32(width), Int32(cin), Int32(cout))

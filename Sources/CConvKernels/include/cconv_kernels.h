@@ -60,4 +60,39 @@ void cconv3_wgrad(int level, const float *xps, size_t x_image, int cin, const fl
 // dw[co][ci][kh][kw] += acc[kh * 3 + kw][ci][co].
 void cconv3_wgrad_finish(const float *acc, int cout, int cin, float *dw);
 
+// Winograd F(2x2, 3x3) (error bound in cconv_kernels.c). Same padded input and flat output layouts as above, but
+// the padded input must have cs = cpad32(cin) floats per pixel (the transforms run on whole vectors of channels).
+// Tiles of an image: ceil(h/2) * ceil(w/2).
+int cwino_tiles(int h, int w);
+// Transformed weights u[16][cin'][cpad32(cout')]: of w (backward = 0), or of the flipped transpose (backward = 1:
+// cin' = cout, cout' = cin; the input gradient is the forward of dy with these). Rows [a_lo, a_hi) of cin'.
+void cwino_pack(const float *w, int cout, int cin, int backward, int a_lo, int a_hi, float *u);
+// Tiles per block and the scratch one cwino_forward call needs (floats, 64-byte aligned).
+int cwino_block_tiles(int cs, int cpad);
+size_t cwino_scratch_floats(int cs, int cpad);
+// Padded images (x_image floats apart, cs = cpad32(cin)) -> flat outputs (y_image floats apart, cpad floats per
+// pixel, all cpad channels written) for tiles [t_lo, t_hi) of the images' tiles in order (image s's tiles are
+// s * cwino_tiles(h, w) ...). Tiles are taken in blocks; every output is computed in the same order whatever the
+// range or the blocking, so results do not depend on how images or tiles are split among calls and threads.
+void cwino_forward(int level, const float *xps, size_t x_image, int cs, int cin, int h, int w, int t_lo, int t_hi,
+                   const float *u, int cpad, float *scratch, float *yfs, size_t y_image);
+
+// Winograd weight gradient: acc[xi][ci][co] (16 x cpad32(cin) x cpad32(cout) floats, zeroed before the first call)
+// += Σ over the n images' tiles in order of (A e Aᵀ)_xi (Bᵀ d B)_xi, for the 4 xi of row xi_row (0..3) of the 4x4
+// grid. xps: padded x with cs = cpad32(cin); dyps: padded dy with cpad32(cout). Scratch: cwino_wgrad_scratch_floats.
+int cwino_wgrad_block_tiles(int cs, int cpad);
+size_t cwino_wgrad_scratch_floats(int cs, int cpad);
+void cwino_wgrad(int level, const float *xps, size_t x_image, int cin, const float *dyps, size_t dy_image, int cout,
+                 int h, int w, int n, int xi_row, float *scratch, float *acc);
+// dw[co][ci] += Gᵀ acc[.][ci][co] G (in double, rounded once), for ci in [ci_lo, ci_hi).
+void cwino_wgrad_finish(const float *acc, int cout, int cin, int ci_lo, int ci_hi, float *dw);
+
+// Winograd F(4x4, 3x3) forward (h, w multiples of 4), otherwise as cwino_*: u[36][cin'][cpad32(cout')].
+int cwino4_tiles(int h, int w);
+void cwino4_pack(const float *w, int cout, int cin, int backward, int a_lo, int a_hi, float *u);
+int cwino4_block_tiles(int cs, int cpad);
+size_t cwino4_scratch_floats(int cs, int cpad);
+void cwino4_forward(int level, const float *xps, size_t x_image, int cs, int cin, int h, int w, int t_lo, int t_hi,
+                    const float *u, int cpad, float *scratch, float *yfs, size_t y_image);
+
 #endif

@@ -1,0 +1,136 @@
+import XCTest
+@testable import EmovoxCore
+
+/// Winograd F(2×2, 3×3) (CConvKernels `cwino_*`) at every SIMD level this CPU runs: forward, input gradient and
+/// weight gradient against a float64 oracle within the stated rounding bound (cconv_kernels.c), on sizes that are not multiples of
+/// the 2×2 tile or of any channel block; finite differences through Conv2D; bitwise thread independence.
+final class WinogradConvTests: XCTestCase {
+    /// (n, cin, cout, h, w): odd h and w (half tiles), 1×1 maps, channel counts off every block.
+    let shapes: [(Int, Int, Int, Int, Int)] = [(2, 3, 5, 7, 9), (1, 17, 33, 5, 13), (3, 20, 40, 6, 6), (1, 37, 32, 11, 3),
+                                               (2, 1, 8, 1, 1), (1, 64, 70, 12, 12), (1, 2, 3, 2, 17), (2, 40, 64, 9, 10),
+                                               (2, 3, 5, 8, 12), (1, 37, 40, 4, 4)]
+    var levels: [ConvSIMDLevel] { ConvSIMDLevel.allCases.filter(\.isSupported) }
+
+    /// γ(k) = k·u / (1 − k·u), u = 2⁻²⁴ (float's unit roundoff).
+    func gamma(_ k: Int) -> Double { let ku = Double(k) * 0x1p-24; return ku / (1 - ku) }
+
+    /// out[o][y][x] = Σ_i Σ_taps input[i][y + kh − 1][x + kw − 1] · weight(o, i, kh·3 + kw) in float64 (zero outside),
+    /// and the stated bound's magnitude Σ_i ‖weight(o, i)‖₁ · ‖input[i] over the output's (tile + 2)² Winograd input
+    /// tile‖₁ (times the transform's coefficient: 4 for F(2×2, 3×3), 113.8 for F(4×4, 3×3)).
+    func oracle(_ input: [Float], channels: Int, outChannels: Int, h: Int, w: Int, tile: Int = 2, weight: (Int, Int, Int) -> Float)
+        -> (y: [Double], magnitude: [Double]) {
+        let plane = h * w
+        func at(_ i: Int, _ y: Int, _ x: Int) -> Double { y < 0 || y >= h || x < 0 || x >= w ? 0 : Double(input[i * plane + y * w + x]) }
+        var out = [Double](repeating: 0, count: outChannels * plane), mag = out
+        for o in 0..<outChannels {
+            for i in 0..<channels {
+                let l1 = (0..<9).reduce(0.0) { $0 + Double(abs(weight(o, i, $1))) }
+                for y in 0..<h { for x in 0..<w {
+                    var s = 0.0, tileSum = 0.0
+                    for t in 0..<9 { s += at(i, y + t / 3 - 1, x + t % 3 - 1) * Double(weight(o, i, t)) }
+                    for r in 0..<tile + 2 { for c in 0..<tile + 2 { tileSum += abs(at(i, y / tile * tile - 1 + r, x / tile * tile - 1 + c)) } }
+                    out[o * plane + y * w + x] += s
+                    mag[o * plane + y * w + x] += l1 * tileSum
+                } }
+            }
+        }
+        return (out, mag)
+    }
+
+    /// dw[co][ci][kh][kw] = Σ_images Σ_pixels dy · x(shifted) in float64, and the weight gradient's bound magnitude
+    /// 4 · Σ_images Σ_tiles ‖dy_co over the tile's 2×2‖₁ · ‖x_ci over its 4×4 input tile‖₁.
+    func weightGradientOracle(x: Tensor, dy: Tensor, cout: Int) -> (dw: [Double], magnitude: [Double]) {
+        let (n, cin, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        func xs(_ s: Int, _ i: Int, _ y: Int, _ x0: Int) -> Double {
+            y < 0 || y >= h || x0 < 0 || x0 >= w ? 0 : Double(x.data[((s * cin + i) * h + y) * w + x0])
+        }
+        func ds(_ s: Int, _ o: Int, _ y: Int, _ x0: Int) -> Double {
+            y >= h || x0 >= w ? 0 : Double(dy.data[((s * cout + o) * h + y) * w + x0])
+        }
+        var dw = [Double](repeating: 0, count: cout * cin * 9), mag = dw
+        for s in 0..<n { for o in 0..<cout { for i in 0..<cin {
+            for t in 0..<9 {
+                var sum = 0.0
+                for y in 0..<h { for x0 in 0..<w { sum += ds(s, o, y, x0) * xs(s, i, y + t / 3 - 1, x0 + t % 3 - 1) } }
+                dw[(o * cin + i) * 9 + t] += sum
+            }
+            var m = 0.0
+            for ty in stride(from: 0, to: h, by: 2) { for tx in stride(from: 0, to: w, by: 2) {
+                var e = 0.0, d = 0.0
+                for r in 0..<2 { for c in 0..<2 { e += abs(ds(s, o, ty + r, tx + c)) } }
+                for r in 0..<4 { for c in 0..<4 { d += abs(xs(s, i, ty - 1 + r, tx - 1 + c)) } }
+                m += 4 * e * d
+            } }
+            for t in 0..<9 { mag[(o * cin + i) * 9 + t] += m }
+        } } }
+        return (dw, mag)
+    }
+
+    /// |ŷ − y| ≤ γ(cin + 8) · 4 · Σ_ci ‖g‖₁ ‖d_tile‖₁ for the forward (cin → cout) and the input gradient (the
+    /// forward of dy with the flipped transposed weights: cout → cin), |ŷ − y| ≤ γ(cin + 15) · 113.8 · Σ_ci ‖g‖₁ ‖d_tile‖₁
+    /// for F(4×4, 3×3), and |dŵ − dw| ≤ γ(tiles + 6) · 4 · Σ_tiles ‖dy_tile‖₁ ‖x_tile‖₁ for the weight gradient:
+    /// every output, every level.
+    func testEveryLevelWithinTheErrorBoundOfAFloat64Oracle() {
+        var worstRatio: [ConvPath: Double] = [:]  // .direct: the weight gradient (F(2×2, 3×3) on both paths)
+        for (n, cin, cout, h, w) in shapes {
+            var rng = SeededRNG(seed: UInt64(n * 1000 + cin * 10 + cout))
+            let c = conv3x3(cin, cout, bias: false, .direct, seed: UInt64(cin))
+            let x = randomTensor([n, cin, h, w], &rng), dy = randomTensor([n, cout, h, w], &rng)
+            let wt = c.weight.value.data
+            let dwExact = weightGradientOracle(x: x, dy: dy, cout: cout)
+            // F(4×4, 3×3) (forward and input gradient) where h and w are multiples of 4: coefficient 113.8, γ(k + 15).
+            for (path, tile, coefficient, extra) in [(ConvPath.winograd, 2, 4.0, 8), (.winograd4, 4, 113.8, 15)]
+            where tile == 2 || (h % 4 == 0 && w % 4 == 0) {
+                for level in levels {
+                    let got = convPasses(c, x: x, dy: dy, level: level, path: path)
+                    let what = "\(n)×\(cin)×\(h)×\(w) → \(cout), \(path) at \(level)"
+                    for s in 0..<n {
+                        let f = oracle(Array(x.data[s * cin * h * w..<(s + 1) * cin * h * w]), channels: cin, outChannels: cout, h: h, w: w,
+                                       tile: tile) { wt[($0 * cin + $1) * 9 + $2] }
+                        let b = oracle(Array(dy.data[s * cout * h * w..<(s + 1) * cout * h * w]), channels: cout, outChannels: cin, h: h, w: w,
+                                       tile: tile) { wt[($1 * cin + $0) * 9 + 8 - $2] }
+                        for (name, ŷ, exact, k) in [("forward", Array(got.y[s * cout * h * w..<(s + 1) * cout * h * w]), f, cin),
+                                                     ("input gradient", Array(got.dx[s * cin * h * w..<(s + 1) * cin * h * w]), b, cout)] {
+                            var fails = 0
+                            for i in ŷ.indices {
+                                let err = abs(Double(ŷ[i]) - exact.y[i]), bound = gamma(k + extra) * coefficient * exact.magnitude[i]
+                                if !(err <= bound) { fails += 1 }
+                                if bound > 0 { worstRatio[path, default: 0] = max(worstRatio[path, default: 0], err / bound) }
+                            }
+                            XCTAssertEqual(fails, 0, "\(name) outside the bound, image \(s), \(what)")
+                        }
+                    }
+                    let tiles = n * ((h + 1) / 2) * ((w + 1) / 2)
+                    var fails = 0
+                    for i in got.dw.indices {
+                        let err = abs(Double(got.dw[i]) - dwExact.dw[i]), bound = gamma(tiles + 6) * dwExact.magnitude[i]
+                        if !(err <= bound) { fails += 1 }
+                        if bound > 0 { worstRatio[.direct, default: 0] = max(worstRatio[.direct, default: 0], err / bound) }
+                    }
+                    XCTAssertEqual(fails, 0, "weight gradient outside the bound, \(what)")
+                }
+            }
+        }
+        print("Winograd: largest |error| / bound \(worstRatio)")
+        XCTAssertEqual(worstRatio.count, 3)
+        XCTAssertTrue(worstRatio.values.allSatisfy { $0 > 0 }, "the oracle sees rounding at all")
+    }
+
+    /// `.winograd` only where the direct kernels apply, `.winograd4` only on maps of whole 4×4 tiles; `.measured`
+    /// follows the table.
+    func testPathChoice() {
+        let g = WindowGeometry(inH: 48, inW: 48, kh: 3, kw: 3, sh: 1, sw: 1, padding: .same)
+        XCTAssertEqual(ConvKernels.convPath(.winograd, g: g, groups: 1, cin: 32, cout: 32), .winograd)
+        XCTAssertEqual(ConvKernels.convPath(.winograd, g: g, groups: 2, cin: 32, cout: 32), .im2col)
+        XCTAssertEqual(ConvKernels.convPath(.winograd4, g: g, groups: 1, cin: 32, cout: 32), .winograd4)
+        let six = WindowGeometry(inH: 6, inW: 6, kh: 3, kw: 3, sh: 1, sw: 1, padding: .same)
+        XCTAssertEqual(ConvKernels.convPath(.winograd4, g: six, groups: 1, cin: 256, cout: 256), .winograd, "6×6: F(2×2, 3×3) tiles")
+        let strided = WindowGeometry(inH: 48, inW: 48, kh: 3, kw: 3, sh: 2, sw: 2, padding: .same)
+        XCTAssertEqual(ConvKernels.convPath(.winograd, g: strided, groups: 1, cin: 32, cout: 32), .im2col)
+        XCTAssertEqual(ConvKernels.convPath(.measured, g: g, groups: 1, cin: 1, cout: 32), .im2col, "a grey first layer stays on im2col")
+        for (shape, path) in ConvKernels.measuredConvPaths {
+            let at = WindowGeometry(inH: shape[2], inW: shape[3], kh: 3, kw: 3, sh: 1, sw: 1, padding: .same)
+            XCTAssertEqual(ConvKernels.convPath(.measured, g: at, groups: 1, cin: shape[0], cout: shape[1]), path, "\(shape)")
+        }
+    }
+}
