@@ -5,7 +5,7 @@
 # fer's FER2013 model on FER2013Test and on real talking-face video (HTML report) and installs it as the default
 # teacher of teacher/label/demo.
 #   scripts/train_teacher.sh [RUN_DIR] [extra teacher-train options]     (resumes an interrupted run)
-# Needs ../shared/data/ferplus (or EMOVOX_FERPLUS=DIR). About 5 h 20 min on 2 idle cores (Zen 4): resume across sessions.
+# Needs ../shared/data/ferplus (or EMOVOX_FERPLUS=DIR). About 3 h 20 min on 2 idle cores (Zen 4, Winograd kernels): resume across sessions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${1:-runs/ferplus-vgg13-wide}; shift || true
