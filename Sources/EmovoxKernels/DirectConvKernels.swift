@@ -47,14 +47,20 @@ extension ConvKernels {
     /// 300–404 against 185–247 GFLOP/s; in the step's per-layer profile) except 256→256 at 12×12, where its 9 MB of
     /// transformed weights per 12-tile block made the input gradient slower in the step. The 6×6 maps keep F(2×2, 3×3)
     /// tiles. The direct kernels had replaced im2col at these shapes (1.18–1.20× the step) and remain the `.direct`
-    /// choice. Not in the table, so still im2col + sgemm: the grey first layer (K = 9: neither kernel's transforms pay
-    /// for 18 flops per output), and the students' 3×3 layers (their numerics are the demo's published numbers).
+    /// choice. The students' conv3–5 at their training crop (`vggm-small` 15×23, `vggm` 30×23; F(2×2, 3×3): the
+    /// widths are not multiples of 4) train 1.13–1.41× and infer 1.26–1.55× faster on Winograd than on im2col
+    /// (`emovox bench --only students --conv winograd|im2col`, two alternations under load; docs/performance-conv.md,
+    /// "Students"). Not in the table, so still im2col + sgemm: the grey first layer (K = 9: neither kernel's
+    /// transforms pay for 18 flops per output) and shapes not measured (e.g. a student on other crop lengths).
     /// A shape joins once measured.
     public static let measuredConvPaths: [[Int]: ConvPath] = [
         [32, 32, 48, 48]: .winograd4, [32, 64, 24, 24]: .winograd4, [64, 64, 24, 24]: .winograd4, [64, 128, 12, 12]: .winograd4,
         [128, 128, 12, 12]: .winograd4, [128, 256, 6, 6]: .winograd, [256, 256, 6, 6]: .winograd,
         [64, 64, 48, 48]: .winograd4, [64, 128, 24, 24]: .winograd4, [128, 128, 24, 24]: .winograd4, [128, 256, 12, 12]: .winograd4,
         [256, 256, 12, 12]: .winograd,
+        // Students (training crop 4.024 s → 23 columns at conv3–5).
+        [64, 96, 15, 23]: .winograd, [96, 96, 15, 23]: .winograd, [96, 64, 15, 23]: .winograd,
+        [256, 384, 30, 23]: .winograd, [384, 256, 30, 23]: .winograd, [256, 256, 30, 23]: .winograd,
     ]
 
     /// The measured path of a 3×3 stride-1 pad-1 layer shape (im2col when not measured).
