@@ -31,7 +31,30 @@ public struct TeacherTrainingConfig: Codable, Equatable {
     /// Use only the first n training faces (0 = all): quick runs and tests.
     public var limit = 0
     public var seed: UInt64 = 0
+    /// Start from a trained teacher's weights (a warm restart with a new schedule, or fine-tuning) instead of a
+    /// seeded random init. nil: random init.
+    public var initialWeights: InitialWeights? = nil
     public init() {}
+}
+
+/// The checkpoint a run starts from, recorded with a digest of its bytes so that trainer_state.json says exactly what
+/// went in (and a resume, which takes its weights from the resume file, still refuses another starting point).
+public struct InitialWeights: Codable, Equatable {
+    public var path: String
+    /// FNV-1a 64 of the file, hex.
+    public var digest: String
+
+    public init(path: String) throws {
+        self.path = path
+        digest = try Self.digest(of: path)
+    }
+
+    static func digest(of path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else { throw EmovoxError("cannot read the initial weights", file: path) }
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in data { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return String(format: "%016llx", h)
+    }
 }
 
 /// One row of epochs.csv.
@@ -92,11 +115,12 @@ public final class TeacherTrainer {
                                      classes: FERPlus.emotions, seed: config.seed)
         optimizer = config.optimizer.make(teacher.network.parameters, learningRate: config.learningRate, momentum: config.momentum,
                                           weightDecay: config.weightDecay)
-        guard resume else { return }
+        guard resume else { try loadInitialWeights(); return }
         guard let saved = try run.loadResume(TeacherTrainerState.self) else {
             if FileManager.default.fileExists(atPath: run.statePath) {
                 throw EmovoxError("a run written by an older emovox (no resume.safetensors): it cannot be resumed exactly; start a new run folder", file: run.statePath)
             }
+            try loadInitialWeights()
             return  // nothing to resume: a new run
         }
         try TrainingRun.checkSameConfiguration(recorded: saved.state.config, current: config, source: run.resumePath)
@@ -105,6 +129,21 @@ public final class TeacherTrainer {
         history = saved.state.history; epochsDone = saved.state.epochsDone
         bestValidAccuracy = saved.state.bestValidAccuracy; bestEpoch = saved.state.bestEpoch
         reportsBehind = true
+    }
+
+    /// A new run with `initialWeights`: the net starts from that checkpoint's weights and BN statistics (its flip and
+    /// logit offsets are not taken: they are chosen again after training). The file must be the one recorded.
+    func loadInitialWeights() throws {
+        guard let initial = config.initialWeights else { return }
+        guard try InitialWeights.digest(of: initial.path) == initial.digest else {
+            throw EmovoxError("the initial weights changed since the run was configured (digest \(initial.digest))", file: initial.path)
+        }
+        let start = try TrainedFaceTeacher.load(initial.path)
+        guard start.config == teacher.config, start.classes == teacher.classes else {
+            throw EmovoxError("initial weights of net '\(start.config.name)' (\(start.classes.count) classes) cannot start a '\(teacher.config.name)' run "
+                              + "(\(teacher.classes.count) classes)", file: initial.path)
+        }
+        try teacher.network.load(stateDict: start.network.stateDict(), source: initial.path)
     }
 
     public var schedule: LRSchedule { .logLinear(start: config.learningRate, end: config.learningRateEnd, epochs: config.epochs) }

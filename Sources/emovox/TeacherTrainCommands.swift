@@ -35,6 +35,7 @@ struct TeacherTrainCommand: ParsableCommand {
     @Option(help: "Use only the first N training faces (0 = all).") var limit: Int = teacherTrainDefaults.limit
     @Option(help: "Seed.") var seed: UInt64 = teacherTrainDefaults.seed
     @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Start from this teacher checkpoint's weights (same --model) instead of a random init: a warm restart or fine-tuning with a new schedule (recorded with the file's digest).") var initFrom: String?
     @Flag(help: "Continue the run in --out.") var resume = false
     @Option(help: "After the last epoch (and the flip choice): classes below this recall on Valid get the smallest common logit offset that lifts every class to it (0 = none).") var recallFloor: Double = 0
     @Flag(inversion: .prefixedNo, help: "After the last epoch, keep test-time flip (logits averaged over each face and its mirror image) in teacher.safetensors when it is more accurate on Valid.") var chooseFlip = true
@@ -46,6 +47,7 @@ struct TeacherTrainCommand: ParsableCommand {
         c.learningRate = lr; c.learningRateEnd = lrEnd; c.weightDecay = weightDecay; c.limit = limit; c.seed = seed
         c.classBalance = classBalance > 0 ? classBalance : nil
         if noAugment { c.augmentation = nil }
+        if let initFrom { c.initialWeights = try InitialWeights(path: initFrom) }
         let train = try FERPlus.read(root: data, split: .train), valid = try FERPlus.read(root: data, split: .valid)
         let trainer = try TeacherTrainer(config: c, runDir: out, resume: resume)
         print("\(model): \(train.filter { $0.majority != nil }.count) training faces, \(valid.filter { $0.majority != nil }.count) validation faces (unknown/NF majority left out)")

@@ -136,6 +136,42 @@ final class TeacherTrainingTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: b + "/optimizer.safetensors"), "the optimiser state lives in the resume file")
     }
 
+    /// A run with initial weights starts from that checkpoint's net instead of its seed's random one, records the file
+    /// with its digest, and refuses (naming the file) a checkpoint of another net or a file changed since.
+    func testInitialWeightsStartTheRunFromACheckpoint() throws {
+        let train = try FERPlus.read(root: Self.root, split: .train), valid = try FERPlus.read(root: Self.root, split: .valid)
+        let a = tempDir("ti-a"), b = tempDir("ti-b"), c = tempDir("ti-c")
+        defer { for d in [a, b, c] { try? FileManager.default.removeItem(atPath: d) } }
+        let first = try TeacherTrainer(config: config(epochs: 1), runDir: a, resume: false)
+        first.log = { _ in }
+        try first.train(train, valid: valid)
+        let start = a + "/last.safetensors"
+        var warm = config(epochs: 1); warm.seed = 8
+        warm.initialWeights = try InitialWeights(path: start)
+        let random = try TeacherTrainer(config: { var r = warm; r.initialWeights = nil; return r }(), runDir: c, resume: false)
+        XCTAssertNotEqual(random.teacher.network.stateDict(), try Safetensors.read(start).tensors, "seed 8's random init is another net")
+        let second = try TeacherTrainer(config: warm, runDir: b, resume: false)
+        XCTAssertEqual(second.teacher.network.stateDict(), try Safetensors.read(start).tensors, "weights and BN statistics of the checkpoint")
+        second.log = { _ in }
+        try second.train(train, valid: valid)
+        let state = try String(contentsOfFile: b + "/trainer_state.json", encoding: .utf8)
+        XCTAssertTrue(state.contains(warm.initialWeights!.digest) && state.contains("last.safetensors"), state)
+        var other = warm; other.initialWeights = nil
+        XCTAssertThrowsError(try TeacherTrainer(config: other, runDir: b, resume: true)) { XCTAssertTrue("\($0)".contains("initialWeights"), "\($0)") }
+        var wrongNet = warm; wrongNet.model = .vgg13Fer
+        XCTAssertThrowsError(try TeacherTrainer(config: wrongNet, runDir: c, resume: false)) {
+            XCTAssertTrue("\($0)".contains("cannot start a 'vgg13-fer' run") && "\($0)".contains(start), "\($0)")
+        }
+        let copy = c + "-start.safetensors"
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        try FileManager.default.copyItem(atPath: start, toPath: copy)
+        var changed = warm; changed.initialWeights = try InitialWeights(path: copy)
+        try first.teacher.save(to: copy, extra: ["note": "rewritten"])
+        XCTAssertThrowsError(try TeacherTrainer(config: changed, runDir: c, resume: false)) {
+            XCTAssertTrue("\($0)".contains("changed since") && "\($0)".contains(copy), "\($0)")
+        }
+    }
+
     /// The net learns the fixture's blob position: training loss falls and train accuracy rises over 12 epochs.
     func testTrainingLearnsAndEvaluationFollowsTheProtocol() throws {
         let train = try FERPlus.read(root: Self.root, split: .train), test = try FERPlus.read(root: Self.root, split: .test)
