@@ -32,6 +32,8 @@ static int usable(int level) {
     return level < best ? (level < 0 ? 0 : level) : best;
 }
 
+int cconv_usable_level(int level) { return usable(level); }
+
 void cconv3_pack_forward(const float *w, int cout, int cin, float *wp) {
     int cpad = cconv3_pad32(cout);
     memset(wp, 0, sizeof(float) * 9 * (size_t)cin * cpad);
