@@ -1,5 +1,6 @@
 #include "cblocked_kernels.h"
 #include "cconv_kernels.h"
+#include <stdlib.h>
 #include <string.h>
 
 // Pixels a blocked map holds past its last padded row: a micro-kernel tile (at most 16 pixels, stride at most 2)
@@ -51,11 +52,12 @@ void cblk_pack_depthwise(const float *w, int c, int cs, float *wp) {
 // ---- the micro-kernel: PX output pixels x NV vectors of VL output channels, accumulators in registers ----
 // Tile pixel i reads x + i * xstep (+ toff[tap] + ci); its output q = q0 + i goes to
 // y + (q / wrow) * ypitch + (q % wrow) * cso (a tile may run across rows of a contiguous source, as the separable's
-// scratch). Only the first n pixels are stored; the others are computed from whatever lies past them (slack).
+// scratch, or along a padded-pitch row where columns from wvalid on are the border). Only the first n pixels of
+// columns below wvalid are stored; the others are computed from whatever lies past them (slack) and dropped.
 #define TILE_KERNEL(NAME, ATTR, VL, NV, PX)                                                                             \
 ATTR __attribute__((always_inline)) static inline void NAME(const float *x, int xstep, int ntaps, const int *toff,    \
-        int cin, const float *wp, int cso, const float *bias, int relu, float *y, int q0, int wrow, size_t ypitch,     \
-        int n) {                                                                                                       \
+        int cin, const float *wp, int cso, const float *bias, int relu, float *y, int q0, int wrow, int wvalid,        \
+        size_t ypitch, int n) {                                                                                        \
     typedef float vec __attribute__((vector_size(VL * 4), aligned(4)));                                               \
     vec acc[PX][NV];                                                                                                   \
     UNROLL for (int v = 0; v < NV; v++) {                                                                              \
@@ -77,7 +79,7 @@ ATTR __attribute__((always_inline)) static inline void NAME(const float *x, int 
     int row = q0 / wrow, col = q0 - row * wrow;                                                                        \
     float *dst = y + (size_t)row * ypitch + (size_t)col * cso;                                                         \
     UNROLL for (int i = 0; i < PX; i++) {                                                                              \
-        if (i < n) {                                                                                                   \
+        if (i < n && col < wvalid) {                                                                                   \
             UNROLL for (int v = 0; v < NV; v++)                                                                        \
                 *(vec *)(dst + v * VL) = relu ? __builtin_elementwise_max(acc[i][v], (vec){0}) : acc[i][v];            \
         }                                                                                                              \
@@ -88,27 +90,22 @@ ATTR __attribute__((always_inline)) static inline void NAME(const float *x, int 
 
 // Over `count` tile pixels (0..count) and output channels [0, cso) in blocks of the widest tile that fits (cso is a
 // multiple of 8): wide tiles (VL*NV channels), one-vector tiles, then an 8-channel tile for a remainder of 8.
+// The 1-tap (pointwise) and 9-tap (3x3) tiles are inlined with their tap count fixed, so the tap loop unrolls.
+#define TILE_CALL(TILE, q, rest)                                                                                       \
+    TILE(x + (size_t)(q) * xstep, xstep, ntaps == 9 ? 9 : ntaps == 1 ? 1 : ntaps, toff, cin, wp + co0, cso, bias + co0,\
+         relu, y + co0, q, wrow, wvalid, ypitch, rest)
+#define TILE_LOOP(TILE, PX)                                                                                            \
+    if (ntaps == 9) for (int q = 0; q < count; q += PX) TILE_CALL(TILE, q, count - q);                                \
+    else if (ntaps == 1) for (int q = 0; q < count; q += PX) TILE_CALL(TILE, q, count - q);                           \
+    else for (int q = 0; q < count; q += PX) TILE_CALL(TILE, q, count - q);
 #define TILE_SWEEP(NAME, ATTR, WIDE, WIDE_W, WIDE_PX, ONE, ONE_W, ONE_PX, HALF, HALF_PX)                               \
 ATTR static void NAME(const float *x, int xstep, int ntaps, const int *toff, int cin, const float *wp, int cso,        \
-                      const float *bias, int relu, float *y, int count, int wrow, size_t ypitch) {                     \
+                      const float *bias, int relu, float *y, int count, int wrow, int wvalid, size_t ypitch) {         \
     for (int co0 = 0; co0 < cso;) {                                                                                    \
         int rem = cso - co0;                                                                                           \
-        if (rem >= WIDE_W) {                                                                                           \
-            for (int q = 0; q < count; q += WIDE_PX)                                                                   \
-                WIDE(x + (size_t)q * xstep, xstep, ntaps, toff, cin, wp + co0, cso, bias + co0, relu, y + co0, q, wrow,\
-                     ypitch, count - q);                                                                               \
-            co0 += WIDE_W;                                                                                             \
-        } else if (rem >= ONE_W) {                                                                                     \
-            for (int q = 0; q < count; q += ONE_PX)                                                                    \
-                ONE(x + (size_t)q * xstep, xstep, ntaps, toff, cin, wp + co0, cso, bias + co0, relu, y + co0, q, wrow, \
-                    ypitch, count - q);                                                                                \
-            co0 += ONE_W;                                                                                              \
-        } else {                                                                                                       \
-            for (int q = 0; q < count; q += HALF_PX)                                                                   \
-                HALF(x + (size_t)q * xstep, xstep, ntaps, toff, cin, wp + co0, cso, bias + co0, relu, y + co0, q, wrow,\
-                     ypitch, count - q);                                                                               \
-            co0 += 8;                                                                                                  \
-        }                                                                                                              \
+        if (rem >= WIDE_W) { TILE_LOOP(WIDE, WIDE_PX) co0 += WIDE_W; }                                                 \
+        else if (rem >= ONE_W) { TILE_LOOP(ONE, ONE_PX) co0 += ONE_W; }                                                \
+        else { TILE_LOOP(HALF, HALF_PX) co0 += 8; }                                                                    \
     }                                                                                                                  \
 }
 
@@ -140,32 +137,38 @@ ATTR __attribute__((always_inline)) static inline void NAME(const float *xr, int
     }                                                                                                                  \
 }
 
-// ---- max pooling, one output row: 8-channel vectors (any map whose stride is a multiple of 8), else per float ----
+// ---- max pooling, one output row: the max over the window's rows first (whole rows, contiguous: the vectoriser's
+// loop), then over each window's columns of that row, 8-channel vectors where the stride allows. `t` holds w * cs
+// floats. Padding never wins: windows are clipped to the image. ----
 #define POOL_ROW(NAME, ATTR)                                                                                            \
 ATTR static void NAME(const float *x, int h, int w, int cs, int kh, int kw, int sh, int sw, int pad_top, int pad_left, \
-                      float *y, int wo, int yo, int accumulate) {                                                      \
+                      float *y, int wo, int yo, int accumulate, float *t) {                                            \
     typedef float vec __attribute__((vector_size(32), aligned(4)));                                                   \
     int p = w + 2, y0 = yo * sh - pad_top, ya = y0 < 0 ? 0 : y0, yb = y0 + kh > h ? h : y0 + kh;                      \
+    size_t n = (size_t)w * cs;                                                                                         \
+    const float *r = x + ((size_t)(ya + 1) * p + 1) * cs;                                                              \
+    if (yb - ya > 1) {                                                                                                 \
+        const float *r1 = r + (size_t)p * cs;                                                                          \
+        for (size_t i = 0; i < n; i++) t[i] = r1[i] > r[i] ? r1[i] : r[i];                                             \
+        for (int yi = ya + 2; yi < yb; yi++) {                                                                         \
+            const float *rk = x + ((size_t)(yi + 1) * p + 1) * cs;                                                     \
+            for (size_t i = 0; i < n; i++) t[i] = rk[i] > t[i] ? rk[i] : t[i];                                         \
+        }                                                                                                              \
+        r = t;                                                                                                         \
+    }                                                                                                                  \
     float *dst = y + ((size_t)(yo + 1) * (wo + 2) + 1) * cs;                                                           \
     for (int xo = 0; xo < wo; xo++, dst += cs) {                                                                       \
         int x0 = xo * sw - pad_left, xa = x0 < 0 ? 0 : x0, xb = x0 + kw > w ? w : x0 + kw;                             \
-        const float *first = x + ((size_t)(ya + 1) * p + xa + 1) * cs;                                                 \
         int c = 0;                                                                                                     \
         for (; c + 8 <= cs; c += 8) {                                                                                  \
-            vec m = *(const vec *)(first + c);                                                                         \
-            for (int yi = ya; yi < yb; yi++)                                                                           \
-                for (int xi = xa; xi < xb; xi++)                                                                       \
-                    m = __builtin_elementwise_max(m, *(const vec *)(x + ((size_t)(yi + 1) * p + xi + 1) * cs + c));    \
+            vec m = *(const vec *)(r + (size_t)xa * cs + c);                                                           \
+            for (int xi = xa + 1; xi < xb; xi++) m = __builtin_elementwise_max(m, *(const vec *)(r + (size_t)xi * cs + c)); \
             if (accumulate) m += *(vec *)(dst + c);                                                                    \
             *(vec *)(dst + c) = m;                                                                                     \
         }                                                                                                              \
         for (; c < cs; c++) {                                                                                          \
-            float m = first[c];                                                                                        \
-            for (int yi = ya; yi < yb; yi++)                                                                           \
-                for (int xi = xa; xi < xb; xi++) {                                                                     \
-                    float v = x[((size_t)(yi + 1) * p + xi + 1) * cs + c];                                             \
-                    m = v > m ? v : m;                                                                                 \
-                }                                                                                                      \
+            float m = r[(size_t)xa * cs + c];                                                                          \
+            for (int xi = xa + 1; xi < xb; xi++) { float v = r[(size_t)xi * cs + c]; m = v > m ? v : m; }            \
             dst[c] = accumulate ? dst[c] + m : m;                                                                      \
         }                                                                                                              \
     }                                                                                                                  \
@@ -221,11 +224,11 @@ POOL_ROW(pool_avx2, AVX2)
 POOL_ROW(pool_plain, PLAIN)
 
 static void sweep(int level, const float *x, int xstep, int ntaps, const int *toff, int cin, const float *wp, int cso,
-                  const float *bias, int relu, float *y, int count, int wrow, size_t ypitch) {
+                  const float *bias, int relu, float *y, int count, int wrow, int wvalid, size_t ypitch) {
     switch (level) {
-    case CCONV_AVX512: sweep_avx512(x, xstep, ntaps, toff, cin, wp, cso, bias, relu, y, count, wrow, ypitch); break;
-    case CCONV_AVX2: sweep_avx2(x, xstep, ntaps, toff, cin, wp, cso, bias, relu, y, count, wrow, ypitch); break;
-    default: sweep_plain(x, xstep, ntaps, toff, cin, wp, cso, bias, relu, y, count, wrow, ypitch); break;
+    case CCONV_AVX512: sweep_avx512(x, xstep, ntaps, toff, cin, wp, cso, bias, relu, y, count, wrow, wvalid, ypitch); break;
+    case CCONV_AVX2: sweep_avx2(x, xstep, ntaps, toff, cin, wp, cso, bias, relu, y, count, wrow, wvalid, ypitch); break;
+    default: sweep_plain(x, xstep, ntaps, toff, cin, wp, cso, bias, relu, y, count, wrow, wvalid, ypitch); break;
     }
 }
 
@@ -237,11 +240,40 @@ void cblk_conv(int level, const float *x, int h, int w, int csi, int cin, int kh
     int toff[kh * kw];
     for (int i = 0; i < kh; i++)
         for (int j = 0; j < kw; j++) toff[i * kw + j] = (i * pin + j) * csi;
+    // Stride 1 may also run along the flat pixels at the input's pitch: output (yo, xo) at flat q = yo * pin + xo reads
+    // the same taps at a constant offset, and the pin - wo columns past each row are computed and dropped. Taken
+    // when it computes fewer pixels than row-aligned tiles (which round every row up to a tile: 4 of 12 at 4 x 4).
+    int rows = row_hi - row_lo, tile = 12, by_row = rows * ((wo + tile - 1) / tile) * tile;
+    int flat_count = (rows - 1) * pin + wo, by_flat = (flat_count + tile - 1) / tile * tile;
+    if (sh == 1 && sw == 1 && rows > 0 && by_flat < by_row) {
+        const float *x0 = x + ((size_t)(row_lo - pad_top + 1) * pin + 1 - pad_left) * csi;
+        float *y0 = y + ((size_t)(row_lo + 1) * pout + 1) * cso;
+        sweep(lv, x0, csi, kh * kw, toff, cin, wp, cso, bias, relu, y0, flat_count, pin, wo, (size_t)pout * cso);
+        return;
+    }
+    // A strided 1x1 conv (the residual shortcuts) on a narrow output would round every short row up to a whole tile
+    // (4 of 12 pixels at 4 x 4): its input pixels are gathered into a contiguous block instead, and the tiles run
+    // along that block across rows, as the separable's pointwise pass does. Measured (fer's shortcuts, one core):
+    // 8 x 8 and 15 x 15 outputs 3.5 and 2.8 us against 6.9 and 3.8 by rows; at 30 x 30 rows win (3.7 against 5.5 us:
+    // the gather costs more than the 20 % of a row's tiles it saves), hence rows shorter than two tiles only.
+    if (kh == 1 && kw == 1 && (sh > 1 || sw > 1) && rows > 0 && wo < 2 * tile) {
+        int count = rows * wo;
+        size_t floats = ((size_t)count + SCRATCH_SLACK) * csi;
+        float stack[floats <= 16384 ? floats : 1], *g = floats <= 16384 ? stack : malloc(sizeof(float) * floats);
+        for (int yo = row_lo; yo < row_hi; yo++)
+            for (int xo = 0; xo < wo; xo++)
+                memcpy(g + ((size_t)(yo - row_lo) * wo + xo) * csi,
+                       x + ((size_t)(yo * sh - pad_top + 1) * pin + xo * sw - pad_left + 1) * csi, sizeof(float) * csi);
+        float *y0 = y + ((size_t)(row_lo + 1) * pout + 1) * cso;
+        sweep(lv, g, csi, 1, toff, cin, wp, cso, bias, relu, y0, count, wo, wo, (size_t)pout * cso);
+        if (g != stack) free(g);
+        return;
+    }
     for (int yo = row_lo; yo < row_hi; yo++) {
         // Output pixel xo reads padded input pixel (yo*sh - pad_top + 1 + i, xo*sw - pad_left + 1 + j).
         const float *xr = x + ((size_t)(yo * sh - pad_top + 1) * pin + 1 - pad_left) * csi;
         float *yr = y + ((size_t)(yo + 1) * pout + 1) * cso;
-        sweep(lv, xr, sw * csi, kh * kw, toff, cin, wp, cso, bias, relu, yr, wo, wo, 0);
+        sweep(lv, xr, sw * csi, kh * kw, toff, cin, wp, cso, bias, relu, yr, wo, wo, wo, 0);
     }
 }
 
@@ -268,19 +300,19 @@ void cblk_separable(int level, const float *x, int h, int w, int csi, int cin, c
         default: dw_rows_plain(x, p, csi, w, dwp, dw_bias, r0, r1, scratch); break;
         }
         float *yr = y + ((size_t)(r0 + 1) * p + 1) * cso;
-        sweep(lv, scratch, csi, 1, &zero, cin, pwp, cso, bias, relu, yr, (r1 - r0) * w, w, (size_t)p * cso);
+        sweep(lv, scratch, csi, 1, &zero, cin, pwp, cso, bias, relu, yr, (r1 - r0) * w, w, w, (size_t)p * cso);
     }
 }
 
 void cblk_maxpool(int level, const float *x, int h, int w, int cs, int kh, int kw, int sh, int sw, int pad_top, int pad_left,
-                  float *y, int ho, int wo, int accumulate, int row_lo, int row_hi) {
+                  float *y, int ho, int wo, int accumulate, int row_lo, int row_hi, float *scratch) {
     (void)ho;
     int lv = cconv_usable_level(level);
     for (int yo = row_lo; yo < row_hi; yo++) {
         switch (lv) {
-        case CCONV_AVX512: pool_avx512(x, h, w, cs, kh, kw, sh, sw, pad_top, pad_left, y, wo, yo, accumulate); break;
-        case CCONV_AVX2: pool_avx2(x, h, w, cs, kh, kw, sh, sw, pad_top, pad_left, y, wo, yo, accumulate); break;
-        default: pool_plain(x, h, w, cs, kh, kw, sh, sw, pad_top, pad_left, y, wo, yo, accumulate); break;
+        case CCONV_AVX512: pool_avx512(x, h, w, cs, kh, kw, sh, sw, pad_top, pad_left, y, wo, yo, accumulate, scratch); break;
+        case CCONV_AVX2: pool_avx2(x, h, w, cs, kh, kw, sh, sw, pad_top, pad_left, y, wo, yo, accumulate, scratch); break;
+        default: pool_plain(x, h, w, cs, kh, kw, sh, sw, pad_top, pad_left, y, wo, yo, accumulate, scratch); break;
         }
     }
 }

@@ -126,8 +126,10 @@ public enum BlockedKernels {
                                _ y: UnsafeMutablePointer<Float>, _ ym: BlockedMap, level: ConvSIMDLevel = .best) {
         precondition(xm.channels == ym.channels && xm.stride == ym.stride && g.outH == ym.h && g.outW == ym.w && g.inH == xm.h && g.inW == xm.w,
                      "blocked max pool: maps do not fit")
-        cblk_maxpool(level.rawValue, x, Int32(xm.h), Int32(xm.w), Int32(xm.stride), Int32(g.kh), Int32(g.kw), Int32(g.sh), Int32(g.sw),
-                     Int32(g.padTop), Int32(g.padLeft), y, Int32(ym.h), Int32(ym.w), accumulate ? 1 : 0, 0, Int32(ym.h))
+        ConvKernels.withScratch(xm.w * xm.stride) { row in
+            cblk_maxpool(level.rawValue, x, Int32(xm.h), Int32(xm.w), Int32(xm.stride), Int32(g.kh), Int32(g.kw), Int32(g.sh), Int32(g.sw),
+                         Int32(g.padTop), Int32(g.padLeft), y, Int32(ym.h), Int32(ym.w), accumulate ? 1 : 0, 0, Int32(ym.h), row)
+        }
     }
 
     /// y += x and y = max(y, 0) over whole maps (the border stays zero).

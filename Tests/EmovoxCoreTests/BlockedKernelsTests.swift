@@ -84,11 +84,14 @@ final class BlockedKernelsTests: XCTestCase {
 
     func testConvEveryLevelMatchesFloat64Oracle() {
         // (cin, cout, k, stride, padding, h, w): fer's 1→8 and 8→8 'valid' 3×3, its 1×1/2 shortcuts and 128→7 head,
-        // and odd shapes (channels 3, 13, 20; widths 1, 5, 13, 17, 61; a 4-float input stride).
+        // and odd shapes (channels 3, 13, 20; widths 1, 5, 13, 17, 61; a 4-float input stride). Between them they take
+        // every route of cblk_conv: tiles by rows, along the flat pixels (stride 1), and over gathered pixels (1×1/2).
         let cases: [(Int, Int, Int, Int, Padding, Int, Int)] = [
             (1, 8, 3, 1, .valid, 9, 10), (8, 8, 3, 1, .valid, 11, 13), (13, 7, 3, 1, .same, 4, 4), (8, 16, 1, 2, .same, 12, 12),
             (32, 64, 1, 2, .same, 15, 15), (3, 20, 3, 2, .same, 7, 5), (20, 40, 3, 1, .same, 1, 1), (5, 9, 1, 1, .valid, 3, 17),
             (128, 7, 3, 1, .same, 4, 4), (1, 8, 3, 1, .valid, 8, 61), (3, 33, 3, 2, .valid, 9, 9),
+            // strided 1×1 by rows (25-pixel rows) and gathered into a heap block (23 × 23 × 64 floats)
+            (8, 16, 1, 2, .same, 5, 50), (64, 24, 1, 2, .same, 46, 46),
         ]
         var rng = SeededRNG(seed: 31)
         for (cin, cout, k, s, pad, h, w) in cases {

@@ -44,8 +44,9 @@ void cblk_separable(int level, const float *x, int h, int w, int csi, int cin, c
 
 // Max pooling (padding never wins) over kh x kw windows, stride sh x sw, Keras/TF padding offsets pad_top/pad_left:
 // y = max (accumulate = 0) or y += max (accumulate = 1: a residual Add fused into the pool), rows [row_lo, row_hi).
+// scratch: w * cs floats (one row of maxima over the window's rows).
 void cblk_maxpool(int level, const float *x, int h, int w, int cs, int kh, int kw, int sh, int sw, int pad_top, int pad_left,
-                  float *y, int ho, int wo, int accumulate, int row_lo, int row_hi);
+                  float *y, int ho, int wo, int accumulate, int row_lo, int row_hi, float *scratch);
 
 // Whole-buffer elementwise ops (the zero border stays zero): y += x; y = max(y, 0).
 void cblk_add(float *y, const float *x, size_t n);
