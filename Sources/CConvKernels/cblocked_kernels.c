@@ -19,6 +19,7 @@ void cblk_from_planes(const float *x, int c, int h, int w, int cs, float *m) {
     size_t plane = (size_t)h * w;
     for (int y = 0; y < h; y++) {
         float *row = m + ((size_t)(y + 1) * (w + 2) + 1) * cs;
+        if (c == 1 && cs == 1) { memcpy(row, x + (size_t)y * w, sizeof(float) * w); continue; }  // a grey image: rows as they are
         for (int i = 0; i < w; i++) {
             for (int ch = 0; ch < c; ch++) row[(size_t)i * cs + ch] = x[ch * plane + (size_t)y * w + i];
             for (int ch = c; ch < cs; ch++) row[(size_t)i * cs + ch] = 0;
@@ -95,7 +96,7 @@ ATTR __attribute__((always_inline)) static inline void NAME(const float *x, int 
     TILE(x + (size_t)(q) * xstep, xstep, ntaps == 9 ? 9 : ntaps == 1 ? 1 : ntaps, toff, cin, wp + co0, cso, bias + co0,\
          relu, y + co0, q, wrow, wvalid, ypitch, rest)
 #define TILE_LOOP(TILE, PX)                                                                                            \
-    if (ntaps == 9) for (int q = 0; q < count; q += PX) TILE_CALL(TILE, q, count - q);                                \
+    if (ntaps == 9) for (int q = 0; q < count; q += PX) TILE_CALL(TILE, q, count - q);                           \
     else if (ntaps == 1) for (int q = 0; q < count; q += PX) TILE_CALL(TILE, q, count - q);                           \
     else for (int q = 0; q < count; q += PX) TILE_CALL(TILE, q, count - q);
 #define TILE_SWEEP(NAME, ATTR, WIDE, WIDE_W, WIDE_PX, ONE, ONE_W, ONE_PX, HALF, HALF_PX)                               \
