@@ -235,7 +235,7 @@ final class BlockedKernelsTests: XCTestCase {
     /// Rows split over two threads (steps large enough to split) give bitwise the maps of one thread, at every level.
     func testOneAndTwoThreadsBitwiseIdentical() {
         var rng = SeededRNG(seed: 35)
-        let (c, cout, h, w) = (8, 16, 60, 60)
+        let (c, cout, h, w) = (16, 32, 60, 60)
         let xm = BlockedMap(channels: c, h: h, w: w), ym = BlockedMap(channels: cout, h: h, w: w)
         let xb = blocked(random(c * h * w, &rng), xm)
         let dw = BlockedDepthwiseWeights(random(c * 9, &rng), bias: nil, channels: c)
