@@ -2,6 +2,7 @@
 #include "cconv_kernels.h"
 #include <stdlib.h>
 #include <string.h>
+#include "cconv_simd.h"
 
 // Pixels a blocked map holds past its last padded row: a micro-kernel tile (at most 16 pixels, stride at most 2)
 // computes whole tiles and stores only the valid pixels, so it may read this far past the bottom border.
@@ -9,7 +10,6 @@
 // Pixels a separable tile's scratch holds past its last row (the pointwise tile's reach, as above).
 #define SCRATCH_SLACK 16
 
-#define UNROLL _Pragma("clang loop unroll(full)")
 
 int cblk_pixel_stride(int c) { return (c + 7) & ~7; }
 
@@ -175,14 +175,6 @@ ATTR static void NAME(const float *x, int h, int w, int cs, int kh, int kw, int 
     }                                                                                                                  \
 }
 
-#if defined(__x86_64__)
-#define AVX512 __attribute__((target("avx512f,fma")))
-#define AVX2 __attribute__((target("avx2,fma")))
-#else
-#define AVX512
-#define AVX2
-#endif
-#define PLAIN
 
 // AVX-512: 12 x 2 zmm accumulators (24 of 32), 16 x 1, and 12 x 1 ymm for a last 8 channels.
 TILE_KERNEL(tile_avx512_wide, AVX512, 16, 2, 12)
@@ -255,8 +247,8 @@ void cblk_conv(int level, const float *x, int h, int w, int csi, int cin, int kh
     // A strided 1x1 conv (the residual shortcuts) on a narrow output would round every short row up to a whole tile
     // (4 of 12 pixels at 4 x 4): its input pixels are gathered into a contiguous block instead, and the tiles run
     // along that block across rows, as the separable's pointwise pass does. Measured (fer's shortcuts, one core):
-    // 8 x 8 and 15 x 15 outputs 3.5 and 2.8 us against 6.9 and 3.8 by rows; at 30 x 30 rows win (3.7 against 5.5 us:
-    // the gather costs more than the 20 % of a row's tiles it saves), hence rows shorter than two tiles only.
+    // 4 x 4, 8 x 8 and 15 x 15 outputs 3.5, 2.8 and 2.8 us against 6.9, 3.7 and 3.8 by rows; at 30 x 30 rows win (3.7
+    // against 5.5 us: the gather costs more than the 20 % of a row's tiles it saves), hence rows shorter than two tiles.
     if (kh == 1 && kw == 1 && (sh > 1 || sw > 1) && rows > 0 && wo < 2 * tile) {
         int count = rows * wo;
         size_t floats = ((size_t)count + SCRATCH_SLACK) * csi;
