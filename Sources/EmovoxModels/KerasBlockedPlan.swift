@@ -109,7 +109,7 @@ final class KerasBlockedPlan: @unchecked Sendable {
             case let .layer(pool as MaxPool2D):
                 guard let x else { return nil }
                 let g = WindowGeometry(inH: x.h, inW: x.w, kh: pool.kernel.h, kw: pool.kernel.w, sh: pool.stride.h, sw: pool.stride.w, padding: pool.padding)
-                let out = BlockedMap(channels: x.channels, h: g.outH, w: g.outW)
+                let out = BlockedMap(channels: x.channels, h: g.outH, w: g.outW, stride: x.stride)  // a grey input pools in its stride
                 // The residual Add this pool feeds, when the Add's other input is computed already and read by nothing else:
                 // the pool adds into that map (its buffer becomes the Add's output).
                 if let a = onlyReader(node.name), case .add = nodes[a].op, nodes[a].inputs.count == 2,

@@ -284,8 +284,8 @@ public final class KerasGraphNetwork {
         return Tensor.stack(parts.map { $0! }, concatenate: true)
     }
 
-    /// The blocked path: one image per pass (its maps, ≤ 1.4 MB, stay in L2), images spread over the threads; a
-    /// single image instead splits its larger steps' rows over the threads.
+    /// The blocked path: one image per pass (fer's maps take 1.6 MB together, each step's input and output fit the
+    /// 1 MB L2), images spread over the threads; a single image instead splits its larger steps' rows over the threads.
     func blockedLogits(_ x: Tensor, _ plan: KerasBlockedPlan) -> Tensor {
         let n = x.shape[0], per = x.count / max(n, 1), classes = plan.classes, level = simdLevel
         return Tensor(shape: [n, classes], unsafeFill: { out in

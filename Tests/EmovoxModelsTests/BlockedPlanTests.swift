@@ -161,6 +161,21 @@ final class BlockedPlanTests: XCTestCase {
         }
     }
 
+    /// A grey input pooled before any conv: the pool keeps the one-float stride, and the conv after it reads it.
+    func testGreyInputPooledFirst() throws {
+        var b = Builder(seed: 50, input: [1, 11, 10])
+        let p = b.maxPool("pool_1", "input_1")
+        let c = b.conv("conv_1", p, 9, k: 3, padding: "same", bias: true)
+        b.add("gap", "GlobalAveragePooling2D", [b.relu("relu_1", c)])
+        let net = try KerasGraphNetwork(layers: b.layers, source: "grey-pool")
+        XCTAssertTrue(net.runsBlocked)
+        let x = randomInput(net, n: 3, seed: 51)
+        let reference = logits(net, x, .perLayer)
+        for level in levels {
+            XCTAssertLessThanOrEqual(relativeError(logits(net, x, .blocked, level: level), reference), 1e-4, "at \(level)")
+        }
+    }
+
     /// A graph with an op the plan does not run (average pooling) keeps the per-layer path, with the same results.
     func testGraphThePlanRefusesRunsPerLayer() throws {
         var b = Builder(seed: 47, input: [1, 9, 9])
