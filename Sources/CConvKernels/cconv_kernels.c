@@ -1,12 +1,12 @@
 #include "cconv_kernels.h"
 #include <string.h>
+#include "cconv_simd.h"
 
 // Micro-kernel tile of the forward conv: PX consecutive flat pixels x NV vectors of VL output channels, all
 // accumulators in registers (AVX-512: 12 x 2 zmm = 24 of 32; AVX2: 6 x 2 ymm = 12 of 16; SSE: 6 x 2 xmm).
 // The flat pixel count is a multiple of 12, so every level's PX divides it and no tile is partial.
 #define TILE_PIXELS 12
 
-#define UNROLL _Pragma("clang loop unroll(full)")
 
 int cconv3_pad32(int c) { return (c + 31) & ~31; }
 int cconv3_pad4(int c) { return (c + 3) & ~3; }
@@ -31,6 +31,8 @@ static int usable(int level) {
     if (best < 0) best = cconv_best_level();  // idempotent: a race only computes it twice
     return level < best ? (level < 0 ? 0 : level) : best;
 }
+
+int cconv_usable_level(int level) { return usable(level); }
 
 void cconv3_pack_forward(const float *w, int cout, int cin, float *wp) {
     int cpad = cconv3_pad32(cout);
@@ -154,15 +156,6 @@ ATTR static void NAME(const float *xp, int csx, const float *dyq, int csdy, int 
         *(vec *)(acc + ((size_t)(kh * 3 + kw) * cir + ci0 + c) * cpad + co0 + v * VL) = a[kw][c][v];                  \
 }
 
-#if defined(__x86_64__)
-#define AVX512 __attribute__((target("avx512f,fma")))
-#define AVX2 __attribute__((target("avx2,fma")))
-#else
-// Elsewhere (arm64 Macs) all three compile for the native vector unit; cconv_best_level() says PLAIN.
-#define AVX512
-#define AVX2
-#endif
-#define PLAIN
 
 FORWARD_KERNEL(forward_avx512, AVX512, 16, 2, 12)
 // Rows of 6 (the teachers' last stage): 6 pixels x 64 channels, so tiles align with rows and skip the dropped columns.

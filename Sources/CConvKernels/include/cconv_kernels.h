@@ -21,6 +21,8 @@ enum { CCONV_PLAIN = 0, CCONV_AVX2 = 1, CCONV_AVX512 = 2 };
 
 // The highest level this CPU (and OS) runs.
 int cconv_best_level(void);
+// `level` lowered to what this CPU runs (the dispatch every kernel entry point uses).
+int cconv_usable_level(int level);
 
 // Floats per pixel of a padded dy / of a flat output: c rounded up to 32.
 int cconv3_pad32(int c);
