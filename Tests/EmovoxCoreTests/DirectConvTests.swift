@@ -164,8 +164,10 @@ final class DirectConvTests: XCTestCase {
         XCTAssertFalse(ConvKernels.usesDirect(.measured, g: g, groups: 1, cin: 1, cout: 32), "a grey first layer stays on im2col")
         XCTAssertTrue(ConvKernels.usesDirect(.direct, g: g, groups: 1, cin: 1, cout: 32))
         let student = WindowGeometry(inH: 15, inW: 23, kh: 3, kw: 3, sh: 1, sw: 1, padding: .symmetric(1, 1))
-        XCTAssertFalse(ConvKernels.usesDirect(.measured, g: student, groups: 1, cin: 64, cout: 96), "unmeasured shapes stay on im2col")
-        XCTAssertTrue(ConvKernels.usesDirect(.direct, g: student, groups: 1, cin: 64, cout: 96))
+        XCTAssertEqual(ConvKernels.convPath(.measured, g: student, groups: 1, cin: 64, cout: 96), .winograd, "vggm-small's conv3 at its training crop")
+        let longer = WindowGeometry(inH: 15, inW: 40, kh: 3, kw: 3, sh: 1, sw: 1, padding: .symmetric(1, 1))
+        XCTAssertFalse(ConvKernels.usesDirect(.measured, g: longer, groups: 1, cin: 64, cout: 96), "unmeasured shapes stay on im2col")
+        XCTAssertTrue(ConvKernels.usesDirect(.direct, g: longer, groups: 1, cin: 64, cout: 96))
         XCTAssertFalse(ConvKernels.usesDirect(.direct, g: g, groups: 2, cin: 32, cout: 32))
         for (k, s, pad) in [((3, 3), (2, 2), Padding.same), ((3, 3), (1, 1), .valid), ((5, 5), (1, 1), .same), ((3, 1), (1, 1), .same)] {
             let c = Conv2D(4, 4, kernel: k, stride: s, padding: pad, rng: &rng)
