@@ -76,19 +76,26 @@ final class CLIIntegrationTests: XCTestCase {
     /// Starts `args` again and again, SIGKILLing the first `kills` starts at random points of an uninterrupted
     /// run's duration, until one start runs to its end. Returns the kill times and the final outcome.
     /// `done()` (the fraction of the work on disk) scales each kill point to the work left, so later starts are hit too.
-    func killAndResume(_ args: [String], in d: String, full: TimeInterval, kills: Int, seed: UInt64,
+    /// `startOver` (removes the outputs): when a start ends before any kill has landed (the uninterrupted run that set
+    /// `full` was slowed by a busy machine), the work starts over with kill points half as late, so a fast or loaded
+    /// machine still tests a kill.
+    func killAndResume(_ args: [String], in d: String, full: TimeInterval, kills: Int, seed: UInt64, startOver: (() -> Void)? = nil,
                        done: () -> Double) throws -> (killedAt: [Double], final: Outcome) {
         var rng = SeededRNG(seed: seed)
         var killedAt: [Double] = []
+        var scale = 1.0
         for _ in 0..<(kills + 20) {
             let (p, o, e) = try start(args, in: d)
             if killedAt.count < kills {
-                let t = (0.1 + 0.8 * Double(rng.uniform()) * (1 - done())) * full
+                let t = (0.1 + 0.8 * Double(rng.uniform()) * (1 - done())) * full * scale
                 usleep(UInt32(t * 1e6))
                 if p.isRunning { kill(p.processIdentifier, SIGKILL); killedAt.append(t) }
             }
             let r = outcome(p, o, e)
-            if !r.signalled { return (killedAt, r) }
+            if !r.signalled {
+                if killedAt.isEmpty, let startOver, scale > 1.0 / 64 { startOver(); scale /= 2; continue }
+                return (killedAt, r)
+            }
         }
         XCTFail("never ran to the end"); return (killedAt, Outcome(status: -1, signalled: true, stdout: "", stderr: ""))
     }
@@ -299,7 +306,8 @@ final class CLIIntegrationTests: XCTestCase {
         XCTAssertEqual(records.count, 6)
         XCTAssertTrue(records.allSatisfy { $0.logits.count == 5 }, "every 6th of 25 track rows is scored")
 
-        let (killedAt, final) = try killAndResume(["label", manifest, "--out", d + "/k.jsonl"], in: d, full: full, kills: 4, seed: 41) {
+        let (killedAt, final) = try killAndResume(["label", manifest, "--out", d + "/k.jsonl"], in: d, full: full, kills: 4, seed: 41,
+                                                  startOver: { try? FileManager.default.removeItem(atPath: d + "/k.jsonl") }) {
             Double(((try? LabelStore.read(d + "/k.jsonl")) ?? []).count) / 6
         }
         XCTAssertEqual(final.status, 3, final.stderr)
