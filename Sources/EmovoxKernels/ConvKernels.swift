@@ -236,7 +236,9 @@ public enum ConvKernels {
         let cg = cin / groups, og = cout / groups, k = cg * g.kh * g.kw, p = g.outH * g.outW
         let inPlane = g.inH * g.inW
         let nb = chunkSize(n: n, rows: k, p: p, budget: tuning.columnBudget)
-        var cols = [Float](repeating: 0, count: k * nb * p)
+        // A first layer's weight gradient goes in bands (its own buffers) and nobody needs its input gradient.
+        let bandedOnly = nb == 1 && !pointwise && !inputGradient && bandRows(k: k, g: g, budget: tuning.bandBudget) != nil
+        var cols = [Float](repeating: 0, count: bandedOnly ? 0 : k * nb * p)
         var dybuf = [Float](repeating: 0, count: nb > 1 ? og * nb * p : 0)
         x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in dy.withUnsafeBufferPointer { dyp in
         dx.withUnsafeMutableBufferPointer { dxp in dw.withUnsafeMutableBufferPointer { dwp in
@@ -255,20 +257,25 @@ public enum ConvKernels {
                         dyg = UnsafePointer(bp.baseAddress!)
                     }
                     // dW += dY · colsᵀ
-                    let colsIn: UnsafePointer<Float>
-                    if pointwise && cnt == 1 { colsIn = xp.baseAddress! + (n0 * cin + gi * cg) * inPlane } else {
-                        for s in 0..<cnt {
-                            let xs = xp.baseAddress! + ((n0 + s) * cin + gi * cg) * inPlane
-                            if pointwise {
-                                for c in 0..<cg { (cp.baseAddress! + c * ld + s * p).update(from: xs + c * inPlane, count: p) }
-                            } else {
-                                im2col(xs, cg: cg, g: g, cols: cp.baseAddress!, ld: ld, col0: s * p)
+                    if cnt == 1, !pointwise, let rows = bandRows(k: k, g: g, budget: tuning.bandBudget) {
+                        bandedWeightGradient(x: xp.baseAddress! + (n0 * cin + gi * cg) * inPlane, cg: cg, dy: dyg, og: og, k: k, g: g,
+                                             rows: rows, dw: dwp.baseAddress! + gi * og * k)
+                    } else {
+                        let colsIn: UnsafePointer<Float>
+                        if pointwise && cnt == 1 { colsIn = xp.baseAddress! + (n0 * cin + gi * cg) * inPlane } else {
+                            for s in 0..<cnt {
+                                let xs = xp.baseAddress! + ((n0 + s) * cin + gi * cg) * inPlane
+                                if pointwise {
+                                    for c in 0..<cg { (cp.baseAddress! + c * ld + s * p).update(from: xs + c * inPlane, count: p) }
+                                } else {
+                                    im2col(xs, cg: cg, g: g, cols: cp.baseAddress!, ld: ld, col0: s * p)
+                                }
                             }
+                            colsIn = UnsafePointer(cp.baseAddress!)
                         }
-                        colsIn = UnsafePointer(cp.baseAddress!)
+                        sgemm(transB: true, m: og, n: k, k: ld, a: dyg, lda: ld, b: colsIn, ldb: ld,
+                              beta: 1, c: dwp.baseAddress! + gi * og * k, ldc: k)
                     }
-                    sgemm(transB: true, m: og, n: k, k: ld, a: dyg, lda: ld, b: colsIn, ldb: ld,
-                          beta: 1, c: dwp.baseAddress! + gi * og * k, ldc: k)
                     // dCols = Wᵀ · dY, then scatter back to the image.
                     if !inputGradient { continue }
                     if pointwise && cnt == 1 {
@@ -293,6 +300,35 @@ public enum ConvKernels {
                 n0 += cnt
             }
         } } } } } } }
+    }
+
+    /// dw += dY · colsᵀ for one sample whose column matrix has few rows (a first layer: K = 49, 32 × 49 over 25k
+    /// output positions), where sgemm alone cannot split the product (C too small) and runs on one thread. The
+    /// output rows go in bands fixed by the geometry (`bandRows`), each copied into a cache-sized buffer and
+    /// multiplied into its own partial; the partials are added in band order, so dw is bitwise the same for any
+    /// thread count.
+    static func bandedWeightGradient(x: UnsafePointer<Float>, cg: Int, dy: UnsafePointer<Float>, og: Int, k: Int, g: WindowGeometry,
+                                     rows: Int, dw: UnsafeMutablePointer<Float>) {
+        let p = g.outH * g.outW, bands = (g.outH + rows - 1) / rows, size = og * k
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: bands * size) { partials in
+            let parts = partials.baseAddress!
+            Threads.parallelFor(bands) { range in
+                Threads.serially {
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: k * rows * g.outW) { buffer in
+                        for b in range {
+                            let oh0 = b * rows, oh1 = min(g.outH, oh0 + rows), q = (oh1 - oh0) * g.outW
+                            im2col(x, cg: cg, g: g, cols: buffer.baseAddress!, ld: q, col0: 0, outRows: oh0..<oh1)
+                            sgemm(transB: true, m: og, n: k, k: q, a: dy + oh0 * g.outW, lda: p, b: buffer.baseAddress!, ldb: q,
+                                  c: parts + b * size, ldc: k)
+                        }
+                    }
+                }
+            }
+            for b in 0..<bands {
+                let src = parts + b * size
+                for i in 0..<size { dw[i] += src[i] }
+            }
+        }
     }
 
     /// Depthwise conv with horizontal stride 1. Each plane is first copied into a zero-bordered scratch, so
