@@ -73,6 +73,7 @@ public enum ConvKernels {
         let rows = cg * g.kh * g.kw
         let plane = g.inH * g.inW
         let band = outRows ?? 0..<g.outH
+        if g.sw > 1 { return im2colStrided(x, cg: cg, g: g, cols: cols, ld: ld, col0: col0, band: band) }
         Threads.parallelFor(rows, minChunk: 8) { range in
             for r in range {
                 let c = r / (g.kh * g.kw), i = (r / g.kw) % g.kh, j = r % g.kw
@@ -86,11 +87,7 @@ public enum ConvKernels {
                     } else {
                         let row = src + ih * g.inW + iw0
                         dst.update(repeating: 0, count: inside.lowerBound)
-                        if g.sw == 1 {
-                            (dst + inside.lowerBound).update(from: row + inside.lowerBound, count: inside.count)
-                        } else {
-                            for ow in inside { dst[ow] = row[ow * g.sw] }
-                        }
+                        (dst + inside.lowerBound).update(from: row + inside.lowerBound, count: inside.count)
                         (dst + inside.upperBound).update(repeating: 0, count: g.outW - inside.upperBound)
                     }
                     dst += g.outW
@@ -99,8 +96,98 @@ public enum ConvKernels {
         }
     }
 
+    /// Where window column j's taps land in a row split into `g.sw` phases (columns r, r + sw, r + 2·sw, … as
+    /// phase r): output column ow reads phase `phase` at index ow + `shift`, so a window row is one contiguous run.
+    @inline(__always) static func phaseOf(_ j: Int, g: WindowGeometry) -> (phase: Int, shift: Int) {
+        let iw0 = j - g.padLeft, phase = (iw0 % g.sw + g.sw) % g.sw
+        return (phase, (iw0 - phase) / g.sw)
+    }
+
+    /// Phase length of a row split by `phaseOf`.
+    @inline(__always) static func phaseWidth(_ g: WindowGeometry) -> Int { (g.inW + g.sw - 1) / g.sw }
+
+    /// `im2col` for a horizontal stride > 1 (the students' stride-2 conv1 and conv2): each channel's input rows
+    /// are split into phases once, so each of the kh·kw window rows copies contiguous runs instead of gathering
+    /// every sw-th value (the same values land in the same places).
+    static func im2colStrided(_ x: UnsafePointer<Float>, cg: Int, g: WindowGeometry, cols: UnsafeMutablePointer<Float>, ld: Int, col0: Int,
+                              band: Range<Int>) {
+        let plane = g.inH * g.inW, pw = phaseWidth(g)
+        // Input rows the band's windows reach.
+        let rowLo = min(g.inH, max(0, band.lowerBound * g.sh - g.padTop))
+        let rowHi = max(rowLo, min(g.inH, (band.upperBound - 1) * g.sh - g.padTop + g.kh))
+        Threads.parallelFor(cg) { range in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, (rowHi - rowLo) * g.sw * pw)) { buffer in
+                let phases = buffer.baseAddress!
+                for c in range {
+                    let src = x + c * plane
+                    for ih in rowLo..<rowHi {
+                        let row = src + ih * g.inW
+                        for r in 0..<g.sw {
+                            let d = phases + ((ih - rowLo) * g.sw + r) * pw
+                            var t = 0, q = r
+                            while q < g.inW { d[t] = row[q]; t += 1; q += g.sw }
+                        }
+                    }
+                    for i in 0..<g.kh { for j in 0..<g.kw {
+                        let inside = g.insideColumns(j - g.padLeft), (phase, shift) = phaseOf(j, g: g)
+                        var dst = cols + ((c * g.kh + i) * g.kw + j) * ld + col0
+                        for oh in band {
+                            let ih = oh * g.sh - g.padTop + i
+                            if ih < 0 || ih >= g.inH || inside.isEmpty {
+                                dst.update(repeating: 0, count: g.outW)
+                            } else {
+                                let run = phases + ((ih - rowLo) * g.sw + phase) * pw + shift
+                                dst.update(repeating: 0, count: inside.lowerBound)
+                                (dst + inside.lowerBound).update(from: run + inside.lowerBound, count: inside.count)
+                                (dst + inside.upperBound).update(repeating: 0, count: g.outW - inside.upperBound)
+                            }
+                            dst += g.outW
+                        }
+                    } }
+                }
+            }
+        }
+    }
+
+    /// `col2im` for a horizontal stride > 1: sums into a per-channel phase-split scratch with contiguous adds, then
+    /// adds it into the image once. Each image value receives the same adds in the same order (starting from the
+    /// scratch's zero instead of dx's), so for the zeroed dx of a backward the result is bitwise the strided loop's.
+    static func col2imStrided(_ cols: UnsafePointer<Float>, ld: Int, col0: Int, cg: Int, g: WindowGeometry, dx: UnsafeMutablePointer<Float>) {
+        let plane = g.inH * g.inW, pw = phaseWidth(g), size = g.inH * g.sw * pw
+        Threads.parallelFor(cg) { range in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: size) { buffer in
+                let phases = buffer.baseAddress!
+                for c in range {
+                    phases.update(repeating: 0, count: size)
+                    for i in 0..<g.kh { for j in 0..<g.kw {
+                        var src = cols + ((c * g.kh + i) * g.kw + j) * ld + col0
+                        let inside = g.insideColumns(j - g.padLeft), (phase, shift) = phaseOf(j, g: g)
+                        for oh in 0..<g.outH {
+                            let ih = oh * g.sh - g.padTop + i
+                            if ih >= 0 && ih < g.inH {
+                                let run = phases + (ih * g.sw + phase) * pw + shift
+                                for ow in inside { run[ow] += src[ow] }
+                            }
+                            src += g.outW
+                        }
+                    } }
+                    let dst = dx + c * plane
+                    for ih in 0..<g.inH {
+                        let row = dst + ih * g.inW
+                        for r in 0..<g.sw {
+                            let s = phases + (ih * g.sw + r) * pw
+                            var t = 0, q = r
+                            while q < g.inW { row[q] += s[t]; t += 1; q += g.sw }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Adds column rows back into the image (the adjoint of im2col); parallel over channels, so race-free.
     static func col2im(_ cols: UnsafePointer<Float>, ld: Int, col0: Int, cg: Int, g: WindowGeometry, dx: UnsafeMutablePointer<Float>) {
+        if g.sw > 1 { return col2imStrided(cols, ld: ld, col0: col0, cg: cg, g: g, dx: dx) }
         let plane = g.inH * g.inW
         Threads.parallelFor(cg) { range in
             for c in range {
@@ -112,11 +199,7 @@ public enum ConvKernels {
                         let ih = oh * g.sh - g.padTop + i
                         if ih >= 0 && ih < g.inH {
                             let row = dst + ih * g.inW + iw0
-                            if g.sw == 1 {
-                                for ow in inside { row[ow] += src[ow] }
-                            } else {
-                                for ow in inside { row[ow * g.sw] += src[ow] }
-                            }
+                            for ow in inside { row[ow] += src[ow] }
                         }
                         src += g.outW
                     }
