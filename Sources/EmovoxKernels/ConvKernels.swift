@@ -260,25 +260,13 @@ public enum ConvKernels {
                 for gi in 0..<groups {
                     let wg = wp.baseAddress! + gi * og * k
                     if cnt == 1, !pointwise, let rows = bandRows(k: k, g: g, budget: tuning.bandBudget) {
-                        // Bands of output rows, handed out to the threads: each copies its band's windows
-                        // into its own cache-sized buffer and multiplies it there.
                         let xs = xp.baseAddress! + (n0 * cin + gi * cg) * inPlane
                         let c = yp.baseAddress! + (n0 * cout + gi * og) * p
                         seed(c, o0: gi * og, ld: p, count: p)
-                        let bands = (g.outH + rows - 1) / rows
-                        Threads.parallelFor(bands) { range in
-                            Threads.serially {
-                                withUnsafeTemporaryAllocation(of: Float.self, capacity: k * rows * g.outW) { buffer in
-                                    for b in range {
-                                        let oh0 = b * rows, oh1 = min(g.outH, oh0 + rows), q = (oh1 - oh0) * g.outW
-                                        im2col(xs, cg: cg, g: g, cols: buffer.baseAddress!, ld: q, col0: 0, outRows: oh0..<oh1)
-                                        sgemm(m: og, n: q, k: k, a: wg, lda: k, b: buffer.baseAddress!, ldb: q, beta: beta,
-                                              c: c + oh0 * g.outW, ldc: p)
-                                        if let epilogue {
-                                            for o in 0..<og { let r = c + o * p + oh0 * g.outW; epilogue.apply(r, r, count: q, channel: gi * og + o) }
-                                        }
-                                    }
-                                }
+                        forEachColumnBand(xs, cg: cg, k: k, g: g, rows: rows) { _, oh0, q, cols in
+                            sgemm(m: og, n: q, k: k, a: wg, lda: k, b: cols, ldb: q, beta: beta, c: c + oh0 * g.outW, ldc: p)
+                            if let epilogue {
+                                for o in 0..<og { let r = c + o * p + oh0 * g.outW; epilogue.apply(r, r, count: q, channel: gi * og + o) }
                             }
                         }
                     } else if cnt == 1 {
@@ -385,6 +373,24 @@ public enum ConvKernels {
         } } } } } } }
     }
 
+    /// Bands of `rows` output rows of one sample, handed out to the threads: each thread copies a band's windows into
+    /// its own cache-sized buffer and calls `body(band, first output row, columns, buffer)` (kernels inside run on
+    /// that thread).
+    static func forEachColumnBand(_ x: UnsafePointer<Float>, cg: Int, k: Int, g: WindowGeometry, rows: Int,
+                                  _ body: (Int, Int, Int, UnsafeMutablePointer<Float>) -> Void) {
+        Threads.parallelFor((g.outH + rows - 1) / rows) { range in
+            Threads.serially {
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: k * rows * g.outW) { buffer in
+                    for b in range {
+                        let oh0 = b * rows, oh1 = min(g.outH, oh0 + rows), q = (oh1 - oh0) * g.outW
+                        im2col(x, cg: cg, g: g, cols: buffer.baseAddress!, ld: q, col0: 0, outRows: oh0..<oh1)
+                        body(b, oh0, q, buffer.baseAddress!)
+                    }
+                }
+            }
+        }
+    }
+
     /// dw += dY · colsᵀ for one sample whose column matrix has few rows (a first layer: K = 49, 32 × 49 over 25k
     /// output positions), where sgemm alone cannot split the product (C too small) and runs on one thread. The
     /// output rows go in bands fixed by the geometry (`bandRows`), each copied into a cache-sized buffer and
@@ -395,17 +401,8 @@ public enum ConvKernels {
         let p = g.outH * g.outW, bands = (g.outH + rows - 1) / rows, size = og * k
         withUnsafeTemporaryAllocation(of: Float.self, capacity: bands * size) { partials in
             let parts = partials.baseAddress!
-            Threads.parallelFor(bands) { range in
-                Threads.serially {
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: k * rows * g.outW) { buffer in
-                        for b in range {
-                            let oh0 = b * rows, oh1 = min(g.outH, oh0 + rows), q = (oh1 - oh0) * g.outW
-                            im2col(x, cg: cg, g: g, cols: buffer.baseAddress!, ld: q, col0: 0, outRows: oh0..<oh1)
-                            sgemm(transB: true, m: og, n: k, k: q, a: dy + oh0 * g.outW, lda: p, b: buffer.baseAddress!, ldb: q,
-                                  c: parts + b * size, ldc: k)
-                        }
-                    }
-                }
+            forEachColumnBand(x, cg: cg, k: k, g: g, rows: rows) { b, oh0, q, cols in
+                sgemm(transB: true, m: og, n: k, k: q, a: dy + oh0 * g.outW, lda: p, b: cols, ldb: q, c: parts + b * size, ldc: k)
             }
             for b in 0..<bands {
                 let src = parts + b * size
