@@ -73,6 +73,7 @@ public enum ConvKernels {
         let rows = cg * g.kh * g.kw
         let plane = g.inH * g.inW
         let band = outRows ?? 0..<g.outH
+        if g.sw > 1 { return im2colStrided(x, cg: cg, g: g, cols: cols, ld: ld, col0: col0, band: band) }
         Threads.parallelFor(rows, minChunk: 8) { range in
             for r in range {
                 let c = r / (g.kh * g.kw), i = (r / g.kw) % g.kh, j = r % g.kw
@@ -86,11 +87,7 @@ public enum ConvKernels {
                     } else {
                         let row = src + ih * g.inW + iw0
                         dst.update(repeating: 0, count: inside.lowerBound)
-                        if g.sw == 1 {
-                            (dst + inside.lowerBound).update(from: row + inside.lowerBound, count: inside.count)
-                        } else {
-                            for ow in inside { dst[ow] = row[ow * g.sw] }
-                        }
+                        (dst + inside.lowerBound).update(from: row + inside.lowerBound, count: inside.count)
                         (dst + inside.upperBound).update(repeating: 0, count: g.outW - inside.upperBound)
                     }
                     dst += g.outW
@@ -99,8 +96,98 @@ public enum ConvKernels {
         }
     }
 
+    /// Where window column j's taps land in a row split into `g.sw` phases (columns r, r + sw, r + 2·sw, … as
+    /// phase r): output column ow reads phase `phase` at index ow + `shift`, so a window row is one contiguous run.
+    @inline(__always) static func phaseOf(_ j: Int, g: WindowGeometry) -> (phase: Int, shift: Int) {
+        let iw0 = j - g.padLeft, phase = (iw0 % g.sw + g.sw) % g.sw
+        return (phase, (iw0 - phase) / g.sw)
+    }
+
+    /// Phase length of a row split by `phaseOf`.
+    @inline(__always) static func phaseWidth(_ g: WindowGeometry) -> Int { (g.inW + g.sw - 1) / g.sw }
+
+    /// `im2col` for a horizontal stride > 1 (the students' stride-2 conv1 and conv2): each channel's input rows
+    /// are split into phases once, so each of the kh·kw window rows copies contiguous runs instead of gathering
+    /// every sw-th value (the same values land in the same places).
+    static func im2colStrided(_ x: UnsafePointer<Float>, cg: Int, g: WindowGeometry, cols: UnsafeMutablePointer<Float>, ld: Int, col0: Int,
+                              band: Range<Int>) {
+        let plane = g.inH * g.inW, pw = phaseWidth(g)
+        // Input rows the band's windows reach.
+        let rowLo = min(g.inH, max(0, band.lowerBound * g.sh - g.padTop))
+        let rowHi = max(rowLo, min(g.inH, (band.upperBound - 1) * g.sh - g.padTop + g.kh))
+        Threads.parallelFor(cg) { range in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, (rowHi - rowLo) * g.sw * pw)) { buffer in
+                let phases = buffer.baseAddress!
+                for c in range {
+                    let src = x + c * plane
+                    for ih in rowLo..<rowHi {
+                        let row = src + ih * g.inW
+                        for r in 0..<g.sw {
+                            let d = phases + ((ih - rowLo) * g.sw + r) * pw
+                            var t = 0, q = r
+                            while q < g.inW { d[t] = row[q]; t += 1; q += g.sw }
+                        }
+                    }
+                    for i in 0..<g.kh { for j in 0..<g.kw {
+                        let inside = g.insideColumns(j - g.padLeft), (phase, shift) = phaseOf(j, g: g)
+                        var dst = cols + ((c * g.kh + i) * g.kw + j) * ld + col0
+                        for oh in band {
+                            let ih = oh * g.sh - g.padTop + i
+                            if ih < 0 || ih >= g.inH || inside.isEmpty {
+                                dst.update(repeating: 0, count: g.outW)
+                            } else {
+                                let run = phases + ((ih - rowLo) * g.sw + phase) * pw + shift
+                                dst.update(repeating: 0, count: inside.lowerBound)
+                                (dst + inside.lowerBound).update(from: run + inside.lowerBound, count: inside.count)
+                                (dst + inside.upperBound).update(repeating: 0, count: g.outW - inside.upperBound)
+                            }
+                            dst += g.outW
+                        }
+                    } }
+                }
+            }
+        }
+    }
+
+    /// `col2im` for a horizontal stride > 1: sums into a per-channel phase-split scratch with contiguous adds, then
+    /// adds it into the image once. Each image value receives the same adds in the same order (starting from the
+    /// scratch's zero instead of dx's), so for the zeroed dx of a backward the result is bitwise the strided loop's.
+    static func col2imStrided(_ cols: UnsafePointer<Float>, ld: Int, col0: Int, cg: Int, g: WindowGeometry, dx: UnsafeMutablePointer<Float>) {
+        let plane = g.inH * g.inW, pw = phaseWidth(g), size = g.inH * g.sw * pw
+        Threads.parallelFor(cg) { range in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: size) { buffer in
+                let phases = buffer.baseAddress!
+                for c in range {
+                    phases.update(repeating: 0, count: size)
+                    for i in 0..<g.kh { for j in 0..<g.kw {
+                        var src = cols + ((c * g.kh + i) * g.kw + j) * ld + col0
+                        let inside = g.insideColumns(j - g.padLeft), (phase, shift) = phaseOf(j, g: g)
+                        for oh in 0..<g.outH {
+                            let ih = oh * g.sh - g.padTop + i
+                            if ih >= 0 && ih < g.inH {
+                                let run = phases + (ih * g.sw + phase) * pw + shift
+                                for ow in inside { run[ow] += src[ow] }
+                            }
+                            src += g.outW
+                        }
+                    } }
+                    let dst = dx + c * plane
+                    for ih in 0..<g.inH {
+                        let row = dst + ih * g.inW
+                        for r in 0..<g.sw {
+                            let s = phases + (ih * g.sw + r) * pw
+                            var t = 0, q = r
+                            while q < g.inW { row[q] += s[t]; t += 1; q += g.sw }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Adds column rows back into the image (the adjoint of im2col); parallel over channels, so race-free.
     static func col2im(_ cols: UnsafePointer<Float>, ld: Int, col0: Int, cg: Int, g: WindowGeometry, dx: UnsafeMutablePointer<Float>) {
+        if g.sw > 1 { return col2imStrided(cols, ld: ld, col0: col0, cg: cg, g: g, dx: dx) }
         let plane = g.inH * g.inW
         Threads.parallelFor(cg) { range in
             for c in range {
@@ -112,11 +199,7 @@ public enum ConvKernels {
                         let ih = oh * g.sh - g.padTop + i
                         if ih >= 0 && ih < g.inH {
                             let row = dst + ih * g.inW + iw0
-                            if g.sw == 1 {
-                                for ow in inside { row[ow] += src[ow] }
-                            } else {
-                                for ow in inside { row[ow * g.sw] += src[ow] }
-                            }
+                            for ow in inside { row[ow] += src[ow] }
                         }
                         src += g.outW
                     }
@@ -177,25 +260,13 @@ public enum ConvKernels {
                 for gi in 0..<groups {
                     let wg = wp.baseAddress! + gi * og * k
                     if cnt == 1, !pointwise, let rows = bandRows(k: k, g: g, budget: tuning.bandBudget) {
-                        // Bands of output rows, handed out to the threads: each copies its band's windows
-                        // into its own cache-sized buffer and multiplies it there.
                         let xs = xp.baseAddress! + (n0 * cin + gi * cg) * inPlane
                         let c = yp.baseAddress! + (n0 * cout + gi * og) * p
                         seed(c, o0: gi * og, ld: p, count: p)
-                        let bands = (g.outH + rows - 1) / rows
-                        Threads.parallelFor(bands) { range in
-                            Threads.serially {
-                                withUnsafeTemporaryAllocation(of: Float.self, capacity: k * rows * g.outW) { buffer in
-                                    for b in range {
-                                        let oh0 = b * rows, oh1 = min(g.outH, oh0 + rows), q = (oh1 - oh0) * g.outW
-                                        im2col(xs, cg: cg, g: g, cols: buffer.baseAddress!, ld: q, col0: 0, outRows: oh0..<oh1)
-                                        sgemm(m: og, n: q, k: k, a: wg, lda: k, b: buffer.baseAddress!, ldb: q, beta: beta,
-                                              c: c + oh0 * g.outW, ldc: p)
-                                        if let epilogue {
-                                            for o in 0..<og { let r = c + o * p + oh0 * g.outW; epilogue.apply(r, r, count: q, channel: gi * og + o) }
-                                        }
-                                    }
-                                }
+                        forEachColumnBand(xs, cg: cg, k: k, g: g, rows: rows) { _, oh0, q, cols in
+                            sgemm(m: og, n: q, k: k, a: wg, lda: k, b: cols, ldb: q, beta: beta, c: c + oh0 * g.outW, ldc: p)
+                            if let epilogue {
+                                for o in 0..<og { let r = c + o * p + oh0 * g.outW; epilogue.apply(r, r, count: q, channel: gi * og + o) }
                             }
                         }
                     } else if cnt == 1 {
@@ -236,7 +307,9 @@ public enum ConvKernels {
         let cg = cin / groups, og = cout / groups, k = cg * g.kh * g.kw, p = g.outH * g.outW
         let inPlane = g.inH * g.inW
         let nb = chunkSize(n: n, rows: k, p: p, budget: tuning.columnBudget)
-        var cols = [Float](repeating: 0, count: k * nb * p)
+        // A first layer's weight gradient goes in bands (its own buffers) and nobody needs its input gradient.
+        let bandedOnly = nb == 1 && !pointwise && !inputGradient && bandRows(k: k, g: g, budget: tuning.bandBudget) != nil
+        var cols = [Float](repeating: 0, count: bandedOnly ? 0 : k * nb * p)
         var dybuf = [Float](repeating: 0, count: nb > 1 ? og * nb * p : 0)
         x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in dy.withUnsafeBufferPointer { dyp in
         dx.withUnsafeMutableBufferPointer { dxp in dw.withUnsafeMutableBufferPointer { dwp in
@@ -255,20 +328,25 @@ public enum ConvKernels {
                         dyg = UnsafePointer(bp.baseAddress!)
                     }
                     // dW += dY · colsᵀ
-                    let colsIn: UnsafePointer<Float>
-                    if pointwise && cnt == 1 { colsIn = xp.baseAddress! + (n0 * cin + gi * cg) * inPlane } else {
-                        for s in 0..<cnt {
-                            let xs = xp.baseAddress! + ((n0 + s) * cin + gi * cg) * inPlane
-                            if pointwise {
-                                for c in 0..<cg { (cp.baseAddress! + c * ld + s * p).update(from: xs + c * inPlane, count: p) }
-                            } else {
-                                im2col(xs, cg: cg, g: g, cols: cp.baseAddress!, ld: ld, col0: s * p)
+                    if cnt == 1, !pointwise, let rows = bandRows(k: k, g: g, budget: tuning.bandBudget) {
+                        bandedWeightGradient(x: xp.baseAddress! + (n0 * cin + gi * cg) * inPlane, cg: cg, dy: dyg, og: og, k: k, g: g,
+                                             rows: rows, dw: dwp.baseAddress! + gi * og * k)
+                    } else {
+                        let colsIn: UnsafePointer<Float>
+                        if pointwise && cnt == 1 { colsIn = xp.baseAddress! + (n0 * cin + gi * cg) * inPlane } else {
+                            for s in 0..<cnt {
+                                let xs = xp.baseAddress! + ((n0 + s) * cin + gi * cg) * inPlane
+                                if pointwise {
+                                    for c in 0..<cg { (cp.baseAddress! + c * ld + s * p).update(from: xs + c * inPlane, count: p) }
+                                } else {
+                                    im2col(xs, cg: cg, g: g, cols: cp.baseAddress!, ld: ld, col0: s * p)
+                                }
                             }
+                            colsIn = UnsafePointer(cp.baseAddress!)
                         }
-                        colsIn = UnsafePointer(cp.baseAddress!)
+                        sgemm(transB: true, m: og, n: k, k: ld, a: dyg, lda: ld, b: colsIn, ldb: ld,
+                              beta: 1, c: dwp.baseAddress! + gi * og * k, ldc: k)
                     }
-                    sgemm(transB: true, m: og, n: k, k: ld, a: dyg, lda: ld, b: colsIn, ldb: ld,
-                          beta: 1, c: dwp.baseAddress! + gi * og * k, ldc: k)
                     // dCols = Wᵀ · dY, then scatter back to the image.
                     if !inputGradient { continue }
                     if pointwise && cnt == 1 {
@@ -293,6 +371,44 @@ public enum ConvKernels {
                 n0 += cnt
             }
         } } } } } } }
+    }
+
+    /// Bands of `rows` output rows of one sample, handed out to the threads: each thread copies a band's windows into
+    /// its own cache-sized buffer and calls `body(band, first output row, columns, buffer)` (kernels inside run on
+    /// that thread).
+    static func forEachColumnBand(_ x: UnsafePointer<Float>, cg: Int, k: Int, g: WindowGeometry, rows: Int,
+                                  _ body: (Int, Int, Int, UnsafeMutablePointer<Float>) -> Void) {
+        Threads.parallelFor((g.outH + rows - 1) / rows) { range in
+            Threads.serially {
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: k * rows * g.outW) { buffer in
+                    for b in range {
+                        let oh0 = b * rows, oh1 = min(g.outH, oh0 + rows), q = (oh1 - oh0) * g.outW
+                        im2col(x, cg: cg, g: g, cols: buffer.baseAddress!, ld: q, col0: 0, outRows: oh0..<oh1)
+                        body(b, oh0, q, buffer.baseAddress!)
+                    }
+                }
+            }
+        }
+    }
+
+    /// dw += dY · colsᵀ for one sample whose column matrix has few rows (a first layer: K = 49, 32 × 49 over 25k
+    /// output positions), where sgemm alone cannot split the product (C too small) and runs on one thread. The
+    /// output rows go in bands fixed by the geometry (`bandRows`), each copied into a cache-sized buffer and
+    /// multiplied into its own partial; the partials are added in band order, so dw is bitwise the same for any
+    /// thread count.
+    static func bandedWeightGradient(x: UnsafePointer<Float>, cg: Int, dy: UnsafePointer<Float>, og: Int, k: Int, g: WindowGeometry,
+                                     rows: Int, dw: UnsafeMutablePointer<Float>) {
+        let p = g.outH * g.outW, bands = (g.outH + rows - 1) / rows, size = og * k
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: bands * size) { partials in
+            let parts = partials.baseAddress!
+            forEachColumnBand(x, cg: cg, k: k, g: g, rows: rows) { b, oh0, q, cols in
+                sgemm(transB: true, m: og, n: k, k: q, a: dy + oh0 * g.outW, lda: p, b: cols, ldb: q, c: parts + b * size, ldc: k)
+            }
+            for b in 0..<bands {
+                let src = parts + b * size
+                for i in 0..<size { dw[i] += src[i] }
+            }
+        }
     }
 
     /// Depthwise conv with horizontal stride 1. Each plane is first copied into a zero-bordered scratch, so

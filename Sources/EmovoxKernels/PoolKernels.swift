@@ -13,10 +13,11 @@ public enum PoolKernels {
         Threads.parallelFor(planes) { range in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: padded) { values in
             withUnsafeTemporaryAllocation(of: Int32.self, capacity: padded) { rows in
+            withUnsafeTemporaryAllocation(of: Int64.self, capacity: padded) { keys in
                 // Padding never wins: −∞, and on a tie the largest index.
                 values.initialize(repeating: -.infinity)
                 rows.initialize(repeating: Int32(h + 1))
-                let m = values.baseAddress! + g.padLeft, mr = rows.baseAddress! + g.padLeft
+                let m = values.baseAddress! + g.padLeft, mr = rows.baseAddress! + g.padLeft, mk = keys.baseAddress! + g.padLeft
                 for plane in range {
                     let src = x + plane * h * w, dst = y + plane * g.outH * g.outW, at = argmax + plane * g.outH * g.outW
                     for oh in 0..<g.outH {
@@ -47,17 +48,19 @@ public enum PoolKernels {
                             let ordered = bits >= 0 ? bits : bits ^ Int32.max     // integer order = float order
                             return Int64(ordered) << 32 | Int64(Int32.max - (mr[q] * Int32(w) + Int32(q)))
                         }
+                        // Each column's key once (a window overlaps the next when kw > sw), padding included.
+                        for q in -g.padLeft..<(padded - g.padLeft) { mk[q] = key(q) }
                         for ow in 0..<g.outW {
                             let c0 = ow * g.sw - g.padLeft  // image column of the window's first tap
-                            var best = key(c0)
-                            for j in 1..<max(g.kw, 1) { best = Swift.max(best, key(c0 + j)) }
+                            var best = mk[c0]
+                            for j in 1..<max(g.kw, 1) { best = Swift.max(best, mk[c0 + j]) }
                             let bestAt = Int32.max - Int32(truncatingIfNeeded: best)
                             at[oh * g.outW + ow] = bestAt
                             dst[oh * g.outW + ow] = src[Int(bestAt)]
                         }
                     }
                 }
-            } }
+            } } }
         }
     }
 

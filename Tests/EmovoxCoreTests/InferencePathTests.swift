@@ -77,6 +77,36 @@ final class InferencePathTests: XCTestCase {
         }
     }
 
+    /// The training max pool's recorded positions against a brute-force search on heavy ties (few distinct values,
+    /// −0 beside +0, as after a ReLU): each is the row-major first of its window's maxima, padding never chosen.
+    func testTrainingMaxPoolArgmaxIsFirstMaximumOnTies() {
+        var rng = SeededRNG(seed: 13)
+        for (k, s, pad) in [((3, 3), (2, 2), Padding.valid), ((5, 3), (3, 2), .valid), ((3, 3), (2, 2), .same),
+                            ((3, 3), (1, 1), .symmetric(1, 1)), ((3, 3), (2, 2), .explicit(top: 0, bottom: 1, left: 1, right: 0))] {
+            for w in [5, 8, 23] {
+                let (planes, h) = (3, 11)
+                let x: [Float] = (0..<planes * h * w).map { _ in [-1, 0, -0.0, 0, 2, 2, 1][rng.int(below: 7)] }
+                let g = WindowGeometry(inH: h, inW: w, kh: k.0, kw: k.1, sh: s.0, sw: s.1, padding: pad)
+                var y = [Float](repeating: .nan, count: planes * g.outH * g.outW), at = [Int32](repeating: -1, count: y.count)
+                x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in at.withUnsafeMutableBufferPointer { ap in
+                    PoolKernels.trainingMax(xp.baseAddress!, yp.baseAddress!, argmax: ap.baseAddress!, planes: planes, g: g)
+                } } }
+                for p in 0..<planes { for oh in 0..<g.outH { for ow in 0..<g.outW {
+                    var best = -Float.infinity, bestAt = -1
+                    for i in 0..<g.kh { for j in 0..<g.kw {
+                        let ih = oh * g.sh - g.padTop + i, iw = ow * g.sw - g.padLeft + j
+                        guard ih >= 0, ih < h, iw >= 0, iw < w else { continue }
+                        let v = x[p * h * w + ih * w + iw], q = ih * w + iw
+                        if bestAt < 0 || v > best || (v == best && q < bestAt) { best = v; bestAt = q }
+                    } }
+                    let o = (p * g.outH + oh) * g.outW + ow
+                    XCTAssertEqual(at[o], Int32(bestAt), "\(k) \(s) \(pad) w=\(w) output \(o)")
+                    XCTAssertEqual(y[o], best, "\(k) \(s) \(pad) w=\(w) output \(o)")
+                } } }
+            }
+        }
+    }
+
     func testStride1DepthwiseEqualsGroupedGEMM() {
         var rng = SeededRNG(seed: 13)
         for (k, pad, w) in [((3, 3), Padding.same, 8), ((3, 3), .same, 37), ((3, 3), .valid, 21), ((5, 3), .symmetric(2, 1), 19),
