@@ -96,6 +96,14 @@ final class BlockedPlanTests: XCTestCase {
         return zip(a.data, b.data).map { abs($0 - $1) }.max()! / scale
     }
 
+    /// The blocked path at every SIMD level within 1e-4 (relative) of the per-layer path on `x`.
+    func assertBlockedMatchesPerLayer(_ net: KerasGraphNetwork, _ x: Tensor, file: StaticString = #filePath, line: UInt = #line) {
+        let reference = logits(net, x, .perLayer)
+        for level in levels {
+            XCTAssertLessThanOrEqual(relativeError(logits(net, x, .blocked, level: level), reference), 1e-4, "at \(level)", file: file, line: line)
+        }
+    }
+
     func logits(_ net: KerasGraphNetwork, _ x: Tensor, _ path: KerasGraphNetwork.InferencePath, level: ConvSIMDLevel = .best) -> Tensor {
         net.inferencePath = path; net.simdLevel = level
         defer { net.inferencePath = .blocked; net.simdLevel = .best }
@@ -155,10 +163,7 @@ final class BlockedPlanTests: XCTestCase {
         XCTAssertTrue(plan.steps.contains { $0.kind == "Copy" })
         XCTAssertFalse(plan.steps.contains { $0.kind == "MaxPool+Add" })
         let x = randomInput(net, n: 4, seed: 46)
-        let reference = logits(net, x, .perLayer)
-        for level in levels {
-            XCTAssertLessThanOrEqual(relativeError(logits(net, x, .blocked, level: level), reference), 1e-4, "at \(level)")
-        }
+        assertBlockedMatchesPerLayer(net, x)
     }
 
     /// A grey input pooled before any conv: the pool keeps the one-float stride, and the conv after it reads it.
@@ -170,10 +175,7 @@ final class BlockedPlanTests: XCTestCase {
         let net = try KerasGraphNetwork(layers: b.layers, source: "grey-pool")
         XCTAssertTrue(net.runsBlocked)
         let x = randomInput(net, n: 3, seed: 51)
-        let reference = logits(net, x, .perLayer)
-        for level in levels {
-            XCTAssertLessThanOrEqual(relativeError(logits(net, x, .blocked, level: level), reference), 1e-4, "at \(level)")
-        }
+        assertBlockedMatchesPerLayer(net, x)
     }
 
     /// A graph with an op the plan does not run (average pooling) keeps the per-layer path, with the same results.
@@ -201,10 +203,7 @@ final class BlockedPlanTests: XCTestCase {
         let crops = try (golden["items"] as! [[String: Any]]).flatMap { FaceTeacher.preprocess(try readPGM(dir + "/" + ($0["crop"] as! String)).pixels) }
         let real = Tensor(shape: [crops.count / 4096, 1, 64, 64], data: crops)
         for x in [real, randomInput(net, n: 6, seed: 49)] {
-            let reference = logits(net, x, .perLayer)
-            for level in levels {
-                XCTAssertLessThanOrEqual(relativeError(logits(net, x, .blocked, level: level), reference), 1e-4, "at \(level)")
-            }
+            assertBlockedMatchesPerLayer(net, x)
         }
     }
 }
