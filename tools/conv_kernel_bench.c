@@ -1,10 +1,12 @@
-// Single-thread rates of the direct 3×3 kernels (Sources/CConvKernels) per layer shape of the VGG face teachers and the students' 3×3 layers,
+// Single-thread rates of the direct 3×3 kernels (Sources/CConvKernels) per layer shape of the VGG face teachers and the students' 3×3 layers
+// (and, in a second table, of the direct 5×5 stride-2 forward at the students' conv2),
 // beside OpenBLAS sgemm at the same per-image GEMM shapes (forward M=cout N=h·w K=cin·9; weight gradient
 // dY·colsᵀ; input gradient Wᵀ·dY) and the measured FMA peak of one core. Best of REPS runs of each: the number
 // a loaded machine lets through on a quiet moment. A tool, not part of the build:
 //   clang -O3 -ISources/CConvKernels/include -I/usr/include/x86_64-linux-gnu/openblas-pthread \
 //     Sources/CConvKernels/cconv_kernels.c tools/conv_kernel_bench.c -o /tmp/conv_kernel_bench -lopenblas
-//   /tmp/conv_kernel_bench [REPS] [LEVEL]       (LEVEL 2 = AVX-512F, 1 = AVX2+FMA, 0 = plain; default best)
+//   /tmp/conv_kernel_bench [REPS] [LEVEL] [conv2]   (LEVEL 2 = AVX-512F, 1 = AVX2+FMA, 0 = plain; default best;
+//                                                     conv2: only the 5×5 stride-2 table)
 // Winograd columns: direct-equivalent GFLOP/s (2·cin·cout·9·h·w / time, comparable with the direct ones), the real
 // GFLOP/s of its 16 products per 2×2 tile against the peak, and max |wino − direct| / max |direct| on the forward.
 #include "cconv_kernels.h"
@@ -53,7 +55,8 @@ int main(int argc, char **argv) {
                        {128, 128, 12, 12}, {128, 256, 6, 6}, {256, 256, 6, 6},
                        {1, 64, 48, 48}, {64, 64, 48, 48}, {64, 128, 24, 24}, {128, 128, 24, 24}, {128, 256, 12, 12}, {256, 256, 12, 12},
                        {64, 96, 15, 23}, {96, 96, 15, 23}, {96, 64, 15, 23}, {256, 384, 30, 23}, {384, 256, 30, 23}, {256, 256, 30, 23}};
-    for (int si = 0; si < (int)(sizeof shapes / sizeof shapes[0]); si++) {
+    int only_conv2 = argc > 3 && strcmp(argv[3], "conv2") == 0;
+    for (int si = 0; si < (int)(sizeof shapes / sizeof shapes[0]) && !only_conv2; si++) {
         int cin = shapes[si][0], cout = shapes[si][1], h = shapes[si][2], w = shapes[si][3];
         int pp = cconv3_padded_pixels(h, w), qn = cconv3_flat_pixels(h, w);
         int csx = cconv3_pad4(cin), cp = cconv3_pad32(cout), cpi = cconv3_pad32(cin);
@@ -145,6 +148,34 @@ int main(int argc, char **argv) {
                peak > 0 ? wreal / twf / peak : 0, ymax > 0 ? dmax / ymax : 0, fl / twdw, dwmax > 0 ? dwdiff / dwmax : 0,
                tw4 > 0 ? fl / tw4 : 0, ymax > 0 ? d4max / ymax : 0);
         free(x); free(wt); free(y); free(dy); free(xp); free(wp); free(yf); free(dyp); free(wb); free(dxf); free(acc); free(A); free(B); free(C);
+    }
+    // The students' conv2, 5×5 stride 2 pad 1 (cconv5s2_*), at their 400-frame crop: the direct forward alone and with
+    // the phase split and the unpad, beside sgemm at the im2col GEMM shape of one image (M = cout, N = out_h·out_w,
+    // K = cin·25; without the im2col copy the layer path adds).
+    printf("\n| conv2 shape (cin→cout, h×w → out) | direct fwd | + split/unpad | sgemm fwd | direct fwd / peak | direct fwd / sgemm |\n");
+    printf("|---|---|---|---|---|---|\n");
+    int s2[][4] = {{32, 64, 63, 98}, {96, 256, 126, 98}};
+    for (int si = 0; si < 2; si++) {
+        int cin = s2[si][0], cout = s2[si][1], h = s2[si][2], w = s2[si][3], oh = (h + 2 - 5) / 2 + 1, ow = (w + 2 - 5) / 2 + 1;
+        int csx = cconv3_pad4(cin), cp = cconv3_pad32(cout), ph = cconv5s2_phase_pixels(oh, ow), qn = cconv3_flat_pixels(oh, ow);
+        float *x = malloc(4 * (size_t)cin * h * w), *wt = malloc(4 * (size_t)cout * cin * 25), *y = malloc(4 * (size_t)cout * oh * ow);
+        for (int i = 0; i < cin * h * w; i++) x[i] = rand() / (float)RAND_MAX - .5f;
+        for (int i = 0; i < cout * cin * 25; i++) wt[i] = rand() / (float)RAND_MAX - .5f;
+        float *xs = aligned_alloc(64, 4 * 4 * (size_t)ph * csx), *wp = aligned_alloc(64, 4 * 25 * (size_t)cin * cp);
+        float *yf = aligned_alloc(64, 4 * (size_t)qn * cp);
+        cconv5s2_pack_forward(wt, cout, cin, wp);
+        double tsplit = BEST(cconv5s2_split(x, cin, h, w, 1, 1, oh, ow, csx, xs));
+        double tf = BEST(cconv5s2_forward(lv, xs, csx, cin, oh, ow, wp, cp, 0, cp, yf));
+        double tun = BEST(cconv3_unpad(yf, cp, cout, 0, cp, oh, ow, 0, 0, 0, y));
+        int M = cout, N = oh * ow, K = cin * 25;
+        float *A = malloc(4 * (size_t)M * K), *B = malloc(4 * (size_t)K * N), *C = malloc(4 * (size_t)M * N);
+        for (int i = 0; i < M * K; i++) A[i] = .1f;
+        for (int i = 0; i < K * N; i++) B[i] = .2f;
+        double tg = BEST(cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, A, K, B, N, 0, C, N));
+        double fl = 2.0 * M * N * K / 1e9;
+        printf("| %d→%d, %d×%d → %d×%d | %.0f | %.0f | %.0f | %.2f | %.2f |\n", cin, cout, h, w, oh, ow, fl / tf,
+               fl / (tf + tsplit + tun), fl / tg, peak > 0 ? fl / tf / peak : 0, tg / tf);
+        free(x); free(wt); free(y); free(xs); free(wp); free(yf); free(A); free(B); free(C);
     }
     return 0;
 }

@@ -34,13 +34,16 @@ static int usable(int level) {
 
 int cconv_usable_level(int level) { return usable(level); }
 
-void cconv3_pack_forward(const float *w, int cout, int cin, float *wp) {
+// w [cout][cin][taps] -> wp [taps][cin][cpad32(cout)] (taps = kh * kw in row-major order).
+static void pack_forward_taps(const float *w, int cout, int cin, int taps, float *wp) {
     int cpad = cconv3_pad32(cout);
-    memset(wp, 0, sizeof(float) * 9 * (size_t)cin * cpad);
+    memset(wp, 0, sizeof(float) * taps * (size_t)cin * cpad);
     for (int co = 0; co < cout; co++)
         for (int ci = 0; ci < cin; ci++)
-            for (int t = 0; t < 9; t++) wp[((size_t)t * cin + ci) * cpad + co] = w[((size_t)co * cin + ci) * 9 + t];
+            for (int t = 0; t < taps; t++) wp[((size_t)t * cin + ci) * cpad + co] = w[((size_t)co * cin + ci) * taps + t];
 }
+
+void cconv3_pack_forward(const float *w, int cout, int cin, float *wp) { pack_forward_taps(w, cout, cin, 9, wp); }
 
 void cconv3_pack_backward(const float *w, int cout, int cin, float *wp) {
     int cpad = cconv3_pad32(cin);
@@ -92,19 +95,21 @@ void cconv3_unpad(const float *yf, int cpad, int cout, int co_lo, int co_hi, int
     }
 }
 
-// ---- forward: yf[q][co] = sum_{tap, ci} xp[q + off(tap)][ci] * wp[tap][ci][co] ----
+// ---- forward: yf[q][co] = sum_{tap, ci} xp[q + off[tap]][ci] * wp[tap][ci][co] ----
+// `off` holds each tap's flat-pixel offset: kh * p + kw for the 3×3 kernel, an offset into one of four phase
+// images for the 5×5 stride-2 one (cconv5s2_*), so one micro-kernel serves both.
 // Any tile of PX flat pixels computes the right values for the positions it covers, wherever it starts. When PX
 // divides the row width, tiles start at row starts and never compute the two dropped columns (14 % of the work at
 // 12×12); otherwise they run along the flat pixels (at 6×6 with PX = 12, row-aligned tiles would waste half).
 #define FORWARD_KERNEL(NAME, ATTR, VL, NV, PX)                                                                          \
-ATTR __attribute__((always_inline)) static inline void NAME##_tile(const float *xp, int cs, int cin, int p,            \
-                                                                   const float *wp, int cpad, int q0, int co0,         \
-                                                                   float *yf) {                                        \
+ATTR __attribute__((always_inline)) static inline void NAME##_tile(const float *xp, int cs, int cin, const int *off,   \
+                                                                   int taps, const float *wp, int cpad, int q0,        \
+                                                                   int co0, float *yf) {                               \
     typedef float vec __attribute__((vector_size(VL * 4), aligned(4)));                                               \
     vec acc[PX][NV];                                                                                                   \
     UNROLL for (int i = 0; i < PX; i++) UNROLL for (int v = 0; v < NV; v++) acc[i][v] = (vec){0};                     \
-    for (int tap = 0; tap < 9; tap++) {                                                                                \
-        const float *xt = xp + (size_t)(q0 + (tap / 3) * p + tap % 3) * cs;                                            \
+    for (int tap = 0; tap < taps; tap++) {                                                                             \
+        const float *xt = xp + (size_t)(q0 + off[tap]) * cs;                                                           \
         const float *wt = wp + (size_t)tap * cin * cpad + co0;                                                         \
         for (int ci = 0; ci < cin; ci++, xt++, wt += cpad) {                                                           \
             vec wv[NV];                                                                                                \
@@ -118,15 +123,15 @@ ATTR __attribute__((always_inline)) static inline void NAME##_tile(const float *
     UNROLL for (int i = 0; i < PX; i++) UNROLL for (int v = 0; v < NV; v++)                                           \
         *(vec *)(yf + (size_t)(q0 + i) * cpad + co0 + v * VL) = acc[i][v];                                            \
 }                                                                                                                      \
-ATTR static void NAME(const float *xp, int cs, int cin, int h, int w, const float *wp, int cpad, int co_lo, int co_hi, \
-                      float *yf) {                                                                                     \
+ATTR static void NAME(const float *xp, int cs, int cin, int h, int w, const int *off, int taps, const float *wp,       \
+                      int cpad, int co_lo, int co_hi, float *yf) {                                                     \
     int p = w + 2, qn = cconv3_flat_pixels(h, w);                                                                      \
     for (int co0 = co_lo; co0 < co_hi; co0 += VL * NV) {                                                               \
         if (w % PX == 0) {                                                                                             \
             for (int y = 0; y < h; y++)                                                                                \
-                for (int x0 = 0; x0 < w; x0 += PX) NAME##_tile(xp, cs, cin, p, wp, cpad, y * p + x0, co0, yf);        \
+                for (int x0 = 0; x0 < w; x0 += PX) NAME##_tile(xp, cs, cin, off, taps, wp, cpad, y * p + x0, co0, yf); \
         } else {                                                                                                       \
-            for (int q0 = 0; q0 < qn; q0 += PX) NAME##_tile(xp, cs, cin, p, wp, cpad, q0, co0, yf);                   \
+            for (int q0 = 0; q0 < qn; q0 += PX) NAME##_tile(xp, cs, cin, off, taps, wp, cpad, q0, co0, yf);           \
         }                                                                                                              \
     }                                                                                                                  \
 }
@@ -166,16 +171,77 @@ WGRAD_KERNEL(wgrad_avx512, AVX512, 16, 2, 4)
 WGRAD_KERNEL(wgrad_avx2, AVX2, 8, 2, 2)
 WGRAD_KERNEL(wgrad_plain, PLAIN, 4, 2, 2)
 
-void cconv3_forward(int level, const float *xp, int cs, int cin, int h, int w, const float *wp, int cpad,
-                    int co_lo, int co_hi, float *yf) {
+// The forward at `level` over flat outputs of h rows of w (+ 2 dropped) pixels, taps at offsets `off`.
+static void forward_taps(int level, const float *xp, int cs, int cin, int h, int w, const int *off, int taps,
+                         const float *wp, int cpad, int co_lo, int co_hi, float *yf) {
     switch (usable(level)) {
     case CCONV_AVX512:
-        if (w % 12 != 0 && w % 6 == 0 && (co_hi - co_lo) % 64 == 0) forward_avx512_row6(xp, cs, cin, h, w, wp, cpad, co_lo, co_hi, yf);
-        else forward_avx512(xp, cs, cin, h, w, wp, cpad, co_lo, co_hi, yf);
+        if (w % 12 != 0 && w % 6 == 0 && (co_hi - co_lo) % 64 == 0) forward_avx512_row6(xp, cs, cin, h, w, off, taps, wp, cpad, co_lo, co_hi, yf);
+        else forward_avx512(xp, cs, cin, h, w, off, taps, wp, cpad, co_lo, co_hi, yf);
         break;
-    case CCONV_AVX2: forward_avx2(xp, cs, cin, h, w, wp, cpad, co_lo, co_hi, yf); break;
-    default: forward_plain(xp, cs, cin, h, w, wp, cpad, co_lo, co_hi, yf); break;
+    case CCONV_AVX2: forward_avx2(xp, cs, cin, h, w, off, taps, wp, cpad, co_lo, co_hi, yf); break;
+    default: forward_plain(xp, cs, cin, h, w, off, taps, wp, cpad, co_lo, co_hi, yf); break;
     }
+}
+
+void cconv3_forward(int level, const float *xp, int cs, int cin, int h, int w, const float *wp, int cpad,
+                    int co_lo, int co_hi, float *yf) {
+    int p = w + 2, off[9];
+    for (int t = 0; t < 9; t++) off[t] = (t / 3) * p + t % 3;
+    forward_taps(level, xp, cs, cin, h, w, off, 9, wp, cpad, co_lo, co_hi, yf);
+}
+
+// ---- 5×5 stride 2 (the students' conv2) as a stride-1 sum over the input's four (row, column) phases ----
+// Phase (a, b) pixel (i, j) is padded-input pixel (2i + a, 2j + b); output (y, x) at tap (ky, kx) reads padded pixel
+// (2y + ky, 2x + kx) = phase (ky % 2, kx % 2) pixel (y + ky / 2, x + kx / 2). All four phases share the pitch
+// p = out_w + 2, so each tap is one constant flat offset (phase base + (ky / 2) p + kx / 2) and the 3×3 micro-kernel
+// runs unchanged on 25 taps; output columns out_w, out_w + 1 of every row are dropped as there.
+static int s2_rows(int out_h, int out_w) {
+    int p = out_w + 2, reach = cconv3_flat_pixels(out_h, out_w) + 2 * p + 2;  // last tile's farthest read + 1
+    return (reach + p - 1) / p;
+}
+
+int cconv5s2_phase_pixels(int out_h, int out_w) { return s2_rows(out_h, out_w) * (out_w + 2); }
+
+void cconv5s2_pack_forward(const float *w, int cout, int cin, float *wp) { pack_forward_taps(w, cout, cin, 25, wp); }
+
+// Phase row by phase row (p pixels x cs floats: 19 KB at 96 channels, in L1 while every channel's source row is
+// scattered into it); each input row feeds the two column phases of one row phase.
+void cconv5s2_split(const float *x, int c, int h, int w, int pad_top, int pad_left, int out_h, int out_w, int cs,
+                    float *xs) {
+    int p = out_w + 2, rows = s2_rows(out_h, out_w);
+    size_t phase = (size_t)rows * p * cs, plane = (size_t)h * w;
+    for (int a = 0; a < 2; a++)
+        for (int i = 0; i < rows; i++) {
+            int y = 2 * i + a - pad_top;
+            for (int b = 0; b < 2; b++) {
+                float *row = xs + (size_t)(2 * a + b) * phase + (size_t)i * p * cs;
+                // Columns j whose input column x0 + 2j lies in [0, w).
+                int x0 = b - pad_left, lo = x0 >= 0 ? 0 : (1 - x0) / 2, hi = w > x0 ? (w - x0 + 1) / 2 : 0;
+                if (y < 0 || y >= h) lo = hi = 0;
+                if (hi > p) hi = p;
+                if (lo > hi) lo = hi;
+                memset(row, 0, sizeof(float) * (size_t)lo * cs);
+                memset(row + (size_t)hi * cs, 0, sizeof(float) * (size_t)(p - hi) * cs);
+                if (hi == lo) continue;
+                if (cs > c)
+                    for (int j = lo; j < hi; j++) memset(row + (size_t)j * cs + c, 0, sizeof(float) * (cs - c));
+                for (int ch = 0; ch < c; ch++) {
+                    const float *src = x + ch * plane + (size_t)y * w + (x0 + 2 * lo);  // input column of j = lo
+                    for (int j = lo; j < hi; j++) row[(size_t)j * cs + ch] = src[2 * (j - lo)];
+                }
+            }
+        }
+}
+
+void cconv5s2_forward(int level, const float *xs, int cs, int cin, int out_h, int out_w, const float *wp, int cpad,
+                      int co_lo, int co_hi, float *yf) {
+    int p = out_w + 2, phase = cconv5s2_phase_pixels(out_h, out_w), off[25];
+    for (int t = 0; t < 25; t++) {
+        int ky = t / 5, kx = t % 5;
+        off[t] = (2 * (ky % 2) + kx % 2) * phase + (ky / 2) * p + kx / 2;
+    }
+    forward_taps(level, xs, cs, cin, out_h, out_w, off, 25, wp, cpad, co_lo, co_hi, yf);
 }
 
 // Input channels per weight-gradient tile and output channels per tile, per level (the kernels' CB and VL * NV).

@@ -78,8 +78,8 @@ public final class Conv2D: Layer {
         if usesDirect(g) {
             return Tensor(shape: shape) { yp in x.data.withUnsafeBufferPointer { xp in weight.value.data.withUnsafeBufferPointer { wp in
                 withOptionalPointer(bias?.value.data) { bp in
-                    ConvKernels.direct3x3Forward(x: xp.baseAddress!, w: wp.baseAddress!, y: yp.baseAddress!, n: n, cin: inChannels, cout: outChannels,
-                                                 h: h, w: w, shift: bp, path: path(g))
+                    ConvKernels.directForward(x: xp.baseAddress!, w: wp.baseAddress!, y: yp.baseAddress!, n: n, cin: inChannels, cout: outChannels,
+                                              g: g, shift: bp, path: path(g))
                 }
             } } }
         }
@@ -90,8 +90,8 @@ public final class Conv2D: Layer {
         return y
     }
 
-    /// Whether this layer runs the direct 3×3 kernels (or their Winograd variant) on an input of this geometry
-    /// (else im2col + sgemm).
+    /// Whether this layer runs the direct 3×3 kernels (or their Winograd variant), or the direct 5×5 stride-2 forward,
+    /// on an input of this geometry (else im2col + sgemm).
     public func usesDirect(_ g: WindowGeometry) -> Bool { path(g) != .im2col }
 
     /// The algorithm this layer runs on an input of this geometry.
@@ -114,9 +114,8 @@ public final class Conv2D: Layer {
         if usesDirect(g) {
             return Tensor(shape: [n, outChannels, g.outH, g.outW]) { yp in x.data.withUnsafeBufferPointer { xp in
                 weight.value.data.withUnsafeBufferPointer { wp in scale.withUnsafeBufferPointer { sp in fusedShift.withUnsafeBufferPointer { hp in
-                    ConvKernels.direct3x3Forward(x: xp.baseAddress!, w: wp.baseAddress!, y: yp.baseAddress!, n: n, cin: inChannels, cout: outChannels,
-                                                 h: h, w: w, scale: sp.baseAddress!, shift: hp.baseAddress!, relu: relu,
-                                                 path: path(g))
+                    ConvKernels.directForward(x: xp.baseAddress!, w: wp.baseAddress!, y: yp.baseAddress!, n: n, cin: inChannels, cout: outChannels,
+                                              g: g, scale: sp.baseAddress!, shift: hp.baseAddress!, relu: relu, path: path(g))
                 } } }
             } }
         }
@@ -134,7 +133,7 @@ public final class Conv2D: Layer {
         precondition(dy.shape == [n, outChannels, g.outH, g.outW], "Conv2D.backward: dy \(dy.shape)")
         var dx = Tensor(zeros: x.shape)
         if let b = bias { ConvKernels.accumulateChannelSums(dy.data, into: &b.grad.data, n: n, c: outChannels, plane: g.outH * g.outW) }
-        if usesDirect(g) {
+        if usesDirect(g) && ConvKernels.directApplies(g: g, groups: groups) {  // (a direct 5×5 stride-2 forward keeps im2col's backward)
             x.data.withUnsafeBufferPointer { xp in weight.value.data.withUnsafeBufferPointer { wp in dy.data.withUnsafeBufferPointer { dyp in
             dx.data.withUnsafeMutableBufferPointer { dxp in weight.grad.data.withUnsafeMutableBufferPointer { dwp in
                 ConvKernels.direct3x3Backward(x: xp.baseAddress!, w: wp.baseAddress!, dy: dyp.baseAddress!,

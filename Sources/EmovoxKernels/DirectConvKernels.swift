@@ -18,9 +18,10 @@ public enum DirectConvChoice: String, Equatable, Sendable, CaseIterable {
     case measured
     /// Always im2col + sgemm (the path before the direct kernels).
     case im2col
-    /// The direct kernels wherever they apply (3×3, stride 1, pad 1, one group).
+    /// The direct kernels wherever they apply (3×3, stride 1, pad 1, one group; the forward of 5×5 stride 2).
     case direct
-    /// Winograd F(2×2, 3×3) (forward, input gradient, weight gradient) wherever the direct kernels apply.
+    /// Winograd F(2×2, 3×3) (forward, input gradient, weight gradient) wherever the direct 3×3 kernels apply (5×5
+    /// stride 2: the direct kernel, as under every choice but `.im2col` and `.measured`).
     case winograd
     /// Winograd F(4×4, 3×3) for the forward and input gradient where h and w are multiples of 4 (else F(2×2, 3×3)),
     /// F(2×2, 3×3) for the weight gradient.
@@ -72,8 +73,21 @@ extension ConvKernels {
         measuredPath(cin: cin, cout: cout, h: h, w: w) != .im2col
     }
 
-    /// The path a layer runs under `choice` (the direct and Winograd kernels only where they apply).
+    /// 5×5 stride-2 layer shapes [cin, cout, h, w] (input size) measured faster on the direct kernel
+    /// (`direct5x5Stride2Forward`) than on im2col + sgemm: the students' conv2 (docs/performance-conv.md, "conv2: direct
+    /// 5×5 stride 2"). Its backward stays on im2col + sgemm.
+    public static let measuredStride2Paths: [[Int]: ConvPath] = [:]
+
+    /// The path a layer runs under `choice` (the direct and Winograd kernels only where they apply). A 5×5 stride-2
+    /// conv has no Winograd kernel: every choice but `.im2col` and `.measured` runs it on the direct one.
     public static func convPath(_ choice: DirectConvChoice, g: WindowGeometry, groups: Int, cin: Int, cout: Int) -> ConvPath {
+        if direct5x5Stride2Applies(g: g, groups: groups) {
+            switch choice {
+            case .im2col: return .im2col
+            case .measured: return measuredStride2Paths[[cin, cout, g.inH, g.inW]] ?? .im2col
+            case .direct, .winograd, .winograd4: return .direct
+            }
+        }
         guard directApplies(g: g, groups: groups) else { return .im2col }
         switch choice {
         case .im2col: return .im2col
@@ -123,27 +137,89 @@ extension ConvKernels {
         let inPlane = cin * h * width, outPlane = cout * h * width
         withScratch(9 * cin * cpad) { wp in
             cconv3_pack_forward(w, co32, ci32, wp)
-            // One image: pad, convolve output channels [lo, hi), write them back as planes.
-            func image(_ s: Int, xp: UnsafeMutablePointer<Float>, yf: UnsafeMutablePointer<Float>, padded: Bool = false, co: Range<Int>) {
-                if !padded { cconv3_pad(x + s * inPlane, ci32, h32, w32, c32, xp) }
-                cconv3_forward(level.rawValue, xp, c32, ci32, h32, w32, wp, cpad32, Int32(co.lowerBound), Int32(co.upperBound), yf)
-                cconv3_unpad(yf, cpad32, co32, Int32(co.lowerBound), Int32(co.upperBound), h32, w32, scale, shift, relu ? 1 : 0, y + s * outPlane)
-            }
-            if n >= Threads.available {
-                forEachBlock(n) { range in
-                    withScratch(pixels * csx) { xp in withScratch(flat * cpad) { yf in
-                        for s in range { image(s, xp: xp, yf: yf, co: 0..<cpad) }
-                    } }
-                }
-                return
-            }
-            withScratch(pixels * csx) { xp in withScratch(flat * cpad) { yf in
-                for s in 0..<n {
-                    cconv3_pad(x + s * inPlane, ci32, h32, w32, c32, xp)
-                    Threads.parallelFor(cpad / 32) { blocks in image(s, xp: xp, yf: yf, padded: true, co: blocks.lowerBound * 32..<blocks.upperBound * 32) }
-                }
-            } }
+            directImages(n: n, inputFloats: pixels * csx, outputFloats: flat * cpad, cpad: cpad,
+                         layOut: { s, xp in cconv3_pad(x + s * inPlane, ci32, h32, w32, c32, xp) },
+                         convolve: { xp, yf, co in
+                             cconv3_forward(level.rawValue, xp, c32, ci32, h32, w32, wp, cpad32, Int32(co.lowerBound), Int32(co.upperBound), yf)
+                         },
+                         writeBack: { s, yf, co in
+                             cconv3_unpad(yf, cpad32, co32, Int32(co.lowerBound), Int32(co.upperBound), h32, w32, scale, shift, relu ? 1 : 0,
+                                          y + s * outPlane)
+                         })
         }
+    }
+
+    /// The direct forward kernels' loop over images: `layOut(s, xp)` writes image s in the kernel's layout
+    /// (`inputFloats`), `convolve(xp, yf, co)` computes output channels `co` (whole blocks of 32) into the flat output
+    /// `yf` (`outputFloats`), `writeBack(s, yf, co)` turns them into planes. Blocks of images over the threads, each with
+    /// its own scratch; fewer images than threads: one image at a time, its blocks of 32 output channels split. Every
+    /// output is computed whole by one kernel call, so results do not depend on the thread count.
+    static func directImages(n: Int, inputFloats: Int, outputFloats: Int, cpad: Int,
+                             layOut: (Int, UnsafeMutablePointer<Float>) -> Void,
+                             convolve: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Range<Int>) -> Void,
+                             writeBack: (Int, UnsafeMutablePointer<Float>, Range<Int>) -> Void) {
+        if n >= Threads.available {
+            forEachBlock(n) { range in
+                withScratch(inputFloats) { xp in withScratch(outputFloats) { yf in
+                    for s in range { layOut(s, xp); convolve(xp, yf, 0..<cpad); writeBack(s, yf, 0..<cpad) }
+                } }
+            }
+            return
+        }
+        withScratch(inputFloats) { xp in withScratch(outputFloats) { yf in
+            for s in 0..<n {
+                layOut(s, xp)
+                Threads.parallelFor(cpad / 32) { blocks in
+                    let co = blocks.lowerBound * 32..<blocks.upperBound * 32
+                    convolve(xp, yf, co); writeBack(s, yf, co)
+                }
+            }
+        } }
+    }
+
+    /// The direct 5×5 stride-2 kernel's geometry (the students' conv2): any padding, one group.
+    public static func direct5x5Stride2Applies(g: WindowGeometry, groups: Int) -> Bool {
+        groups == 1 && g.kh == 5 && g.kw == 5 && g.sh == 2 && g.sw == 2
+    }
+
+    /// y = W ⋆ x for a 5×5 stride-2 conv (geometry `g`, any padding), NCHW in and out, then y·scale + shift per output
+    /// channel and an optional ReLU, as `direct3x3Forward`. Each image is split once into its four (row, column)
+    /// phases, channels last (`cconv5s2_split`), so the 25 taps are constant offsets for the 3×3 kernels' micro-kernel.
+    public static func direct5x5Stride2Forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                                               n: Int, cin: Int, cout: Int, g: WindowGeometry,
+                                               scale: UnsafePointer<Float>? = nil, shift: UnsafePointer<Float>? = nil, relu: Bool = false,
+                                               level: ConvSIMDLevel = .best) {
+        precondition(direct5x5Stride2Applies(g: g, groups: 1))
+        let cs = Int(cconv3_pad4(Int32(cin))), cpad = Int(cconv3_pad32(Int32(cout)))
+        let (oh, ow) = (Int32(g.outH), Int32(g.outW))
+        let phase = Int(cconv5s2_phase_pixels(oh, ow)), flat = Int(cconv3_flat_pixels(oh, ow))
+        let (cs32, ci32, co32, cpad32) = (Int32(cs), Int32(cin), Int32(cout), Int32(cpad))
+        let inPlane = cin * g.inH * g.inW, outPlane = cout * g.outH * g.outW
+        withScratch(25 * cin * cpad) { wp in
+            cconv5s2_pack_forward(w, co32, ci32, wp)
+            directImages(n: n, inputFloats: 4 * phase * cs, outputFloats: flat * cpad, cpad: cpad,
+                         layOut: { s, xs in
+                             cconv5s2_split(x + s * inPlane, ci32, Int32(g.inH), Int32(g.inW), Int32(g.padTop), Int32(g.padLeft), oh, ow, cs32, xs)
+                         },
+                         convolve: { xs, yf, co in
+                             cconv5s2_forward(level.rawValue, xs, cs32, ci32, oh, ow, wp, cpad32, Int32(co.lowerBound), Int32(co.upperBound), yf)
+                         },
+                         writeBack: { s, yf, co in
+                             cconv3_unpad(yf, cpad32, co32, Int32(co.lowerBound), Int32(co.upperBound), oh, ow, scale, shift, relu ? 1 : 0,
+                                          y + s * outPlane)
+                         })
+        }
+    }
+
+    /// The forward of a layer whose `convPath` is not im2col: the 5×5 stride-2 kernel or the 3×3 ones (`path`).
+    public static func directForward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                                     n: Int, cin: Int, cout: Int, g: WindowGeometry,
+                                     scale: UnsafePointer<Float>? = nil, shift: UnsafePointer<Float>? = nil, relu: Bool = false,
+                                     path: ConvPath) {
+        if direct5x5Stride2Applies(g: g, groups: 1) {
+            return direct5x5Stride2Forward(x: x, w: w, y: y, n: n, cin: cin, cout: cout, g: g, scale: scale, shift: shift, relu: relu)
+        }
+        direct3x3Forward(x: x, w: w, y: y, n: n, cin: cin, cout: cout, h: g.inH, w: g.inW, scale: scale, shift: shift, relu: relu, path: path)
     }
 
     /// F(4×4, 3×3) tiles only where they cover the map exactly (h, w multiples of 4); else F(2×2, 3×3).

@@ -62,6 +62,22 @@ void cconv3_wgrad(int level, const float *xps, size_t x_image, int cin, const fl
 // dw[co][ci][kh][kw] += acc[kh * 3 + kw][ci][co].
 void cconv3_wgrad_finish(const float *acc, int cout, int cin, float *dw);
 
+// Direct 5x5 stride-2 convolution (any padding; the students' conv2) by the same micro-kernel: the input is split
+// once into its four (row, column) phases, each a channels-last image of cconv5s2_phase_pixels(out_h, out_w) pixels
+// with row pitch p = out_w + 2 and `cs` floats per pixel (zeros outside the input), stored one after another; then
+// every tap is a constant flat offset into one phase. Output: the flat layout above for an out_h x out_w image
+// (cconv3_flat_pixels(out_h, out_w) pixels of cpad floats; cconv3_unpad(..., out_h, out_w, ...) writes planes).
+int cconv5s2_phase_pixels(int out_h, int out_w);
+// Weights [cout][cin][5][5] -> [25][cin][cpad32(cout)].
+void cconv5s2_pack_forward(const float *w, int cout, int cin, float *wp);
+// One image [c][h][w] into its 4 phase images (4 * cconv5s2_phase_pixels * cs floats, every one written).
+void cconv5s2_split(const float *x, int c, int h, int w, int pad_top, int pad_left, int out_h, int out_w, int cs,
+                    float *xs);
+// yf[q][co] = sum over the 25 taps (ky, kx in order), ci of x[2y + ky - pad_top][2x + kx - pad_left][ci] * w, for
+// co in [co_lo, co_hi) (multiples of 32); same summation order at every level.
+void cconv5s2_forward(int level, const float *xs, int cs, int cin, int out_h, int out_w, const float *wp, int cpad,
+                      int co_lo, int co_hi, float *yf);
+
 // Winograd F(2x2, 3x3) (error bound in cconv_kernels.c). Same padded input and flat output layouts as above, but
 // the padded input must have cs = cpad32(cin) floats per pixel (the transforms run on whole vectors of channels).
 // Tiles of an image: ceil(h/2) * ceil(w/2).
