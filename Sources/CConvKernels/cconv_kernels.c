@@ -34,16 +34,22 @@ static int usable(int level) {
 
 int cconv_usable_level(int level) { return usable(level); }
 
-// w [cout][cin][taps] -> wp [taps][cin][cpad32(cout)] (taps = kh * kw in row-major order).
-static void pack_forward_taps(const float *w, int cout, int cin, int taps, float *wp) {
+// w [cout][cin][taps] -> wp [taps][cin][cpad32(cout)] (taps = kh * kw in row-major order), or, `blocked`,
+// [cpad32(cout) / 32][taps][cin][32]: one block's weights contiguous. (With cpad floats between input channels, a
+// block's 128-byte rows sit cpad * 4 bytes apart: at 256 channels, 1 KB, only 1/8 of the cache sets hold them, and the
+// 5×5 kernel's 307 KB of weights per 96-channel block would no longer stay in L2.)
+static void pack_forward_taps(const float *w, int cout, int cin, int taps, int blocked, float *wp) {
     int cpad = cconv3_pad32(cout);
     memset(wp, 0, sizeof(float) * taps * (size_t)cin * cpad);
     for (int co = 0; co < cout; co++)
         for (int ci = 0; ci < cin; ci++)
-            for (int t = 0; t < taps; t++) wp[((size_t)t * cin + ci) * cpad + co] = w[((size_t)co * cin + ci) * taps + t];
+            for (int t = 0; t < taps; t++) {
+                size_t at = blocked ? (((size_t)(co / 32) * taps + t) * cin + ci) * 32 + co % 32 : ((size_t)t * cin + ci) * cpad + co;
+                wp[at] = w[((size_t)co * cin + ci) * taps + t];
+            }
 }
 
-void cconv3_pack_forward(const float *w, int cout, int cin, float *wp) { pack_forward_taps(w, cout, cin, 9, wp); }
+void cconv3_pack_forward(const float *w, int cout, int cin, float *wp) { pack_forward_taps(w, cout, cin, 9, 0, wp); }
 
 void cconv3_pack_backward(const float *w, int cout, int cin, float *wp) {
     int cpad = cconv3_pad32(cin);
@@ -103,15 +109,15 @@ void cconv3_unpad(const float *yf, int cpad, int cout, int co_lo, int co_hi, int
 // 12×12); otherwise they run along the flat pixels (at 6×6 with PX = 12, row-aligned tiles would waste half).
 #define FORWARD_KERNEL(NAME, ATTR, VL, NV, PX)                                                                          \
 ATTR __attribute__((always_inline)) static inline void NAME##_tile(const float *xp, int cs, int cin, const int *off,   \
-                                                                   int taps, const float *wp, int cpad, int q0,        \
-                                                                   int co0, float *yf) {                               \
+                                                                   int taps, const float *wb, int ws, int cpad,        \
+                                                                   int q0, int co0, float *yf) {                       \
     typedef float vec __attribute__((vector_size(VL * 4), aligned(4)));                                               \
     vec acc[PX][NV];                                                                                                   \
     UNROLL for (int i = 0; i < PX; i++) UNROLL for (int v = 0; v < NV; v++) acc[i][v] = (vec){0};                     \
     for (int tap = 0; tap < taps; tap++) {                                                                             \
         const float *xt = xp + (size_t)(q0 + off[tap]) * cs;                                                           \
-        const float *wt = wp + (size_t)tap * cin * cpad + co0;                                                         \
-        for (int ci = 0; ci < cin; ci++, xt++, wt += cpad) {                                                           \
+        const float *wt = wb + (size_t)tap * cin * ws;                                                                 \
+        for (int ci = 0; ci < cin; ci++, xt++, wt += ws) {                                                             \
             vec wv[NV];                                                                                                \
             UNROLL for (int v = 0; v < NV; v++) wv[v] = *(const vec *)(wt + v * VL);                                  \
             UNROLL for (int i = 0; i < PX; i++) {                                                                      \
@@ -123,15 +129,16 @@ ATTR __attribute__((always_inline)) static inline void NAME##_tile(const float *
     UNROLL for (int i = 0; i < PX; i++) UNROLL for (int v = 0; v < NV; v++)                                           \
         *(vec *)(yf + (size_t)(q0 + i) * cpad + co0 + v * VL) = acc[i][v];                                            \
 }                                                                                                                      \
-ATTR static void NAME(const float *xp, int cs, int cin, int h, int w, const int *off, int taps, const float *wp,       \
-                      int cpad, int co_lo, int co_hi, float *yf) {                                                     \
-    int p = w + 2, qn = cconv3_flat_pixels(h, w);                                                                      \
+ATTR static void NAME(const float *xp, int cs, int cin, int h, int w, const int *off, int taps,                       \
+                      const float *wp, int blocked, int cpad, int co_lo, int co_hi, float *yf) {                       \
+    int p = w + 2, qn = cconv3_flat_pixels(h, w), ws = blocked ? 32 : cpad;                                            \
     for (int co0 = co_lo; co0 < co_hi; co0 += VL * NV) {                                                               \
+        const float *wb = blocked ? wp + (size_t)(co0 / 32) * taps * cin * 32 + co0 % 32 : wp + co0;                   \
         if (w % PX == 0) {                                                                                             \
             for (int y = 0; y < h; y++)                                                                                \
-                for (int x0 = 0; x0 < w; x0 += PX) NAME##_tile(xp, cs, cin, off, taps, wp, cpad, y * p + x0, co0, yf); \
+                for (int x0 = 0; x0 < w; x0 += PX) NAME##_tile(xp, cs, cin, off, taps, wb, ws, cpad, y * p + x0, co0, yf); \
         } else {                                                                                                       \
-            for (int q0 = 0; q0 < qn; q0 += PX) NAME##_tile(xp, cs, cin, off, taps, wp, cpad, q0, co0, yf);           \
+            for (int q0 = 0; q0 < qn; q0 += PX) NAME##_tile(xp, cs, cin, off, taps, wb, ws, cpad, q0, co0, yf);   \
         }                                                                                                              \
     }                                                                                                                  \
 }
@@ -172,15 +179,18 @@ WGRAD_KERNEL(wgrad_avx2, AVX2, 8, 2, 2)
 WGRAD_KERNEL(wgrad_plain, PLAIN, 4, 2, 2)
 
 // The forward at `level` over flat outputs of h rows of w (+ 2 dropped) pixels, taps at offsets `off`.
+// `blocked`: weights packed by blocks of 32 output channels (pack_forward_taps), else [taps][cin][cpad].
 static void forward_taps(int level, const float *xp, int cs, int cin, int h, int w, const int *off, int taps,
-                         const float *wp, int cpad, int co_lo, int co_hi, float *yf) {
+                         const float *wp, int blocked, int cpad, int co_lo, int co_hi, float *yf) {
     switch (usable(level)) {
     case CCONV_AVX512:
-        if (w % 12 != 0 && w % 6 == 0 && (co_hi - co_lo) % 64 == 0) forward_avx512_row6(xp, cs, cin, h, w, off, taps, wp, cpad, co_lo, co_hi, yf);
-        else forward_avx512(xp, cs, cin, h, w, off, taps, wp, cpad, co_lo, co_hi, yf);
+        // (the 6-pixel tiles span 64 output channels: two blocks of blocked weights)
+        if (!blocked && w % 12 != 0 && w % 6 == 0 && (co_hi - co_lo) % 64 == 0)
+            forward_avx512_row6(xp, cs, cin, h, w, off, taps, wp, blocked, cpad, co_lo, co_hi, yf);
+        else forward_avx512(xp, cs, cin, h, w, off, taps, wp, blocked, cpad, co_lo, co_hi, yf);
         break;
-    case CCONV_AVX2: forward_avx2(xp, cs, cin, h, w, off, taps, wp, cpad, co_lo, co_hi, yf); break;
-    default: forward_plain(xp, cs, cin, h, w, off, taps, wp, cpad, co_lo, co_hi, yf); break;
+    case CCONV_AVX2: forward_avx2(xp, cs, cin, h, w, off, taps, wp, blocked, cpad, co_lo, co_hi, yf); break;
+    default: forward_plain(xp, cs, cin, h, w, off, taps, wp, blocked, cpad, co_lo, co_hi, yf); break;
     }
 }
 
@@ -188,7 +198,7 @@ void cconv3_forward(int level, const float *xp, int cs, int cin, int h, int w, c
                     int co_lo, int co_hi, float *yf) {
     int p = w + 2, off[9];
     for (int t = 0; t < 9; t++) off[t] = (t / 3) * p + t % 3;
-    forward_taps(level, xp, cs, cin, h, w, off, 9, wp, cpad, co_lo, co_hi, yf);
+    forward_taps(level, xp, cs, cin, h, w, off, 9, wp, 0, cpad, co_lo, co_hi, yf);
 }
 
 // ---- 5×5 stride 2 (the students' conv2) as a stride-1 sum over the input's four (row, column) phases ----
@@ -203,7 +213,7 @@ static int s2_rows(int out_h, int out_w) {
 
 int cconv5s2_phase_pixels(int out_h, int out_w) { return s2_rows(out_h, out_w) * (out_w + 2); }
 
-void cconv5s2_pack_forward(const float *w, int cout, int cin, float *wp) { pack_forward_taps(w, cout, cin, 25, wp); }
+void cconv5s2_pack_forward(const float *w, int cout, int cin, float *wp) { pack_forward_taps(w, cout, cin, 25, 1, wp); }
 
 // Phase row by phase row (p pixels x cs floats: 19 KB at 96 channels, in L1 while every channel's source row is
 // scattered into it); each input row feeds the two column phases of one row phase.
@@ -241,7 +251,7 @@ void cconv5s2_forward(int level, const float *xs, int cs, int cin, int out_h, in
         int ky = t / 5, kx = t % 5;
         off[t] = (2 * (ky % 2) + kx % 2) * phase + (ky / 2) * p + kx / 2;
     }
-    forward_taps(level, xs, cs, cin, out_h, out_w, off, 25, wp, cpad, co_lo, co_hi, yf);
+    forward_taps(level, xs, cs, cin, out_h, out_w, off, 25, wp, 1, cpad, co_lo, co_hi, yf);
 }
 
 // Input channels per weight-gradient tile and output channels per tile, per level (the kernels' CB and VL * NV).

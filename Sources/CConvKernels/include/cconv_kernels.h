@@ -68,7 +68,7 @@ void cconv3_wgrad_finish(const float *acc, int cout, int cin, float *dw);
 // every tap is a constant flat offset into one phase. Output: the flat layout above for an out_h x out_w image
 // (cconv3_flat_pixels(out_h, out_w) pixels of cpad floats; cconv3_unpad(..., out_h, out_w, ...) writes planes).
 int cconv5s2_phase_pixels(int out_h, int out_w);
-// Weights [cout][cin][5][5] -> [25][cin][cpad32(cout)].
+// Weights [cout][cin][5][5] -> [cpad32(cout) / 32][25][cin][32] (each block of 32 output channels contiguous).
 void cconv5s2_pack_forward(const float *w, int cout, int cin, float *wp);
 // One image [c][h][w] into its 4 phase images (4 * cconv5s2_phase_pixels * cs floats, every one written).
 void cconv5s2_split(const float *x, int c, int h, int w, int pad_top, int pad_left, int out_h, int out_w, int cs,
