@@ -1,5 +1,6 @@
 #include "cconv_kernels.h"
 #include <string.h>
+#include <time.h>
 #include "cconv_simd.h"
 
 // Micro-kernel tile of the forward conv: PX consecutive flat pixels x NV vectors of VL output channels, all
@@ -33,6 +34,62 @@ static int usable(int level) {
 }
 
 int cconv_usable_level(int level) { return usable(level); }
+
+// 24 independent FMA chains of 16 lanes (AVX-512) or 12 of 8 (AVX2), in assembly (the compiler spilled accumulators
+// of the C loop): the FP32 FMA throughput one core reaches at its running clock, the honest denominator for
+// "fraction of peak".
+#if defined(__x86_64__)
+AVX512 static void fma_chains_avx512(long iters) {
+    __asm__ volatile("vxorps %%zmm30, %%zmm30, %%zmm30\n\tvxorps %%zmm31, %%zmm31, %%zmm31\n\t"
+                     "1:\n\t"
+                     "vfmadd231ps %%zmm30, %%zmm31, %%zmm0\n\tvfmadd231ps %%zmm30, %%zmm31, %%zmm1\n\t"
+                     "vfmadd231ps %%zmm30, %%zmm31, %%zmm2\n\tvfmadd231ps %%zmm30, %%zmm31, %%zmm3\n\t"
+                     "vfmadd231ps %%zmm30, %%zmm31, %%zmm4\n\tvfmadd231ps %%zmm30, %%zmm31, %%zmm5\n\t"
+                     "vfmadd231ps %%zmm30, %%zmm31, %%zmm6\n\tvfmadd231ps %%zmm30, %%zmm31, %%zmm7\n\t"
+                     "vfmadd231ps %%zmm30, %%zmm31, %%zmm8\n\tvfmadd231ps %%zmm30, %%zmm31, %%zmm9\n\t"
+                     "vfmadd231ps %%zmm30, %%zmm31, %%zmm10\n\tvfmadd231ps %%zmm30, %%zmm31, %%zmm11\n\t"
+                     "vfmadd231ps %%zmm30, %%zmm31, %%zmm12\n\tvfmadd231ps %%zmm30, %%zmm31, %%zmm13\n\t"
+                     "vfmadd231ps %%zmm30, %%zmm31, %%zmm14\n\tvfmadd231ps %%zmm30, %%zmm31, %%zmm15\n\t"
+                     "vfmadd231ps %%zmm30, %%zmm31, %%zmm16\n\tvfmadd231ps %%zmm30, %%zmm31, %%zmm17\n\t"
+                     "vfmadd231ps %%zmm30, %%zmm31, %%zmm18\n\tvfmadd231ps %%zmm30, %%zmm31, %%zmm19\n\t"
+                     "vfmadd231ps %%zmm30, %%zmm31, %%zmm20\n\tvfmadd231ps %%zmm30, %%zmm31, %%zmm21\n\t"
+                     "vfmadd231ps %%zmm30, %%zmm31, %%zmm22\n\tvfmadd231ps %%zmm30, %%zmm31, %%zmm23\n\t"
+                     "dec %0\n\tjnz 1b\n\t"
+                     : "+r"(iters) : : "zmm0", "zmm1", "zmm2", "zmm3", "zmm4", "zmm5", "zmm6", "zmm7", "zmm8", "zmm9", "zmm10",
+                       "zmm11", "zmm12", "zmm13", "zmm14", "zmm15", "zmm16", "zmm17", "zmm18", "zmm19", "zmm20", "zmm21", "zmm22",
+                       "zmm23", "zmm30", "zmm31", "cc");
+}
+
+AVX2 static void fma_chains_avx2(long iters) {
+    __asm__ volatile("vxorps %%ymm14, %%ymm14, %%ymm14\n\tvxorps %%ymm15, %%ymm15, %%ymm15\n\t"
+                     "1:\n\t"
+                     "vfmadd231ps %%ymm14, %%ymm15, %%ymm0\n\tvfmadd231ps %%ymm14, %%ymm15, %%ymm1\n\t"
+                     "vfmadd231ps %%ymm14, %%ymm15, %%ymm2\n\tvfmadd231ps %%ymm14, %%ymm15, %%ymm3\n\t"
+                     "vfmadd231ps %%ymm14, %%ymm15, %%ymm4\n\tvfmadd231ps %%ymm14, %%ymm15, %%ymm5\n\t"
+                     "vfmadd231ps %%ymm14, %%ymm15, %%ymm6\n\tvfmadd231ps %%ymm14, %%ymm15, %%ymm7\n\t"
+                     "vfmadd231ps %%ymm14, %%ymm15, %%ymm8\n\tvfmadd231ps %%ymm14, %%ymm15, %%ymm9\n\t"
+                     "vfmadd231ps %%ymm14, %%ymm15, %%ymm10\n\tvfmadd231ps %%ymm14, %%ymm15, %%ymm11\n\t"
+                     "dec %0\n\tjnz 1b\n\t"
+                     : "+r"(iters) : : "ymm0", "ymm1", "ymm2", "ymm3", "ymm4", "ymm5", "ymm6", "ymm7", "ymm8", "ymm9", "ymm10",
+                       "ymm11", "ymm14", "ymm15", "cc");
+}
+#endif
+
+double cconv_fma_peak_gflops(int level, long iters) {
+#if defined(__x86_64__)
+    struct timespec t0, t1;
+    int lv = usable(level);
+    if (lv == CCONV_PLAIN) return 0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (lv == CCONV_AVX512) fma_chains_avx512(iters); else fma_chains_avx2(iters);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    return (lv == CCONV_AVX512 ? 2.0 * 16 * 24 : 2.0 * 8 * 12) * iters / s / 1e9;
+#else
+    (void)level; (void)iters;
+    return 0;
+#endif
+}
 
 // w [cout][cin][taps] -> wp [taps][cin][cpad32(cout)] (taps = kh * kw in row-major order), or, `blocked`,
 // [cpad32(cout) / 32][taps][cin][32]: one block's weights contiguous. (With cpad floats between input channels, a
@@ -131,15 +188,19 @@ ATTR __attribute__((always_inline)) static inline void NAME##_tile(const float *
         *(vec *)(yf + (size_t)(q0 + i) * cpad + co0 + v * VL) = acc[i][v];                                            \
 }                                                                                                                      \
 ATTR static void NAME(const float *xp, int cs, int cin, int h, int w, const int *off, int taps,                       \
-                      const float *wp, int blocked, int cpad, int co_lo, int co_hi, float *yf) {                       \
-    int p = w + 2, qn = cconv3_flat_pixels(h, w), ws = blocked ? 32 : cpad;                                            \
-    for (int co0 = co_lo; co0 < co_hi; co0 += VL * NV) {                                                               \
-        const float *wb = blocked ? wp + (size_t)(co0 / 32) * taps * cin * 32 + co0 % 32 : wp + co0;                   \
-        if (w % PX == 0) {                                                                                             \
-            for (int y = 0; y < h; y++)                                                                                \
-                for (int x0 = 0; x0 < w; x0 += PX) NAME##_tile(xp, cs, cin, off, taps, wb, ws, cpad, y * p + x0, co0, yf); \
-        } else {                                                                                                       \
-            for (int q0 = 0; q0 < qn; q0 += PX) NAME##_tile(xp, cs, cin, off, taps, wb, ws, cpad, q0, co0, yf);   \
+                      const float *wp, int blocked, int band, int cpad, int co_lo, int co_hi, float *yf) {             \
+    int p = w + 2, qn = cconv3_flat_pixels(h, w), ws = blocked ? 32 : cpad, rowwise = w % PX == 0;                     \
+    int units = rowwise ? h : qn / PX, per = band <= 0 ? units : rowwise ? band : (band * p + PX - 1) / PX;            \
+    for (int u0 = 0; u0 < units; u0 += per) {                                                                          \
+        int u1 = u0 + per < units ? u0 + per : units;                                                                  \
+        for (int co0 = co_lo; co0 < co_hi; co0 += VL * NV) {                                                           \
+            const float *wb = blocked ? wp + (size_t)(co0 / 32) * taps * cin * 32 + co0 % 32 : wp + co0;               \
+            if (rowwise) {                                                                                             \
+                for (int y = u0; y < u1; y++)                                                                          \
+                    for (int x0 = 0; x0 < w; x0 += PX) NAME##_tile(xp, cs, cin, off, taps, wb, ws, cpad, y * p + x0, co0, yf); \
+            } else {                                                                                                   \
+                for (int t = u0; t < u1; t++) NAME##_tile(xp, cs, cin, off, taps, wb, ws, cpad, t * PX, co0, yf);      \
+            }                                                                                                          \
         }                                                                                                              \
     }                                                                                                                  \
 }
@@ -180,18 +241,19 @@ WGRAD_KERNEL(wgrad_avx2, AVX2, 8, 2, 2)
 WGRAD_KERNEL(wgrad_plain, PLAIN, 4, 2, 2)
 
 // The forward at `level` over flat outputs of h rows of w (+ 2 dropped) pixels, taps at offsets `off`.
-// `blocked`: weights packed by blocks of 32 output channels (pack_forward_taps), else [taps][cin][cpad].
+// `blocked`: weights packed by blocks of 32 output channels (pack_forward_taps), else [taps][cin][cpad]. `band` > 0:
+// every output-channel block of `band` rows (flat: as many pixels) before the next rows; 0: each block over the image.
 static void forward_taps(int level, const float *xp, int cs, int cin, int h, int w, const int *off, int taps,
-                         const float *wp, int blocked, int cpad, int co_lo, int co_hi, float *yf) {
+                         const float *wp, int blocked, int band, int cpad, int co_lo, int co_hi, float *yf) {
     switch (usable(level)) {
     case CCONV_AVX512:
         // (the 6-pixel tiles span 64 output channels: two blocks of blocked weights)
         if (!blocked && w % 12 != 0 && w % 6 == 0 && (co_hi - co_lo) % 64 == 0)
-            forward_avx512_row6(xp, cs, cin, h, w, off, taps, wp, blocked, cpad, co_lo, co_hi, yf);
-        else forward_avx512(xp, cs, cin, h, w, off, taps, wp, blocked, cpad, co_lo, co_hi, yf);
+            forward_avx512_row6(xp, cs, cin, h, w, off, taps, wp, blocked, band, cpad, co_lo, co_hi, yf);
+        else forward_avx512(xp, cs, cin, h, w, off, taps, wp, blocked, band, cpad, co_lo, co_hi, yf);
         break;
-    case CCONV_AVX2: forward_avx2(xp, cs, cin, h, w, off, taps, wp, blocked, cpad, co_lo, co_hi, yf); break;
-    default: forward_plain(xp, cs, cin, h, w, off, taps, wp, blocked, cpad, co_lo, co_hi, yf); break;
+    case CCONV_AVX2: forward_avx2(xp, cs, cin, h, w, off, taps, wp, blocked, band, cpad, co_lo, co_hi, yf); break;
+    default: forward_plain(xp, cs, cin, h, w, off, taps, wp, blocked, band, cpad, co_lo, co_hi, yf); break;
     }
 }
 
@@ -199,7 +261,7 @@ void cconv3_forward(int level, const float *xp, int cs, int cin, int h, int w, c
                     int co_lo, int co_hi, float *yf) {
     int p = w + 2, off[9];
     for (int t = 0; t < 9; t++) off[t] = (t / 3) * p + t % 3;
-    forward_taps(level, xp, cs, cin, h, w, off, 9, wp, 0, cpad, co_lo, co_hi, yf);
+    forward_taps(level, xp, cs, cin, h, w, off, 9, wp, 0, 0, cpad, co_lo, co_hi, yf);
 }
 
 // ---- 5×5 stride 2 (the students' conv2) as a stride-1 sum over the input's four (row, column) phases ----
@@ -217,6 +279,11 @@ int cconv5s2_phase_pixels(int out_h, int out_w) { return s2_rows(out_h, out_w) *
 // The kernel takes the taps phase by phase ((0, 0): ky, kx in {0, 2, 4}; then (0, 1), (1, 0), (1, 1)), so the 12-pixel
 // tile's reads of one phase (3 rows x 14 pixels x cs floats: 16 KB at 96 channels) stay in L1 across its taps; in
 // row-major tap order every tap changed phase and the tile's 64 KB of input was read from L2 at each.
+// Output rows per band: all output-channel blocks of a band of 4 rows run before the next band, so the band's input
+// (6 phase rows x 4 phases: 460 KB at 96 channels) stays in L2 while each block's weights stream from L3 (shared by
+// the threads); channel blocks outermost re-read vggm's 5 MB of phases from L3 once per block, and its one-core rate
+// fell to 99–100 GFLOP/s (0.85 of peak) against 112–114 banded, more so beside other processes (tools/conv_kernel_bench).
+#define S2_BAND 4
 static void s2_tap_order(int order[25]) {
     int t = 0;
     for (int a = 0; a < 2; a++)
@@ -268,7 +335,7 @@ void cconv5s2_forward(int level, const float *xs, int cs, int cin, int out_h, in
         int ky = order[t] / 5, kx = order[t] % 5;
         off[t] = (2 * (ky % 2) + kx % 2) * phase + (ky / 2) * p + kx / 2;
     }
-    forward_taps(level, xs, cs, cin, out_h, out_w, off, 25, wp, 1, cpad, co_lo, co_hi, yf);
+    forward_taps(level, xs, cs, cin, out_h, out_w, off, 25, wp, 1, S2_BAND, cpad, co_lo, co_hi, yf);
 }
 
 // Input channels per weight-gradient tile and output channels per tile, per level (the kernels' CB and VL * NV).

@@ -23,6 +23,9 @@ enum { CCONV_PLAIN = 0, CCONV_AVX2 = 1, CCONV_AVX512 = 2 };
 int cconv_best_level(void);
 // `level` lowered to what this CPU runs (the dispatch every kernel entry point uses).
 int cconv_usable_level(int level);
+// GFLOP/s of `iters` rounds of independent FMA chains at `level` on the calling thread (the measured peak the
+// kernels are compared with; 0 for the plain level).
+double cconv_fma_peak_gflops(int level, long iters);
 
 // Floats per pixel of a padded dy / of a flat output: c rounded up to 32.
 int cconv3_pad32(int c);
