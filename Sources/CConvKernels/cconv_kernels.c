@@ -338,6 +338,113 @@ void cconv5s2_forward(int level, const float *xs, int cs, int cin, int out_h, in
     forward_taps(level, xs, cs, cin, out_h, out_w, off, 25, wp, 1, S2_BAND, cpad, co_lo, co_hi, yf);
 }
 
+// ---- 5×5 stride 2 input gradient: the phase trick in reverse ----
+// Padded-input pixel (2i + a, 2j + b) receives dy[y][x] · w[ky][kx] wherever 2y + ky = 2i + a, 2x + kx = 2j + b, so
+// phase (a, b) of dx is a stride-1 sum over that phase's taps (ky ≡ a, kx ≡ b mod 2: 9, 6, 6 or 4 of them) of
+// dy[i - ky/2][j - kx/2] · w[ky][kx]: the forward micro-kernel on dy with a border of two rows and columns at the top
+// and left (taps at offsets (2 - ky/2) p + 2 - kx/2, p = gw + 2), channels cout -> cin. Phase grid: gh x gw pixels,
+// enough for every input pixel and every dy pixel.
+static void s2_grid(int h, int w, int pad_top, int pad_left, int out_h, int out_w, int *gh, int *gw) {
+    *gh = (h + pad_top + 1) / 2 > out_h ? (h + pad_top + 1) / 2 : out_h;
+    *gw = (w + pad_left + 1) / 2 > out_w ? (w + pad_left + 1) / 2 : out_w;
+}
+
+static int s2_dy_rows(int gh, int gw) {
+    int p = gw + 2, reach = cconv3_flat_pixels(gh, gw) + 2 * p + 2;
+    return (reach + p - 1) / p;
+}
+
+int cconv5s2_dy_pixels(int h, int w, int pad_top, int pad_left, int out_h, int out_w) {
+    int gh, gw;
+    s2_grid(h, w, pad_top, pad_left, out_h, out_w, &gh, &gw);
+    return s2_dy_rows(gh, gw) * (gw + 2);
+}
+
+int cconv5s2_dx_flat_pixels(int h, int w, int pad_top, int pad_left, int out_h, int out_w) {
+    int gh, gw;
+    s2_grid(h, w, pad_top, pad_left, out_h, out_w, &gh, &gw);
+    return cconv3_flat_pixels(gh, gw);
+}
+
+// Taps of phase ph = 2a + b in the kernel's order (ky, then kx), and where phase ph's weights start (in taps).
+static int s2_phase_taps(int ph, int taps[9]) {
+    int n = 0;
+    for (int ky = ph / 2; ky < 5; ky += 2)
+        for (int kx = ph % 2; kx < 5; kx += 2) taps[n++] = ky * 5 + kx;
+    return n;
+}
+
+static const int s2_phase_start[4] = {0, 9, 15, 21};
+
+void cconv5s2_pack_backward(const float *w, int cout, int cin, float *wb) {
+    int cpad = cconv3_pad32(cin), taps[9];
+    memset(wb, 0, sizeof(float) * 25 * (size_t)cout * cpad);
+    for (int ph = 0; ph < 4; ph++) {
+        int n = s2_phase_taps(ph, taps);
+        float *dst = wb + (size_t)s2_phase_start[ph] * cout * cpad;
+        for (int ci = 0; ci < cin; ci++)
+            for (int co = 0; co < cout; co++)
+                for (int t = 0; t < n; t++)
+                    dst[(((size_t)(ci / 32) * n + t) * cout + co) * 32 + ci % 32] = w[((size_t)co * cin + ci) * 25 + taps[t]];
+    }
+}
+
+void cconv5s2_pad_dy(const float *dy, int c, int h, int w, int pad_top, int pad_left, int out_h, int out_w, int cs, float *dyp) {
+    int gh, gw;
+    s2_grid(h, w, pad_top, pad_left, out_h, out_w, &gh, &gw);
+    int p = gw + 2, rows = s2_dy_rows(gh, gw);
+    size_t plane = (size_t)out_h * out_w;
+    for (int r = 0; r < rows; r++) {
+        float *row = dyp + (size_t)r * p * cs;
+        int y = r - 2;
+        if (y < 0 || y >= out_h) { memset(row, 0, sizeof(float) * (size_t)p * cs); continue; }
+        memset(row, 0, sizeof(float) * 2 * cs);
+        memset(row + (size_t)(out_w + 2) * cs, 0, sizeof(float) * (size_t)(p - out_w - 2) * cs);
+        float *px = row + 2 * (size_t)cs;
+        if (cs > c)
+            for (int x = 0; x < out_w; x++) memset(px + (size_t)x * cs + c, 0, sizeof(float) * (cs - c));
+        for (int ch = 0; ch < c; ch++) {
+            const float *src = dy + ch * plane + (size_t)y * out_w;
+            for (int x = 0; x < out_w; x++) px[(size_t)x * cs + ch] = src[x];
+        }
+    }
+}
+
+void cconv5s2_input_gradient(int level, const float *dyp, int cs, int cout, int h, int w, int pad_top, int pad_left,
+                             int out_h, int out_w, const float *wb, int cpad, int ci_lo, int ci_hi, float *yfs) {
+    int gh, gw, taps[9], off[9];
+    s2_grid(h, w, pad_top, pad_left, out_h, out_w, &gh, &gw);
+    int p = gw + 2;
+    size_t flat = (size_t)cconv3_flat_pixels(gh, gw) * cpad;
+    for (int ph = 0; ph < 4; ph++) {
+        int n = s2_phase_taps(ph, taps);
+        for (int t = 0; t < n; t++) off[t] = (2 - taps[t] / 5 / 2) * p + 2 - taps[t] % 5 / 2;
+        forward_taps(level, dyp, cs, cout, gh, gw, off, n, wb + (size_t)s2_phase_start[ph] * cout * cpad, 1, S2_BAND, cpad,
+                     ci_lo, ci_hi, yfs + ph * flat);
+    }
+}
+
+// Row by row of dx: each input row is one row phase; its pixels alternate between the two column phases.
+void cconv5s2_merge(const float *yfs, int cpad, int cin, int ci_lo, int ci_hi, int h, int w, int pad_top, int pad_left,
+                    int out_h, int out_w, float *dx) {
+    int gh, gw;
+    s2_grid(h, w, pad_top, pad_left, out_h, out_w, &gh, &gw);
+    int p = gw + 2;
+    size_t flat = (size_t)cconv3_flat_pixels(gh, gw) * cpad, plane = (size_t)h * w;
+    if (ci_hi > cin) ci_hi = cin;
+    for (int y = 0; y < h; y++) {
+        int r = y + pad_top;
+        const float *ph0 = yfs + (size_t)(2 * (r % 2)) * flat + (size_t)(r / 2) * p * cpad;  // column phase 0 of this row
+        for (int ch = ci_lo; ch < ci_hi; ch++) {
+            float *dst = dx + ch * plane + (size_t)y * w;
+            for (int x = 0; x < w; x++) {
+                int c = x + pad_left;
+                dst[x] = ph0[(size_t)(c % 2) * flat + (size_t)(c / 2) * cpad + ch];
+            }
+        }
+    }
+}
+
 // Input channels per weight-gradient tile and output channels per tile, per level (the kernels' CB and VL * NV).
 static void wgrad_blocks(int level, int *cb, int *cob) {
     switch (level) {

@@ -60,12 +60,16 @@ public enum Bench {
         public let shape: String
         public let forwardGFLOPS: Double
         public let backwardGFLOPS: Double
+        /// The algorithm the layer ran (`ConvPath`).
+        public let path: String
     }
 
-    /// Forward and backward (input + weight gradients) GFLOP/s of one conv configuration.
-    public static func conv(batch: Int, cin: Int, cout: Int, h: Int, w: Int, k: Int, stride: Int = 1, pad: Int? = nil) -> ConvResult {
+    /// Forward and backward (input + weight gradients) GFLOP/s of one conv configuration on the path `choice` picks.
+    public static func conv(batch: Int, cin: Int, cout: Int, h: Int, w: Int, k: Int, stride: Int = 1, pad: Int? = nil,
+                            choice: DirectConvChoice = .measured) -> ConvResult {
         var rng = SeededRNG(seed: 2)
         let conv = Conv2D(cin, cout, kernel: (k, k), stride: (stride, stride), padding: .symmetric(pad ?? k / 2, pad ?? k / 2), bias: false, rng: &rng)
+        conv.tuning.direct = choice
         var x = Tensor(zeros: [batch, cin, h, w])
         for i in x.data.indices { x.data[i] = rng.normal() }
         let y = conv.forward(x, training: false)
@@ -76,7 +80,7 @@ public enum Bench {
             _ = conv.backward(y)
         } - tf
         return ConvResult(shape: "\(batch)x\(cin)x\(h)x\(w) k\(k) s\(stride) -> \(cout)", forwardGFLOPS: flops / tf / 1e9,
-                          backwardGFLOPS: 2 * flops / max(tb, 1e-9) / 1e9)
+                          backwardGFLOPS: 2 * flops / max(tb, 1e-9) / 1e9, path: conv.path(conv.geometry(h, w)).rawValue)
     }
 
     public struct StudentResult: Codable {

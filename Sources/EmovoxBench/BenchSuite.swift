@@ -54,10 +54,24 @@ public enum BenchSuite {
         out["sgemm_gflops_conv256_shape"] = Bench.sgemmGFLOPS(m: 256, n: 1024, k: 2304)
         }
         if parts.contains("conv") || o.quick {
-        let convs = [Bench.conv(batch: 16, cin: 256, cout: 256, h: 32, w: 32, k: 3),
-                     Bench.conv(batch: 4, cin: 1, cout: 96, h: 512, w: 400, k: 7, stride: 2, pad: 1),
-                     Bench.conv(batch: 4, cin: 96, cout: 256, h: 126, w: 98, k: 5, stride: 2, pad: 1)]
-        out["conv"] = convs.map { ["shape": $0.shape, "forward_gflops": $0.forwardGFLOPS, "backward_gflops": $0.backwardGFLOPS] }
+        // The FMA chains' rate on these threads: what "fraction of peak" divides by (0 without AVX2).
+        let peak = ConvKernels.fmaPeakGFLOPS(threads: o.threads)
+        out["fma_peak_gflops"] = peak
+        // The Foundation issue's 3×3 reference, vggm's conv1, both students' conv2 (the direct 5×5 stride-2 forward,
+        // also timed on im2col + sgemm beside it).
+        let shapes: [(batch: Int, cin: Int, cout: Int, h: Int, w: Int, k: Int, stride: Int, pad: Int?)] = [
+            (16, 256, 256, 32, 32, 3, 1, nil), (4, 1, 96, 512, 400, 7, 2, 1), (4, 96, 256, 126, 98, 5, 2, 1), (16, 32, 64, 63, 98, 5, 2, 1)]
+        out["conv"] = shapes.map { s -> [String: Any] in
+            let r = Bench.conv(batch: s.batch, cin: s.cin, cout: s.cout, h: s.h, w: s.w, k: s.k, stride: s.stride, pad: s.pad)
+            var row: [String: Any] = ["shape": r.shape, "path": r.path, "forward_gflops": r.forwardGFLOPS, "backward_gflops": r.backwardGFLOPS,
+                                      "forward_fraction_of_peak": peak > 0 ? r.forwardGFLOPS / peak : 0]
+            if r.path != ConvPath.im2col.rawValue {
+                let ref = Bench.conv(batch: s.batch, cin: s.cin, cout: s.cout, h: s.h, w: s.w, k: s.k, stride: s.stride, pad: s.pad, choice: .im2col)
+                row["forward_gflops_im2col"] = ref.forwardGFLOPS
+                row["forward_over_im2col"] = r.forwardGFLOPS / ref.forwardGFLOPS
+            }
+            return row
+        }
         }
         if !o.quick && parts.contains("students") {
             var students: [[String: Any]] = []

@@ -12,6 +12,25 @@ public enum ConvSIMDLevel: Int32, CaseIterable, Sendable, CustomStringConvertibl
     public var description: String { ["plain", "avx2+fma", "avx512f"][Int(rawValue)] }
 }
 
+extension ConvKernels {
+    /// The FP32 FMA rate of `threads` threads running independent FMA chains at the best level at once (GFLOP/s, best
+    /// of `rounds`; 0 without AVX2): the measured peak the bench compares conv kernels with.
+    public static func fmaPeakGFLOPS(threads: Int, rounds: Int = 5) -> Double {
+        var best = 0.0
+        for _ in 0..<rounds {
+            var rates = [Double](repeating: 0, count: threads)
+            rates.withUnsafeMutableBufferPointer { r in
+                let out = r.baseAddress!
+                Threads.withCount(threads) {
+                    Threads.parallelFor(threads) { range in for t in range { out[t] = cconv_fma_peak_gflops(ConvSIMDLevel.best.rawValue, 5_000_000) } }
+                }
+            }
+            best = max(best, rates.reduce(0, +))
+        }
+        return best
+    }
+}
+
 /// Which conv algorithm a layer runs (a ConvTuning field, so a test or the bench can force either).
 public enum DirectConvChoice: String, Equatable, Sendable, CaseIterable {
     /// The direct 3×3 kernels where `ConvKernels.directWins` (the table of measured shapes) says they beat im2col + sgemm.
@@ -78,7 +97,7 @@ extension ConvKernels {
     /// the bench's inference), `vggm-small` 32→64 at 63×98 and `vggm` 96→256 at 126×98. One core 117 and 104–114
     /// GFLOP/s (1.00 and 0.89–0.97 of the FMA peak) against sgemm's 86–97 at the layer's GEMM shape; in the students'
     /// step and inference on 2 threads conv2's forward took 0.85 / 0.94 of im2col's time (docs/performance-conv.md,
-    /// "conv2: direct 5×5 stride 2"). The backward stays on im2col + sgemm; other lengths stay on im2col until measured.
+    /// "conv2: direct 5×5 stride 2"). Other lengths stay on im2col until measured.
     public static let measuredStride2Paths: [[Int]: ConvPath] = [[32, 64, 63, 98]: .direct, [96, 256, 126, 98]: .direct]
 
     /// The path a layer runs under `choice` (the direct and Winograd kernels only where they apply). A 5×5 stride-2
@@ -210,6 +229,32 @@ extension ConvKernels {
                          writeBack: { s, yf, co in
                              cconv3_unpad(yf, cpad32, co32, Int32(co.lowerBound), Int32(co.upperBound), oh, ow, scale, shift, relu ? 1 : 0,
                                           y + s * outPlane)
+                         })
+        }
+    }
+
+    /// dx = the input gradient of a 5×5 stride-2 conv (geometry `g`, any padding) for dy, written (not added): per
+    /// image, dy padded channels last, then the forward micro-kernel phase by phase of dx (`cconv5s2_input_gradient`:
+    /// each phase a stride-1 conv of dy with that phase's 9, 6, 6 or 4 taps), merged back into planes. Threads as the
+    /// forward (images, or blocks of 32 input channels), so results do not depend on the thread count.
+    public static func direct5x5Stride2InputGradient(dy: UnsafePointer<Float>, w: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+                                                     n: Int, cin: Int, cout: Int, g: WindowGeometry, level: ConvSIMDLevel = .best) {
+        precondition(direct5x5Stride2Applies(g: g, groups: 1))
+        let cs = Int(cconv3_pad4(Int32(cout))), cpad = Int(cconv3_pad32(Int32(cin)))
+        let (h, wd, pt, pl, oh, ow) = (Int32(g.inH), Int32(g.inW), Int32(g.padTop), Int32(g.padLeft), Int32(g.outH), Int32(g.outW))
+        let dyPixels = Int(cconv5s2_dy_pixels(h, wd, pt, pl, oh, ow)), flat = Int(cconv5s2_dx_flat_pixels(h, wd, pt, pl, oh, ow))
+        let (cs32, ci32, co32, cpad32) = (Int32(cs), Int32(cin), Int32(cout), Int32(cpad))
+        let inPlane = cin * g.inH * g.inW, outPlane = cout * g.outH * g.outW
+        withScratch(25 * cout * cpad) { wb in
+            cconv5s2_pack_backward(w, co32, ci32, wb)
+            directImages(n: n, inputFloats: dyPixels * cs, outputFloats: 4 * flat * cpad, cpad: cpad,
+                         layOut: { s, dyp in cconv5s2_pad_dy(dy + s * outPlane, co32, h, wd, pt, pl, oh, ow, cs32, dyp) },
+                         convolve: { dyp, yfs, ci in
+                             cconv5s2_input_gradient(level.rawValue, dyp, cs32, co32, h, wd, pt, pl, oh, ow, wb, cpad32,
+                                                     Int32(ci.lowerBound), Int32(ci.upperBound), yfs)
+                         },
+                         writeBack: { s, yfs, ci in
+                             cconv5s2_merge(yfs, cpad32, ci32, Int32(ci.lowerBound), Int32(ci.upperBound), h, wd, pt, pl, oh, ow, dx + s * inPlane)
                          })
         }
     }

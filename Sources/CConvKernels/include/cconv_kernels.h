@@ -81,6 +81,22 @@ void cconv5s2_split(const float *x, int c, int h, int w, int pad_top, int pad_le
 void cconv5s2_forward(int level, const float *xs, int cs, int cin, int out_h, int out_w, const float *wp, int cpad,
                       int co_lo, int co_hi, float *yf);
 
+// Input gradient of the 5x5 stride-2 conv, phase by phase (method in cconv_kernels.c): dy padded channels last
+// (cs = cpad4(cout) floats a pixel, cconv5s2_dy_pixels pixels), weights packed per phase, four flat phase outputs of
+// cconv5s2_dx_flat_pixels pixels x cpad = cpad32(cin) floats one after another, merged back into dx planes.
+int cconv5s2_dy_pixels(int h, int w, int pad_top, int pad_left, int out_h, int out_w);
+int cconv5s2_dx_flat_pixels(int h, int w, int pad_top, int pad_left, int out_h, int out_w);
+// Weights [cout][cin][5][5] -> 25 x cout x cpad32(cin) floats (the phases' taps, blocks of 32 input channels).
+void cconv5s2_pack_backward(const float *w, int cout, int cin, float *wb);
+// One dy image [c][out_h][out_w] into the padded layout (every float written).
+void cconv5s2_pad_dy(const float *dy, int c, int h, int w, int pad_top, int pad_left, int out_h, int out_w, int cs, float *dyp);
+// The four phase outputs for input channels [ci_lo, ci_hi) (multiples of 32).
+void cconv5s2_input_gradient(int level, const float *dyp, int cs, int cout, int h, int w, int pad_top, int pad_left,
+                             int out_h, int out_w, const float *wb, int cpad, int ci_lo, int ci_hi, float *yfs);
+// dx[ci][y][x] = the phase outputs' value at (y + pad_top, x + pad_left), for ci in [ci_lo, ci_hi) (clipped to cin).
+void cconv5s2_merge(const float *yfs, int cpad, int cin, int ci_lo, int ci_hi, int h, int w, int pad_top, int pad_left,
+                    int out_h, int out_w, float *dx);
+
 // Winograd F(2x2, 3x3) (error bound in cconv_kernels.c). Same padded input and flat output layouts as above, but
 // the padded input must have cs = cpad32(cin) floats per pixel (the transforms run on whole vectors of channels).
 // Tiles of an image: ceil(h/2) * ceil(w/2).
