@@ -487,46 +487,6 @@ void cconv3_wgrad_finish(const float *acc, int cout, int cin, float *dw) {
             for (int t = 0; t < 9; t++) dw[((size_t)co * cin + ci) * 9 + t] += acc[((size_t)t * cir + ci) * cpad + co];
 }
 
-// ---- 5×5 stride 2 weight gradient: the 3×3 weight-gradient tiles on the phases ----
-// dw[ky][kx] = Σ_q phase(ky % 2, kx % 2)[q + (ky/2) p + kx/2] · dy[q]: for one kernel row ky and column parity b, the
-// taps kx = b, b + 2, b + 4 are offsets 0, 1, 2 along one phase row, i.e. one 3×3 tile row (kh = ky/2) of the 3×3
-// kernel on phase (ky % 2, b), with the flat dy of the same pitch (out_w + 2). 10 such rows (ky, b) of 3 slots; the
-// slot kx = 5 of the odd rows is computed and dropped (25 of 30 used). acc[(ky * 2 + b) * 3 + kw][cir][cpad32(cout)].
-int cconv5s2_wgrad_tiles(int level, int cin, int cout) { return 10 * cconv3_wgrad_tiles(level, cin, cout) / 3; }
-
-void cconv5s2_wgrad(int level, const float *xss, size_t x_image, int cin, const float *dyps, size_t dy_image, int cout,
-                    int out_h, int out_w, int n, int tile_lo, int tile_hi, float *acc) {
-    int lv = usable(level), cb, cob;
-    wgrad_blocks(lv, &cb, &cob);
-    int p = out_w + 2, csx = cconv3_pad4(cin), csdy = cconv3_pad32(cout), cir = csx, ncib = (cin + cb - 1) / cb;
-    size_t phase = (size_t)cconv5s2_phase_pixels(out_h, out_w) * csx;
-    for (int s = 0; s < n; s++) {
-        const float *xs = xss + x_image * s;
-        const float *dyq = dyps + dy_image * s + (size_t)(p + 1) * csdy;  // flat dy pixel q = padded pixel q + p + 1
-        for (int t = tile_lo; t < tile_hi; t++) {
-            int row = t % 10, cib = (t / 10) % ncib, cob_i = t / (10 * ncib), ky = row / 2, b = row % 2;
-            int ci0 = cib * cb, co0 = cob_i * cob, kh = ky / 2;
-            const float *xp = xs + (size_t)(2 * (ky % 2) + b) * phase;
-            float *accr = acc + (size_t)(row - kh) * 3 * cir * csdy;  // the kernel adds (kh * 3 + kw) rows: slot row * 3 + kw
-            switch (lv) {
-            case CCONV_AVX512: wgrad_avx512(xp, csx, dyq, csdy, p, out_h, out_w, kh, ci0, co0, accr, cir, csdy); break;
-            case CCONV_AVX2: wgrad_avx2(xp, csx, dyq, csdy, p, out_h, out_w, kh, ci0, co0, accr, cir, csdy); break;
-            default: wgrad_plain(xp, csx, dyq, csdy, p, out_h, out_w, kh, ci0, co0, accr, cir, csdy); break;
-            }
-        }
-    }
-}
-
-void cconv5s2_wgrad_finish(const float *acc, int cout, int cin, float *dw) {
-    int cpad = cconv3_pad32(cout), cir = cconv3_pad4(cin);
-    for (int co = 0; co < cout; co++)
-        for (int ci = 0; ci < cin; ci++)
-            for (int t = 0; t < 25; t++) {
-                int ky = t / 5, kx = t % 5, slot = (ky * 2 + kx % 2) * 3 + kx / 2;
-                dw[((size_t)co * cin + ci) * 25 + t] += acc[((size_t)slot * cir + ci) * cpad + co];
-            }
-}
-
 // ---- Winograd F(2x2, 3x3) (Lavin & Gray 2016): Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A per 4x4 input tile d (stride 2),
 // summed over input channels. 16 products per 2x2 outputs instead of 36: 2.25x fewer multiplications.
 //   Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],  G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],  Aᵀ = [1 1 1 0; 0 1 -1 -1].

@@ -134,15 +134,16 @@ public final class Conv2D: Layer {
         var dx = Tensor(zeros: x.shape)
         if let b = bias { ConvKernels.accumulateChannelSums(dy.data, into: &b.grad.data, n: n, c: outChannels, plane: g.outH * g.outW) }
         if usesDirect(g) && ConvKernels.direct5x5Stride2Applies(g: g, groups: groups) {
-            x.data.withUnsafeBufferPointer { xp in dy.data.withUnsafeBufferPointer { dyp in weight.value.data.withUnsafeBufferPointer { wp in
-            dx.data.withUnsafeMutableBufferPointer { dxp in weight.grad.data.withUnsafeMutableBufferPointer { dwp in
-                if computesInputGradient {
+            // Input gradient on the direct kernel; the weight gradient on im2col + sgemm.
+            if computesInputGradient {
+                dy.data.withUnsafeBufferPointer { dyp in weight.value.data.withUnsafeBufferPointer { wp in dx.data.withUnsafeMutableBufferPointer { dxp in
                     ConvKernels.direct5x5Stride2InputGradient(dy: dyp.baseAddress!, w: wp.baseAddress!, dx: dxp.baseAddress!, n: n,
                                                               cin: inChannels, cout: outChannels, g: g)
-                }
-                ConvKernels.direct5x5Stride2WeightGradient(x: xp.baseAddress!, dy: dyp.baseAddress!, dw: dwp.baseAddress!, n: n,
-                                                           cin: inChannels, cout: outChannels, g: g)
-            } } } } }
+                } } }
+            }
+            ConvKernels.gemmBackward(x: x.data, w: weight.value.data, dy: dy.data, dx: &dx.data, dw: &weight.grad.data,  // dx untouched
+                                     n: n, cin: inChannels, cout: outChannels, groups: groups, g: g, pointwise: false,
+                                     inputGradient: false, tuning: tuning)
         } else if usesDirect(g) {
             x.data.withUnsafeBufferPointer { xp in weight.value.data.withUnsafeBufferPointer { wp in dy.data.withUnsafeBufferPointer { dyp in
             dx.data.withUnsafeMutableBufferPointer { dxp in weight.grad.data.withUnsafeMutableBufferPointer { dwp in

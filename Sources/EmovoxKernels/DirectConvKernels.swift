@@ -259,42 +259,6 @@ extension ConvKernels {
         }
     }
 
-    /// dw += the weight gradient of a 5×5 stride-2 conv (geometry `g`): images in chunks of at most `chunkFloats`
-    /// floats of phases and padded dy; within a chunk the phase split and dy padding are parallel over images and the
-    /// sums over tiles of dw (`cconv5s2_wgrad`: the 3×3 weight-gradient tiles on the phases), each tile summed over
-    /// the images in order, so dw is bitwise the same for any thread count or chunking.
-    public static func direct5x5Stride2WeightGradient(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>,
-                                                      n: Int, cin: Int, cout: Int, g: WindowGeometry, chunkFloats: Int = 1 << 22,
-                                                      level: ConvSIMDLevel = .best) {
-        precondition(direct5x5Stride2Applies(g: g, groups: 1))
-        let csx = Int(cconv3_pad4(Int32(cin))), cpad = Int(cconv3_pad32(Int32(cout)))
-        let (oh, ow) = (Int32(g.outH), Int32(g.outW)), (ci32, co32) = (Int32(cin), Int32(cout))
-        let xImage = 4 * Int(cconv5s2_phase_pixels(oh, ow)) * csx, dyImage = Int(cconv3_padded_pixels(oh, ow)) * cpad
-        let inPlane = cin * g.inH * g.inW, outPlane = cout * g.outH * g.outW
-        let chunk = max(1, min(n, chunkFloats / (xImage + dyImage)))
-        let tiles = Int(cconv5s2_wgrad_tiles(level.rawValue, ci32, co32))
-        withScratch(30 * csx * cpad) { acc in withScratch(chunk * xImage) { xs in withScratch(chunk * dyImage) { dys in
-            acc.initialize(repeating: 0, count: 30 * csx * cpad)
-            var n0 = 0
-            while n0 < n {
-                let count = min(chunk, n - n0)
-                forEachBlock(count) { range in
-                    for j in range {
-                        cconv5s2_split(x + (n0 + j) * inPlane, ci32, Int32(g.inH), Int32(g.inW), Int32(g.padTop), Int32(g.padLeft), oh, ow,
-                                       Int32(csx), xs + j * xImage)
-                        cconv3_pad(dy + (n0 + j) * outPlane, co32, oh, ow, Int32(cpad), dys + j * dyImage)
-                    }
-                }
-                forEachBlock(tiles) { r in
-                    cconv5s2_wgrad(level.rawValue, xs, xImage, ci32, dys, dyImage, co32, oh, ow, Int32(count),
-                                   Int32(r.lowerBound), Int32(r.upperBound), acc)
-                }
-                n0 += count
-            }
-            cconv5s2_wgrad_finish(acc, co32, ci32, dw)
-        } } }
-    }
-
     /// The forward of a layer whose `convPath` is not im2col: the 5×5 stride-2 kernel or the 3×3 ones (`path`).
     public static func directForward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                                      n: Int, cin: Int, cout: Int, g: WindowGeometry,

@@ -97,16 +97,6 @@ void cconv5s2_input_gradient(int level, const float *dyp, int cs, int cout, int 
 void cconv5s2_merge(const float *yfs, int cpad, int cin, int ci_lo, int ci_hi, int h, int w, int pad_top, int pad_left,
                     int out_h, int out_w, float *dx);
 
-// Weight gradient of the 5x5 stride-2 conv: the 3x3 weight-gradient tiles on the phase images (cconv5s2_split with
-// cs = cpad4(cin), x_image floats apart) and padded dy (cconv3_pad(dy, cout, out_h, out_w, cpad32(cout)), dy_image
-// floats apart). acc: 30 x cpad4(cin) x cpad32(cout) floats, zeroed before the first call; tiles never share an
-// accumulator and each sums the n images in order, so threads may split [0, cconv5s2_wgrad_tiles) freely.
-int cconv5s2_wgrad_tiles(int level, int cin, int cout);
-void cconv5s2_wgrad(int level, const float *xss, size_t x_image, int cin, const float *dyps, size_t dy_image, int cout,
-                    int out_h, int out_w, int n, int tile_lo, int tile_hi, float *acc);
-// dw[co][ci][ky][kx] += the accumulator of tap (ky, kx).
-void cconv5s2_wgrad_finish(const float *acc, int cout, int cin, float *dw);
-
 // Winograd F(2x2, 3x3) (error bound in cconv_kernels.c). Same padded input and flat output layouts as above, but
 // the padded input must have cs = cpad32(cin) floats per pixel (the transforms run on whole vectors of channels).
 // Tiles of an image: ceil(h/2) * ceil(w/2).
