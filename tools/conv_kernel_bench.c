@@ -1,5 +1,5 @@
 // Single-thread rates of the direct 3×3 kernels (Sources/CConvKernels) per layer shape of the VGG face teachers and the students' 3×3 layers
-// (and, in a second table, of the direct 5×5 stride-2 forward at the students' conv2),
+// (and, in a second table, of the direct 5×5 stride-2 forward and input gradient at the students' conv2),
 // beside OpenBLAS sgemm at the same per-image GEMM shapes (forward M=cout N=h·w K=cin·9; weight gradient
 // dY·colsᵀ; input gradient Wᵀ·dY) and the measured FMA peak of one core. Best of REPS runs of each: the number
 // a loaded machine lets through on a quiet moment. A tool, not part of the build:
@@ -131,8 +131,9 @@ int main(int argc, char **argv) {
     // The students' conv2, 5×5 stride 2 pad 1 (cconv5s2_*), at their 400-frame crop: the direct forward alone and with
     // the phase split and the unpad, beside sgemm at the im2col GEMM shape of one image (M = cout, N = out_h·out_w,
     // K = cin·25; without the im2col copy the layer path adds).
-    printf("\n| conv2 shape (cin→cout, h×w → out) | direct fwd | + split/unpad | sgemm fwd | direct fwd / peak | direct fwd / sgemm |\n");
-    printf("|---|---|---|---|---|---|\n");
+    printf("\n| conv2 shape (cin→cout, h×w → out) | direct fwd | + split/unpad | sgemm fwd | direct fwd / peak | direct fwd / sgemm "
+           "| direct dx | + pad/merge | sgemm dx (Wᵀ·dY) | direct dx / peak | direct dx / sgemm |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
     int s2[][4] = {{32, 64, 63, 98}, {96, 256, 126, 98}};
     for (int si = 0; si < 2; si++) {
         int cin = s2[si][0], cout = s2[si][1], h = s2[si][2], w = s2[si][3], oh = (h + 2 - 5) / 2 + 1, ow = (w + 2 - 5) / 2 + 1;
@@ -150,11 +151,25 @@ int main(int argc, char **argv) {
         float *A = malloc(4 * (size_t)M * K), *B = malloc(4 * (size_t)K * N), *C = malloc(4 * (size_t)M * N);
         for (int i = 0; i < M * K; i++) A[i] = .1f;
         for (int i = 0; i < K * N; i++) B[i] = .2f;
+        for (int i = 0; i < M * N; i++) C[i] = .3f;
         double tg = BEST(cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, A, K, B, N, 0, C, N));
         double fl = 2.0 * M * N * K / 1e9;
-        printf("| %d→%d, %d×%d → %d×%d | %.0f | %.0f | %.0f | %.2f | %.2f |\n", cin, cout, h, w, oh, ow, fl / tf,
-               fl / (tf + tsplit + tun), fl / tg, peak > 0 ? fl / tf / peak : 0, tg / tf);
-        free(x); free(wt); free(y); free(xs); free(wp); free(yf); free(A); free(B); free(C);
+        // Input gradient: dy padded, four phase outputs, merged into dx planes; sgemm's dcols = Wᵀ·dY (without col2im).
+        int csd = cconv3_pad4(cout), cpi = cconv3_pad32(cin);
+        int dyn = cconv5s2_dy_pixels(h, w, 1, 1, oh, ow), dxq = cconv5s2_dx_flat_pixels(h, w, 1, 1, oh, ow);
+        float *dy = malloc(4 * (size_t)cout * oh * ow), *dyp = aligned_alloc(64, 4 * (size_t)dyn * csd);
+        float *wb = aligned_alloc(64, 4 * 25 * (size_t)cout * cpi), *dxf = aligned_alloc(64, 4 * 4 * (size_t)dxq * cpi);
+        float *dx = malloc(4 * (size_t)cin * h * w);
+        for (int i = 0; i < cout * oh * ow; i++) dy[i] = rand() / (float)RAND_MAX - .5f;
+        cconv5s2_pack_backward(wt, cout, cin, wb);
+        double tpd = BEST(cconv5s2_pad_dy(dy, cout, h, w, 1, 1, oh, ow, csd, dyp));
+        double tdx = BEST(cconv5s2_input_gradient(lv, dyp, csd, cout, h, w, 1, 1, oh, ow, wb, cpi, 0, cpi, dxf));
+        double tmg = BEST(cconv5s2_merge(dxf, cpi, cin, 0, cpi, h, w, 1, 1, oh, ow, dx));
+        double tgi = BEST(cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, M, 1, A, K, C, N, 0, B, N));
+        printf("| %d→%d, %d×%d → %d×%d | %.0f | %.0f | %.0f | %.2f | %.2f | %.0f | %.0f | %.0f | %.2f | %.2f |\n", cin, cout, h, w, oh, ow,
+               fl / tf, fl / (tf + tsplit + tun), fl / tg, peak > 0 ? fl / tf / peak : 0, tg / tf,
+               fl / tdx, fl / (tdx + tpd + tmg), fl / tgi, peak > 0 ? fl / tdx / peak : 0, tgi / tdx);
+        free(x); free(wt); free(y); free(xs); free(wp); free(yf); free(A); free(B); free(C); free(dy); free(dyp); free(wb); free(dxf); free(dx);
     }
     return 0;
 }
