@@ -94,10 +94,11 @@ extension ConvKernels {
 
     /// 5×5 stride-2 layer shapes [cin, cout, h, w] (input size) measured faster on the direct kernel
     /// (`direct5x5Stride2Forward`) than on im2col + sgemm: the students' conv2 at their 400-frame crop (training and
-    /// the bench's inference), `vggm-small` 32→64 at 63×98 and `vggm` 96→256 at 126×98. One core 117 and 104–114
-    /// GFLOP/s (1.00 and 0.89–0.97 of the FMA peak) against sgemm's 86–97 at the layer's GEMM shape; in the students'
-    /// step and inference on 2 threads conv2's forward took 0.85 / 0.94 of im2col's time (docs/performance-conv.md,
-    /// "conv2: direct 5×5 stride 2"). Other lengths stay on im2col until measured.
+    /// the bench's inference), `vggm-small` 32→64 at 63×98 and `vggm` 96→256 at 126×98. One core 116–118 and 112–114
+    /// GFLOP/s (1.00 and 0.96–0.97 of the FMA peak) against sgemm's 85–99 at the layer's GEMM shape; in the students'
+    /// inference on 2 threads conv2 took 0.79–0.88 of im2col's time (three alternated pairs; docs/performance-conv.md,
+    /// "conv2: direct 5×5 stride 2"). The input gradient follows the forward's path (equal to im2col's within the
+    /// noise); the weight gradient stays on im2col + sgemm. Other lengths stay on im2col until measured.
     public static let measuredStride2Paths: [[Int]: ConvPath] = [[32, 64, 63, 98]: .direct, [96, 256, 126, 98]: .direct]
 
     /// The path a layer runs under `choice` (the direct and Winograd kernels only where they apply). A 5×5 stride-2

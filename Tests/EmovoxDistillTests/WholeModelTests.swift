@@ -41,6 +41,20 @@ final class WholeModelTests: XCTestCase {
     }
 
     func testVGGMSmallLogitsLossGradientsAndSGDStepsMatchPyTorch() throws {
+        try checkVGGMSmallAgainstPyTorch { _ in }
+    }
+
+    /// The same with conv2 on the direct 5×5 stride-2 kernels (forward and input gradient; the fixture's 100 frames
+    /// keep it on im2col under the measured table).
+    func testVGGMSmallWithDirectConv2MatchesPyTorch() throws {
+        try checkVGGMSmallAgainstPyTorch { model in
+            let conv2 = try XCTUnwrap(model.network.layers.first { $0.name == "conv2" }?.layer as? Conv2D)
+            conv2.tuning.direct = .direct
+            XCTAssertEqual(conv2.path(conv2.geometry(63, 23)), .direct, "257 bins, 100 frames: conv2 sees 63 × 23")
+        }
+    }
+
+    func checkVGGMSmallAgainstPyTorch(configure: (StudentModel) throws -> Void) throws {
         let path = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("vggm_small_steps.safetensors").path
         let (ref, meta) = try Safetensors.read(path)
         let seed = try XCTUnwrap(UInt64(meta["seed"] ?? "")), n = try XCTUnwrap(Int(meta["n"] ?? ""))
@@ -51,6 +65,7 @@ final class WholeModelTests: XCTestCase {
 
         var rng = SeededRNG(seed: 0)
         let model = StudentModel(config: try StudentConfig.named("vggm-small", classes: classes), rng: &rng)
+        try configure(model)
         let params = model.network.namedParameters
         XCTAssertEqual(params.map(\.0), names, "the twins list the same parameters in the same order")
         for (index, (name, p)) in params.enumerated() {
