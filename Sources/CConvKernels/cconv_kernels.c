@@ -141,12 +141,20 @@ void cconv3_pad(const float *x, int c, int h, int w, int cs, float *xp) {
 
 // Row by row for the same reason: one flat output row (w + 2 pixels x cpad floats) is read from L1 for every
 // channel while each channel's plane row is written contiguously.
+static void unpad_rows(const float *yf, int cpad, int cout, int co_lo, int co_hi, int h, int w, int p, int r_lo, int r_hi,
+                       const float *scale, const float *shift, int relu, float *y);
+
 void cconv3_unpad(const float *yf, int cpad, int cout, int co_lo, int co_hi, int h, int w,
                   const float *scale, const float *shift, int relu, float *y) {
-    int p = w + 2;
+    unpad_rows(yf, cpad, cout, co_lo, co_hi, h, w, w + 2, 0, h, scale, shift, relu, y);
+}
+
+// Rows [r_lo, r_hi) of a flat output of row pitch p (>= w + 2).
+static void unpad_rows(const float *yf, int cpad, int cout, int co_lo, int co_hi, int h, int w, int p, int r_lo, int r_hi,
+                       const float *scale, const float *shift, int relu, float *y) {
     size_t plane = (size_t)h * w;
     if (co_hi > cout) co_hi = cout;
-    for (int r = 0; r < h; r++) {
+    for (int r = r_lo; r < r_hi; r++) {
         const float *src = yf + (size_t)r * p * cpad;
         for (int co = co_lo; co < co_hi; co++) {
             float s = scale ? scale[co] : 1, b = shift ? shift[co] : 0;
@@ -264,17 +272,34 @@ void cconv3_forward(int level, const float *xp, int cs, int cin, int h, int w, c
     forward_taps(level, xp, cs, cin, h, w, off, 9, wp, 0, 0, cpad, co_lo, co_hi, yf);
 }
 
-// ---- 5×5 stride 2 (the students' conv2) as a stride-1 sum over the input's four (row, column) phases ----
+// ---- k×k stride 2, k odd (the students' conv1 7×7 and conv2 5×5) as a stride-1 sum over the input's four phases ----
 // Phase (a, b) pixel (i, j) is padded-input pixel (2i + a, 2j + b); output (y, x) at tap (ky, kx) reads padded pixel
 // (2y + ky, 2x + kx) = phase (ky % 2, kx % 2) pixel (y + ky / 2, x + kx / 2). All four phases share the pitch
 // p = out_w + 2, so each tap is one constant flat offset (phase base + (ky / 2) p + kx / 2) and the 3×3 micro-kernel
-// runs unchanged on 25 taps; output columns out_w, out_w + 1 of every row are dropped as there.
-static int s2_rows(int out_h, int out_w) {
-    int p = out_w + 2, reach = cconv3_flat_pixels(out_h, out_w) + 2 * p + 2;  // last tile's farthest read + 1
+// runs unchanged on k² taps; output columns out_w, out_w + 1 of every row are dropped as there. A valid output reads
+// phase columns up to out_w - 1 + k / 2, so past 5×5 the kernel runs on s2_width = out_w + k / 2 - 2 columns (7×7:
+// one more, computed and dropped) to widen the pitch.
+static int s2_width(int k, int out_w) { return k > 5 ? out_w + k / 2 - 2 : out_w; }
+
+static int s2_rows(int k, int out_h, int out_w) {
+    int w = s2_width(k, out_w), p = w + 2, reach = cconv3_flat_pixels(out_h, w) + (k / 2) * (p + 1);  // farthest read + 1
     return (reach + p - 1) / p;
 }
 
-int cconv5s2_phase_pixels(int out_h, int out_w) { return s2_rows(out_h, out_w) * (out_w + 2); }
+int cconvs2_phase_pixels(int k, int out_h, int out_w) { return s2_rows(k, out_h, out_w) * (s2_width(k, out_w) + 2); }
+int cconv5s2_phase_pixels(int out_h, int out_w) { return cconvs2_phase_pixels(5, out_h, out_w); }
+int cconvs2_flat_pixels(int k, int out_h, int out_w) { return cconv3_flat_pixels(out_h, s2_width(k, out_w)); }
+
+int cconvs2_row_chunk(int k, int out_w) {
+    int r = 1, p = s2_width(k, out_w) + 2;
+    while (r * p % TILE_PIXELS != 0) r++;
+    return r;
+}
+
+void cconvs2_unpad_rows(int k, const float *yf, int cpad, int cout, int co_lo, int co_hi, int out_h, int out_w, int r_lo,
+                        int r_hi, const float *scale, const float *shift, int relu, float *y) {
+    unpad_rows(yf, cpad, cout, co_lo, co_hi, out_h, out_w, s2_width(k, out_w) + 2, r_lo, r_hi, scale, shift, relu, y);
+}
 
 // The kernel takes the taps phase by phase ((0, 0): ky, kx in {0, 2, 4}; then (0, 1), (1, 0), (1, 1)), so the 12-pixel
 // tile's reads of one phase (3 rows x 14 pixels x cs floats: 16 KB at 96 channels) stay in L1 across its taps; in
@@ -284,25 +309,28 @@ int cconv5s2_phase_pixels(int out_h, int out_w) { return s2_rows(out_h, out_w) *
 // the threads); channel blocks outermost re-read vggm's 5 MB of phases from L3 once per block, and its one-core rate
 // fell to 99–100 GFLOP/s (0.85 of peak) against 112–114 banded, more so beside other processes (tools/conv_kernel_bench).
 #define S2_BAND 4
-static void s2_tap_order(int order[25]) {
+#define S2_MAX_TAPS 49
+static void s2_tap_order(int k, int *order) {
     int t = 0;
     for (int a = 0; a < 2; a++)
         for (int b = 0; b < 2; b++)
-            for (int ky = a; ky < 5; ky += 2)
-                for (int kx = b; kx < 5; kx += 2) order[t++] = ky * 5 + kx;
+            for (int ky = a; ky < k; ky += 2)
+                for (int kx = b; kx < k; kx += 2) order[t++] = ky * k + kx;
 }
 
-void cconv5s2_pack_forward(const float *w, int cout, int cin, float *wp) {
-    int order[25];
-    s2_tap_order(order);
-    pack_forward_taps(w, cout, cin, 25, order, 1, wp);
+void cconvs2_pack_forward(int k, const float *w, int cout, int cin, float *wp) {
+    int order[S2_MAX_TAPS];
+    s2_tap_order(k, order);
+    pack_forward_taps(w, cout, cin, k * k, order, 1, wp);
 }
+
+void cconv5s2_pack_forward(const float *w, int cout, int cin, float *wp) { cconvs2_pack_forward(5, w, cout, cin, wp); }
 
 // Phase row by phase row (p pixels x cs floats: 19 KB at 96 channels, in L1 while every channel's source row is
 // scattered into it); each input row feeds the two column phases of one row phase.
-void cconv5s2_split(const float *x, int c, int h, int w, int pad_top, int pad_left, int out_h, int out_w, int cs,
-                    float *xs) {
-    int p = out_w + 2, rows = s2_rows(out_h, out_w);
+void cconvs2_split(int k, const float *x, int c, int h, int w, int pad_top, int pad_left, int out_h, int out_w, int cs,
+                   float *xs) {
+    int p = s2_width(k, out_w) + 2, rows = s2_rows(k, out_h, out_w);
     size_t phase = (size_t)rows * p * cs, plane = (size_t)h * w;
     for (int a = 0; a < 2; a++)
         for (int i = 0; i < rows; i++) {
@@ -327,15 +355,28 @@ void cconv5s2_split(const float *x, int c, int h, int w, int pad_top, int pad_le
         }
 }
 
-void cconv5s2_forward(int level, const float *xs, int cs, int cin, int out_h, int out_w, const float *wp, int cpad,
-                      int co_lo, int co_hi, float *yf) {
-    int p = out_w + 2, phase = cconv5s2_phase_pixels(out_h, out_w), off[25], order[25];
-    s2_tap_order(order);
-    for (int t = 0; t < 25; t++) {
-        int ky = order[t] / 5, kx = order[t] % 5;
+void cconv5s2_split(const float *x, int c, int h, int w, int pad_top, int pad_left, int out_h, int out_w, int cs,
+                    float *xs) {
+    cconvs2_split(5, x, c, h, w, pad_top, pad_left, out_h, out_w, cs, xs);
+}
+
+// Output rows [r_lo, r_hi) as an image of r_hi - r_lo rows starting r_lo rows into the phases and the flat output:
+// every tap offset is relative, so each output is the same sum in the same order as in the whole image.
+void cconvs2_forward_rows(int level, int k, const float *xs, int cs, int cin, int out_h, int out_w, int r_lo, int r_hi,
+                          const float *wp, int cpad, int co_lo, int co_hi, float *yf) {
+    int w = s2_width(k, out_w), p = w + 2, phase = cconvs2_phase_pixels(k, out_h, out_w), off[S2_MAX_TAPS], order[S2_MAX_TAPS];
+    s2_tap_order(k, order);
+    for (int t = 0; t < k * k; t++) {
+        int ky = order[t] / k, kx = order[t] % k;
         off[t] = (2 * (ky % 2) + kx % 2) * phase + (ky / 2) * p + kx / 2;
     }
-    forward_taps(level, xs, cs, cin, out_h, out_w, off, 25, wp, 1, S2_BAND, cpad, co_lo, co_hi, yf);
+    forward_taps(level, xs + (size_t)r_lo * p * cs, cs, cin, r_hi - r_lo, w, off, k * k, wp, 1, S2_BAND, cpad, co_lo,
+                 co_hi, yf + (size_t)r_lo * p * cpad);
+}
+
+void cconv5s2_forward(int level, const float *xs, int cs, int cin, int out_h, int out_w, const float *wp, int cpad,
+                      int co_lo, int co_hi, float *yf) {
+    cconvs2_forward_rows(level, 5, xs, cs, cin, out_h, out_w, 0, out_h, wp, cpad, co_lo, co_hi, yf);
 }
 
 // ---- 5×5 stride 2 input gradient: the phase trick in reverse ----

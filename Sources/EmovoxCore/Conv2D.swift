@@ -144,7 +144,7 @@ public final class Conv2D: Layer {
             ConvKernels.gemmBackward(x: x.data, w: weight.value.data, dy: dy.data, dx: &dx.data, dw: &weight.grad.data,  // dx untouched
                                      n: n, cin: inChannels, cout: outChannels, groups: groups, g: g, pointwise: false,
                                      inputGradient: false, tuning: tuning)
-        } else if usesDirect(g) {
+        } else if usesDirect(g) && ConvKernels.directApplies(g: g, groups: groups) {
             x.data.withUnsafeBufferPointer { xp in weight.value.data.withUnsafeBufferPointer { wp in dy.data.withUnsafeBufferPointer { dyp in
             dx.data.withUnsafeMutableBufferPointer { dxp in weight.grad.data.withUnsafeMutableBufferPointer { dwp in
                 ConvKernels.direct3x3Backward(x: xp.baseAddress!, w: wp.baseAddress!, dy: dyp.baseAddress!,

@@ -104,7 +104,7 @@ extension ConvKernels {
     /// The path a layer runs under `choice` (the direct and Winograd kernels only where they apply). A 5×5 stride-2
     /// conv has no Winograd kernel: every choice but `.im2col` and `.measured` runs it on the direct one.
     public static func convPath(_ choice: DirectConvChoice, g: WindowGeometry, groups: Int, cin: Int, cout: Int) -> ConvPath {
-        if direct5x5Stride2Applies(g: g, groups: groups) {
+        if directStride2Applies(g: g, groups: groups) {
             switch choice {
             case .im2col: return .im2col
             case .measured: return measuredStride2Paths[[cin, cout, g.inH, g.inW]] ?? .im2col
@@ -205,32 +205,72 @@ extension ConvKernels {
         groups == 1 && g.kh == 5 && g.kw == 5 && g.sh == 2 && g.sw == 2
     }
 
+    /// The direct stride-2 forward's geometry: a 5×5 (conv2) or 7×7 (the students' conv1) window, stride 2, any
+    /// padding, one group.
+    public static func directStride2Applies(g: WindowGeometry, groups: Int) -> Bool {
+        groups == 1 && g.kh == g.kw && (g.kh == 5 || g.kh == 7) && g.sh == 2 && g.sw == 2
+    }
+
     /// y = W ⋆ x for a 5×5 stride-2 conv (geometry `g`, any padding), NCHW in and out, then y·scale + shift per output
     /// channel and an optional ReLU, as `direct3x3Forward`. Each image is split once into its four (row, column)
-    /// phases, channels last (`cconv5s2_split`), so the 25 taps are constant offsets for the 3×3 kernels' micro-kernel.
+    /// phases, channels last (`cconvs2_split`), so the 25 taps are constant offsets for the 3×3 kernels' micro-kernel.
     public static func direct5x5Stride2Forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                                                n: Int, cin: Int, cout: Int, g: WindowGeometry,
                                                scale: UnsafePointer<Float>? = nil, shift: UnsafePointer<Float>? = nil, relu: Bool = false,
                                                level: ConvSIMDLevel = .best) {
         precondition(direct5x5Stride2Applies(g: g, groups: 1))
-        let cs = Int(cconv3_pad4(Int32(cin))), cpad = Int(cconv3_pad32(Int32(cout)))
+        directStride2Forward(x: x, w: w, y: y, n: n, cin: cin, cout: cout, g: g, scale: scale, shift: shift, relu: relu, level: level)
+    }
+
+    /// `direct5x5Stride2Forward` for a 5×5 or 7×7 window (`directStride2Applies`): k² taps over the four phases. One
+    /// input channel (the students' conv1) is split with one float a pixel, not four, so the split writes and the
+    /// kernel reads a quarter of the padded layout. Fewer images than threads with output-channel blocks that do not
+    /// divide evenly among them (conv1: 1 block for `vggm-small`, 3 for `vggm`): each image's output rows are cut
+    /// into ranges (whole micro-kernel tiles) × channel blocks handed out as threads come free. Every output is the
+    /// same sum in the same order whatever the split, so results do not depend on the thread count.
+    public static func directStride2Forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                                            n: Int, cin: Int, cout: Int, g: WindowGeometry,
+                                            scale: UnsafePointer<Float>? = nil, shift: UnsafePointer<Float>? = nil, relu: Bool = false,
+                                            level: ConvSIMDLevel = .best) {
+        precondition(directStride2Applies(g: g, groups: 1))
+        let k = g.kh, k32 = Int32(g.kh)
+        let cs = cin == 1 ? 1 : Int(cconv3_pad4(Int32(cin))), cpad = Int(cconv3_pad32(Int32(cout)))
         let (oh, ow) = (Int32(g.outH), Int32(g.outW))
-        let phase = Int(cconv5s2_phase_pixels(oh, ow)), flat = Int(cconv3_flat_pixels(oh, ow))
+        let phase = Int(cconvs2_phase_pixels(k32, oh, ow)), flat = Int(cconvs2_flat_pixels(k32, oh, ow))
         let (cs32, ci32, co32, cpad32) = (Int32(cs), Int32(cin), Int32(cout), Int32(cpad))
         let inPlane = cin * g.inH * g.inW, outPlane = cout * g.outH * g.outW
-        withScratch(25 * cin * cpad) { wp in
-            cconv5s2_pack_forward(w, co32, ci32, wp)
-            directImages(n: n, inputFloats: 4 * phase * cs, outputFloats: flat * cpad, cpad: cpad,
-                         layOut: { s, xs in
-                             cconv5s2_split(x + s * inPlane, ci32, Int32(g.inH), Int32(g.inW), Int32(g.padTop), Int32(g.padLeft), oh, ow, cs32, xs)
-                         },
-                         convolve: { xs, yf, co in
-                             cconv5s2_forward(level.rawValue, xs, cs32, ci32, oh, ow, wp, cpad32, Int32(co.lowerBound), Int32(co.upperBound), yf)
-                         },
-                         writeBack: { s, yf, co in
-                             cconv3_unpad(yf, cpad32, co32, Int32(co.lowerBound), Int32(co.upperBound), oh, ow, scale, shift, relu ? 1 : 0,
-                                          y + s * outPlane)
-                         })
+        func split(_ s: Int, _ xs: UnsafeMutablePointer<Float>) {
+            cconvs2_split(k32, x + s * inPlane, ci32, Int32(g.inH), Int32(g.inW), Int32(g.padTop), Int32(g.padLeft), oh, ow, cs32, xs)
+        }
+        withScratch(k * k * cin * cpad) { wp in
+            cconvs2_pack_forward(k32, w, co32, ci32, wp)
+            func convolve(_ xs: UnsafeMutablePointer<Float>, _ yf: UnsafeMutablePointer<Float>, rows: Range<Int>, _ co: Range<Int>) {
+                cconvs2_forward_rows(level.rawValue, k32, xs, cs32, ci32, oh, ow, Int32(rows.lowerBound), Int32(rows.upperBound), wp, cpad32,
+                                     Int32(co.lowerBound), Int32(co.upperBound), yf)
+            }
+            func writeBack(_ s: Int, _ yf: UnsafeMutablePointer<Float>, rows: Range<Int>, _ co: Range<Int>) {
+                cconvs2_unpad_rows(k32, yf, cpad32, co32, Int32(co.lowerBound), Int32(co.upperBound), oh, ow, Int32(rows.lowerBound),
+                                  Int32(rows.upperBound), scale, shift, relu ? 1 : 0, y + s * outPlane)
+            }
+            let blocks = cpad / 32, threads = Threads.available, allRows = 0..<g.outH
+            if n >= threads || blocks % threads == 0 {
+                directImages(n: n, inputFloats: 4 * phase * cs, outputFloats: flat * cpad, cpad: cpad, layOut: split,
+                             convolve: { xs, yf, co in convolve(xs, yf, rows: allRows, co) },
+                             writeBack: { s, yf, co in writeBack(s, yf, rows: allRows, co) })
+                return
+            }
+            // Row ranges: multiples of the tile-aligned chunk, about 8 units a thread over all channel blocks.
+            let chunk = Int(cconvs2_row_chunk(k32, ow)), chunks = (g.outH + chunk - 1) / chunk
+            let perRange = max(1, chunks * blocks / (8 * threads)) * chunk, ranges = (g.outH + perRange - 1) / perRange
+            withScratch(4 * phase * cs) { xs in withScratch(flat * cpad) { yf in
+                for s in 0..<n {
+                    split(s, xs)
+                    Threads.forEachDynamic(ranges * blocks) { u in
+                        let r0 = (u / blocks) * perRange, rows = r0..<min(r0 + perRange, g.outH), co = (u % blocks) * 32..<(u % blocks + 1) * 32
+                        convolve(xs, yf, rows: rows, co); writeBack(s, yf, rows: rows, co)
+                    }
+                }
+            } }
         }
     }
 
@@ -265,8 +305,8 @@ extension ConvKernels {
                                      n: Int, cin: Int, cout: Int, g: WindowGeometry,
                                      scale: UnsafePointer<Float>? = nil, shift: UnsafePointer<Float>? = nil, relu: Bool = false,
                                      path: ConvPath) {
-        if direct5x5Stride2Applies(g: g, groups: 1) {
-            return direct5x5Stride2Forward(x: x, w: w, y: y, n: n, cin: cin, cout: cout, g: g, scale: scale, shift: shift, relu: relu)
+        if directStride2Applies(g: g, groups: 1) {
+            return directStride2Forward(x: x, w: w, y: y, n: n, cin: cin, cout: cout, g: g, scale: scale, shift: shift, relu: relu)
         }
         direct3x3Forward(x: x, w: w, y: y, n: n, cin: cin, cout: cout, h: g.inH, w: g.inW, scale: scale, shift: shift, relu: relu, path: path)
     }

@@ -202,8 +202,8 @@ final class Stride2DirectConvTests: XCTestCase {
         }
     }
 
-    /// 5×5 stride 2 (any padding, one group) runs the direct kernel under every choice but `.im2col` and, off the
-    /// measured table, `.measured`; other strides, sizes and grouped convs never.
+    /// 5×5 and 7×7 stride 2 (any padding, one group) run the direct kernel under every choice but `.im2col` and, off
+    /// the measured table, `.measured`; other strides, sizes and grouped convs never.
     func testPathChoice() {
         let conv2 = WindowGeometry(inH: 126, inW: 98, kh: 5, kw: 5, sh: 2, sw: 2, padding: .symmetric(1, 1))
         for choice in [DirectConvChoice.direct, .winograd, .winograd4] {
@@ -217,7 +217,7 @@ final class Stride2DirectConvTests: XCTestCase {
             let at = WindowGeometry(inH: shape[2], inW: shape[3], kh: 5, kw: 5, sh: 2, sw: 2, padding: .symmetric(1, 1))
             XCTAssertEqual(ConvKernels.convPath(.measured, g: at, groups: 1, cin: shape[0], cout: shape[1]), path, "\(shape)")
         }
-        for (k, s) in [((5, 5), (1, 1)), ((5, 5), (2, 1)), ((7, 7), (2, 2)), ((3, 3), (2, 2))] {
+        for (k, s) in [((5, 5), (1, 1)), ((5, 5), (2, 1)), ((7, 7), (1, 1)), ((7, 5), (2, 2)), ((3, 3), (2, 2))] {
             let g = WindowGeometry(inH: 20, inW: 20, kh: k.0, kw: k.1, sh: s.0, sw: s.1, padding: .symmetric(1, 1))
             XCTAssertEqual(ConvKernels.convPath(.direct, g: g, groups: 1, cin: 8, cout: 8), .im2col, "\(k) stride \(s)")
         }

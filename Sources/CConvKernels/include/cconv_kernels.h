@@ -81,6 +81,23 @@ void cconv5s2_split(const float *x, int c, int h, int w, int pad_top, int pad_le
 void cconv5s2_forward(int level, const float *xs, int cs, int cin, int out_h, int out_w, const float *wp, int cpad,
                       int co_lo, int co_hi, float *yf);
 
+// The same for any odd k x k stride-2 conv, k <= 7 (the students' conv1 is 7x7): k * k taps phase by phase, weights
+// [cout][cin][k][k] -> [cpad32(cout) / 32][k * k][cin][32]. cs may be 1 for one input channel (the kernel reads
+// scalars). Past 5x5 the flat output's row pitch is wider than out_w + 2 (cconvs2_flat_pixels pixels; written back by
+// cconvs2_unpad_rows). cconvs2_forward_rows computes output rows [r_lo, r_hi) only, bitwise as the whole image does;
+// r_lo must be a multiple of cconvs2_row_chunk (so no flat tile of one range writes into the next), r_hi too or out_h.
+int cconvs2_phase_pixels(int k, int out_h, int out_w);
+void cconvs2_pack_forward(int k, const float *w, int cout, int cin, float *wp);
+void cconvs2_split(int k, const float *x, int c, int h, int w, int pad_top, int pad_left, int out_h, int out_w, int cs,
+                   float *xs);
+void cconvs2_forward_rows(int level, int k, const float *xs, int cs, int cin, int out_h, int out_w, int r_lo, int r_hi,
+                          const float *wp, int cpad, int co_lo, int co_hi, float *yf);
+int cconvs2_flat_pixels(int k, int out_h, int out_w);
+int cconvs2_row_chunk(int k, int out_w);
+// cconv3_unpad for output rows [r_lo, r_hi) of a k x k stride-2 flat output.
+void cconvs2_unpad_rows(int k, const float *yf, int cpad, int cout, int co_lo, int co_hi, int out_h, int out_w, int r_lo,
+                        int r_hi, const float *scale, const float *shift, int relu, float *y);
+
 // Input gradient of the 5x5 stride-2 conv, phase by phase (method in cconv_kernels.c): dy padded channels last
 // (cs = cpad4(cout) floats a pixel, cconv5s2_dy_pixels pixels), weights packed per phase, four flat phase outputs of
 // cconv5s2_dx_flat_pixels pixels x cpad = cpad32(cin) floats one after another, merged back into dx planes.
