@@ -203,7 +203,14 @@ ATTR static void NAME(const float *xp, int cs, int cin, int h, int w, const int 
         int u1 = u0 + per < units ? u0 + per : units;                                                                  \
         for (int co0 = co_lo; co0 < co_hi; co0 += VL * NV) {                                                           \
             const float *wb = blocked ? wp + (size_t)(co0 / 32) * taps * cin * 32 + co0 % 32 : wp + co0;               \
-            if (rowwise) {                                                                                             \
+            if (cs == 1 && cin == 1) {  /* one channel (conv1): constant strides, no channel loop */                  \
+                if (rowwise) {                                                                                         \
+                    for (int y = u0; y < u1; y++)                                                                      \
+                        for (int x0 = 0; x0 < w; x0 += PX) NAME##_tile(xp, 1, 1, off, taps, wb, ws, cpad, y * p + x0, co0, yf); \
+                } else {                                                                                               \
+                    for (int t = u0; t < u1; t++) NAME##_tile(xp, 1, 1, off, taps, wb, ws, cpad, t * PX, co0, yf);     \
+                }                                                                                                      \
+            } else if (rowwise) {                                                                                      \
                 for (int y = u0; y < u1; y++)                                                                          \
                     for (int x0 = 0; x0 < w; x0 += PX) NAME##_tile(xp, cs, cin, off, taps, wb, ws, cpad, y * p + x0, co0, yf); \
             } else {                                                                                                   \
@@ -288,6 +295,7 @@ static int s2_rows(int k, int out_h, int out_w) {
 
 int cconvs2_phase_pixels(int k, int out_h, int out_w) { return s2_rows(k, out_h, out_w) * (s2_width(k, out_w) + 2); }
 int cconv5s2_phase_pixels(int out_h, int out_w) { return cconvs2_phase_pixels(5, out_h, out_w); }
+int cconvs2_pitch(int k, int out_w) { return s2_width(k, out_w) + 2; }
 int cconvs2_flat_pixels(int k, int out_h, int out_w) { return cconv3_flat_pixels(out_h, s2_width(k, out_w)); }
 
 int cconvs2_row_chunk(int k, int out_w) {
@@ -377,6 +385,100 @@ void cconvs2_forward_rows(int level, int k, const float *xs, int cs, int cin, in
 void cconv5s2_forward(int level, const float *xs, int cs, int cin, int out_h, int out_w, const float *wp, int cpad,
                       int co_lo, int co_hi, float *yf) {
     cconvs2_forward_rows(level, 5, xs, cs, cin, out_h, out_w, 0, out_h, wp, cpad, co_lo, co_hi, yf);
+}
+
+// ---- k×k stride 2 on ONE input channel (the students' conv1): vectors along the output row ----
+// With one channel an output is only k² multiply-adds, so the channels-last tile above spent as long transposing its
+// flat output back into planes (cconv3_unpad, one scalar a value) as summing. Here the vector runs over VL consecutive
+// outputs of one row, which read VL consecutive pixels of one phase row (stride 1 within a phase), and each tap's
+// weight is broadcast: NP vectors x C1_NC output channels of accumulators, the epilogue applied in registers and the
+// planes written directly. Lanes past out_w read into the next phase row (or the slack) and are not stored.
+#define C1_NC 4
+int cconvs2c1_weight_floats(int k, int cout) { return k * k * ((cout + C1_NC - 1) / C1_NC * C1_NC); }
+
+// w [cout][k][k] -> [ceil(cout / 4)][k²][4], taps in phase order, zeros past cout.
+void cconvs2c1_pack(int k, const float *w, int cout, float *wc) {
+    int order[S2_MAX_TAPS], taps = k * k, groups = (cout + C1_NC - 1) / C1_NC;
+    s2_tap_order(k, order);
+    for (int g = 0; g < groups; g++)
+        for (int t = 0; t < taps; t++)
+            for (int c = 0; c < C1_NC; c++) {
+                int co = g * C1_NC + c;
+                wc[((size_t)g * taps + t) * C1_NC + c] = co < cout ? w[(size_t)co * taps + order[t]] : 0;
+            }
+}
+
+// One tile: NP vectors of VL outputs from column x0 of row r, C1_NC output channels from co0.
+#define C1_TILE(NAME, ATTR, VL, NP)                                                                                    \
+ATTR __attribute__((always_inline)) static inline void NAME(const float *xr, const int *off, int taps, const float *wg, \
+        int cout, int co0, int nvalid, const float *scale, const float *shift, int relu, float *y0, size_t plane) {    \
+    typedef float vec __attribute__((vector_size(VL * 4), aligned(4)));                                               \
+    vec acc[NP][C1_NC];                                                                                                \
+    UNROLL for (int j = 0; j < NP; j++) UNROLL for (int c = 0; c < C1_NC; c++) acc[j][c] = (vec){0};                   \
+    for (int t = 0; t < taps; t++) {                                                                                   \
+        vec xv[NP];                                                                                                    \
+        UNROLL for (int j = 0; j < NP; j++) xv[j] = *(const vec *)(xr + off[t] + j * VL);                             \
+        UNROLL for (int c = 0; c < C1_NC; c++) {                                                                       \
+            float b = wg[t * C1_NC + c];                                                                               \
+            UNROLL for (int j = 0; j < NP; j++) acc[j][c] += xv[j] * b;                                               \
+        }                                                                                                              \
+    }                                                                                                                  \
+    UNROLL for (int c = 0; c < C1_NC; c++) {                                                                           \
+        if (co0 + c >= cout) break;                                                                                    \
+        float sc = scale ? scale[co0 + c] : 1, sh = shift ? shift[co0 + c] : 0;                                        \
+        float *dst = y0 + (size_t)(co0 + c) * plane;                                                                   \
+        UNROLL for (int j = 0; j < NP; j++) {                                                                          \
+            vec v = acc[j][c] * sc + sh;                                                                               \
+            if (relu) v = __builtin_elementwise_max(v, (vec){0});                                                      \
+            int n = nvalid - j * VL;                                                                                   \
+            if (n >= VL) *(vec *)(dst + j * VL) = v;                                                                  \
+            else for (int i = 0; i < n; i++) dst[j * VL + i] = v[i];                                                   \
+        }                                                                                                              \
+    }                                                                                                                  \
+}
+
+// Row by row: tiles of NP vectors, then single vectors for the rest of the row (198 outputs: 2 x 96 + 1 x 16, not
+// 3 x 96 with a third of the work thrown away).
+#define C1_KERNEL(NAME, ATTR, VL, NP)                                                                                  \
+C1_TILE(NAME##_wide, ATTR, VL, NP)                                                                                     \
+C1_TILE(NAME##_one, ATTR, VL, 1)                                                                                       \
+ATTR static void NAME(const float *xs, int k, int p, size_t phase, int out_h, int out_w, int r_lo, int r_hi,          \
+                      const float *wc, int cout, const float *scale, const float *shift, int relu, float *y) {        \
+    int taps = k * k, off[S2_MAX_TAPS], order[S2_MAX_TAPS];                                                            \
+    size_t plane = (size_t)out_h * out_w;                                                                              \
+    s2_tap_order(k, order);                                                                                            \
+    for (int t = 0; t < taps; t++) {                                                                                   \
+        int ky = order[t] / k, kx = order[t] % k;                                                                      \
+        off[t] = (int)((2 * (ky % 2) + kx % 2) * phase) + (ky / 2) * p + kx / 2;                                      \
+    }                                                                                                                  \
+    for (int r = r_lo; r < r_hi; r++)                                                                                  \
+        for (int co0 = 0; co0 < cout; co0 += C1_NC) {                                                                  \
+            const float *wg = wc + (size_t)(co0 / C1_NC) * taps * C1_NC;                                               \
+            int x0 = 0;                                                                                                \
+            for (; x0 + VL * NP <= out_w; x0 += VL * NP)                                                               \
+                NAME##_wide(xs + (size_t)r * p + x0, off, taps, wg, cout, co0, out_w - x0, scale, shift, relu,         \
+                            y + (size_t)r * out_w + x0, plane);                                                        \
+            for (; x0 < out_w; x0 += VL)                                                                               \
+                NAME##_one(xs + (size_t)r * p + x0, off, taps, wg, cout, co0, out_w - x0, scale, shift, relu,          \
+                           y + (size_t)r * out_w + x0, plane);                                                         \
+        }                                                                                                              \
+}
+
+C1_KERNEL(c1_avx512, AVX512, 16, 6)
+C1_KERNEL(c1_avx2, AVX2, 8, 3)
+C1_KERNEL(c1_plain, PLAIN, 4, 2)
+
+int cconvs2c1_slack_floats(void) { return 6 * 16 + 8; }
+
+void cconvs2c1_forward_rows(int level, int k, const float *xs, int out_h, int out_w, int r_lo, int r_hi, const float *wc,
+                            int cout, const float *scale, const float *shift, int relu, float *y) {
+    int p = cconvs2_pitch(k, out_w);
+    size_t phase = (size_t)cconvs2_phase_pixels(k, out_h, out_w);
+    switch (usable(level)) {
+    case CCONV_AVX512: c1_avx512(xs, k, p, phase, out_h, out_w, r_lo, r_hi, wc, cout, scale, shift, relu, y); break;
+    case CCONV_AVX2: c1_avx2(xs, k, p, phase, out_h, out_w, r_lo, r_hi, wc, cout, scale, shift, relu, y); break;
+    default: c1_plain(xs, k, p, phase, out_h, out_w, r_lo, r_hi, wc, cout, scale, shift, relu, y); break;
+    }
 }
 
 // ---- 5×5 stride 2 input gradient: the phase trick in reverse ----

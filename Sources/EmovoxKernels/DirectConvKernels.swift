@@ -99,7 +99,11 @@ extension ConvKernels {
     /// inference on 2 threads conv2 took 0.79–0.88 of im2col's time (three alternated pairs; docs/performance-conv.md,
     /// "conv2: direct 5×5 stride 2"). The input gradient follows the forward's path (equal to im2col's within the
     /// noise); the weight gradient stays on im2col + sgemm. Other lengths stay on im2col until measured.
-    public static let measuredStride2Paths: [[Int]: ConvPath] = [[32, 64, 63, 98]: .direct, [96, 256, 126, 98]: .direct]
+    public static let measuredStride2Paths: [[Int]: ConvPath] = [
+        [32, 64, 63, 98]: .direct, [96, 256, 126, 98]: .direct,
+        // conv1 (7×7 stride 2, one input channel): `vggm-small` 257×400, `vggm` 512×400.
+        [1, 32, 257, 400]: .direct, [1, 96, 512, 400]: .direct,
+    ]
 
     /// The path a layer runs under `choice` (the direct and Winograd kernels only where they apply). A 5×5 stride-2
     /// conv has no Winograd kernel: every choice but `.im2col` and `.measured` runs it on the direct one.
@@ -242,6 +246,9 @@ extension ConvKernels {
         func split(_ s: Int, _ xs: UnsafeMutablePointer<Float>) {
             cconvs2_split(k32, x + s * inPlane, ci32, Int32(g.inH), Int32(g.inW), Int32(g.padTop), Int32(g.padLeft), oh, ow, cs32, xs)
         }
+        if k == 7 && cin == 1 {
+            return oneChannelStride2Forward(x: x, w: w, y: y, n: n, cout: cout, g: g, scale: scale, shift: shift, relu: relu, level: level)
+        }
         withScratch(k * k * cin * cpad) { wp in
             cconvs2_pack_forward(k32, w, co32, ci32, wp)
             func convolve(_ xs: UnsafeMutablePointer<Float>, _ yf: UnsafeMutablePointer<Float>, rows: Range<Int>, _ co: Range<Int>) {
@@ -252,25 +259,70 @@ extension ConvKernels {
                 cconvs2_unpad_rows(k32, yf, cpad32, co32, Int32(co.lowerBound), Int32(co.upperBound), oh, ow, Int32(rows.lowerBound),
                                   Int32(rows.upperBound), scale, shift, relu ? 1 : 0, y + s * outPlane)
             }
-            let blocks = cpad / 32, threads = Threads.available, allRows = 0..<g.outH
-            if n >= threads || blocks % threads == 0 {
+            let blocks = cpad / 32, allRows = 0..<g.outH
+            if k == 5 {
                 directImages(n: n, inputFloats: 4 * phase * cs, outputFloats: flat * cpad, cpad: cpad, layOut: split,
                              convolve: { xs, yf, co in convolve(xs, yf, rows: allRows, co) },
                              writeBack: { s, yf, co in writeBack(s, yf, rows: allRows, co) })
                 return
             }
-            // Row ranges: multiples of the tile-aligned chunk, about 8 units a thread over all channel blocks.
-            let chunk = Int(cconvs2_row_chunk(k32, ow)), chunks = (g.outH + chunk - 1) / chunk
-            let perRange = max(1, chunks * blocks / (8 * threads)) * chunk, ranges = (g.outH + perRange - 1) / perRange
+            // 7×7 on one channel is 49 multiply-adds an output: writing the whole flat output and reading it back cost
+            // more than the sums (vggm: 19 MB an image). Units of a few output rows × one block of 32 channels, each
+            // written back while its flat output is still in L2.
+            let chunk = Int(cconvs2_row_chunk(k32, ow)), pitch = Int(cconvs2_pitch(k32, ow))
+            let perRange = chunk * max(1, 1024 / (chunk * pitch)), ranges = (g.outH + perRange - 1) / perRange
+            func units(_ s: Int, _ xs: UnsafeMutablePointer<Float>, _ yf: UnsafeMutablePointer<Float>, _ u: Int) {
+                let r0 = (u / blocks) * perRange, rows = r0..<min(r0 + perRange, g.outH), co = (u % blocks) * 32..<(u % blocks + 1) * 32
+                convolve(xs, yf, rows: rows, co); writeBack(s, yf, rows: rows, co)
+            }
+            if n >= Threads.available {
+                forEachBlock(n) { images in
+                    withScratch(4 * phase * cs) { xs in withScratch(flat * cpad) { yf in
+                        for s in images { split(s, xs); for u in 0..<ranges * blocks { units(s, xs, yf, u) } }
+                    } }
+                }
+                return
+            }
             withScratch(4 * phase * cs) { xs in withScratch(flat * cpad) { yf in
+                for s in 0..<n { split(s, xs); Threads.forEachDynamic(ranges * blocks) { u in units(s, xs, yf, u) } }
+            } }
+        }
+    }
+
+    /// `directStride2Forward` on one input channel (the students' conv1, `cconvs2c1_forward_rows`): vectors along
+    /// output rows, each tap's weight broadcast, the epilogue in registers and planes written directly (the
+    /// channels-last tile's transpose back into planes cost as much as its 49 multiply-adds an output). Images over
+    /// the threads, or, fewer images than threads, ranges of 4 output rows handed out as threads come free. Every
+    /// output is the same sum in the same order whatever the split.
+    static func oneChannelStride2Forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                                         n: Int, cout: Int, g: WindowGeometry, scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?,
+                                         relu: Bool, level: ConvSIMDLevel) {
+        let k32 = Int32(g.kh), (oh, ow, co32) = (Int32(g.outH), Int32(g.outW), Int32(cout))
+        let xsFloats = 4 * Int(cconvs2_phase_pixels(k32, oh, ow)) + Int(cconvs2c1_slack_floats())
+        let inPlane = g.inH * g.inW, outPlane = cout * g.outH * g.outW
+        func split(_ s: Int, _ xs: UnsafeMutablePointer<Float>) {
+            cconvs2_split(k32, x + s * inPlane, 1, Int32(g.inH), Int32(g.inW), Int32(g.padTop), Int32(g.padLeft), oh, ow, 1, xs)
+            (xs + xsFloats - Int(cconvs2c1_slack_floats())).initialize(repeating: 0, count: Int(cconvs2c1_slack_floats()))
+        }
+        func rows(_ s: Int, _ xs: UnsafeMutablePointer<Float>, _ wc: UnsafeMutablePointer<Float>, _ r: Range<Int>) {
+            cconvs2c1_forward_rows(level.rawValue, k32, xs, oh, ow, Int32(r.lowerBound), Int32(r.upperBound), wc, co32, scale, shift,
+                                   relu ? 1 : 0, y + s * outPlane)
+        }
+        withScratch(Int(cconvs2c1_weight_floats(k32, co32))) { wc in
+            cconvs2c1_pack(k32, w, co32, wc)
+            if n >= Threads.available {
+                forEachBlock(n) { images in
+                    withScratch(xsFloats) { xs in for s in images { split(s, xs); rows(s, xs, wc, 0..<g.outH) } }
+                }
+                return
+            }
+            let per = 4, ranges = (g.outH + per - 1) / per
+            withScratch(xsFloats) { xs in
                 for s in 0..<n {
                     split(s, xs)
-                    Threads.forEachDynamic(ranges * blocks) { u in
-                        let r0 = (u / blocks) * perRange, rows = r0..<min(r0 + perRange, g.outH), co = (u % blocks) * 32..<(u % blocks + 1) * 32
-                        convolve(xs, yf, rows: rows, co); writeBack(s, yf, rows: rows, co)
-                    }
+                    Threads.forEachDynamic(ranges) { u in rows(s, xs, wc, u * per..<min((u + 1) * per, g.outH)) }
                 }
-            } }
+            }
         }
     }
 

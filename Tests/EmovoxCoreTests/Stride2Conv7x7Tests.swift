@@ -1,16 +1,16 @@
 import XCTest
 @testable import EmovoxCore
 
-/// The direct 7×7 stride-2 forward (the students' conv1: `ConvKernels.directStride2Forward`, the 5×5 kernel's phase
-/// split with 49 tap offsets; one float a pixel for one input channel; output rows split among threads when the
-/// channel blocks do not divide evenly) against a float64 oracle at every SIMD level, 1 and 2 threads bitwise, and
+/// The direct 7×7 stride-2 forward (`ConvKernels.directStride2Forward`: the 5×5 kernel's phase split; one input
+/// channel, the students' conv1, on the row-vector kernel `cconvs2c1_forward_rows`, several on the channels-last
+/// micro-kernel over 49 tap offsets) against a float64 oracle at every SIMD level, 1 and 2 threads bitwise, and
 /// through `Conv2D` against the im2col path.
 final class Stride2Conv7x7Tests: XCTestCase {
-    /// (n, cin, cout, h, w, padding): `vggm-small`'s conv1 (1 → 32, pad 1) at 257 bins on a 100-frame crop; `vggm`'s
+    /// (n, cin, cout, h, w, padding): `vggm-small`'s conv1 (1 → 32, pad 1) at its 257×400 input; `vggm`'s
     /// (1 → 96) on a 64×50 window; 3 input channels; outputs off every block of 16 (17, 40); odd sizes; 'same'
     /// (asymmetric) and no padding down to a 1×1 output; an explicit lopsided padding.
     let shapes: [(Int, Int, Int, Int, Int, Padding)] = [
-        (1, 1, 32, 257, 100, .symmetric(1, 1)), (1, 1, 96, 64, 50, .symmetric(1, 1)), (2, 3, 17, 11, 13, .symmetric(1, 1)),
+        (1, 1, 32, 257, 400, .symmetric(1, 1)), (1, 1, 96, 64, 50, .symmetric(1, 1)), (2, 3, 17, 11, 13, .symmetric(1, 1)),
         (1, 3, 40, 12, 9, .same), (3, 1, 17, 7, 7, .valid), (2, 5, 33, 15, 21, .symmetric(3, 3)),
         (1, 1, 64, 9, 12, .explicit(top: 0, bottom: 2, left: 1, right: 0)),
     ]
@@ -90,10 +90,10 @@ final class Stride2Conv7x7Tests: XCTestCase {
         print("direct 7×7 stride 2: largest error / bound \(worst)")
     }
 
-    /// One and two threads give the same bits: one image of 1 and 3 channel blocks (output rows split among the
-    /// threads), one of 2 blocks (blocks split), three images (images split).
+    /// One and two threads give the same bits: one image of one channel (ranges of output rows split among the
+    /// threads; rows of 198 outputs: wide tiles and single vectors), two and three images (images split).
     func testThreadCountDoesNotChangeResults() {
-        for (n, cin, cout, h, w) in [(1, 1, 32, 129, 100), (1, 1, 96, 64, 50), (1, 1, 64, 40, 31), (3, 3, 20, 17, 21)] {
+        for (n, cin, cout, h, w) in [(1, 1, 32, 129, 400), (2, 1, 24, 31, 230), (1, 1, 96, 64, 50), (1, 1, 64, 40, 31), (3, 3, 20, 17, 21)] {
             var rng = SeededRNG(seed: 9)
             let g = geometry(h, w, .symmetric(1, 1))
             let x = randomTensor([n, cin, h, w], &rng), wt = randomTensor([cout, cin, 7, 7], &rng)

@@ -93,10 +93,21 @@ void cconvs2_split(int k, const float *x, int c, int h, int w, int pad_top, int 
 void cconvs2_forward_rows(int level, int k, const float *xs, int cs, int cin, int out_h, int out_w, int r_lo, int r_hi,
                           const float *wp, int cpad, int co_lo, int co_hi, float *yf);
 int cconvs2_flat_pixels(int k, int out_h, int out_w);
+int cconvs2_pitch(int k, int out_w);  // the phases' and the flat output's row pitch
 int cconvs2_row_chunk(int k, int out_w);
 // cconv3_unpad for output rows [r_lo, r_hi) of a k x k stride-2 flat output.
 void cconvs2_unpad_rows(int k, const float *yf, int cpad, int cout, int co_lo, int co_hi, int out_h, int out_w, int r_lo,
                         int r_hi, const float *scale, const float *shift, int relu, float *y);
+
+// One input channel (conv1): the k x k stride-2 forward with vectors along output rows, written straight into planes
+// y[co][out_h][out_w] with y·scale + shift and an optional ReLU (scale, shift may be NULL), rows [r_lo, r_hi). xs:
+// cconvs2_split with cs = 1, followed by cconvs2c1_slack_floats() more floats (read, never used). Weights packed by
+// cconvs2c1_pack into cconvs2c1_weight_floats floats.
+int cconvs2c1_weight_floats(int k, int cout);
+void cconvs2c1_pack(int k, const float *w, int cout, float *wc);
+int cconvs2c1_slack_floats(void);
+void cconvs2c1_forward_rows(int level, int k, const float *xs, int out_h, int out_w, int r_lo, int r_hi, const float *wc,
+                            int cout, const float *scale, const float *shift, int relu, float *y);
 
 // Input gradient of the 5x5 stride-2 conv, phase by phase (method in cconv_kernels.c): dy padded channels last
 // (cs = cpad4(cout) floats a pixel, cconv5s2_dy_pixels pixels), weights packed per phase, four flat phase outputs of
