@@ -90,8 +90,8 @@ public final class Conv2D: Layer {
         return y
     }
 
-    /// Whether this layer runs the direct 3×3 kernels (or their Winograd variant), or the direct 5×5 stride-2 forward,
-    /// on an input of this geometry (else im2col + sgemm).
+    /// Whether this layer runs the direct 3×3 kernels (or their Winograd variant), or the direct 5×5 / 7×7 stride-2
+    /// forward, on an input of this geometry (else im2col + sgemm).
     public func usesDirect(_ g: WindowGeometry) -> Bool { path(g) != .im2col }
 
     /// The algorithm this layer runs on an input of this geometry.
@@ -134,7 +134,8 @@ public final class Conv2D: Layer {
         var dx = Tensor(zeros: x.shape)
         if let b = bias { ConvKernels.accumulateChannelSums(dy.data, into: &b.grad.data, n: n, c: outChannels, plane: g.outH * g.outW) }
         if usesDirect(g) && ConvKernels.direct5x5Stride2Applies(g: g, groups: groups) {
-            // Input gradient on the direct kernel; the weight gradient on im2col + sgemm.
+            // Input gradient on the direct kernel; the weight gradient on im2col + sgemm. (7×7 stride 2, conv1: only
+            // the forward is direct; its backward takes the im2col branch below.)
             if computesInputGradient {
                 dy.data.withUnsafeBufferPointer { dyp in weight.value.data.withUnsafeBufferPointer { wp in dx.data.withUnsafeMutableBufferPointer { dxp in
                     ConvKernels.direct5x5Stride2InputGradient(dy: dyp.baseAddress!, w: wp.baseAddress!, dx: dxp.baseAddress!, n: n,

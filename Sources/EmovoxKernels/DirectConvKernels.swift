@@ -37,7 +37,7 @@ public enum DirectConvChoice: String, Equatable, Sendable, CaseIterable {
     case measured
     /// Always im2col + sgemm (the path before the direct kernels).
     case im2col
-    /// The direct kernels wherever they apply (3×3, stride 1, pad 1, one group; the forward of 5×5 stride 2).
+    /// The direct kernels wherever they apply (3×3, stride 1, pad 1, one group; the forward of 5×5 and 7×7 stride 2).
     case direct
     /// Winograd F(2×2, 3×3) (forward, input gradient, weight gradient) wherever the direct 3×3 kernels apply (5×5
     /// stride 2: the direct kernel, as under every choice but `.im2col` and `.measured`).
@@ -101,7 +101,9 @@ extension ConvKernels {
     /// noise); the weight gradient stays on im2col + sgemm. Other lengths stay on im2col until measured.
     public static let measuredStride2Paths: [[Int]: ConvPath] = [
         [32, 64, 63, 98]: .direct, [96, 256, 126, 98]: .direct,
-        // conv1 (7×7 stride 2, one input channel): `vggm-small` 257×400, `vggm` 512×400.
+        // conv1 (7×7 stride 2, one input channel; `oneChannelStride2Forward`): `vggm-small` 257×400, `vggm` 512×400.
+        // Bench conv rows 2 threads 78–80 against im2col's 61–70 GFLOP/s; conv1's inference in the students' profile
+        // 0.38–0.91 of im2col's time over two alternated pairs (docs/performance-conv.md, "conv1: direct 7×7 stride 2").
         [1, 32, 257, 400]: .direct, [1, 96, 512, 400]: .direct,
     ]
 

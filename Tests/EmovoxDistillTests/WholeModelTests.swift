@@ -54,6 +54,19 @@ final class WholeModelTests: XCTestCase {
         }
     }
 
+    /// The same with conv1 and conv2 on the direct stride-2 kernels (conv1: the one-channel 7×7 forward; its backward
+    /// stays on im2col + sgemm).
+    func testVGGMSmallWithDirectConv1AndConv2MatchesPyTorch() throws {
+        try checkVGGMSmallAgainstPyTorch { model in
+            for name in ["conv1", "conv2"] {
+                let conv = try XCTUnwrap(model.network.layers.first { $0.name == name }?.layer as? Conv2D)
+                conv.tuning.direct = .direct
+            }
+            let conv1 = try XCTUnwrap(model.network.layers.first { $0.name == "conv1" }?.layer as? Conv2D)
+            XCTAssertEqual(conv1.path(conv1.geometry(257, 100)), .direct, "257 bins, 100 frames: conv1 on the direct kernel")
+        }
+    }
+
     func checkVGGMSmallAgainstPyTorch(configure: (StudentModel) throws -> Void) throws {
         let path = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("vggm_small_steps.safetensors").path
         let (ref, meta) = try Safetensors.read(path)
