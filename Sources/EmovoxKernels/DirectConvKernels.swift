@@ -93,7 +93,7 @@ extension ConvKernels {
     }
 
     /// 5×5 stride-2 layer shapes [cin, cout, h, w] (input size) measured faster on the direct kernel
-    /// (`direct5x5Stride2Forward`) than on im2col + sgemm: the students' conv2 at their 400-frame crop (training and
+    /// (`directStride2Forward`) than on im2col + sgemm: the students' conv2 at their 400-frame crop (training and
     /// the bench's inference), `vggm-small` 32→64 at 63×98 and `vggm` 96→256 at 126×98. One core 116–118 and 112–114
     /// GFLOP/s (1.00 and 0.96–0.97 of the FMA peak) against sgemm's 85–99 at the layer's GEMM shape; in the students'
     /// inference on 2 threads conv2 took 0.79–0.88 of im2col's time (three alternated pairs; docs/performance-conv.md,
@@ -217,23 +217,13 @@ extension ConvKernels {
         groups == 1 && g.kh == g.kw && (g.kh == 5 || g.kh == 7) && g.sh == 2 && g.sw == 2
     }
 
-    /// y = W ⋆ x for a 5×5 stride-2 conv (geometry `g`, any padding), NCHW in and out, then y·scale + shift per output
-    /// channel and an optional ReLU, as `direct3x3Forward`. Each image is split once into its four (row, column)
-    /// phases, channels last (`cconvs2_split`), so the 25 taps are constant offsets for the 3×3 kernels' micro-kernel.
-    public static func direct5x5Stride2Forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
-                                               n: Int, cin: Int, cout: Int, g: WindowGeometry,
-                                               scale: UnsafePointer<Float>? = nil, shift: UnsafePointer<Float>? = nil, relu: Bool = false,
-                                               level: ConvSIMDLevel = .best) {
-        precondition(direct5x5Stride2Applies(g: g, groups: 1))
-        directStride2Forward(x: x, w: w, y: y, n: n, cin: cin, cout: cout, g: g, scale: scale, shift: shift, relu: relu, level: level)
-    }
-
-    /// `direct5x5Stride2Forward` for a 5×5 or 7×7 window (`directStride2Applies`): k² taps over the four phases. One
-    /// input channel (the students' conv1) is split with one float a pixel, not four, so the split writes and the
-    /// kernel reads a quarter of the padded layout. Fewer images than threads with output-channel blocks that do not
-    /// divide evenly among them (conv1: 1 block for `vggm-small`, 3 for `vggm`): each image's output rows are cut
-    /// into ranges (whole micro-kernel tiles) × channel blocks handed out as threads come free. Every output is the
-    /// same sum in the same order whatever the split, so results do not depend on the thread count.
+    /// y = W ⋆ x for a 5×5 or 7×7 stride-2 conv (`directStride2Applies`; geometry `g`, any padding), NCHW in and out,
+    /// then y·scale + shift per output channel and an optional ReLU, as `direct3x3Forward`. Each image is split once
+    /// into its four (row, column) phases, channels last (`cconvs2_split`), so the k² taps are constant offsets for the
+    /// 3×3 kernels' micro-kernel. 5×5 (conv2) keeps `directImages`' threading; 7×7 on one channel (conv1) runs
+    /// `oneChannelStride2Forward`; 7×7 on more channels runs units of a few output rows × one block of 32 channels,
+    /// each written back while its flat output is in L2. Every output is the same sum in the same order whatever the
+    /// split, so results do not depend on the thread count.
     public static func directStride2Forward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                                             n: Int, cin: Int, cout: Int, g: WindowGeometry,
                                             scale: UnsafePointer<Float>? = nil, shift: UnsafePointer<Float>? = nil, relu: Bool = false,

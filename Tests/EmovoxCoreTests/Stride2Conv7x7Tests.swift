@@ -23,40 +23,11 @@ final class Stride2Conv7x7Tests: XCTestCase {
         WindowGeometry(inH: h, inW: w, kh: 7, kw: 7, sh: 2, sw: 2, padding: padding)
     }
 
-    /// The conv in float64 and Σ|w·x| per output (the scale of a float sum's rounding error).
-    func oracle(_ x: Tensor, _ w: Tensor, g: WindowGeometry) -> (y: [Double], magnitude: [Double]) {
-        let (n, cin, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]), cout = w.shape[0]
-        var y = [Double](repeating: 0, count: n * cout * g.outH * g.outW), mag = y
-        for s in 0..<n { for o in 0..<cout { for oh in 0..<g.outH { for ow in 0..<g.outW {
-            var acc = 0.0, m = 0.0
-            for c in 0..<cin { for i in 0..<7 {
-                let ih = oh * 2 - g.padTop + i
-                guard ih >= 0, ih < h else { continue }
-                for j in 0..<7 {
-                    let iw = ow * 2 - g.padLeft + j
-                    guard iw >= 0, iw < wd else { continue }
-                    let p = Double(w.data[((o * cin + c) * 7 + i) * 7 + j]) * Double(x.data[((s * cin + c) * h + ih) * wd + iw])
-                    acc += p; m += abs(p)
-                }
-            } }
-            let q = ((s * cout + o) * g.outH + oh) * g.outW + ow
-            y[q] = acc; mag[q] = m
-        } } } }
-        return (y, mag)
-    }
+    func oracle(_ x: Tensor, _ w: Tensor, g: WindowGeometry) -> (y: [Double], magnitude: [Double]) { stride2ConvOracle(x, w, g: g) }
 
     func kernel(_ x: Tensor, _ w: Tensor, g: WindowGeometry, scale: [Float]? = nil, shift: [Float]? = nil, relu: Bool = false,
                 level: ConvSIMDLevel) -> [Float] {
-        let (n, cin, cout) = (x.shape[0], x.shape[1], w.shape[0])
-        var y = [Float](repeating: .nan, count: n * cout * g.outH * g.outW)
-        x.data.withUnsafeBufferPointer { xp in w.data.withUnsafeBufferPointer { wp in y.withUnsafeMutableBufferPointer { yp in
-            (scale ?? []).withUnsafeBufferPointer { sp in (shift ?? []).withUnsafeBufferPointer { hp in
-                ConvKernels.directStride2Forward(x: xp.baseAddress!, w: wp.baseAddress!, y: yp.baseAddress!, n: n, cin: cin, cout: cout, g: g,
-                                                 scale: scale == nil ? nil : sp.baseAddress, shift: shift == nil ? nil : hp.baseAddress,
-                                                 relu: relu, level: level)
-            } }
-        } } }
-        return y
+        stride2Forward(x, w, g: g, scale: scale, shift: shift, relu: relu, level: level)
     }
 
     /// Every level within γ(49·cin)·Σ|w·x| of float64 (the bound of any order of the 49·cin products' sum; every

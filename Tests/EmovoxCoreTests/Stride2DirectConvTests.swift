@@ -1,7 +1,7 @@
 import XCTest
 @testable import EmovoxCore
 
-/// The direct 5×5 stride-2 forward and input gradient (the students' conv2: `ConvKernels.direct5x5Stride2Forward`,
+/// The direct 5×5 stride-2 forward and input gradient (the students' conv2: `ConvKernels.directStride2Forward`,
 /// phase-split input, the 3×3 kernels' micro-kernel over 25 tap offsets; `direct5x5Stride2InputGradient`, the same
 /// per phase of dx) against float64 oracles at every SIMD level this CPU runs, 1 and 2 threads bitwise, and through
 /// `Conv2D` against the im2col path.
@@ -20,27 +20,7 @@ final class Stride2DirectConvTests: XCTestCase {
     /// γ(k) = k·u / (1 − k·u), u = 2⁻²⁴.
     func gamma(_ k: Int) -> Double { let ku = Double(k) * 0x1p-24; return ku / (1 - ku) }
 
-    /// The conv in float64 and Σ|w·x| per output (the scale of a float sum's rounding error).
-    func oracle(_ x: Tensor, _ w: Tensor, g: WindowGeometry) -> (y: [Double], magnitude: [Double]) {
-        let (n, cin, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]), cout = w.shape[0]
-        var y = [Double](repeating: 0, count: n * cout * g.outH * g.outW), mag = y
-        for s in 0..<n { for o in 0..<cout { for oh in 0..<g.outH { for ow in 0..<g.outW {
-            var acc = 0.0, m = 0.0
-            for c in 0..<cin { for i in 0..<5 {
-                let ih = oh * 2 - g.padTop + i
-                guard ih >= 0, ih < h else { continue }
-                for j in 0..<5 {
-                    let iw = ow * 2 - g.padLeft + j
-                    guard iw >= 0, iw < wd else { continue }
-                    let p = Double(w.data[((o * cin + c) * 5 + i) * 5 + j]) * Double(x.data[((s * cin + c) * h + ih) * wd + iw])
-                    acc += p; m += abs(p)
-                }
-            } }
-            let q = ((s * cout + o) * g.outH + oh) * g.outW + ow
-            y[q] = acc; mag[q] = m
-        } } } }
-        return (y, mag)
-    }
+    func oracle(_ x: Tensor, _ w: Tensor, g: WindowGeometry) -> (y: [Double], magnitude: [Double]) { stride2ConvOracle(x, w, g: g) }
 
     /// dx in float64 and Σ|w·dy| per input pixel.
     func inputGradientOracle(_ dy: Tensor, _ w: Tensor, g: WindowGeometry) -> (dx: [Double], magnitude: [Double]) {
@@ -101,16 +81,7 @@ final class Stride2DirectConvTests: XCTestCase {
 
     func kernel(_ x: Tensor, _ w: Tensor, g: WindowGeometry, scale: [Float]? = nil, shift: [Float]? = nil, relu: Bool = false,
                 level: ConvSIMDLevel) -> [Float] {
-        let (n, cin, cout) = (x.shape[0], x.shape[1], w.shape[0])
-        var y = [Float](repeating: .nan, count: n * cout * g.outH * g.outW)
-        x.data.withUnsafeBufferPointer { xp in w.data.withUnsafeBufferPointer { wp in y.withUnsafeMutableBufferPointer { yp in
-            (scale ?? []).withUnsafeBufferPointer { sp in (shift ?? []).withUnsafeBufferPointer { hp in
-                ConvKernels.direct5x5Stride2Forward(x: xp.baseAddress!, w: wp.baseAddress!, y: yp.baseAddress!, n: n, cin: cin, cout: cout, g: g,
-                                                    scale: scale == nil ? nil : sp.baseAddress, shift: shift == nil ? nil : hp.baseAddress,
-                                                    relu: relu, level: level)
-            } }
-        } } }
-        return y
+        stride2Forward(x, w, g: g, scale: scale, shift: shift, relu: relu, level: level)
     }
 
     func conv(_ cin: Int, _ cout: Int, _ padding: Padding, bias: Bool, _ choice: DirectConvChoice, seed: UInt64) -> Conv2D {
@@ -222,4 +193,40 @@ final class Stride2DirectConvTests: XCTestCase {
             XCTAssertEqual(ConvKernels.convPath(.direct, g: g, groups: 1, cin: 8, cout: 8), .im2col, "\(k) stride \(s)")
         }
     }
+}
+
+/// A k×k stride-2 conv (k = w.shape[2]) in float64 and Σ|w·x| per output (the scale of a float sum's rounding error).
+func stride2ConvOracle(_ x: Tensor, _ w: Tensor, g: WindowGeometry) -> (y: [Double], magnitude: [Double]) {
+    let (n, cin, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]), (cout, k) = (w.shape[0], w.shape[2])
+    var y = [Double](repeating: 0, count: n * cout * g.outH * g.outW), mag = y
+    for s in 0..<n { for o in 0..<cout { for oh in 0..<g.outH { for ow in 0..<g.outW {
+        var acc = 0.0, m = 0.0
+        for c in 0..<cin { for i in 0..<k {
+            let ih = oh * 2 - g.padTop + i
+            guard ih >= 0, ih < h else { continue }
+            for j in 0..<k {
+                let iw = ow * 2 - g.padLeft + j
+                guard iw >= 0, iw < wd else { continue }
+                let p = Double(w.data[((o * cin + c) * k + i) * k + j]) * Double(x.data[((s * cin + c) * h + ih) * wd + iw])
+                acc += p; m += abs(p)
+            }
+        } }
+        let q = ((s * cout + o) * g.outH + oh) * g.outW + ow
+        y[q] = acc; mag[q] = m
+    } } } }
+    return (y, mag)
+}
+
+/// `ConvKernels.directStride2Forward` (5×5 or 7×7) into a NaN-filled array (every output must be written).
+func stride2Forward(_ x: Tensor, _ w: Tensor, g: WindowGeometry, scale: [Float]?, shift: [Float]?, relu: Bool, level: ConvSIMDLevel) -> [Float] {
+    let (n, cin, cout) = (x.shape[0], x.shape[1], w.shape[0])
+    var y = [Float](repeating: .nan, count: n * cout * g.outH * g.outW)
+    x.data.withUnsafeBufferPointer { xp in w.data.withUnsafeBufferPointer { wp in y.withUnsafeMutableBufferPointer { yp in
+        (scale ?? []).withUnsafeBufferPointer { sp in (shift ?? []).withUnsafeBufferPointer { hp in
+            ConvKernels.directStride2Forward(x: xp.baseAddress!, w: wp.baseAddress!, y: yp.baseAddress!, n: n, cin: cin, cout: cout, g: g,
+                                             scale: scale == nil ? nil : sp.baseAddress, shift: shift == nil ? nil : hp.baseAddress,
+                                             relu: relu, level: level)
+        } }
+    } } }
+    return y
 }
