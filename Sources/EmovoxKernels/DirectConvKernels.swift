@@ -102,8 +102,8 @@ extension ConvKernels {
     public static let measuredStride2Paths: [[Int]: ConvPath] = [
         [32, 64, 63, 98]: .direct, [96, 256, 126, 98]: .direct,
         // conv1 (7×7 stride 2, one input channel; `oneChannelStride2Forward`): `vggm-small` 257×400, `vggm` 512×400.
-        // Bench conv rows 2 threads 78–80 against im2col's 61–70 GFLOP/s; conv1's inference in the students' profile
-        // 0.38–0.91 of im2col's time over two alternated pairs (docs/performance-conv.md, "conv1: direct 7×7 stride 2").
+        // One core 78–80 against im2col's 64–71 GFLOP/s (bench conv rows); conv1's inference in the students' profile
+        // 0.38–0.91 of im2col's time in three alternated pairs (docs/performance-conv.md, "conv1: direct 7×7 stride 2").
         [1, 32, 257, 400]: .direct, [1, 96, 512, 400]: .direct,
     ]
 
