@@ -9,54 +9,22 @@ final class Stride2Conv7x7Tests: XCTestCase {
     /// (n, cin, cout, h, w, padding): `vggm-small`'s conv1 (1 → 32, pad 1) at its 257×400 input; `vggm`'s
     /// (1 → 96) on a 64×50 window; 3 input channels; outputs off every block of 16 (17, 40); odd sizes; 'same'
     /// (asymmetric) and no padding down to a 1×1 output; an explicit lopsided padding.
-    let shapes: [(Int, Int, Int, Int, Int, Padding)] = [
+    let shapes: [Stride2Shape] = [
         (1, 1, 32, 257, 400, .symmetric(1, 1)), (1, 1, 96, 64, 50, .symmetric(1, 1)), (2, 3, 17, 11, 13, .symmetric(1, 1)),
         (1, 3, 40, 12, 9, .same), (3, 1, 17, 7, 7, .valid), (2, 5, 33, 15, 21, .symmetric(3, 3)),
         (1, 1, 64, 9, 12, .explicit(top: 0, bottom: 2, left: 1, right: 0)),
     ]
-    var levels: [ConvSIMDLevel] { ConvSIMDLevel.allCases.filter(\.isSupported) }
-
-    /// γ(k) = k·u / (1 − k·u), u = 2⁻²⁴.
-    func gamma(_ k: Int) -> Double { let ku = Double(k) * 0x1p-24; return ku / (1 - ku) }
+    var levels: [ConvSIMDLevel] { supportedConvLevels }
 
     func geometry(_ h: Int, _ w: Int, _ padding: Padding) -> WindowGeometry {
         WindowGeometry(inH: h, inW: w, kh: 7, kw: 7, sh: 2, sw: 2, padding: padding)
-    }
-
-    func oracle(_ x: Tensor, _ w: Tensor, g: WindowGeometry) -> (y: [Double], magnitude: [Double]) { stride2ConvOracle(x, w, g: g) }
-
-    func kernel(_ x: Tensor, _ w: Tensor, g: WindowGeometry, scale: [Float]? = nil, shift: [Float]? = nil, relu: Bool = false,
-                level: ConvSIMDLevel) -> [Float] {
-        stride2Forward(x, w, g: g, scale: scale, shift: shift, relu: relu, level: level)
     }
 
     /// Every level within γ(49·cin)·Σ|w·x| of float64 (the bound of any order of the 49·cin products' sum; every
     /// output written: NaN-filled before), and with the inference epilogue (scale, shift, ReLU) within that bound
     /// scaled by |scale| plus two roundings; on 2 threads (the row-split path where it applies).
     func testEveryLevelMatchesFloat64Oracle() {
-        var worst = 0.0
-        for (i, (n, cin, cout, h, w, padding)) in shapes.enumerated() {
-            var rng = SeededRNG(seed: UInt64(700 + i))
-            let g = geometry(h, w, padding)
-            let x = randomTensor([n, cin, h, w], &rng), wt = randomTensor([cout, cin, 7, 7], &rng, scale: 0.2)
-            let scale = (0..<cout).map { _ in rng.uniform() * 2 - 1 }, shift = (0..<cout).map { _ in rng.uniform() - 0.5 }
-            let ref = oracle(x, wt, g: g), bound = gamma(49 * cin)
-            for level in levels {
-                let y = Threads.withCount(2) { kernel(x, wt, g: g, level: level) }
-                let fused = Threads.withCount(2) { kernel(x, wt, g: g, scale: scale, shift: shift, relu: true, level: level) }
-                let what = "\(n)×\(cin)×\(h)×\(w) → \(cout) \(padding) at \(level)"
-                var fails = 0
-                for q in ref.y.indices {
-                    let err = abs(Double(y[q]) - ref.y[q]), allowed = bound * ref.magnitude[q] + 1e-30
-                    worst = max(worst, err / allowed)
-                    let co = q / (g.outH * g.outW) % cout, s = Double(scale[co]), b = Double(shift[co])
-                    let exact = max(0, s * ref.y[q] + b)
-                    let fusedAllowed = abs(s) * bound * ref.magnitude[q] + gamma(2) * (abs(s * ref.y[q]) + abs(b)) + 1e-30
-                    if !(err <= allowed) || !(abs(Double(fused[q]) - exact) <= fusedAllowed) { fails += 1 }
-                }
-                XCTAssertEqual(fails, 0, "outputs off the bound, \(what)")
-            }
-        }
+        let worst = checkStride2ForwardAgainstOracle(shapes, k: 7, seedBase: 700)
         XCTAssertGreaterThan(worst, 0, "the kernels round somewhere: the comparison is live")
         print("direct 7×7 stride 2: largest error / bound \(worst)")
     }
@@ -69,8 +37,8 @@ final class Stride2Conv7x7Tests: XCTestCase {
             let g = geometry(h, w, .symmetric(1, 1))
             let x = randomTensor([n, cin, h, w], &rng), wt = randomTensor([cout, cin, 7, 7], &rng)
             for level in levels {
-                let one = Threads.withCount(1) { kernel(x, wt, g: g, level: level) }
-                let two = Threads.withCount(2) { kernel(x, wt, g: g, level: level) }
+                let one = Threads.withCount(1) { stride2Forward(x, wt, g: g, level: level) }
+                let two = Threads.withCount(2) { stride2Forward(x, wt, g: g, level: level) }
                 XCTAssertFalse(one.contains { $0.isNaN }, "every output written")
                 XCTAssertEqual(one.map(\.bitPattern), two.map(\.bitPattern), "\(n) images, \(cin) → \(cout) at \(level)")
             }
@@ -92,25 +60,7 @@ final class Stride2Conv7x7Tests: XCTestCase {
             let direct = conv(cin, cout, padding, .direct, seed: UInt64(i)), im2col = conv(cin, cout, padding, .im2col, seed: UInt64(i))
             var rng = SeededRNG(seed: UInt64(800 + i))
             let x = randomTensor([n, cin, h, w], &rng), g = direct.geometry(h, w)
-            XCTAssertEqual(direct.path(g), .direct)
-            XCTAssertEqual(im2col.path(g), .im2col)
-            let ref = oracle(x, direct.weight.value, g: g), bias = direct.bias!.value.data
-            let bound = 2 * gamma(49 * cin + 3)
-            let scale = (0..<cout).map { _ in rng.uniform() + 0.5 }, shift = (0..<cout).map { _ in rng.uniform() - 0.5 }
-            let pairs = [(direct.forward(x, training: true), im2col.forward(x, training: true), "training forward"),
-                         (direct.inferWithEpilogue(x, scale: scale, shift: shift, relu: true),
-                          im2col.inferWithEpilogue(x, scale: scale, shift: shift, relu: true), "inference with BN + ReLU")]
-            for (a, b, what) in pairs {
-                XCTAssertEqual(a.shape, [n, cout, g.outH, g.outW])
-                var fails = 0
-                for q in a.data.indices {
-                    let co = q / (g.outH * g.outW) % cout
-                    let (s, b0) = what == "training forward" ? (1.0, 0.0) : (Double(scale[co]), Double(shift[co]))
-                    let allowed = abs(s) * bound * (ref.magnitude[q] + abs(Double(bias[co]))) + 4 * gamma(2) * abs(b0) + 1e-30
-                    if !(abs(Double(a.data[q]) - Double(b.data[q])) <= allowed) { fails += 1 }
-                }
-                XCTAssertEqual(fails, 0, "\(what), \(n)×\(cin)×\(h)×\(w) → \(cout) \(padding)")
-            }
+            checkConv2DForwardPaths(direct: direct, im2col: im2col, x: x, relu: true, rng: &rng)
             let dy = randomTensor([n, cout, g.outH, g.outW], &rng)
             let dxDirect = direct.backward(dy), dxIm2col = im2col.backward(dy)
             XCTAssertEqual(dxDirect.data.map(\.bitPattern), dxIm2col.data.map(\.bitPattern), "input gradient")

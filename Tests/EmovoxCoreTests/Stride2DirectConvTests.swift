@@ -10,17 +10,12 @@ final class Stride2DirectConvTests: XCTestCase {
     /// 12-pixel tiles); channel counts off every block (3, 17, 37, 70); odd sizes with a short last flat tile; 'same'
     /// padding (asymmetric: one more at the bottom / right on even sizes); no padding down to a 1×1 output; output
     /// rows of 6 with 64 channels (the AVX-512 6-pixel tiles) and of 12.
-    let shapes: [(Int, Int, Int, Int, Int, Padding)] = [
+    let shapes: [Stride2Shape] = [
         (1, 32, 64, 63, 98, .symmetric(1, 1)), (2, 3, 17, 11, 13, .symmetric(1, 1)), (1, 37, 40, 12, 9, .same),
         (3, 5, 33, 5, 5, .valid), (1, 20, 64, 9, 13, .symmetric(1, 1)), (2, 70, 7, 14, 25, .symmetric(2, 2)),
         (1, 1, 96, 8, 7, .explicit(top: 0, bottom: 2, left: 1, right: 0)),
     ]
-    var levels: [ConvSIMDLevel] { ConvSIMDLevel.allCases.filter(\.isSupported) }
-
-    /// γ(k) = k·u / (1 − k·u), u = 2⁻²⁴.
-    func gamma(_ k: Int) -> Double { let ku = Double(k) * 0x1p-24; return ku / (1 - ku) }
-
-    func oracle(_ x: Tensor, _ w: Tensor, g: WindowGeometry) -> (y: [Double], magnitude: [Double]) { stride2ConvOracle(x, w, g: g) }
+    var levels: [ConvSIMDLevel] { supportedConvLevels }
 
     /// dx in float64 and Σ|w·dy| per input pixel.
     func inputGradientOracle(_ dy: Tensor, _ w: Tensor, g: WindowGeometry) -> (dx: [Double], magnitude: [Double]) {
@@ -60,7 +55,7 @@ final class Stride2DirectConvTests: XCTestCase {
             var rng = SeededRNG(seed: UInt64(300 + i))
             let g = WindowGeometry(inH: h, inW: w, kh: 5, kw: 5, sh: 2, sw: 2, padding: padding)
             let dy = randomTensor([n, cout, g.outH, g.outW], &rng), wt = randomTensor([cout, cin, 5, 5], &rng, scale: 0.2)
-            let ref = inputGradientOracle(dy, wt, g: g), bound = gamma(9 * cout)
+            let ref = inputGradientOracle(dy, wt, g: g), bound = float32SumBound(9 * cout)
             for level in levels {
                 let dx = Threads.withCount(2) { inputGradient(dy, wt, g: g, level: level) }
                 let what = "\(n)×\(cin)×\(h)×\(w) → \(cout) \(padding) at \(level)"
@@ -79,11 +74,6 @@ final class Stride2DirectConvTests: XCTestCase {
         print("direct 5×5 stride 2 input gradient: largest error / bound \(worst)")
     }
 
-    func kernel(_ x: Tensor, _ w: Tensor, g: WindowGeometry, scale: [Float]? = nil, shift: [Float]? = nil, relu: Bool = false,
-                level: ConvSIMDLevel) -> [Float] {
-        stride2Forward(x, w, g: g, scale: scale, shift: shift, relu: relu, level: level)
-    }
-
     func conv(_ cin: Int, _ cout: Int, _ padding: Padding, bias: Bool, _ choice: DirectConvChoice, seed: UInt64) -> Conv2D {
         var rng = SeededRNG(seed: seed)
         let c = Conv2D(cin, cout, kernel: (5, 5), stride: (2, 2), padding: padding, bias: bias, rng: &rng)
@@ -94,29 +84,7 @@ final class Stride2DirectConvTests: XCTestCase {
     /// Every level within γ(25·cin)·Σ|w·x| of float64 (the bound of any order of the 25·cin products' sum), and
     /// with the inference epilogue (scale, shift, ReLU) within that bound scaled by |scale| plus two roundings.
     func testEveryLevelMatchesFloat64Oracle() {
-        var worst = 0.0
-        for (i, (n, cin, cout, h, w, padding)) in shapes.enumerated() {
-            var rng = SeededRNG(seed: UInt64(100 + i))
-            let g = WindowGeometry(inH: h, inW: w, kh: 5, kw: 5, sh: 2, sw: 2, padding: padding)
-            let x = randomTensor([n, cin, h, w], &rng), wt = randomTensor([cout, cin, 5, 5], &rng, scale: 0.2)
-            let scale = (0..<cout).map { _ in rng.uniform() * 2 - 1 }, shift = (0..<cout).map { _ in rng.uniform() - 0.5 }
-            let ref = oracle(x, wt, g: g), bound = gamma(25 * cin)
-            for level in levels {
-                let y = kernel(x, wt, g: g, level: level)
-                let fused = kernel(x, wt, g: g, scale: scale, shift: shift, relu: true, level: level)
-                let what = "\(n)×\(cin)×\(h)×\(w) → \(cout) \(padding) at \(level)"
-                var fails = 0
-                for q in ref.y.indices {
-                    let err = abs(Double(y[q]) - ref.y[q]), allowed = bound * ref.magnitude[q] + 1e-30
-                    worst = max(worst, err / allowed)
-                    let co = q / (g.outH * g.outW) % cout, s = Double(scale[co]), b = Double(shift[co])
-                    let exact = max(0, s * ref.y[q] + b)
-                    let fusedAllowed = abs(s) * bound * ref.magnitude[q] + gamma(2) * (abs(s * ref.y[q]) + abs(b)) + 1e-30
-                    if err > allowed || abs(Double(fused[q]) - exact) > fusedAllowed { fails += 1 }
-                }
-                XCTAssertEqual(fails, 0, "outputs off the bound, \(what)")
-            }
-        }
+        let worst = checkStride2ForwardAgainstOracle(shapes, k: 5, seedBase: 100)
         XCTAssertGreaterThan(worst, 0, "the kernels round somewhere: the comparison is live")
         print("direct 5×5 stride 2: largest error / bound \(worst)")
     }
@@ -128,8 +96,8 @@ final class Stride2DirectConvTests: XCTestCase {
             let g = WindowGeometry(inH: h, inW: w, kh: 5, kw: 5, sh: 2, sw: 2, padding: .symmetric(1, 1))
             let x = randomTensor([n, cin, h, w], &rng), wt = randomTensor([cout, cin, 5, 5], &rng)
             for level in levels {
-                let one = Threads.withCount(1) { kernel(x, wt, g: g, level: level) }
-                let two = Threads.withCount(2) { kernel(x, wt, g: g, level: level) }
+                let one = Threads.withCount(1) { stride2Forward(x, wt, g: g, level: level) }
+                let two = Threads.withCount(2) { stride2Forward(x, wt, g: g, level: level) }
                 XCTAssertEqual(one.map(\.bitPattern), two.map(\.bitPattern), "\(n) images, \(cin) → \(cout) at \(level)")
             }
         }
@@ -143,29 +111,11 @@ final class Stride2DirectConvTests: XCTestCase {
             let direct = conv(cin, cout, padding, bias: true, .direct, seed: UInt64(i)), im2col = conv(cin, cout, padding, bias: true, .im2col, seed: UInt64(i))
             var rng = SeededRNG(seed: UInt64(200 + i))
             let x = randomTensor([n, cin, h, w], &rng), g = direct.geometry(h, w)
-            XCTAssertEqual(direct.path(g), .direct)
-            XCTAssertEqual(im2col.path(g), .im2col)
-            let ref = oracle(x, direct.weight.value, g: g), bias = direct.bias!.value.data
-            let bound = 2 * gamma(25 * cin + 3)  // + the bias and the epilogue's two roundings
-            let scale = (0..<cout).map { _ in rng.uniform() + 0.5 }, shift = (0..<cout).map { _ in rng.uniform() - 0.5 }
-            let pairs = [(direct.forward(x, training: true), im2col.forward(x, training: true), "training forward"),
-                         (direct.inferWithEpilogue(x, scale: scale, shift: shift, relu: false),
-                          im2col.inferWithEpilogue(x, scale: scale, shift: shift, relu: false), "inference with BN")]
-            for (a, b, what) in pairs {
-                XCTAssertEqual(a.shape, [n, cout, g.outH, g.outW])
-                var fails = 0
-                for q in a.data.indices {
-                    let co = q / (g.outH * g.outW) % cout
-                    let (s, b0) = what == "training forward" ? (1.0, 0.0) : (Double(scale[co]), Double(shift[co]))
-                    let allowed = abs(s) * bound * (ref.magnitude[q] + abs(Double(bias[co]))) + 4 * gamma(2) * abs(b0) + 1e-30
-                    if abs(Double(a.data[q]) - Double(b.data[q])) > allowed { fails += 1 }
-                }
-                XCTAssertEqual(fails, 0, "\(what), \(n)×\(cin)×\(h)×\(w) → \(cout) \(padding)")
-            }
+            checkConv2DForwardPaths(direct: direct, im2col: im2col, x: x, relu: false, rng: &rng)
             let dy = randomTensor([n, cout, g.outH, g.outW], &rng)
             let dxDirect = direct.backward(dy), dxIm2col = im2col.backward(dy)
             // Direct: ≤ 9·cout products a pixel; im2col: cout in the GEMM, then ≤ 9 windows added by col2im.
-            let dxRef = inputGradientOracle(dy, direct.weight.value, g: g), dxBound = 2 * gamma(9 * cout + 9)
+            let dxRef = inputGradientOracle(dy, direct.weight.value, g: g), dxBound = 2 * float32SumBound(9 * cout + 9)
             let dxFails = dxRef.dx.indices.filter { abs(Double(dxDirect.data[$0]) - Double(dxIm2col.data[$0])) > dxBound * dxRef.magnitude[$0] }
             XCTAssertEqual(dxFails.count, 0, "input gradient, \(n)×\(cin)×\(h)×\(w) → \(cout) \(padding)")
             XCTAssertEqual(direct.weight.grad.data, im2col.weight.grad.data, "weight gradient")
@@ -193,40 +143,4 @@ final class Stride2DirectConvTests: XCTestCase {
             XCTAssertEqual(ConvKernels.convPath(.direct, g: g, groups: 1, cin: 8, cout: 8), .im2col, "\(k) stride \(s)")
         }
     }
-}
-
-/// A k×k stride-2 conv (k = w.shape[2]) in float64 and Σ|w·x| per output (the scale of a float sum's rounding error).
-func stride2ConvOracle(_ x: Tensor, _ w: Tensor, g: WindowGeometry) -> (y: [Double], magnitude: [Double]) {
-    let (n, cin, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]), (cout, k) = (w.shape[0], w.shape[2])
-    var y = [Double](repeating: 0, count: n * cout * g.outH * g.outW), mag = y
-    for s in 0..<n { for o in 0..<cout { for oh in 0..<g.outH { for ow in 0..<g.outW {
-        var acc = 0.0, m = 0.0
-        for c in 0..<cin { for i in 0..<k {
-            let ih = oh * 2 - g.padTop + i
-            guard ih >= 0, ih < h else { continue }
-            for j in 0..<k {
-                let iw = ow * 2 - g.padLeft + j
-                guard iw >= 0, iw < wd else { continue }
-                let p = Double(w.data[((o * cin + c) * k + i) * k + j]) * Double(x.data[((s * cin + c) * h + ih) * wd + iw])
-                acc += p; m += abs(p)
-            }
-        } }
-        let q = ((s * cout + o) * g.outH + oh) * g.outW + ow
-        y[q] = acc; mag[q] = m
-    } } } }
-    return (y, mag)
-}
-
-/// `ConvKernels.directStride2Forward` (5×5 or 7×7) into a NaN-filled array (every output must be written).
-func stride2Forward(_ x: Tensor, _ w: Tensor, g: WindowGeometry, scale: [Float]?, shift: [Float]?, relu: Bool, level: ConvSIMDLevel) -> [Float] {
-    let (n, cin, cout) = (x.shape[0], x.shape[1], w.shape[0])
-    var y = [Float](repeating: .nan, count: n * cout * g.outH * g.outW)
-    x.data.withUnsafeBufferPointer { xp in w.data.withUnsafeBufferPointer { wp in y.withUnsafeMutableBufferPointer { yp in
-        (scale ?? []).withUnsafeBufferPointer { sp in (shift ?? []).withUnsafeBufferPointer { hp in
-            ConvKernels.directStride2Forward(x: xp.baseAddress!, w: wp.baseAddress!, y: yp.baseAddress!, n: n, cin: cin, cout: cout, g: g,
-                                             scale: scale == nil ? nil : sp.baseAddress, shift: shift == nil ? nil : hp.baseAddress,
-                                             relu: relu, level: level)
-        } }
-    } } }
-    return y
 }
