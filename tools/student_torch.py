@@ -13,6 +13,7 @@ import argparse, json, sys
 import numpy as np
 import torch
 import torch.nn as nn
+from twin_check import print_and_check
 from safetensors.torch import load_file
 from safetensors import safe_open
 
@@ -82,16 +83,7 @@ def main():
     x = np.load(a.spectrogram).astype(np.float32)
     if x.ndim == 2:
         x = x[None, None]
-    with torch.no_grad():
-        logits = model(torch.from_numpy(x)).numpy()
-    print(json.dumps({"classes": classes, "logits": logits.tolist()}))
-    if a.expect:
-        ref = np.load(a.expect)
-        err = float(np.max(np.abs(ref.reshape(logits.shape) - logits)))
-        scale = max(1.0, float(np.max(np.abs(ref))))
-        print(f"max abs diff {err:.3e} (scale {scale:.3g})", file=sys.stderr)
-        if err > a.tol * scale:
-            sys.exit(f"emovox and PyTorch logits differ by {err:.3e} > {a.tol} x {scale:.3g}")
+    print_and_check(model, classes, x, a.expect, a.tol)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import argparse, json, sys
 import numpy as np
 import torch
 import torch.nn as nn
+from twin_check import print_and_check
 import torch.nn.functional as F
 
 VGG_FER = {"name": "vgg-fer", "inputSize": 48, "stages": [[32, 32], [64, 64], [128, 128], [256]], "dropout": 0.3, "classes": 8}
@@ -67,16 +68,7 @@ def main():
     torch.set_num_threads(1)
     model, cfg, classes = load(a.checkpoint)
     x = np.load(a.crops).astype(np.float32)
-    with torch.no_grad():
-        logits = model(torch.from_numpy(x)).numpy()
-    print(json.dumps({"classes": classes, "logits": logits.tolist()}))
-    if a.expect:
-        ref = np.load(a.expect)
-        err = float(np.max(np.abs(ref.reshape(logits.shape) - logits)))
-        scale = max(1.0, float(np.max(np.abs(ref))))
-        print(f"max abs diff {err:.3e} (scale {scale:.3g})", file=sys.stderr)
-        if err > a.tol * scale:
-            sys.exit(f"emovox and PyTorch logits differ by {err:.3e} > {a.tol} x {scale:.3g}")
+    print_and_check(model, classes, x, a.expect, a.tol)
 
 
 if __name__ == "__main__":
