@@ -18,6 +18,13 @@
 
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
 #define BEST(expr) ({ double b_ = 1e9; for (int r_ = 0; r_ < reps; r_++) { double t0_ = now(); expr; double t_ = now() - t0_; if (t_ < b_) b_ = t_; } b_; })
+// sgemm operands at the im2col GEMM shape (M = cout, N = pixels, K = cin·taps), filled with constants.
+static void gemm_operands(int M, int N, int K, float **A, float **B, float **C) {
+    *A = malloc(4 * (size_t)M * K); *B = malloc(4 * (size_t)K * N); *C = malloc(4 * (size_t)M * N);
+    for (size_t i = 0; i < (size_t)M * K; i++) (*A)[i] = .1f;
+    for (size_t i = 0; i < (size_t)K * N; i++) (*B)[i] = .2f;
+    for (size_t i = 0; i < (size_t)M * N; i++) (*C)[i] = .3f;
+}
 
 int main(int argc, char **argv) {
     int reps = argc > 1 ? atoi(argv[1]) : 20, lv = argc > 2 ? atoi(argv[2]) : cconv_best_level();
@@ -111,10 +118,8 @@ int main(int argc, char **argv) {
         }
         free(xw); free(yw); free(dyw); free(dxw); free(uf); free(ub); free(ws);
         int M = cout, N = h * w, K = cin * 9;
-        float *A = malloc(4 * (size_t)M * K), *B = malloc(4 * (size_t)K * N), *C = malloc(4 * (size_t)M * N);
-        for (int i = 0; i < M * K; i++) A[i] = .1f;
-        for (int i = 0; i < K * N; i++) B[i] = .2f;
-        for (int i = 0; i < M * N; i++) C[i] = .3f;
+        float *A, *B, *C;
+        gemm_operands(M, N, K, &A, &B, &C);
         double tg = BEST(cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, A, K, B, N, 0, C, N));
         double tgw = BEST(cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, K, N, 1, C, N, B, N, 1, A, K));
         double tgi = BEST(cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, M, 1, A, K, C, N, 0, B, N));
@@ -148,10 +153,8 @@ int main(int argc, char **argv) {
         double tf = BEST(cconv5s2_forward(lv, xs, csx, cin, oh, ow, wp, cp, 0, cp, yf));
         double tun = BEST(cconv3_unpad(yf, cp, cout, 0, cp, oh, ow, 0, 0, 0, y));
         int M = cout, N = oh * ow, K = cin * 25;
-        float *A = malloc(4 * (size_t)M * K), *B = malloc(4 * (size_t)K * N), *C = malloc(4 * (size_t)M * N);
-        for (int i = 0; i < M * K; i++) A[i] = .1f;
-        for (int i = 0; i < K * N; i++) B[i] = .2f;
-        for (int i = 0; i < M * N; i++) C[i] = .3f;
+        float *A, *B, *C;
+        gemm_operands(M, N, K, &A, &B, &C);
         double tg = BEST(cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, A, K, B, N, 0, C, N));
         double fl = 2.0 * M * N * K / 1e9;
         // Input gradient: dy padded, four phase outputs, merged into dx planes; sgemm's dcols = Wᵀ·dY (without col2im).
