@@ -72,4 +72,47 @@ public enum BatchNormKernels {
                                      k: Float, m: Float, sumDy: Float, sumDyXHat: Float) {
         for q in 0..<count { hat[q] = k * (m * dy[q] - sumDy - hat[q] * sumDyXHat) }
     }
+
+    /// Σdy·[y > 0] and Σdy·[y > 0]·x̂ over one row of a pooled map (BatchNorm → ReLU → MaxPool2D fused backward: the
+    /// ReLU mask and x̂ at each window's argmax are the pooled output and the x̂ kept with it). Blocked like
+    /// `sumAndDot`: float lanes over 1024 values, each block added into doubles.
+    public static func maskedPooledSums(_ dy: UnsafePointer<Float>, pooled y: UnsafePointer<Float>, hat: UnsafePointer<Float>,
+                                        count: Int) -> (sumDy: Double, sumDyXHat: Double) {
+        var sum = 0.0, dot = 0.0, q = 0
+        while q < count {
+            let end = min(count, q + 1024)
+            var s8 = SIMD8<Float>(), d8 = SIMD8<Float>()
+            while q + 8 <= end {
+                var g = UnsafeRawPointer(dy + q).loadUnaligned(as: SIMD8<Float>.self)
+                g.replace(with: 0, where: UnsafeRawPointer(y + q).loadUnaligned(as: SIMD8<Float>.self) .<= 0)
+                s8 += g; d8 += g * UnsafeRawPointer(hat + q).loadUnaligned(as: SIMD8<Float>.self)
+                q += 8
+            }
+            sum += Double(s8.sum()); dot += Double(d8.sum())
+            while q < end {
+                let g = y[q] > 0 ? dy[q] : 0
+                sum += Double(g); dot += Double(g) * Double(hat[q]); q += 1
+            }
+        }
+        return (sum, dot)
+    }
+
+    /// The fused backward's dx for one input plane: the part every element gets, k·(0 − Σdy − x̂·Σdy·x̂) with x̂
+    /// recomputed from x as the forward rounds it, then k·m·dy added at each window's argmax where the pooled
+    /// output is positive (overlapping windows add up).
+    public static func fusedInputGradient(_ x: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, count: Int,
+                                          dyPooled: UnsafePointer<Float>, pooled: UnsafePointer<Float>, argmax: UnsafePointer<Int32>,
+                                          pooledCount: Int, mean: Float, invStd: Float, k: Float, m: Float, sumDy: Float, sumDyXHat: Float) {
+        let mean8 = SIMD8(repeating: mean), inv8 = SIMD8(repeating: invStd), k8 = SIMD8(repeating: k)
+        let base8 = SIMD8(repeating: 0 - sumDy), s8 = SIMD8(repeating: sumDyXHat)
+        var q = 0
+        while q + 8 <= count {
+            let h = (UnsafeRawPointer(x + q).loadUnaligned(as: SIMD8<Float>.self) - mean8) * inv8
+            UnsafeMutableRawPointer(dx + q).storeBytes(of: k8 * (base8 - h * s8), as: SIMD8<Float>.self)
+            q += 8
+        }
+        while q < count { dx[q] = k * ((0 - sumDy) - ((x[q] - mean) * invStd) * sumDyXHat); q += 1 }
+        let km = k * m
+        for o in 0..<pooledCount where pooled[o] > 0 { dx[Int(argmax[o])] += km * dyPooled[o] }
+    }
 }
