@@ -74,37 +74,40 @@ public final class BatchNorm: Layer {
         return y
     }
 
-    /// Batch mean and 1/√(var + ε) per channel of a training batch (float64 sums, one channel per thread, so the
-    /// result does not depend on the thread count); updates the running statistics and `batchesTracked` and keeps
-    /// invStd for backward. The fused BatchNorm → ReLU → MaxPool2D step calls it too.
+    /// Batch mean and 1/√(var + ε) per channel of a training batch; updates the running statistics and
+    /// `batchesTracked` and keeps invStd for backward.
     func trainingStatistics(_ x: Tensor) -> (mean: [Float], invStd: [Float]) {
         let (n, plane) = layout(x)
-        let m = Double(n * plane)
-        var mean = [Float](repeating: 0, count: channels), unbiasedVar = mean
-        invStd = [Float](repeating: 0, count: channels)
-        // Threads write only through raw pointers, one channel each: no array is mutated concurrently.
-        x.data.withUnsafeBufferPointer { xp in mean.withUnsafeMutableBufferPointer { mp in invStd.withUnsafeMutableBufferPointer { ip in
-        unbiasedVar.withUnsafeMutableBufferPointer { vp in
-            Threads.parallelFor(channels) { range in
-                for c in range {
-                    var sum = 0.0, sq = 0.0
-                    for s in 0..<n {
-                        let row = xp.baseAddress! + (s * channels + c) * plane
-                        let (a, b) = sumAndDot(row, row, count: plane)
-                        sum += a; sq += b
-                    }
-                    let mu = sum / m, variance = max(sq / m - mu * mu, 0)
-                    mp[c] = Float(mu)
-                    ip[c] = Float(1 / (variance + Double(epsilon)).squareRoot())
-                    // Running variance is the unbiased estimate, as in PyTorch.
-                    let unbiased = m > 1 ? variance * m / (m - 1) : variance
-                    vp[c] = Float(unbiased)
+        var sums = [Double](repeating: 0, count: 2 * n * channels)
+        // Threads write only through raw pointers, one plane each: no array is mutated concurrently.
+        x.data.withUnsafeBufferPointer { xp in sums.withUnsafeMutableBufferPointer { sp in
+            Threads.parallelFor(n * channels, minChunk: max(1, 4096 / plane)) { range in
+                for nc in range {
+                    let row = xp.baseAddress! + nc * plane
+                    (sp[2 * nc], sp[2 * nc + 1]) = sumAndDot(row, row, count: plane)
                 }
             }
-        } } } }
+        } }
+        return trainingStatistics(planeSums: sums, samples: n, plane: plane)
+    }
+
+    /// The statistics from Σx, Σx² of every (sample, channel) plane ([2·(s·C + c) …], from `sumAndDot`): added in
+    /// float64 in sample order, so the result depends neither on the thread count nor on who took the sums (the
+    /// fused BatchNorm → ReLU → MaxPool2D step takes them while pooling).
+    func trainingStatistics(planeSums sums: [Double], samples n: Int, plane: Int) -> (mean: [Float], invStd: [Float]) {
+        let m = Double(n * plane)
+        var mean = [Float](repeating: 0, count: channels)
+        invStd = mean
         for c in 0..<channels {
+            var sum = 0.0, sq = 0.0
+            for s in 0..<n { sum += sums[2 * (s * channels + c)]; sq += sums[2 * (s * channels + c) + 1] }
+            let mu = sum / m, variance = max(sq / m - mu * mu, 0)
+            mean[c] = Float(mu)
+            invStd[c] = Float(1 / (variance + Double(epsilon)).squareRoot())
+            // Running variance is the unbiased estimate, as in PyTorch.
+            let unbiased = m > 1 ? variance * m / (m - 1) : variance
             runningMean.data[c] = (1 - momentum) * runningMean.data[c] + momentum * mean[c]
-            runningVar.data[c] = (1 - momentum) * runningVar.data[c] + momentum * unbiasedVar[c]
+            runningVar.data[c] = (1 - momentum) * runningVar.data[c] + momentum * Float(unbiased)
         }
         batchesTracked += 1
         return (mean, invStd)

@@ -4,14 +4,17 @@ import EmovoxKernels
 /// BatchNorm → ReLU → MaxPool2D run as one training step: an execution plan over the three layers (their parameters,
 /// buffers and checkpoint names stay theirs), like inference's conv + BN + ReLU epilogue. The unfused chain streams
 /// the BN input map about 16 times (x̂ and y written, ReLU read/write, pool read, and the same again backwards); this
-/// step reads it twice forward (statistics, then pooling on BN's output computed on the fly) and twice backward
-/// (dx written once from x, plus a scatter at the argmaxes), keeping only the pooled map, its argmax and x̂ there.
+/// step reads it once forward (each plane's statistics sums, then, from cache, the window argmax of ±x: BN and ReLU
+/// are monotone in x) and twice backward (dx written once from x, plus a scatter at the argmaxes), keeping only the
+/// pooled map, its argmax and x̂ there.
 ///
-/// Forward output and running statistics are bitwise those of the unfused chain (same float64 statistics, BN's
-/// output computed in the same rounding order, the same first-in-row-major tie rule). Backward sums Σdy and Σdy·x̂
-/// over the pooled map only (the ReLU mask and x̂ at each argmax come with it), so dx, dγ and dβ differ from the
-/// unfused chain only by float summation order. Where BN's output ties inside a window (e.g. γ = 0) the first element
-/// wins, as in the chain; where the window's max is ≤ 0 the ReLU zeroes its gradient, whichever element won.
+/// Forward output and running statistics are bitwise those of the unfused chain (the same float64 statistics, BN and
+/// ReLU rounded as those layers round them). Ties: the first element in row-major order among the window's largest
+/// ±x wins; the chain's first among the largest BN outputs is the same element unless two different x round to the
+/// same BN output (then the output value is the same, only the element the gradient goes to differs). γ = 0 makes
+/// BN's output constant: all tie and the first element wins, as in the chain. Where the window's max is ≤ 0 the ReLU
+/// zeroes its gradient whichever element won. Backward sums Σdy and Σdy·x̂ over the pooled map only (the ReLU mask
+/// and x̂ at each argmax come with it), so dx, dγ and dβ differ from the chain only by float summation order.
 final class BatchNormReLUMaxPool {
     let batchNorm: BatchNorm
     let pool: MaxPool2D
@@ -33,19 +36,33 @@ final class BatchNormReLUMaxPool {
     func forward(_ x: Tensor) -> Tensor {
         precondition(x.rank == 4, "BatchNorm → ReLU → MaxPool2D needs an NCHW map, got \(x.shape)")
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        (mean, invStd) = batchNorm.trainingStatistics(x)
+        precondition(c == batchNorm.channels, "BatchNorm(\(batchNorm.channels)) got input \(x.shape)")
         let g = WindowGeometry(inH: h, inW: w, kh: pool.kernel.h, kw: pool.kernel.w, sh: pool.stride.h, sw: pool.stride.w,
                                padding: pool.padding)
-        let count = n * c * g.outH * g.outW
+        let outPlane = g.outH * g.outW, count = n * c * outPlane
+        let gamma = batchNorm.weight.value.data, beta = batchNorm.bias.value.data
+        // One read of x: each plane's Σx, Σx², and the window argmax of x (or −x for γ < 0; γ = 0: all tie).
+        var sums = [Double](repeating: 0, count: 2 * n * c)
         var idx = [Int32](unsafeUninitializedCapacity: count) { _, k in k = count }
-        var hat = [Float](unsafeUninitializedCapacity: count) { _, k in k = count }
-        let y = x.data.withUnsafeBufferPointer { xp in idx.withUnsafeMutableBufferPointer { ip in hat.withUnsafeMutableBufferPointer { hp in
+        var y = x.data.withUnsafeBufferPointer { xp in idx.withUnsafeMutableBufferPointer { ip in sums.withUnsafeMutableBufferPointer { sp in
             Tensor(shape: [n, c, g.outH, g.outW]) { yp in
-                PoolKernels.batchNormReLUMax(xp.baseAddress!, yp.baseAddress!, argmax: ip.baseAddress!, hat: hp.baseAddress!,
-                                             planes: n * c, channels: c, g: g, mean: mean, invStd: invStd,
-                                             gamma: batchNorm.weight.value.data, beta: batchNorm.bias.value.data)
+                PoolKernels.signedMaxWithPlaneSums(xp.baseAddress!, yp.baseAddress!, argmax: ip.baseAddress!, sums: sp.baseAddress!,
+                                                   planes: n * c, channels: c, g: g,
+                                                   sign: gamma.map { $0 > 0 ? 1 : $0 < 0 ? -1 : 0 })
             }
         } } }
+        (mean, invStd) = batchNorm.trainingStatistics(planeSums: sums, samples: n, plane: h * w)
+        // BN and ReLU on the pooled map only.
+        var hat = [Float](unsafeUninitializedCapacity: count) { _, k in k = count }
+        y.data.withUnsafeMutableBufferPointer { yp in hat.withUnsafeMutableBufferPointer { hp in
+            Threads.parallelFor(n * c, minChunk: max(1, 4096 / outPlane)) { range in
+                for nc in range {
+                    let ch = nc % c
+                    BatchNormKernels.normaliseReLUInPlace(yp.baseAddress! + nc * outPlane, hat: hp.baseAddress! + nc * outPlane,
+                                                          count: outPlane, mean: mean[ch], invStd: invStd[ch], gamma: gamma[ch], beta: beta[ch])
+                }
+            }
+        } }
         // Keeps x (one map where the unfused chain keeps two: x̂ and ReLU's output); the pooled map is shared
         // with the next layer's cached input.
         input = x; pooled = y; argmax = idx; hatAtMax = hat

@@ -62,6 +62,28 @@ public enum BatchNormKernels {
         }
     }
 
+    /// The fused BatchNorm → ReLU → MaxPool2D forward's last step, over a pooled row holding x at each argmax:
+    /// x̂ = (x − mean)·invStd into `hat`, then relu(x̂·γ + β) over x, rounded as BatchNorm and ReLU round them.
+    public static func normaliseReLUInPlace(_ x: UnsafeMutablePointer<Float>, hat: UnsafeMutablePointer<Float>, count: Int,
+                                            mean: Float, invStd: Float, gamma: Float, beta: Float) {
+        let m8 = SIMD8(repeating: mean), i8 = SIMD8(repeating: invStd), g8 = SIMD8(repeating: gamma), b8 = SIMD8(repeating: beta)
+        var q = 0
+        while q + 8 <= count {
+            let h = (UnsafeRawPointer(x + q).loadUnaligned(as: SIMD8<Float>.self) - m8) * i8
+            UnsafeMutableRawPointer(hat + q).storeBytes(of: h, as: SIMD8<Float>.self)
+            var v = (h * g8 + b8) + 0  // + 0: ReLU's −0 → +0; NaN stays NaN, as in `relu`
+            v.replace(with: 0, where: v .< 0)
+            UnsafeMutableRawPointer(x + q).storeBytes(of: v, as: SIMD8<Float>.self)
+            q += 8
+        }
+        while q < count {
+            let h = (x[q] - mean) * invStd, v = (h * gamma + beta) + 0
+            hat[q] = h
+            x[q] = v < 0 ? 0 : v
+            q += 1
+        }
+    }
+
     /// x ← x·scale + shift in place (inference with running statistics, no ReLU).
     public static func affine(_ x: UnsafeMutablePointer<Float>, count: Int, scale: Float, shift: Float) {
         for q in 0..<count { x[q] = x[q] * scale + shift }

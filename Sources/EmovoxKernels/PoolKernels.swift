@@ -8,36 +8,32 @@ public enum PoolKernels {
     /// the upper row, the horizontal one the smaller plane index.
     public static func trainingMax(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>,
                             planes: Int, g: WindowGeometry) {
-        windowArgmax(x, argmax: argmax, planes: planes, g: g, values: { _ in IdentityValues() }) { plane, o, at, src, _ in
-            y[plane * g.outH * g.outW + o] = src[Int(at)]
+        windowArgmax(x, argmax: argmax, planes: planes, g: g, sink: PlainMaxSink(y: y, outPlane: g.outH * g.outW))
+    }
+
+    /// The pooling half of BatchNorm → ReLU → MaxPool2D in training, in one read of x that also takes BN's statistics.
+    /// BN's output ((x − mean)·invStd)·γ + β is monotone in x in float arithmetic too (each rounded step is), rising
+    /// for γ > 0 and falling for γ < 0, and ReLU keeps the order, so each window's max of relu(bn(x)) sits at the max
+    /// of `sign[c]`·x with sign = 1, −1 or 0 (γ = 0: BN's output is constant, all tie, the first element wins as in the
+    /// unfused chain). Writes x at the argmax to `y` (BN and ReLU are applied to the pooled map once the statistics are
+    /// known), the argmax to `argmax`, and Σx, Σx² of each plane (`sumAndDot`, as BatchNorm takes them) to `sums`
+    /// [plane·2 …]. Plane p holds channel p % channels.
+    public static func signedMaxWithPlaneSums(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>,
+                                              sums: UnsafeMutablePointer<Double>, planes: Int, channels: Int, g: WindowGeometry,
+                                              sign: [Float]) {
+        sign.withUnsafeBufferPointer { sp in
+            windowArgmax(x, argmax: argmax, planes: planes, g: g,
+                         sink: SignedMaxSink(y: y, sums: sums, outPlane: g.outH * g.outW, inPlane: g.inH * g.inW, channels: channels,
+                                             sign: sp.baseAddress!))
         }
     }
 
-    /// Training max pool of relu(batchnorm(x)) straight from x (BatchNorm → ReLU → MaxPool2D as one pass): each row is
-    /// normalised on the fly exactly as BatchNorm writes its output, x̂ = (x − mean)·invStd then x̂·γ + β, so the window
-    /// argmax and its ties are those of the unfused chain wherever the pooled value is positive (ReLU only turns
-    /// negatives into zeros, which tie; there the gradient is zero whichever element wins). Writes relu(max) to `y`, its
-    /// input-plane index to `argmax` and x̂ at that index to `hat`. Plane p holds channel p % channels.
-    public static func batchNormReLUMax(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>,
-                                        hat: UnsafeMutablePointer<Float>, planes: Int, channels: Int, g: WindowGeometry,
-                                        mean: [Float], invStd: [Float], gamma: [Float], beta: [Float]) {
-        let outPlane = g.outH * g.outW
-        windowArgmax(x, argmax: argmax, planes: planes, g: g, values: { plane in
-            let c = plane % channels
-            return BatchNormValues(mean: mean[c], invStd: invStd[c], gamma: gamma[c], beta: beta[c])
-        }) { plane, o, at, src, bn in
-            let h = (src[Int(at)] - bn.mean) * bn.invStd, v = h * bn.gamma + bn.beta
-            hat[plane * outPlane + o] = h
-            y[plane * outPlane + o] = (v < 0 ? 0 : v) + 0  // ReLU as the layer: −0 → +0, NaN stays NaN
-        }
-    }
-
-    /// The argmax pooling loop shared by the plain and the BatchNorm-fused training forward: `values(plane)` maps one
-    /// plane's inputs to the values compared (identity, or BN's output); `emit(plane, outIndex, argmax, plane base,
-    /// values)` writes each output. Padding never wins.
+    /// The argmax pooling loop shared by the plain and the BatchNorm-fused training forward: the sink maps each
+    /// plane's inputs to the values compared (identity, or BN's output) and writes each output (a protocol, not
+    /// closures, so the specialised loop inlines both). Padding never wins.
     @inline(__always)
-    static func windowArgmax<V: WindowValues>(_ x: UnsafePointer<Float>, argmax: UnsafeMutablePointer<Int32>, planes: Int, g: WindowGeometry,
-                                              values: (Int) -> V, emit: (Int, Int, Int32, UnsafePointer<Float>, V) -> Void) {
+    static func windowArgmax<S: ArgmaxPoolSink>(_ x: UnsafePointer<Float>, argmax: UnsafeMutablePointer<Int32>, planes: Int,
+                                                g: WindowGeometry, sink: S) {
         let (h, w) = (g.inH, g.inW)
         let padded = max((g.outW - 1) * g.sw + g.kw, g.padLeft + w)
         Threads.parallelFor(planes) { range in
@@ -50,7 +46,8 @@ public enum PoolKernels {
                 let m = buffer.baseAddress! + g.padLeft, mr = rows.baseAddress! + g.padLeft, mk = keys.baseAddress! + g.padLeft
                 for plane in range {
                     let src = x + plane * h * w, at = argmax + plane * g.outH * g.outW
-                    let f = values(plane)
+                    sink.beginPlane(plane, src)
+                    let f = sink.values(plane)
                     for oh in 0..<g.outH {
                         let h0 = oh * g.sh - g.padTop
                         let ha = max(h0, 0), hb = max(min(h0 + g.kh, h), ha + 1)
@@ -87,7 +84,7 @@ public enum PoolKernels {
                             for j in 1..<max(g.kw, 1) { best = Swift.max(best, mk[c0 + j]) }
                             let bestAt = Int32.max - Int32(truncatingIfNeeded: best)
                             at[oh * g.outW + ow] = bestAt
-                            emit(plane, oh * g.outW + ow, bestAt, src, f)
+                            sink.emit(plane, oh * g.outW + ow, at: bestAt, src: src, f)
                         }
                     }
                 }
@@ -167,12 +164,41 @@ struct IdentityValues: WindowValues {
     @inline(__always) func callAsFunction(_ v: Float) -> Float { v }
 }
 
-/// (x − mean)·invStd·γ + β in the order BatchNorm's training forward rounds it (no fused multiply-add), so the
-/// values compared are bitwise BN's output.
-struct BatchNormValues: WindowValues {
-    let mean, invStd, gamma, beta: Float
-    @inline(__always) func callAsFunction(_ v: SIMD8<Float>) -> SIMD8<Float> {
-        ((v - SIMD8(repeating: mean)) * SIMD8(repeating: invStd)) * SIMD8(repeating: gamma) + SIMD8(repeating: beta)
+/// ±x, or 0 for every x (a constant map: all tie).
+struct SignedValues: WindowValues {
+    let sign: Float
+    @inline(__always) func callAsFunction(_ v: SIMD8<Float>) -> SIMD8<Float> { v * SIMD8(repeating: sign) }
+    @inline(__always) func callAsFunction(_ v: Float) -> Float { v * sign }
+}
+
+/// Where a training max pool's outputs go, and what it compares in each plane.
+protocol ArgmaxPoolSink {
+    associatedtype Values: WindowValues
+    func beginPlane(_ plane: Int, _ src: UnsafePointer<Float>)
+    func values(_ plane: Int) -> Values
+    func emit(_ plane: Int, _ o: Int, at: Int32, src: UnsafePointer<Float>, _ values: Values)
+}
+
+/// MaxPool2D: the input value at the argmax.
+struct PlainMaxSink: ArgmaxPoolSink {
+    let y: UnsafeMutablePointer<Float>, outPlane: Int
+    @inline(__always) func beginPlane(_ plane: Int, _ src: UnsafePointer<Float>) {}
+    @inline(__always) func values(_ plane: Int) -> IdentityValues { IdentityValues() }
+    @inline(__always) func emit(_ plane: Int, _ o: Int, at: Int32, src: UnsafePointer<Float>, _ values: IdentityValues) {
+        y[plane * outPlane + o] = src[Int(at)]
     }
-    @inline(__always) func callAsFunction(_ v: Float) -> Float { ((v - mean) * invStd) * gamma + beta }
+}
+
+/// BatchNorm → ReLU → MaxPool2D's pooling pass: x at the max of sign·x, and each plane's Σx, Σx² read first (the plane
+/// then stays in cache for the window loop).
+struct SignedMaxSink: ArgmaxPoolSink {
+    let y: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Double>, outPlane, inPlane, channels: Int
+    let sign: UnsafePointer<Float>
+    @inline(__always) func beginPlane(_ plane: Int, _ src: UnsafePointer<Float>) {
+        (sums[2 * plane], sums[2 * plane + 1]) = sumAndDot(src, src, count: inPlane)
+    }
+    @inline(__always) func values(_ plane: Int) -> SignedValues { SignedValues(sign: sign[plane % channels]) }
+    @inline(__always) func emit(_ plane: Int, _ o: Int, at: Int32, src: UnsafePointer<Float>, _ values: SignedValues) {
+        y[plane * outPlane + o] = src[Int(at)]
+    }
 }
