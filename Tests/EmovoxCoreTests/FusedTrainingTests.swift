@@ -4,7 +4,11 @@ import EmovoxKernels
 
 /// BatchNorm → ReLU → MaxPool2D fused in training against its oracle, the same three layers run one by one.
 final class FusedTrainingTests: XCTestCase {
-    struct Case { let shape: [Int]; let kernel: (Int, Int); let stride: (Int, Int); let padding: Padding; let beta: Float }
+    struct Case {
+        let shape: [Int]; let kernel: (Int, Int); let stride: (Int, Int); let padding: Padding; let beta: Float
+        /// Inputs rounded to integers in −3…3: equal values inside most windows, so the tie rule decides the argmax.
+        var ties = false
+    }
 
     /// The students' pools (3×3/2 and 5×3/(3,2)), the teacher's 2×2 and a 'same'-padded one, odd sizes, and a β that
     /// makes the ReLU zero most windows whole.
@@ -14,6 +18,8 @@ final class FusedTrainingTests: XCTestCase {
         Case(shape: [2, 3, 8, 10], kernel: (2, 2), stride: (2, 2), padding: .valid, beta: 0.3),
         Case(shape: [2, 3, 9, 11], kernel: (3, 3), stride: (2, 2), padding: .same, beta: 0),
         Case(shape: [4, 3, 11, 37], kernel: (3, 3), stride: (2, 2), padding: .valid, beta: -1.6),  // negative-heavy
+        Case(shape: [2, 4, 13, 21], kernel: (3, 3), stride: (2, 2), padding: .valid, beta: 0.2, ties: true),
+        Case(shape: [2, 4, 14, 9], kernel: (5, 3), stride: (3, 2), padding: .valid, beta: 0, ties: true),
     ]
 
     /// Three layers with seeded parameters: γ of both signs, channel 1's γ = 0 (all BN outputs in a window tie).
@@ -33,7 +39,8 @@ final class FusedTrainingTests: XCTestCase {
     func step(_ c: Case, fused: Bool, seed: UInt64 = 1) -> (y: Tensor, dx: Tensor, bn: BatchNorm) {
         let (net, bn) = block(c, seed: seed)
         var rng = SeededRNG(seed: seed + 100)
-        let x = randomTensor(c.shape, &rng, scale: 2)
+        var x = randomTensor(c.shape, &rng, scale: 2)
+        if c.ties { for i in x.data.indices { x.data[i] = max(-3, min(3, x.data[i].rounded())) } }
         let saved = Sequential.fusesTrainingBlocks
         Sequential.fusesTrainingBlocks = fused
         defer { Sequential.fusesTrainingBlocks = saved }
@@ -63,7 +70,7 @@ final class FusedTrainingTests: XCTestCase {
             for s in 0..<c.shape[0] { for q in 0..<plane { XCTAssertEqual(f.dx.data[(s * c.shape[1] + 1) * plane + q], 0) } }
         }
         // The negative-heavy case really zeroes whole windows (most of the pooled map), and others stay positive.
-        let neg = step(cases[4], fused: true).y.data
+        let neg = step(cases.first { $0.beta < -1 }!, fused: true).y.data
         let zeros = neg.filter { $0 == 0 }.count
         XCTAssertGreaterThan(zeros, neg.count / 2)
         XCTAssertLessThan(zeros, neg.count)
