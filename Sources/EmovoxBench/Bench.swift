@@ -189,24 +189,27 @@ extension Bench {
 
 extension Bench {
     /// Milliseconds of each layer's training forward and backward in one step (the second of two passes: warm
-    /// caches and allocator); `eachPass` runs before every pass.
+    /// caches and allocator), following the network's training plan (fused steps included); `eachPass` runs before
+    /// every pass.
     static func trainingLayerMilliseconds(_ net: Sequential, _ x: Tensor, eachPass: () -> Void = {}) -> (forward: [Double], backward: [Double]) {
         func ms(_ t0: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6 }
         var fwd: [Double] = [], bwd: [Double] = []
         for _ in 0..<2 {
-            fwd = []; bwd = []
             eachPass()
+            // Step by step as training runs them: a fused step's time goes to its first layer, 0 to the others.
+            let plan = net.trainingPlan()
+            fwd = [Double](repeating: 0, count: net.layers.count); bwd = fwd
             var h = x
-            for (_, layer) in net.layers {
+            for step in plan {
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                h = layer.forward(h, training: true)
-                fwd.append(ms(t0))
+                h = step.forward(h)
+                fwd[step.first] = ms(t0)
             }
             var g = Tensor(repeating: 0.01, shape: h.shape)
-            for (_, layer) in net.layers.reversed() {
+            for step in plan.reversed() {
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                g = layer.backward(g)
-                bwd.insert(ms(t0), at: 0)
+                g = step.backward(g)
+                bwd[step.first] = ms(t0)
             }
         }
         return (fwd, bwd)

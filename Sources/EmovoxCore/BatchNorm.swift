@@ -39,7 +39,7 @@ public final class BatchNorm: Layer {
         }
     }
 
-    private func layout(_ x: Tensor) -> (n: Int, plane: Int) {
+    func layout(_ x: Tensor) -> (n: Int, plane: Int) {
         precondition(x.shape[1] == channels, "BatchNorm(\(channels)) got input \(x.shape)")
         return (x.shape[0], x.rank > 2 ? x.shape[2...].reduce(1, *) : 1)
     }
@@ -48,35 +48,8 @@ public final class BatchNorm: Layer {
         let (n, plane) = layout(x)
         var y = Tensor(zeros: [0])  // replaced below; training writes it inside a closure
         if training {
-            let m = Double(n * plane)
-            var mean = [Float](repeating: 0, count: channels), unbiasedVar = mean
-            invStd = [Float](repeating: 0, count: channels)
-            // Threads write only through raw pointers, one channel each: no array is mutated concurrently.
-            x.data.withUnsafeBufferPointer { xp in mean.withUnsafeMutableBufferPointer { mp in invStd.withUnsafeMutableBufferPointer { ip in
-            unbiasedVar.withUnsafeMutableBufferPointer { vp in
-                Threads.parallelFor(channels) { range in
-                    for c in range {
-                        var sum = 0.0, sq = 0.0
-                        for s in 0..<n {
-                            let row = xp.baseAddress! + (s * channels + c) * plane
-                            let (a, b) = sumAndDot(row, row, count: plane)
-                            sum += a; sq += b
-                        }
-                        let mu = sum / m, variance = max(sq / m - mu * mu, 0)
-                        mp[c] = Float(mu)
-                        ip[c] = Float(1 / (variance + Double(epsilon)).squareRoot())
-                        // Running variance is the unbiased estimate, as in PyTorch.
-                        let unbiased = m > 1 ? variance * m / (m - 1) : variance
-                        vp[c] = Float(unbiased)
-                    }
-                }
-            } } } }
-            for c in 0..<channels {
-                runningMean.data[c] = (1 - momentum) * runningMean.data[c] + momentum * mean[c]
-                runningVar.data[c] = (1 - momentum) * runningVar.data[c] + momentum * unbiasedVar[c]
-            }
-            batchesTracked += 1
-            let gamma = weight.value.data, beta = bias.value.data, inv = invStd
+            let (mean, inv) = trainingStatistics(x)
+            let gamma = weight.value.data, beta = bias.value.data
             // Both maps are written completely, so they skip the zero fill.
             xHat = x.data.withUnsafeBufferPointer { xp in
                 Tensor(shape: x.shape) { hp in
@@ -99,6 +72,45 @@ public final class BatchNorm: Layer {
             inferInPlace(&y)
         }
         return y
+    }
+
+    /// Batch mean and 1/√(var + ε) per channel of a training batch; updates the running statistics and
+    /// `batchesTracked` and keeps invStd for backward.
+    func trainingStatistics(_ x: Tensor) -> (mean: [Float], invStd: [Float]) {
+        let (n, plane) = layout(x)
+        var sums = [Double](repeating: 0, count: 2 * n * channels)
+        // Threads write only through raw pointers, one plane each: no array is mutated concurrently.
+        x.data.withUnsafeBufferPointer { xp in sums.withUnsafeMutableBufferPointer { sp in
+            Threads.parallelFor(n * channels, minChunk: max(1, 4096 / plane)) { range in
+                for nc in range {
+                    let row = xp.baseAddress! + nc * plane
+                    (sp[2 * nc], sp[2 * nc + 1]) = sumAndDot(row, row, count: plane)
+                }
+            }
+        } }
+        return trainingStatistics(planeSums: sums, samples: n, plane: plane)
+    }
+
+    /// The statistics from Σx, Σx² of every (sample, channel) plane ([2·(s·C + c) …], from `sumAndDot`): added in
+    /// float64 in sample order, so the result depends neither on the thread count nor on who took the sums (the
+    /// fused BatchNorm → ReLU → MaxPool2D step takes them while pooling).
+    func trainingStatistics(planeSums sums: [Double], samples n: Int, plane: Int) -> (mean: [Float], invStd: [Float]) {
+        let m = Double(n * plane)
+        var mean = [Float](repeating: 0, count: channels)
+        invStd = mean
+        for c in 0..<channels {
+            var sum = 0.0, sq = 0.0
+            for s in 0..<n { sum += sums[2 * (s * channels + c)]; sq += sums[2 * (s * channels + c) + 1] }
+            let mu = sum / m, variance = max(sq / m - mu * mu, 0)
+            mean[c] = Float(mu)
+            invStd[c] = Float(1 / (variance + Double(epsilon)).squareRoot())
+            // Running variance is the unbiased estimate, as in PyTorch.
+            let unbiased = m > 1 ? variance * m / (m - 1) : variance
+            runningMean.data[c] = (1 - momentum) * runningMean.data[c] + momentum * mean[c]
+            runningVar.data[c] = (1 - momentum) * runningVar.data[c] + momentum * Float(unbiased)
+        }
+        batchesTracked += 1
+        return (mean, invStd)
     }
 
     /// Inference with running statistics, rewriting `x` (no copy when the caller holds the only reference);

@@ -191,8 +191,48 @@ public final class Sequential: LayerContainer {
 
     public init(_ layers: [(String, Layer)]) { self.layers = layers.map { (name: $0.0, layer: $0.1) } }
 
+    /// Training runs BatchNorm → ReLU → MaxPool2D as one fused step (see `BatchNormReLUMaxPool`); off, every layer
+    /// runs alone. Process-wide like `Threads.count`: the bench and the tests run both paths.
+    nonisolated(unsafe) public static var fusesTrainingBlocks = true
+
+    /// One unit of a training pass: a single layer, or a fused run of layers starting at `first`.
+    public struct TrainingStep {
+        public let first: Int, count: Int
+        public let forward: (Tensor) -> Tensor
+        public let backward: (Tensor) -> Tensor
+    }
+
+    private var fusedBlocks: [Int: BatchNormReLUMaxPool] = [:]
+    private var lastTrainingPlan: [TrainingStep]?
+
+    /// How a training pass runs the layers (in order): the plan `forward(training: true)` follows and `backward`
+    /// retraces; the bench times it step by step.
+    public func trainingPlan() -> [TrainingStep] {
+        var steps: [TrainingStep] = []
+        var i = 0
+        while i < layers.count {
+            if Self.fusesTrainingBlocks, let (bn, pool) = BatchNormReLUMaxPool.matches(layers, at: i) {
+                let block: BatchNormReLUMaxPool
+                if let b = fusedBlocks[i], b.batchNorm === bn, b.pool === pool { block = b } else {
+                    block = BatchNormReLUMaxPool(bn, pool); fusedBlocks[i] = block
+                }
+                steps.append(TrainingStep(first: i, count: 3, forward: block.forward, backward: block.backward))
+                i += 3
+            } else {
+                let layer = layers[i].layer
+                steps.append(TrainingStep(first: i, count: 1, forward: { layer.forward($0, training: true) }, backward: layer.backward))
+                i += 1
+            }
+        }
+        return steps
+    }
+
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        if training { return layers.reduce(x) { $1.layer.forward($0, training: true) } }
+        if training {
+            let plan = trainingPlan()
+            lastTrainingPlan = plan
+            return plan.reduce(x) { $1.forward($0) }
+        }
         // Inference: BN and ReLU rewrite the map in place; the layer before just made it and nobody else holds it.
         // A BN followed by a ReLU is one pass over the map; after a conv, BN (→ ReLU) is the conv's GEMM epilogue.
         var h = x
@@ -227,7 +267,9 @@ public final class Sequential: LayerContainer {
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
-        layers.reversed().reduce(dy) { $1.layer.backward($0) }
+        guard let plan = lastTrainingPlan else { fatalError("Sequential.backward without a training forward") }
+        lastTrainingPlan = nil
+        return plan.reversed().reduce(dy) { $1.backward($0) }
     }
 
     public var parameters: [Parameter] { namedParameters.map(\.1) }

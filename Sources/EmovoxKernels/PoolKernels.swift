@@ -8,22 +8,50 @@ public enum PoolKernels {
     /// the upper row, the horizontal one the smaller plane index.
     public static func trainingMax(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>,
                             planes: Int, g: WindowGeometry) {
+        windowArgmax(x, argmax: argmax, planes: planes, g: g, sink: PlainMaxSink(y: y, outPlane: g.outH * g.outW))
+    }
+
+    /// The pooling half of BatchNorm → ReLU → MaxPool2D in training, in one read of x that also takes BN's statistics.
+    /// BN's output ((x − mean)·invStd)·γ + β is monotone in x in float arithmetic too (each rounded step is), rising
+    /// for γ > 0 and falling for γ < 0, and ReLU keeps the order, so each window's max of relu(bn(x)) sits at the max
+    /// of `sign[c]`·x with sign = 1, −1 or 0 (γ = 0: BN's output is constant, all tie, the first element wins as in the
+    /// unfused chain). Writes x at the argmax to `y` (BN and ReLU are applied to the pooled map once the statistics are
+    /// known), the argmax to `argmax`, and Σx, Σx² of each plane (`sumAndDot`, as BatchNorm takes them) to `sums`
+    /// [plane·2 …]. Plane p holds channel p % channels.
+    public static func signedMaxWithPlaneSums(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>,
+                                              sums: UnsafeMutablePointer<Double>, planes: Int, channels: Int, g: WindowGeometry,
+                                              sign: [Float]) {
+        sign.withUnsafeBufferPointer { sp in
+            windowArgmax(x, argmax: argmax, planes: planes, g: g,
+                         sink: SignedMaxSink(y: y, sums: sums, outPlane: g.outH * g.outW, inPlane: g.inH * g.inW, channels: channels,
+                                             sign: sp.baseAddress!))
+        }
+    }
+
+    /// The argmax pooling loop shared by the plain and the BatchNorm-fused training forward: the sink maps each
+    /// plane's inputs to the values compared (identity, or BN's output) and writes each output (a protocol, not
+    /// closures, so the specialised loop inlines both). Padding never wins.
+    @inline(__always)
+    static func windowArgmax<S: ArgmaxPoolSink>(_ x: UnsafePointer<Float>, argmax: UnsafeMutablePointer<Int32>, planes: Int,
+                                                g: WindowGeometry, sink: S) {
         let (h, w) = (g.inH, g.inW)
         let padded = max((g.outW - 1) * g.sw + g.kw, g.padLeft + w)
         Threads.parallelFor(planes) { range in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: padded) { values in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: padded) { buffer in
             withUnsafeTemporaryAllocation(of: Int32.self, capacity: padded) { rows in
             withUnsafeTemporaryAllocation(of: Int64.self, capacity: padded) { keys in
                 // Padding never wins: −∞, and on a tie the largest index.
-                values.initialize(repeating: -.infinity)
+                buffer.initialize(repeating: -.infinity)
                 rows.initialize(repeating: Int32(h + 1))
-                let m = values.baseAddress! + g.padLeft, mr = rows.baseAddress! + g.padLeft, mk = keys.baseAddress! + g.padLeft
+                let m = buffer.baseAddress! + g.padLeft, mr = rows.baseAddress! + g.padLeft, mk = keys.baseAddress! + g.padLeft
                 for plane in range {
-                    let src = x + plane * h * w, dst = y + plane * g.outH * g.outW, at = argmax + plane * g.outH * g.outW
+                    let src = x + plane * h * w, at = argmax + plane * g.outH * g.outW
+                    sink.beginPlane(plane, src)
+                    let f = sink.values(plane)
                     for oh in 0..<g.outH {
                         let h0 = oh * g.sh - g.padTop
                         let ha = max(h0, 0), hb = max(min(h0 + g.kh, h), ha + 1)
-                        m.update(from: src + ha * w, count: w)
+                        f.copy(src + ha * w, to: m, count: w)
                         mr.update(repeating: Int32(ha), count: w)
                         for ih in (ha + 1)..<hb {
                             let row = src + ih * w, rowIndex = SIMD8<Int32>(repeating: Int32(ih))
@@ -31,7 +59,7 @@ public enum PoolKernels {
                             while q + 8 <= w {
                                 var a = UnsafeRawPointer(m + q).loadUnaligned(as: SIMD8<Float>.self)
                                 var r = UnsafeRawPointer(mr + q).loadUnaligned(as: SIMD8<Int32>.self)
-                                let b = UnsafeRawPointer(row + q).loadUnaligned(as: SIMD8<Float>.self)
+                                let b = f(UnsafeRawPointer(row + q).loadUnaligned(as: SIMD8<Float>.self))
                                 let wins = b .> a
                                 a.replace(with: b, where: wins)
                                 r.replace(with: rowIndex, where: wins)
@@ -39,7 +67,7 @@ public enum PoolKernels {
                                 UnsafeMutableRawPointer(mr + q).storeBytes(of: r, as: SIMD8<Int32>.self)
                                 q += 8
                             }
-                            while q < w { if row[q] > m[q] { m[q] = row[q]; mr[q] = Int32(ih) }; q += 1 }
+                            while q < w { let b = f(row[q]); if b > m[q] { m[q] = b; mr[q] = Int32(ih) }; q += 1 }
                         }
                         // Branch-free: value and position packed into one integer key whose maximum is the
                         // largest value and, among equal values, the smallest plane index (the row-major first).
@@ -56,7 +84,7 @@ public enum PoolKernels {
                             for j in 1..<max(g.kw, 1) { best = Swift.max(best, mk[c0 + j]) }
                             let bestAt = Int32.max - Int32(truncatingIfNeeded: best)
                             at[oh * g.outW + ow] = bestAt
-                            dst[oh * g.outW + ow] = src[Int(bestAt)]
+                            sink.emit(plane, oh * g.outW + ow, at: bestAt, src: src, f)
                         }
                     }
                 }
@@ -110,5 +138,67 @@ public enum PoolKernels {
                 }
             }
         }
+    }
+}
+
+/// What a training max pool compares: the inputs themselves, or BatchNorm's output computed from them on the fly.
+protocol WindowValues {
+    func callAsFunction(_ v: SIMD8<Float>) -> SIMD8<Float>
+    func callAsFunction(_ v: Float) -> Float
+}
+
+extension WindowValues {
+    /// One row's values into the pooling buffer.
+    @inline(__always) func copy(_ row: UnsafePointer<Float>, to m: UnsafeMutablePointer<Float>, count: Int) {
+        var q = 0
+        while q + 8 <= count {
+            UnsafeMutableRawPointer(m + q).storeBytes(of: self(UnsafeRawPointer(row + q).loadUnaligned(as: SIMD8<Float>.self)), as: SIMD8<Float>.self)
+            q += 8
+        }
+        while q < count { m[q] = self(row[q]); q += 1 }
+    }
+}
+
+struct IdentityValues: WindowValues {
+    @inline(__always) func callAsFunction(_ v: SIMD8<Float>) -> SIMD8<Float> { v }
+    @inline(__always) func callAsFunction(_ v: Float) -> Float { v }
+}
+
+/// ±x, or 0 for every x (a constant map: all tie).
+struct SignedValues: WindowValues {
+    let sign: Float
+    @inline(__always) func callAsFunction(_ v: SIMD8<Float>) -> SIMD8<Float> { v * SIMD8(repeating: sign) }
+    @inline(__always) func callAsFunction(_ v: Float) -> Float { v * sign }
+}
+
+/// Where a training max pool's outputs go, and what it compares in each plane.
+protocol ArgmaxPoolSink {
+    associatedtype Values: WindowValues
+    func beginPlane(_ plane: Int, _ src: UnsafePointer<Float>)
+    func values(_ plane: Int) -> Values
+    func emit(_ plane: Int, _ o: Int, at: Int32, src: UnsafePointer<Float>, _ values: Values)
+}
+
+/// MaxPool2D: the input value at the argmax.
+struct PlainMaxSink: ArgmaxPoolSink {
+    let y: UnsafeMutablePointer<Float>, outPlane: Int
+    @inline(__always) func beginPlane(_ plane: Int, _ src: UnsafePointer<Float>) {}
+    @inline(__always) func values(_ plane: Int) -> IdentityValues { IdentityValues() }
+    @inline(__always) func emit(_ plane: Int, _ o: Int, at: Int32, src: UnsafePointer<Float>, _ values: IdentityValues) {
+        y[plane * outPlane + o] = src[Int(at)]
+    }
+}
+
+/// BatchNorm → ReLU → MaxPool2D's pooling pass: x at the max of sign·x, and each plane's Σx, Σx² read first (the plane
+/// then stays in cache for the window loop).
+struct SignedMaxSink: ArgmaxPoolSink {
+    let y: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Double>, outPlane, inPlane, channels: Int
+    let sign: UnsafePointer<Float>
+    @inline(__always) func beginPlane(_ plane: Int, _ src: UnsafePointer<Float>) {
+        (sums[2 * plane], sums[2 * plane + 1]) = sumAndDot(src, src, count: inPlane)
+    }
+    @inline(__always) func values(_ plane: Int) -> SignedValues { SignedValues(sign: sign[plane % channels]) }
+    @inline(__always) func emit(_ plane: Int, _ o: Int, at: Int32, src: UnsafePointer<Float>, _ values: SignedValues) {
+        y[plane * outPlane + o] = src[Int(at)]
     }
 }

@@ -17,6 +17,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Only these parts (comma-separated: sgemm, conv, students, spectrogram, latency, teacher, teacher-train, images, label); default all.")
     var only: String?
     @Flag(help: "Per-layer forward/backward times of one training step of each student.") var profile = false
+    @Flag(inversion: .prefixedNo, help: "Train BatchNorm → ReLU → MaxPool2D as one fused step (--no-fused-training: layer by layer, to compare).")
+    var fusedTraining = true
     @Option(help: ArgumentHelp("Talking-face video for the end-to-end teacher measurement; repeat for several (default: a CREMA-D clip from ../shared or .cache/cremad).",
                                discussion: "A short clip shows per-frame face detection and start-up; a longer video shows the steady rate."))
     var video: [String] = []
@@ -28,6 +30,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         var o = BenchOptions()
         o.threads = threads; o.models = models; o.teacherModels = teacherModels; o.conv = conv; o.batch = batch; o.quick = quick; o.only = only; o.profile = profile
+        o.fusedTraining = fusedTraining
         o.video = video; o.memoryBatch = memoryBatch; o.labelCorpora = labelCorpus; o.labelMaxHeight = labelMaxHeight
         let out = try BenchSuite.run(o)
         let data = try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys])
