@@ -8,7 +8,7 @@ public enum PoolKernels {
     /// the upper row, the horizontal one the smaller plane index.
     public static func trainingMax(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>,
                             planes: Int, g: WindowGeometry) {
-        windowArgmax(x, argmax: argmax, planes: planes, g: g, sink: PlainMaxSink(y: y, outPlane: g.outH * g.outW))
+        windowArgmax(x, y, argmax: argmax, planes: planes, g: g, sink: PlainMaxSink())
     }
 
     /// The pooling half of BatchNorm → ReLU → MaxPool2D in training, in one read of x that also takes BN's statistics.
@@ -22,18 +22,17 @@ public enum PoolKernels {
                                               sums: UnsafeMutablePointer<Double>, planes: Int, channels: Int, g: WindowGeometry,
                                               sign: [Float]) {
         sign.withUnsafeBufferPointer { sp in
-            windowArgmax(x, argmax: argmax, planes: planes, g: g,
-                         sink: SignedMaxSink(y: y, sums: sums, outPlane: g.outH * g.outW, inPlane: g.inH * g.inW, channels: channels,
-                                             sign: sp.baseAddress!))
+            windowArgmax(x, y, argmax: argmax, planes: planes, g: g,
+                         sink: SignedMaxSink(sums: sums, inPlane: g.inH * g.inW, channels: channels, sign: sp.baseAddress!))
         }
     }
 
-    /// The argmax pooling loop shared by the plain and the BatchNorm-fused training forward: the sink maps each
-    /// plane's inputs to the values compared (identity, or BN's output) and writes each output (a protocol, not
-    /// closures, so the specialised loop inlines both). Padding never wins.
+    /// The argmax pooling loop shared by the plain and the BatchNorm-fused training forward: the sink sees each plane
+    /// first and maps its inputs to the values compared (x, or ±x); `y` gets x at each argmax (a protocol, not
+    /// closures, so the specialised loop inlines it). Padding never wins.
     @inline(__always)
-    static func windowArgmax<S: ArgmaxPoolSink>(_ x: UnsafePointer<Float>, argmax: UnsafeMutablePointer<Int32>, planes: Int,
-                                                g: WindowGeometry, sink: S) {
+    static func windowArgmax<S: ArgmaxPoolSink>(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                                                argmax: UnsafeMutablePointer<Int32>, planes: Int, g: WindowGeometry, sink: S) {
         let (h, w) = (g.inH, g.inW)
         let padded = max((g.outW - 1) * g.sw + g.kw, g.padLeft + w)
         Threads.parallelFor(planes) { range in
@@ -84,7 +83,7 @@ public enum PoolKernels {
                             for j in 1..<max(g.kw, 1) { best = Swift.max(best, mk[c0 + j]) }
                             let bestAt = Int32.max - Int32(truncatingIfNeeded: best)
                             at[oh * g.outW + ow] = bestAt
-                            sink.emit(plane, oh * g.outW + ow, at: bestAt, src: src, f)
+                            y[plane * g.outH * g.outW + oh * g.outW + ow] = src[Int(bestAt)]
                         }
                     }
                 }
@@ -171,34 +170,26 @@ struct SignedValues: WindowValues {
     @inline(__always) func callAsFunction(_ v: Float) -> Float { v * sign }
 }
 
-/// Where a training max pool's outputs go, and what it compares in each plane.
+/// What a training max pool does with each plane before pooling it, and what it compares there.
 protocol ArgmaxPoolSink {
     associatedtype Values: WindowValues
     func beginPlane(_ plane: Int, _ src: UnsafePointer<Float>)
     func values(_ plane: Int) -> Values
-    func emit(_ plane: Int, _ o: Int, at: Int32, src: UnsafePointer<Float>, _ values: Values)
 }
 
-/// MaxPool2D: the input value at the argmax.
+/// MaxPool2D: the inputs themselves.
 struct PlainMaxSink: ArgmaxPoolSink {
-    let y: UnsafeMutablePointer<Float>, outPlane: Int
     @inline(__always) func beginPlane(_ plane: Int, _ src: UnsafePointer<Float>) {}
     @inline(__always) func values(_ plane: Int) -> IdentityValues { IdentityValues() }
-    @inline(__always) func emit(_ plane: Int, _ o: Int, at: Int32, src: UnsafePointer<Float>, _ values: IdentityValues) {
-        y[plane * outPlane + o] = src[Int(at)]
-    }
 }
 
 /// BatchNorm → ReLU → MaxPool2D's pooling pass: x at the max of sign·x, and each plane's Σx, Σx² read first (the plane
 /// then stays in cache for the window loop).
 struct SignedMaxSink: ArgmaxPoolSink {
-    let y: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Double>, outPlane, inPlane, channels: Int
+    let sums: UnsafeMutablePointer<Double>, inPlane, channels: Int
     let sign: UnsafePointer<Float>
     @inline(__always) func beginPlane(_ plane: Int, _ src: UnsafePointer<Float>) {
         (sums[2 * plane], sums[2 * plane + 1]) = sumAndDot(src, src, count: inPlane)
     }
     @inline(__always) func values(_ plane: Int) -> SignedValues { SignedValues(sign: sign[plane % channels]) }
-    @inline(__always) func emit(_ plane: Int, _ o: Int, at: Int32, src: UnsafePointer<Float>, _ values: SignedValues) {
-        y[plane * outPlane + o] = src[Int(at)]
-    }
 }
