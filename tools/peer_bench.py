@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from student_torch import Student  # noqa: E402
-from teacher_torch import VGGTeacher, VGG_FER, VGG13_FER, VGG13_FER_WIDE  # noqa: E402
+from teacher_torch import VGGTeacher, VGG_FER, VGG13_FER, VGG13_FER_WIDE, VGG13_FER_WIDE_FC  # noqa: E402
 
 CONFIGS = {
     "vggm": dict(bins=512, channels=[96, 256, 384, 256, 256], fc6=4096, fc7=1024, classes=7),
@@ -311,7 +311,7 @@ def main():
     a = ap.parse_args()
     if a.only_teacher_train:
         torch.set_num_threads(a.threads)
-        nets = {"vgg-fer": VGG_FER, "vgg13-fer": VGG13_FER, "vgg13-fer-wide": VGG13_FER_WIDE}
+        nets = {"vgg-fer": VGG_FER, "vgg13-fer": VGG13_FER, "vgg13-fer-wide": VGG13_FER_WIDE, "vgg13-fer-wide-fc": VGG13_FER_WIDE_FC}
         print(json.dumps({"peer": "pytorch", "torch": torch.__version__, "threads": a.threads,
                           "teacher_training": [bench_teacher_training(cfg=nets[m]) for m in a.only_teacher_train.split(",")]}, indent=1))
         return

@@ -20,10 +20,12 @@ import torch.nn.functional as F
 VGG_FER = {"name": "vgg-fer", "inputSize": 48, "stages": [[32, 32], [64, 64], [128, 128], [256]], "dropout": 0.3, "classes": 8}
 VGG13_FER = {"name": "vgg13-fer", "inputSize": 48, "stages": [[32, 32], [64, 64], [128, 128, 128], [256, 256, 256]], "dropout": 0.4, "classes": 8}
 VGG13_FER_WIDE = {"name": "vgg13-fer-wide", "inputSize": 48, "stages": [[64, 64], [128, 128], [256, 256, 256], [256, 256, 256]], "dropout": 0.4, "classes": 8}
+VGG13_FER_WIDE_FC = dict(VGG13_FER_WIDE, name="vgg13-fer-wide-fc", head=[384, 384])
 
 
 class VGGTeacher(nn.Module):
-    """Stages of 3x3 conv (no bias) + BN + ReLU, a 2x2 max pool after each, global average pool, dropout, linear."""
+    """Stages of 3x3 conv (no bias) + BN + ReLU, a 2x2 max pool after each, then global average pool, dropout,
+    linear; or with cfg["head"], the last pooled map flattened, fully connected ReLU layers each with dropout, linear."""
 
     def __init__(self, cfg):
         super().__init__()
@@ -37,6 +39,15 @@ class VGGTeacher(nn.Module):
                 self.names.append((n, s, j == len(stage) - 1))
                 c = out
         self.dropout = nn.Dropout(cfg.get("dropout") or 0.0)
+        self.head = cfg.get("head") or []
+        if self.head:
+            side = cfg["inputSize"]
+            for _ in cfg["stages"]:
+                side //= 2
+            c *= side * side
+            for i, width in enumerate(self.head):
+                setattr(self, f"fc{i + 1}", nn.Linear(c, width))
+                c = width
         self.fc = nn.Linear(c, cfg["classes"])
 
     def forward(self, x):
@@ -44,7 +55,12 @@ class VGGTeacher(nn.Module):
             x = F.relu(getattr(self, f"bn{n}")(getattr(self, f"conv{n}")(x)))
             if last:
                 x = F.max_pool2d(x, 2, 2)
-        return self.fc(self.dropout(x.mean(dim=(2, 3))))
+        if not self.head:
+            return self.fc(self.dropout(x.mean(dim=(2, 3))))
+        x = x.flatten(1)
+        for i in range(len(self.head)):
+            x = self.dropout(F.relu(getattr(self, f"fc{i + 1}")(x)))
+        return self.fc(x)
 
 
 def load(path):

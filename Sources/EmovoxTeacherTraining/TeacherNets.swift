@@ -10,6 +10,7 @@ public enum TeacherNetName: String, Codable, CaseIterable, Sendable, CustomStrin
     case miniXceptionWide = "mini-xception-wide"
     case vgg13Fer = "vgg13-fer"
     case vgg13FerWide = "vgg13-fer-wide"
+    case vgg13FerWideFC = "vgg13-fer-wide-fc"
     /// Printed by name (as on the command line and in files).
     public var description: String { rawValue }
 }
@@ -19,8 +20,9 @@ public enum TeacherNetName: String, Codable, CaseIterable, Sendable, CustomStrin
 ///   depthwise-separable 3×3 convs with a 3×3/2 max pool and a strided 1×1 shortcut, a 3×3 conv to the classes
 ///   and global average pooling.
 /// - VGG family, after the FER+ paper's VGG13 (Barsoum et al. 2016) sized for a CPU: stages of 3×3 conv + BN +
-///   ReLU, a 2×2 max pool after each, global average pooling, dropout and one linear layer. Plain convolutions
-///   are GEMMs, which our CPU kernels run far closer to peak than depthwise ones.
+///   ReLU, a 2×2 max pool after each, global average pooling, dropout and one linear layer (or, with `head`, the
+///   FER+ paper's head: the last pooled map flattened, fully connected ReLU layers with dropout, then the linear
+///   layer). Plain convolutions are GEMMs, which our CPU kernels run far closer to peak than depthwise ones.
 public struct TeacherNetConfig: Codable, Equatable {
     public var name: String
     public var inputSize: Int
@@ -32,6 +34,9 @@ public struct TeacherNetConfig: Codable, Equatable {
     /// VGG family: output channels of each conv, one array per stage.
     public var stages: [[Int]]? = nil
     public var dropout: Float? = nil
+    /// VGG family: widths of the fully connected ReLU layers on the flattened last pooled map, each followed by
+    /// dropout (the FER+ paper's head keeps where on the face a feature fired; nil: global average pooling).
+    public var head: [Int]? = nil
 
     public static let names = TeacherNetName.allCases.map(\.rawValue)
     /// What `teacher-train` trains unless told otherwise.
@@ -51,6 +56,12 @@ public struct TeacherNetConfig: Codable, Equatable {
                                                 stages: [[32, 32], [64, 64], [128, 128, 128], [256, 256, 256]], dropout: 0.4)
         case .vgg13FerWide: return TeacherNetConfig(name: name.rawValue, inputSize: 48, stem: [], blocks: [], classes: classes, family: "vgg",
                                                 stages: [[64, 64], [128, 128], [256, 256, 256], [256, 256, 256]], dropout: 0.4)
+        // The same trunk with the FER+ paper's kind of head (two fully connected layers; 384 wide rather than the
+        // paper's 1024, so that the net stays under 10 MB in float16: 4.54 M parameters). Its trunk can start from a
+        // trained `vgg13-fer-wide` (`--init-from`).
+        case .vgg13FerWideFC: return TeacherNetConfig(name: name.rawValue, inputSize: 48, stem: [], blocks: [], classes: classes, family: "vgg",
+                                                      stages: [[64, 64], [128, 128], [256, 256, 256], [256, 256, 256]], dropout: 0.4,
+                                                      head: [384, 384])
         }
     }
 
@@ -80,10 +91,30 @@ public struct TeacherNetConfig: Codable, Equatable {
             }
             layers.append(("pool\(s + 1)", MaxPool2D(kernel: (2, 2), stride: (2, 2))))
         }
-        layers.append(("gap", GlobalAvgPool()))
-        if let p = dropout, p > 0 { layers.append(("dropout", Dropout(p, rng: &rng))) }
+        if let head {
+            layers.append(("flatten", Flatten()))
+            c *= pooledSide * pooledSide
+            for (i, width) in head.enumerated() {
+                layers += [("fc\(i + 1)", Linear(c, width, rng: &rng)), ("relu_fc\(i + 1)", ReLU())]
+                if let p = dropout, p > 0 { layers.append(("dropout\(i + 1)", Dropout(p, rng: &rng))) }
+                c = width
+            }
+        } else {
+            layers.append(("gap", GlobalAvgPool()))
+            if let p = dropout, p > 0 { layers.append(("dropout", Dropout(p, rng: &rng))) }
+        }
         layers.append(("fc", Linear(c, classes, rng: &rng)))
         return Sequential(layers)
+    }
+
+    /// Side of the last pooled map of the VGG family (each stage halves it, rounding down).
+    var pooledSide: Int { (stages ?? []).reduce(inputSize) { side, _ in side / 2 } }
+
+    /// The same net without its head: what a trained net of one config can hand to another as a starting point.
+    var trunk: TeacherNetConfig {
+        var t = self
+        t.name = ""; t.head = nil; t.dropout = nil
+        return t
     }
 
     func buildXception(rng: inout SeededRNG) -> Sequential {

@@ -139,11 +139,22 @@ public final class TeacherTrainer {
             throw EmovoxError("the initial weights changed since the run was configured (digest \(initial.digest))", file: initial.path)
         }
         let start = try TrainedFaceTeacher.load(initial.path)
-        guard start.config == teacher.config, start.classes == teacher.classes else {
+        guard start.config.trunk == teacher.config.trunk, start.classes == teacher.classes else {
             throw EmovoxError("initial weights of net '\(start.config.name)' (\(start.classes.count) classes) cannot start a '\(teacher.config.name)' run "
                               + "(\(teacher.classes.count) classes)", file: initial.path)
         }
-        try teacher.network.load(stateDict: start.network.stateDict(), source: initial.path)
+        try teacher.network.load(stateDict: Self.startingState(of: teacher, from: start), source: initial.path)
+    }
+
+    /// The state a run starts from: all of `start` when it is the same net; when only the heads differ (a
+    /// `vgg13-fer-wide` trunk under a fully connected head), its convs and BN layers and this net's own seeded head.
+    static func startingState(of net: TrainedFaceTeacher, from start: TrainedFaceTeacher) -> [String: Tensor] {
+        let given = start.network.stateDict()
+        guard start.config != net.config else { return given }
+        let isTrunk = { (name: String) in name.hasPrefix("conv") || name.hasPrefix("bn") }
+        return net.network.stateDict().reduce(into: [:]) { state, entry in
+            state[entry.key] = isTrunk(entry.key) ? given[entry.key] ?? entry.value : entry.value
+        }
     }
 
     public var schedule: LRSchedule { .logLinear(start: config.learningRate, end: config.learningRateEnd, epochs: config.epochs) }

@@ -35,7 +35,7 @@ struct TeacherTrainCommand: ParsableCommand {
     @Option(help: "Use only the first N training faces (0 = all).") var limit: Int = teacherTrainDefaults.limit
     @Option(help: "Seed.") var seed: UInt64 = teacherTrainDefaults.seed
     @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-    @Option(help: "Start from this teacher checkpoint's weights (same --model) instead of a random init: a warm restart or fine-tuning with a new schedule (recorded with the file's digest).") var initFrom: String?
+    @Option(help: "Start from this teacher checkpoint's weights instead of a random init: a warm restart or fine-tuning with a new schedule (recorded with the file's digest). The same --model, or one with the same convolutional trunk and another head (e.g. vgg13-fer-wide → vgg13-fer-wide-fc: the trunk is taken, the head starts from --seed).") var initFrom: String?
     @Flag(help: "Continue the run in --out.") var resume = false
     @Option(help: "After the last epoch (and the flip choice): classes below this recall on Valid get the smallest common logit offset that lifts every class to it (0 = none).") var recallFloor: Double = 0
     @Flag(inversion: .prefixedNo, help: "After the last epoch, keep test-time flip (logits averaged over each face and its mirror image) in teacher.safetensors when it is more accurate on Valid.") var chooseFlip = true

@@ -101,11 +101,12 @@ final class OnnxRuntimeIntegrationTests: XCTestCase {
         XCTAssertLessThanOrEqual(diffs.first ?? .infinity, 1e-4)
     }
 
-    /// Teachers trained by emovox (teacher-train's safetensors): the VGG family (conv, BN, pools, linear) and the
+    /// Teachers trained by emovox (teacher-train's safetensors): the VGG family (conv, BN, pools, linear; flatten and
+    /// fully connected layers in the head of `vgg13-fer-wide-fc`) and the
     /// mini-Xception family (residual blocks, depthwise convs, TF-'same' pools) reproduce emovox's logits.
     func testTrainedTeachersMatchOnnxRuntime() throws {
         try requireOnnxRuntime()
-        for (name, flip) in [("vgg-fer", false), ("mini-xception", false), ("vgg13-fer", true)] {
+        for (name, flip) in [("vgg-fer", false), ("mini-xception", false), ("vgg13-fer", true), ("vgg13-fer-wide-fc", false)] {
             let t = TrainedFaceTeacher(config: try TeacherNetConfig.named(name, classes: 8), classes: FERPlus.emotions, seed: 6)
             t.testTimeFlip = flip
             if flip { t.logitOffsets = [0, 0, 0, 0, 0, 0.75, 0.75, 0.75] }

@@ -55,23 +55,26 @@ final class TeacherEvaluationTests: XCTestCase {
         XCTAssertGreaterThan(checked, 20)
     }
 
-    /// `vgg-fer` in tools/teacher_torch.py gives the same logits from the same checkpoint (BN with running stats).
+    /// `vgg-fer` and the fully connected head of `vgg13-fer-wide-fc` in tools/teacher_torch.py give the same logits
+    /// from the same checkpoint (BN with running stats; the flatten order is PyTorch's).
     func testVGGFerMatchesPyTorchTwin() throws {
         let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         guard (try? Subprocess.run("python3", ["-c", "import torch, safetensors"])) != nil else {
             throw XCTSkip("python3 with torch and safetensors is not installed (pip install torch safetensors)")
         }
-        let t = TrainedFaceTeacher(config: try TeacherNetConfig.named("vgg-fer", classes: 8), classes: FERPlus.emotions, seed: 4)
-        var rng = SeededRNG(seed: 9)
-        var x = Tensor(zeros: [3, 1, 48, 48]); for i in x.data.indices { x.data[i] = rng.uniform() * 2 - 1 }
-        for _ in 0..<3 { _ = t.network.forward(x, training: true) }  // running statistics away from their initial values
-        let dir = tempDir("vggtwin")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try t.save(to: dir + "/t.safetensors")
-        try NPY.write(x, to: dir + "/x.npy")
-        try NPY.write(t.logits(x), to: dir + "/y.npy")
-        let out = try Subprocess.run("python3", [repo + "/tools/teacher_torch.py", dir + "/t.safetensors", dir + "/x.npy", "--expect", dir + "/y.npy"])
-        XCTAssertTrue(String(decoding: out, as: UTF8.self).contains("logits"))
+        for name in ["vgg-fer", "vgg13-fer-wide-fc"] {
+            let t = TrainedFaceTeacher(config: try TeacherNetConfig.named(name, classes: 8), classes: FERPlus.emotions, seed: 4)
+            var rng = SeededRNG(seed: 9)
+            var x = Tensor(zeros: [3, 1, 48, 48]); for i in x.data.indices { x.data[i] = rng.uniform() * 2 - 1 }
+            for _ in 0..<3 { _ = t.network.forward(x, training: true) }  // running statistics away from their initial values
+            let dir = tempDir("vggtwin")
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            try t.save(to: dir + "/t.safetensors")
+            try NPY.write(x, to: dir + "/x.npy")
+            try NPY.write(t.logits(x), to: dir + "/y.npy")
+            let out = try Subprocess.run("python3", [repo + "/tools/teacher_torch.py", dir + "/t.safetensors", dir + "/x.npy", "--expect", dir + "/y.npy"])
+            XCTAssertTrue(String(decoding: out, as: UTF8.self).contains("logits"), name)
+        }
     }
 
     func testVGGFerShapeAndSize() throws {
@@ -83,6 +86,19 @@ final class TeacherEvaluationTests: XCTestCase {
         let bn = 2 * (32 + 32 + 64 + 64 + 128 + 128 + 256), fc = 256 * 8 + 8
         XCTAssertEqual(t.network.parameters.reduce(0) { $0 + $1.value.count }, convs + bn + fc)
         XCTAssertEqual(TeacherNetConfig.defaultName, "vgg-fer")
+    }
+
+    /// `vgg13-fer-wide-fc`: the `vgg13-fer-wide` trunk, its 3×3×256 map flattened into two 384-wide ReLU layers with
+    /// dropout, then the 8 classes; under 10 MB in float16.
+    func testVGGHeadShapeAndSize() throws {
+        let t = TrainedFaceTeacher(config: try TeacherNetConfig.named("vgg13-fer-wide-fc", classes: 8), classes: FERPlus.emotions, seed: 1)
+        XCTAssertEqual(t.logits(Tensor(zeros: [2, 1, 48, 48])).shape, [2, 8])
+        let widths = [64, 64, 128, 128, 256, 256, 256, 256, 256, 256]
+        let convs = 9 * zip([1] + widths.dropLast(), widths).map { $0 * $1 }.reduce(0, +), bn = 2 * widths.reduce(0, +)
+        let head = (3 * 3 * 256 * 384 + 384) + (384 * 384 + 384) + (384 * 8 + 8)
+        XCTAssertEqual(t.network.parameters.reduce(0) { $0 + $1.value.count }, convs + bn + head)
+        XCTAssertLessThan(2 * (convs + bn + head), 10_000_000)
+        XCTAssertEqual(t.network.layers.map(\.name).suffix(8), ["flatten", "fc1", "relu_fc1", "dropout1", "fc2", "relu_fc2", "dropout2", "fc"])
     }
 
     func testFer2013ClassesMapOntoFERPlus() {

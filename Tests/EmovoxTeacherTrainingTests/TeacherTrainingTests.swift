@@ -162,6 +162,24 @@ final class TeacherTrainingTests: XCTestCase {
         XCTAssertThrowsError(try TeacherTrainer(config: wrongNet, runDir: c, resume: false)) {
             XCTAssertTrue("\($0)".contains("cannot start a 'vgg13-fer' run") && "\($0)".contains(start), "\($0)")
         }
+        // Another head on the same trunk: the trunk's convs and BN layers come from the checkpoint, the head from the
+        // run's seed; another trunk is refused above.
+        let wide = TrainedFaceTeacher(config: try TeacherNetConfig.named("vgg13-fer-wide", classes: 8), classes: FERPlus.emotions, seed: 11)
+        let widePath = c + "-wide.safetensors"
+        defer { try? FileManager.default.removeItem(atPath: widePath) }
+        try wide.save(to: widePath)
+        var headed = warm; headed.model = .vgg13FerWideFC; headed.initialWeights = try InitialWeights(path: widePath)
+        let fc = try TeacherTrainer(config: headed, runDir: c + "-fc", resume: false).teacher.network.stateDict()
+        defer { try? FileManager.default.removeItem(atPath: c + "-fc") }
+        var seeded = headed; seeded.initialWeights = nil
+        let fresh = try TeacherTrainer(config: seeded, runDir: c + "-fresh", resume: false).teacher.network.stateDict()
+        defer { try? FileManager.default.removeItem(atPath: c + "-fresh") }
+        let given = wide.network.stateDict()
+        XCTAssertEqual(fc.keys.filter { $0.hasPrefix("conv") || $0.hasPrefix("bn") }.count, given.count - 2, "every trunk tensor (all but fc)")
+        for (name, tensor) in fc {
+            if name.hasPrefix("conv") || name.hasPrefix("bn") { XCTAssertEqual(tensor, given[name], name) }
+            else { XCTAssertEqual(tensor, fresh[name], name); XCTAssertTrue(name.hasPrefix("fc"), name) }
+        }
         let copy = c + "-start.safetensors"
         defer { try? FileManager.default.removeItem(atPath: copy) }
         try FileManager.default.copyItem(atPath: start, toPath: copy)
