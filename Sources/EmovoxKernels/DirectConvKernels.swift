@@ -74,8 +74,8 @@ extension ConvKernels {
     /// 300–404 against 185–247 GFLOP/s; in the step's per-layer profile) except 256→256 at 12×12, where its 9 MB of
     /// transformed weights per 12-tile block made the input gradient slower in the step. The 6×6 maps keep F(2×2, 3×3)
     /// tiles. The direct kernels had replaced im2col at these shapes (1.18–1.20× the step) and remain the `.direct`
-    /// choice. The students' conv3–5 at their training crop (`vggm-small` 15×23, `vggm` 30×23; F(2×2, 3×3): the
-    /// widths are not multiples of 4) train 1.13–1.41× and infer 1.26–1.55× faster on Winograd than on im2col
+    /// choice. The students' conv3–5 at their training crop (`vggm-small` 15×23, `vggm` 30×23; F(2×2, 3×3) here,
+    /// F(4×4, 3×3) for inference: `measuredInferencePaths`) train 1.13–1.41× and infer 1.26–1.55× faster on Winograd than on im2col
     /// (`emovox bench --only students --conv winograd|im2col`, two alternations under load; docs/performance-conv.md,
     /// "Students"). Not in the table, so still im2col + sgemm: the grey first layer (K = 9: neither kernel's
     /// transforms pay for 18 flops per output) and shapes not measured (e.g. a student on other crop lengths).
@@ -90,11 +90,14 @@ extension ConvKernels {
         [256, 384, 30, 23]: .winograd, [384, 256, 30, 23]: .winograd, [256, 256, 30, 23]: .winograd,
     ]
 
-    /// Shapes [cin, cout, h, w] whose inference runs another path than `measuredConvPaths` gives training: `vggm`'s
-    /// conv3–5 at its 400-frame crop on F(4×4, 3×3) with partial tiles (30×23: 8×6 tiles, 11 % of their outputs
-    /// wasted) measured faster than F(2×2, 3×3) in the students' inference (docs/performance-conv.md, "Students'
-    /// conv3–5: F(4×4, 3×3) with partial tiles (inference)"). Training keeps F(2×2, 3×3).
+    /// Shapes [cin, cout, h, w] whose inference runs another path than `measuredConvPaths` gives training: the
+    /// students' conv3–5 at their 400-frame crop on F(4×4, 3×3) with partial tiles (30×23: 8×6 tiles, 15×23: 4×6;
+    /// 11 % and 22 % of their outputs past the map). In the students' inference on 2 threads conv3–5 took 0.54–0.78
+    /// (`vggm`) and 0.66–0.78 (`vggm-small`) of F(2×2, 3×3)'s time in three alternated pairs; one core 1.4–1.9× its
+    /// rate (docs/performance-conv.md, "Students' conv3–5: F(4×4, 3×3) with partial tiles (inference)"). Training
+    /// keeps F(2×2, 3×3): its numerics are the published learning results.
     public static let measuredInferencePaths: [[Int]: ConvPath] = [
+        [64, 96, 15, 23]: .winograd4, [96, 96, 15, 23]: .winograd4, [96, 64, 15, 23]: .winograd4,
         [256, 384, 30, 23]: .winograd4, [384, 256, 30, 23]: .winograd4, [256, 256, 30, 23]: .winograd4,
     ]
 

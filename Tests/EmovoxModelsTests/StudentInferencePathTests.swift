@@ -2,8 +2,9 @@ import XCTest
 import EmovoxCore
 @testable import EmovoxModels
 
-/// A whole student's inference (the fused conv → BN → ReLU plan) with conv3–5 on Winograd F(4×4, 3×3) in partial
-/// tiles against the same model on F(2×2, 3×3), the training path: the two differ only by the kernels' rounding.
+/// A whole student's inference (the fused conv → BN → ReLU plan) on its measured paths, conv3–5 on Winograd F(4×4, 3×3)
+/// in partial tiles, against the same model on F(2×2, 3×3), the training path: the two differ only by the kernels'
+/// rounding.
 final class StudentInferencePathTests: XCTestCase {
     /// vggm-small at its 400-frame crop (conv3–5 at 15×23: 4×6 tiles of 4×4, the last row and column partial), with
     /// BN statistics set away from the identity. Bound: each F(4×4, 3×3) output is within γ(cin + 15) · 113.8 ·
@@ -29,13 +30,14 @@ final class StudentInferencePathTests: XCTestCase {
         func logits(_ choice: DirectConvChoice) -> Tensor {
             for (name, c) in convs {
                 c.tuning.direct = choice
-                let shape = inputs[name]!
+                let shape = inputs[name]!, g = c.geometry(shape[2], shape[3])
                 XCTAssertEqual(shape[2...3], [15, 23], name)
-                XCTAssertEqual(c.path(c.geometry(shape[2], shape[3]), .inference), choice == .winograd4 ? .winograd4 : .winograd, name)
+                XCTAssertEqual(c.path(g, .inference), choice == .measured ? .winograd4 : .winograd, name)
+                XCTAssertEqual(c.path(g, .training), .winograd, "\(name): training keeps F(2×2, 3×3)")
             }
             return model.forward(x, training: false)
         }
-        let f2 = logits(.winograd), f4 = logits(.winograd4)
+        let f2 = logits(.winograd), f4 = logits(.measured)
         XCTAssertEqual(f2.shape, [3, 7])
         let scale = f2.data.map(abs).max() ?? 0, worst = zip(f2.data, f4.data).map { abs($0 - $1) }.max() ?? .nan
         XCTAssertGreaterThan(scale, 0)
