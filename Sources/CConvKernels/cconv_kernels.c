@@ -904,10 +904,11 @@ void cwino4_pack(const float *w, int cout, int cin, int backward, int a_lo, int 
 }
 
 // Large transformed weights (36 matrices cs x cpad, e.g. vggm's 256→384: 14 MB) stream through for every block, so
-// an L2-sized block of 12 tiles was bound by that stream (one core 233 against 300+ GFLOP/s). Beyond 8 MB (a quarter
-// of the L3) the block holds cs·cpad / (cs + cpad) tiles or more, where the weights' traffic per tile falls to V's and
-// M's (vggm: 132–156 tiles; V and M then live in L3). The teachers' F(4x4, 3x3) layers (at most 4.7 MB) keep the
-// L2-sized blocks they were measured with. A tile's result does not depend on its block.
+// an L2-sized block of 12 tiles was bound by that stream (256↔384 one core 235–249 GFLOP/s against 297–323 with
+// 96–192 tiles a block; docs/performance-conv.md). Beyond 8 MB (a quarter of the L3) the block holds
+// cs·cpad / (cs + cpad) tiles or more, where the weights' traffic per tile falls to V's and M's (vggm: 132–156
+// tiles; V and M then live in L3). The teachers' F(4x4, 3x3) layers (at most 4.7 MB) keep the L2-sized blocks they
+// were measured with. A tile's result does not depend on its block.
 int cwino4_block_tiles(int cs, int cpad) {
     int t = block_tiles(36, cs, cpad);
     if ((size_t)36 * cs * cpad * 4 <= (size_t)8 << 20) return t;

@@ -92,8 +92,8 @@ extension ConvKernels {
 
     /// Shapes [cin, cout, h, w] whose inference runs another path than `measuredConvPaths` gives training: the
     /// students' conv3–5 at their 400-frame crop on F(4×4, 3×3) with partial tiles (30×23: 8×6 tiles, 15×23: 4×6;
-    /// 11 % and 22 % of their outputs past the map). In the students' inference on 2 threads conv3–5 took 0.54–0.78
-    /// (`vggm`) and 0.66–0.78 (`vggm-small`) of F(2×2, 3×3)'s time in three alternated pairs; one core 1.4–1.9× its
+    /// 11 % and 22 % of their outputs past the map). In the students' inference on 2 threads conv3–5 took 0.54–0.81
+    /// (`vggm`) and 0.66–0.78 (`vggm-small`) of F(2×2, 3×3)'s time in three alternated pairs; one core 1.2–1.7× its
     /// rate (docs/performance-conv.md, "Students' conv3–5: F(4×4, 3×3) with partial tiles (inference)"). Training
     /// keeps F(2×2, 3×3): its numerics are the published learning results.
     public static let measuredInferencePaths: [[Int]: ConvPath] = [
