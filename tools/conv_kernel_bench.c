@@ -5,8 +5,9 @@
 // a loaded machine lets through on a quiet moment. A tool, not part of the build:
 //   clang -O3 -ISources/CConvKernels/include -I/usr/include/x86_64-linux-gnu/openblas-pthread \
 //     Sources/CConvKernels/cconv_kernels.c tools/conv_kernel_bench.c -o /tmp/conv_kernel_bench -lopenblas
-//   /tmp/conv_kernel_bench [REPS] [LEVEL] [conv2]   (LEVEL 2 = AVX-512F, 1 = AVX2+FMA, 0 = plain; default best;
-//                                                     conv2: only the 5×5 stride-2 table)
+//   /tmp/conv_kernel_bench [REPS] [LEVEL] [conv2|students]   (LEVEL 2 = AVX-512F, 1 = AVX2+FMA, 0 = plain; default
+//                                                     best; conv2: only the 5×5 stride-2 table; students: only the
+//                                                     students' 3×3 shapes)
 // Winograd columns: direct-equivalent GFLOP/s (2·cin·cout·9·h·w / time, comparable with the direct ones), the real
 // GFLOP/s of its 16 products per 2×2 tile against the peak, and max |wino − direct| / max |direct| on the forward.
 #include "cconv_kernels.h"
@@ -41,9 +42,10 @@ int main(int argc, char **argv) {
                        {128, 128, 12, 12}, {128, 256, 6, 6}, {256, 256, 6, 6},
                        {1, 64, 48, 48}, {64, 64, 48, 48}, {64, 128, 24, 24}, {128, 128, 24, 24}, {128, 256, 12, 12}, {256, 256, 12, 12},
                        {64, 96, 15, 23}, {96, 96, 15, 23}, {96, 64, 15, 23}, {256, 384, 30, 23}, {384, 256, 30, 23}, {256, 256, 30, 23}};
-    int only_conv2 = argc > 3 && strcmp(argv[3], "conv2") == 0;
+    int only_conv2 = argc > 3 && strcmp(argv[3], "conv2") == 0, only_students = argc > 3 && strcmp(argv[3], "students") == 0;
     for (int si = 0; si < (int)(sizeof shapes / sizeof shapes[0]) && !only_conv2; si++) {
         int cin = shapes[si][0], cout = shapes[si][1], h = shapes[si][2], w = shapes[si][3];
+        if (only_students && w != 23) continue;
         int pp = cconv3_padded_pixels(h, w), qn = cconv3_flat_pixels(h, w);
         int csx = cconv3_pad4(cin), cp = cconv3_pad32(cout), cpi = cconv3_pad32(cin);
         float *x = malloc(4 * (size_t)cin * h * w), *wt = malloc(4 * (size_t)cout * cin * 9), *y = malloc(4 * (size_t)cout * h * w);
@@ -95,9 +97,9 @@ int main(int argc, char **argv) {
             if (a > dwmax) dwmax = a; if (dd > dwdiff) dwdiff = dd;
         }
         free(wacc); free(wsc); free(dwd); free(dww);
-        // F(4x4, 3x3) forward where h, w are multiples of 4.
+        // F(4x4, 3x3) forward (partial tiles where h or w is not a multiple of 4: the students' 15×23 and 30×23).
         double tw4 = 0, d4max = 0;
-        if (h % 4 == 0 && w % 4 == 0) {
+        {
             float *u4 = aligned_alloc(64, 4 * 36 * (size_t)cin * cp), *s4 = aligned_alloc(64, 4 * cwino4_scratch_floats(csw, cp));
             float *y4 = aligned_alloc(64, 4 * (size_t)WN * qn * cp);
             cwino4_pack(wt, cout, cin, 0, 0, cin, u4);
@@ -133,6 +135,7 @@ int main(int argc, char **argv) {
                tw4 > 0 ? fl / tw4 : 0, ymax > 0 ? d4max / ymax : 0);
         free(x); free(wt); free(y); free(dy); free(xp); free(wp); free(yf); free(dyp); free(wb); free(dxf); free(acc); free(A); free(B); free(C);
     }
+    if (only_students) return 0;
     // The students' conv2, 5×5 stride 2 pad 1 (cconv5s2_*), at their 400-frame crop: the direct forward alone and with
     // the phase split and the unpad, beside sgemm at the im2col GEMM shape of one image (M = cout, N = out_h·out_w,
     // K = cin·25; without the im2col copy the layer path adds).

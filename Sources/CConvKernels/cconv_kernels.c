@@ -884,15 +884,18 @@ void cwino_wgrad_finish(const float *acc, int cout, int cin, int ci_lo, int ci_h
         }
 }
 
-// ---- Winograd F(4x4, 3x3): 6x6 input tiles at stride 4, 36 products per 4x4 outputs (4x fewer than direct). Only
-// for h and w multiples of 4 (tiles never reach past the zero border). Bᵀ, G, Aᵀ of Lavin & Gray (points 0, ±1, ±2):
+// ---- Winograd F(4x4, 3x3): 6x6 input tiles at stride 4, 36 products per 4x4 outputs (4x fewer than direct). A map
+// whose h or w is not a multiple of 4 ends in partial tiles (ceil(h/4) x ceil(w/4) tiles): their reads past the
+// padded map's zero border are zeros (never loaded: the padded layout ends there) and only their outputs inside the
+// map are written. Bᵀ, G, Aᵀ of Lavin & Gray (points 0, ±1, ±2):
 //   Bᵀ = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
 //   G  = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
 //   Aᵀ = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
 // Bound as for F(2x2, 3x3) but with the coefficient 113.8 (largest entry of |Aᵀ|⊗|Aᵀ| · |G|⊗|G| · |Bᵀ|⊗|Bᵀ|) for 4,
 // and deeper transforms (input 3 roundings a dimension: the ·5 and two additions; output 4 additions a dimension):
-// |ŷ - y| ≤ γ(cin+15) · 113.8 · Σ_ci ‖g‖₁ ‖d‖₁ (d the output's 6x6 input tile): ~30x F(2x2, 3x3)'s.
-int cwino4_tiles(int h, int w) { return (h / 4) * (w / 4); }
+// |ŷ - y| ≤ γ(cin+15) · 113.8 · Σ_ci ‖g‖₁ ‖d‖₁ (d the output's 6x6 input tile): ~30x F(2x2, 3x3)'s. A partial
+// tile is a whole one whose pixels past the map are exact zeros, so the same bound holds (d with those zeros).
+int cwino4_tiles(int h, int w) { return ((h + 3) / 4) * ((w + 3) / 4); }
 
 void cwino4_pack(const float *w, int cout, int cin, int backward, int a_lo, int a_hi, float *u) {
     static const double G[6][3] = {{.25, 0, 0}, {-1. / 6, -1. / 6, -1. / 6}, {-1. / 6, 1. / 6, -1. / 6},
@@ -900,7 +903,18 @@ void cwino4_pack(const float *w, int cout, int cin, int backward, int a_lo, int 
     pack_tiles(w, cout, cin, backward, a_lo, a_hi, u, 6, G);
 }
 
-int cwino4_block_tiles(int cs, int cpad) { return block_tiles(36, cs, cpad); }
+// Large transformed weights (36 matrices cs x cpad, e.g. vggm's 256→384: 14 MB) stream through for every block, so
+// an L2-sized block of 12 tiles was bound by that stream (256↔384 one core 235–249 GFLOP/s against 297–323 with
+// 96–192 tiles a block; docs/performance-conv.md). Beyond 8 MB (a quarter of the L3) the block holds
+// cs·cpad / (cs + cpad) tiles or more, where the weights' traffic per tile falls to V's and M's (vggm: 132–156
+// tiles; V and M then live in L3). The teachers' F(4x4, 3x3) layers (at most 4.7 MB) keep the L2-sized blocks they
+// were measured with. A tile's result does not depend on its block.
+int cwino4_block_tiles(int cs, int cpad) {
+    int t = block_tiles(36, cs, cpad);
+    if ((size_t)36 * cs * cpad * 4 <= (size_t)8 << 20) return t;
+    int reuse = ((long)cs * cpad / (cs + cpad) + 11) / 12 * 12;
+    return reuse > 240 ? 240 : reuse > t ? reuse : t;
+}
 size_t cwino4_scratch_floats(int cs, int cpad) { return (size_t)36 * cwino4_block_tiles(cs, cpad) * (cs + cpad); }
 
 #define BT6(o, d) /* o = Bᵀ d for 6 vectors */                                                                          \
@@ -911,10 +925,50 @@ size_t cwino4_scratch_floats(int cs, int cpad) { return (size_t)36 * cwino4_bloc
     o[2] = m[1] + m[2] + 4 * (m[3] + m[4]); o[3] = m[1] - m[2] + 8 * (m[3] - m[4]) + m[5];
 
 #define WINO4_KERNEL(NAME, GEMM, ATTR, VL, NV, PX)                                                                      \
+/* V[.][j] = Bᵀ d B of the 6x6 tile at base; only its first `rows` x `cols` pixels are read (the rest is zeros past */ \
+/* the map's zero border: a partial tile). Called with 6, 6 for whole tiles, so the masks fold away. */               \
+ATTR __attribute__((always_inline)) static inline void NAME##_in(const float *base, int p, int cs, int rows, int cols, \
+                                                                 float *V, int tb, int j) {                            \
+    typedef float vec __attribute__((vector_size(VL * 4), aligned(4)));                                               \
+    for (int c = 0; c < cs; c += VL) {                                                                                 \
+        vec e[6][6];                                                                                                   \
+        UNROLL for (int c6 = 0; c6 < 6; c6++) {                                                                        \
+            vec d[6], o[6];                                                                                            \
+            UNROLL for (int r6 = 0; r6 < 6; r6++)                                                                      \
+                d[r6] = r6 < rows && c6 < cols ? *(const vec *)(base + ((size_t)r6 * p + c6) * cs + c) : (vec){0};   \
+            BT6(o, d)                                                                                                  \
+            UNROLL for (int r6 = 0; r6 < 6; r6++) e[r6][c6] = o[r6];                                                   \
+        }                                                                                                              \
+        UNROLL for (int r6 = 0; r6 < 6; r6++) {                                                                        \
+            vec o[6];                                                                                                  \
+            BT6(o, e[r6])                                                                                              \
+            UNROLL for (int c6 = 0; c6 < 6; c6++) *(vec *)(V + ((size_t)(r6 * 6 + c6) * tb + j) * cs + c) = o[c6];     \
+        }                                                                                                              \
+    }                                                                                                                  \
+}                                                                                                                      \
+/* yf = Aᵀ M A of tile j: only its first `rows` x `cols` outputs (a partial tile's others fall outside the map). */    \
+ATTR __attribute__((always_inline)) static inline void NAME##_out(const float *M, int tb, int j, int cpad, int p,      \
+                                                                  int rows, int cols, float *yf) {                     \
+    typedef float vec __attribute__((vector_size(VL * 4), aligned(4)));                                               \
+    for (int c = 0; c < cpad; c += VL) {                                                                               \
+        vec q[4][6];                                                                                                   \
+        UNROLL for (int c6 = 0; c6 < 6; c6++) {                                                                        \
+            vec m[6], o[4];                                                                                            \
+            UNROLL for (int r6 = 0; r6 < 6; r6++) m[r6] = *(const vec *)(M + ((size_t)(r6 * 6 + c6) * tb + j) * cpad + c); \
+            AT6(o, m)                                                                                                  \
+            UNROLL for (int r4 = 0; r4 < 4; r4++) q[r4][c6] = o[r4];                                                   \
+        }                                                                                                              \
+        UNROLL for (int r4 = 0; r4 < 4; r4++) {                                                                        \
+            vec o[4];                                                                                                  \
+            AT6(o, q[r4])                                                                                              \
+            UNROLL for (int c4 = 0; c4 < 4; c4++)                                                                      \
+                if (r4 < rows && c4 < cols) *(vec *)(yf + ((size_t)r4 * p + c4) * cpad + c) = o[c4];                   \
+        }                                                                                                              \
+    }                                                                                                                  \
+}                                                                                                                      \
 ATTR static void NAME(const float *xps, size_t x_image, int cs, int cin, int h, int w, int t_lo, int total,            \
                       const float *u, int cpad, float *scratch, float *yfs, size_t y_image) {                          \
-    typedef float vec __attribute__((vector_size(VL * 4), aligned(4)));                                               \
-    int p = w + 2, tw = w / 4, per = cwino4_tiles(h, w), tb = cwino4_block_tiles(cs, cpad);                           \
+    int p = w + 2, tw = (w + 3) / 4, per = cwino4_tiles(h, w), tb = cwino4_block_tiles(cs, cpad);                     \
     float *V = scratch, *M = scratch + (size_t)36 * tb * cs;                                                           \
     for (int t0 = t_lo; t0 < total; t0 += tb) {                                                                        \
         int nb = total - t0 < tb ? total - t0 : tb, nbp = (nb + PX - 1) / PX * PX;                                     \
@@ -925,20 +979,9 @@ ATTR static void NAME(const float *xps, size_t x_image, int cs, int cin, int h, 
             }                                                                                                          \
             int t = t0 + j, s = t / per, r = t % per, ty = r / tw, tx = r % tw;                                        \
             const float *base = xps + x_image * s + ((size_t)(4 * ty) * p + 4 * tx) * cs;                              \
-            for (int c = 0; c < cs; c += VL) {                                                                         \
-                vec e[6][6];                                                                                           \
-                UNROLL for (int c6 = 0; c6 < 6; c6++) {                                                                \
-                    vec d[6], o[6];                                                                                    \
-                    UNROLL for (int r6 = 0; r6 < 6; r6++) d[r6] = *(const vec *)(base + ((size_t)r6 * p + c6) * cs + c); \
-                    BT6(o, d)                                                                                          \
-                    UNROLL for (int r6 = 0; r6 < 6; r6++) e[r6][c6] = o[r6];                                           \
-                }                                                                                                      \
-                UNROLL for (int r6 = 0; r6 < 6; r6++) {                                                                \
-                    vec o[6];                                                                                          \
-                    BT6(o, e[r6])                                                                                      \
-                    UNROLL for (int c6 = 0; c6 < 6; c6++) *(vec *)(V + ((size_t)(r6 * 6 + c6) * tb + j) * cs + c) = o[c6]; \
-                }                                                                                                      \
-            }                                                                                                          \
+            int rows = h + 2 - 4 * ty, cols = w + 2 - 4 * tx; /* padded rows / columns from the tile's corner on */   \
+            if (rows >= 6 && cols >= 6) NAME##_in(base, p, cs, 6, 6, V, tb, j);                                        \
+            else NAME##_in(base, p, cs, rows, cols, V, tb, j);                                                         \
         }                                                                                                              \
         for (int xi = 0; xi < 36; xi++)                                                                                \
             for (int co0 = 0; co0 < cpad; co0 += VL * NV)                                                              \
@@ -948,23 +991,13 @@ ATTR static void NAME(const float *xps, size_t x_image, int cs, int cin, int h, 
         for (int j = 0; j < nb; j++) {                                                                                 \
             int t = t0 + j, s = t / per, r = t % per, ty = r / tw, tx = r % tw;                                        \
             float *yf = yfs + y_image * s + ((size_t)(4 * ty) * p + 4 * tx) * cpad;                                    \
-            for (int c = 0; c < cpad; c += VL) {                                                                       \
-                vec q[4][6];                                                                                           \
-                UNROLL for (int c6 = 0; c6 < 6; c6++) {                                                                \
-                    vec m[6], o[4];                                                                                    \
-                    UNROLL for (int r6 = 0; r6 < 6; r6++) m[r6] = *(const vec *)(M + ((size_t)(r6 * 6 + c6) * tb + j) * cpad + c); \
-                    AT6(o, m)                                                                                          \
-                    UNROLL for (int r4 = 0; r4 < 4; r4++) q[r4][c6] = o[r4];                                           \
-                }                                                                                                      \
-                UNROLL for (int r4 = 0; r4 < 4; r4++) {                                                                \
-                    vec o[4];                                                                                          \
-                    AT6(o, q[r4])                                                                                      \
-                    UNROLL for (int c4 = 0; c4 < 4; c4++) *(vec *)(yf + ((size_t)r4 * p + c4) * cpad + c) = o[c4];     \
-                }                                                                                                      \
-            }                                                                                                          \
+            int rows = h - 4 * ty, cols = w - 4 * tx; /* outputs from the tile's corner on */                          \
+            if (rows >= 4 && cols >= 4) NAME##_out(M, tb, j, cpad, p, 4, 4, yf);                                       \
+            else NAME##_out(M, tb, j, cpad, p, rows, cols, yf);                                                        \
         }                                                                                                              \
     }                                                                                                                  \
 }
+
 
 WINO4_KERNEL(wino4_avx512, wino_avx512_gemm, AVX512, 16, 2, 12)
 WINO4_KERNEL(wino4_avx2, wino_avx2_gemm, AVX2, 8, 2, 6)

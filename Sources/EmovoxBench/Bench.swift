@@ -60,8 +60,8 @@ public enum Bench {
         public let shape: String
         public let forwardGFLOPS: Double
         public let backwardGFLOPS: Double
-        /// The algorithm the layer ran (`ConvPath`).
-        public let path: String
+        /// The algorithm the layer ran in training (`ConvPath`), and in the inference forward (the forward timed).
+        public let path: String, inferencePath: String
     }
 
     /// Forward and backward (input + weight gradients) GFLOP/s of one conv configuration on the path `choice` picks.
@@ -75,12 +75,14 @@ public enum Bench {
         let y = conv.forward(x, training: false)
         let flops = 2 * Double(y.count) * Double(cin * k * k)
         let tf = time { _ = conv.forward(x, training: false) }
+        // The backward alone: a training step less its own forward (the inference forward may take another path).
         let tb = time {
             _ = conv.forward(x, training: true)
             _ = conv.backward(y)
-        } - tf
+        } - time { _ = conv.forward(x, training: true) }
         return ConvResult(shape: "\(batch)x\(cin)x\(h)x\(w) k\(k) s\(stride) -> \(cout)", forwardGFLOPS: flops / tf / 1e9,
-                          backwardGFLOPS: 2 * flops / max(tb, 1e-9) / 1e9, path: conv.path(conv.geometry(h, w)).rawValue)
+                          backwardGFLOPS: 2 * flops / max(tb, 1e-9) / 1e9, path: conv.path(conv.geometry(h, w)).rawValue,
+                          inferencePath: conv.path(conv.geometry(h, w), .inference).rawValue)
     }
 
     public struct StudentResult: Codable {

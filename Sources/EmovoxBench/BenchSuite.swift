@@ -67,7 +67,7 @@ public enum BenchSuite {
             (4, 96, 256, 126, 98, 5, 2, 1), (16, 32, 64, 63, 98, 5, 2, 1)]
         out["conv"] = shapes.map { s -> [String: Any] in
             let r = Bench.conv(batch: s.batch, cin: s.cin, cout: s.cout, h: s.h, w: s.w, k: s.k, stride: s.stride, pad: s.pad)
-            var row: [String: Any] = ["shape": r.shape, "path": r.path, "forward_gflops": r.forwardGFLOPS, "backward_gflops": r.backwardGFLOPS,
+            var row: [String: Any] = ["shape": r.shape, "path": r.path, "inference_path": r.inferencePath, "forward_gflops": r.forwardGFLOPS, "backward_gflops": r.backwardGFLOPS,
                                       "forward_fraction_of_peak": peak > 0 ? r.forwardGFLOPS / peak : 0]
             if r.path != ConvPath.im2col.rawValue {
                 let ref = Bench.conv(batch: s.batch, cin: s.cin, cout: s.cout, h: s.h, w: s.w, k: s.k, stride: s.stride, pad: s.pad, choice: .im2col)

@@ -75,11 +75,12 @@ public final class Conv2D: Layer {
             if let b = bias { ConvKernels.addChannelBias(&y.data, b.value.data, n: n, c: outChannels, plane: g.outH * g.outW) }
             return y
         }
-        if usesDirect(g) {
+        let pass: ConvPass = training ? .training : .inference
+        if usesDirect(g, pass) {
             return Tensor(shape: shape) { yp in x.data.withUnsafeBufferPointer { xp in weight.value.data.withUnsafeBufferPointer { wp in
                 withOptionalPointer(bias?.value.data) { bp in
                     ConvKernels.directForward(x: xp.baseAddress!, w: wp.baseAddress!, y: yp.baseAddress!, n: n, cin: inChannels, cout: outChannels,
-                                              g: g, shift: bp, path: path(g))
+                                              g: g, shift: bp, path: path(g, pass))
                 }
             } } }
         }
@@ -91,12 +92,13 @@ public final class Conv2D: Layer {
     }
 
     /// Whether this layer runs the direct 3×3 kernels (or their Winograd variant), or the direct 5×5 / 7×7 stride-2
-    /// forward, on an input of this geometry (else im2col + sgemm).
-    public func usesDirect(_ g: WindowGeometry) -> Bool { path(g) != .im2col }
+    /// forward, on an input of this geometry in `pass` (else im2col + sgemm).
+    public func usesDirect(_ g: WindowGeometry, _ pass: ConvPass = .training) -> Bool { path(g, pass) != .im2col }
 
-    /// The algorithm this layer runs on an input of this geometry.
-    public func path(_ g: WindowGeometry) -> ConvPath {
-        ConvKernels.convPath(tuning.direct, g: g, groups: groups, cin: inChannels, cout: outChannels)
+    /// The algorithm this layer runs on an input of this geometry in `pass` (training: the forward and backward of
+    /// a training step; inference: `forward(training: false)` and `inferWithEpilogue`).
+    public func path(_ g: WindowGeometry, _ pass: ConvPass = .training) -> ConvPath {
+        ConvKernels.convPath(tuning.direct, g: g, groups: groups, cin: inChannels, cout: outChannels, pass: pass)
     }
 
     /// Whether `inferWithEpilogue` applies (the GEMM paths; depthwise convs keep their own kernel).
@@ -111,11 +113,11 @@ public final class Conv2D: Layer {
         let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
         let g = geometry(h, w)
         let fusedShift = bias.map { b in (0..<outChannels).map { b.value.data[$0] * scale[$0] + shift[$0] } } ?? shift
-        if usesDirect(g) {
+        if usesDirect(g, .inference) {
             return Tensor(shape: [n, outChannels, g.outH, g.outW]) { yp in x.data.withUnsafeBufferPointer { xp in
                 weight.value.data.withUnsafeBufferPointer { wp in scale.withUnsafeBufferPointer { sp in fusedShift.withUnsafeBufferPointer { hp in
                     ConvKernels.directForward(x: xp.baseAddress!, w: wp.baseAddress!, y: yp.baseAddress!, n: n, cin: inChannels, cout: outChannels,
-                                              g: g, scale: sp.baseAddress!, shift: hp.baseAddress!, relu: relu, path: path(g))
+                                              g: g, scale: sp.baseAddress!, shift: hp.baseAddress!, relu: relu, path: path(g, .inference))
                 } } }
             } }
         }

@@ -42,7 +42,7 @@ public enum DirectConvChoice: String, Equatable, Sendable, CaseIterable {
     /// Winograd F(2×2, 3×3) (forward, input gradient, weight gradient) wherever the direct 3×3 kernels apply (5×5
     /// stride 2: the direct kernel, as under every choice but `.im2col` and `.measured`).
     case winograd
-    /// Winograd F(4×4, 3×3) for the forward and input gradient where h and w are multiples of 4 (else F(2×2, 3×3)),
+    /// Winograd F(4×4, 3×3) for the forward and input gradient (partial tiles where h or w is not a multiple of 4),
     /// F(2×2, 3×3) for the weight gradient.
     case winograd4
 }
@@ -50,6 +50,13 @@ public enum DirectConvChoice: String, Equatable, Sendable, CaseIterable {
 /// The algorithm one conv layer runs at one input shape.
 public enum ConvPath: String, Sendable {
     case im2col, direct, winograd, winograd4
+}
+
+/// Which pass a conv's path is chosen for: `.measured` may pick another algorithm for inference (no backward to
+/// match, and numerics that only move predictions within the kernels' error bound) than for training, whose
+/// numerics are the published learning results.
+public enum ConvPass: Sendable {
+    case training, inference
 }
 
 extension ConvKernels {
@@ -67,8 +74,8 @@ extension ConvKernels {
     /// 300–404 against 185–247 GFLOP/s; in the step's per-layer profile) except 256→256 at 12×12, where its 9 MB of
     /// transformed weights per 12-tile block made the input gradient slower in the step. The 6×6 maps keep F(2×2, 3×3)
     /// tiles. The direct kernels had replaced im2col at these shapes (1.18–1.20× the step) and remain the `.direct`
-    /// choice. The students' conv3–5 at their training crop (`vggm-small` 15×23, `vggm` 30×23; F(2×2, 3×3): the
-    /// widths are not multiples of 4) train 1.13–1.41× and infer 1.26–1.55× faster on Winograd than on im2col
+    /// choice. The students' conv3–5 at their training crop (`vggm-small` 15×23, `vggm` 30×23; F(2×2, 3×3) here,
+    /// F(4×4, 3×3) for inference: `measuredInferencePaths`) train 1.13–1.41× and infer 1.26–1.55× faster on Winograd than on im2col
     /// (`emovox bench --only students --conv winograd|im2col`, two alternations under load; docs/performance-conv.md,
     /// "Students"). Not in the table, so still im2col + sgemm: the grey first layer (K = 9: neither kernel's
     /// transforms pay for 18 flops per output) and shapes not measured (e.g. a student on other crop lengths).
@@ -83,9 +90,22 @@ extension ConvKernels {
         [256, 384, 30, 23]: .winograd, [384, 256, 30, 23]: .winograd, [256, 256, 30, 23]: .winograd,
     ]
 
-    /// The measured path of a 3×3 stride-1 pad-1 layer shape (im2col when not measured).
-    public static func measuredPath(cin: Int, cout: Int, h: Int, w: Int) -> ConvPath {
-        measuredConvPaths[[cin, cout, h, w]] ?? .im2col
+    /// Shapes [cin, cout, h, w] whose inference runs another path than `measuredConvPaths` gives training: the
+    /// students' conv3–5 at their 400-frame crop on F(4×4, 3×3) with partial tiles (30×23: 8×6 tiles, 15×23: 4×6;
+    /// 11 % and 22 % of their outputs past the map). In the students' inference on 2 threads conv3–5 took 0.54–0.81
+    /// (`vggm`) and 0.66–0.78 (`vggm-small`) of F(2×2, 3×3)'s time in three alternated pairs; one core 1.2–1.7× its
+    /// rate (docs/performance-conv.md, "Students' conv3–5: F(4×4, 3×3) with partial tiles (inference)"). Training
+    /// keeps F(2×2, 3×3): its numerics are the published learning results.
+    public static let measuredInferencePaths: [[Int]: ConvPath] = [
+        [64, 96, 15, 23]: .winograd4, [96, 96, 15, 23]: .winograd4, [96, 64, 15, 23]: .winograd4,
+        [256, 384, 30, 23]: .winograd4, [384, 256, 30, 23]: .winograd4, [256, 256, 30, 23]: .winograd4,
+    ]
+
+    /// The measured path of a 3×3 stride-1 pad-1 layer shape in `pass` (im2col when not measured).
+    public static func measuredPath(cin: Int, cout: Int, h: Int, w: Int, pass: ConvPass = .training) -> ConvPath {
+        let shape = [cin, cout, h, w]
+        if pass == .inference, let path = measuredInferencePaths[shape] { return path }
+        return measuredConvPaths[shape] ?? .im2col
     }
 
     public static func directWins(cin: Int, cout: Int, h: Int, w: Int) -> Bool {
@@ -107,9 +127,11 @@ extension ConvKernels {
         [1, 32, 257, 400]: .direct, [1, 96, 512, 400]: .direct,
     ]
 
-    /// The path a layer runs under `choice` (the direct and Winograd kernels only where they apply). A 5×5 stride-2
-    /// conv has no Winograd kernel: every choice but `.im2col` and `.measured` runs it on the direct one.
-    public static func convPath(_ choice: DirectConvChoice, g: WindowGeometry, groups: Int, cin: Int, cout: Int) -> ConvPath {
+    /// The path a layer runs under `choice` in `pass` (the direct and Winograd kernels only where they apply; only
+    /// `.measured` tells the passes apart). A 5×5 stride-2 conv has no Winograd kernel: every choice but `.im2col`
+    /// and `.measured` runs it on the direct one.
+    public static func convPath(_ choice: DirectConvChoice, g: WindowGeometry, groups: Int, cin: Int, cout: Int,
+                                pass: ConvPass = .training) -> ConvPath {
         if directStride2Applies(g: g, groups: groups) {
             switch choice {
             case .im2col: return .im2col
@@ -122,8 +144,8 @@ extension ConvKernels {
         case .im2col: return .im2col
         case .direct: return .direct
         case .winograd: return .winograd
-        case .winograd4: return usesTile4(.winograd4, h: g.inH, w: g.inW) ? .winograd4 : .winograd
-        case .measured: return measuredPath(cin: cin, cout: cout, h: g.inH, w: g.inW)
+        case .winograd4: return .winograd4
+        case .measured: return measuredPath(cin: cin, cout: cout, h: g.inH, w: g.inW, pass: pass)
         }
     }
 
@@ -158,7 +180,7 @@ extension ConvKernels {
                                         path: ConvPath = .direct, level: ConvSIMDLevel = .best) {
         if path != .direct {
             return winograd3x3Forward(x: x, w: w, y: y, n: n, cin: cin, cout: cout, h: h, w: width, scale: scale, shift: shift,
-                                      relu: relu, tile4: usesTile4(path, h: h, w: width), level: level)
+                                      relu: relu, tile4: usesTile4(path), level: level)
         }
         let csx = Int(cconv3_pad4(Int32(cin))), cpad = Int(cconv3_pad32(Int32(cout)))
         let pixels = Int(cconv3_padded_pixels(Int32(h), Int32(width))), flat = Int(cconv3_flat_pixels(Int32(h), Int32(width)))
@@ -355,8 +377,9 @@ extension ConvKernels {
         direct3x3Forward(x: x, w: w, y: y, n: n, cin: cin, cout: cout, h: g.inH, w: g.inW, scale: scale, shift: shift, relu: relu, path: path)
     }
 
-    /// F(4×4, 3×3) tiles only where they cover the map exactly (h, w multiples of 4); else F(2×2, 3×3).
-    static func usesTile4(_ path: ConvPath, h: Int, w: Int) -> Bool { path == .winograd4 && h % 4 == 0 && w % 4 == 0 }
+    /// F(4×4, 3×3) tiles wherever the path says so: a map whose h or w is not a multiple of 4 ends in partial tiles
+    /// (zeros read past the border, only the valid outputs written).
+    static func usesTile4(_ path: ConvPath) -> Bool { path == .winograd4 }
 
     /// Winograd F(2×2, 3×3) weights (`cwino_pack`, 16 per channel pair) or F(4×4, 3×3) ones (`cwino4_pack`, 36),
     /// the rows split over threads.
@@ -411,8 +434,11 @@ extension ConvKernels {
             withScratch(input.source == nil ? n * xImage : 0) { padded in withScratch(n * yImage) { ys in
                 let xs = input.source ?? padded
                 if case .pad(let padInto) = input { for s in 0..<n { padInto(s, xs + s * xImage) } }
-                forEachBlock((n * tiles + block - 1) / block) { blocks in
-                    withScratch(scratchFloats) { sc in run(xs, ys, tiles: blocks.lowerBound * block..<min(blocks.upperBound * block, n * tiles), sc) }
+                // Blocks of `block` tiles, smaller where one block would leave a thread idle (one image of vggm's
+                // conv3–5 is 48 F(4×4) tiles, less than one of their blocks). A tile's result does not depend on its block.
+                let total = n * tiles, per = max(1, min(block, (total + Threads.available - 1) / Threads.available))
+                forEachBlock((total + per - 1) / per) { units in
+                    withScratch(scratchFloats) { sc in run(xs, ys, tiles: units.lowerBound * per..<min(units.upperBound * per, total), sc) }
                 }
                 for s in 0..<n { unpad(s, ys + s * yImage) }
             } }
@@ -497,7 +523,7 @@ extension ConvKernels {
                                          chunkFloats: Int = 1 << 21, path: ConvPath = .direct, level: ConvSIMDLevel = .best) {
         if path != .direct {
             return winograd3x3Backward(x: x, w: w, dy: dy, dx: dx, dw: dw, n: n, cin: cin, cout: cout, h: h, w: width,
-                                       chunkFloats: chunkFloats, tile4: usesTile4(path, h: h, w: width), level: level)
+                                       chunkFloats: chunkFloats, tile4: usesTile4(path), level: level)
         }
         let csx = Int(cconv3_pad4(Int32(cin))), cpad = Int(cconv3_pad32(Int32(cout))), cpadIn = Int(cconv3_pad32(Int32(cin)))
         let pixels = Int(cconv3_padded_pixels(Int32(h), Int32(width))), flat = Int(cconv3_flat_pixels(Int32(h), Int32(width)))

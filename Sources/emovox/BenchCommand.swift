@@ -10,7 +10,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Threads for OpenBLAS and our kernels.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Students to measure (comma-separated).") var models: String = "vggm-small,vggm"
     @Option(help: "Face-teacher nets for the teacher-train measure (comma-separated, e.g. vgg-fer,vgg13-fer).") var teacherModels: String = "vgg-fer"
-    @Option(help: "Conv algorithm of the students' 3×3 stride-1 layers (measured: the table of shapes measured faster; im2col: the older path; direct: wherever the direct kernels apply; winograd: Winograd F(2×2,3×3) wherever they apply).")
+    @Option(help: "Conv algorithm of the students' 3×3 stride-1 layers (measured: the tables of shapes measured faster, training and inference; im2col: the older path; direct: wherever the direct kernels apply; winograd: Winograd F(2×2,3×3) wherever they apply; winograd4: F(4×4,3×3) forward and input gradient, partial tiles on any map).")
     var conv: DirectConvChoice = .measured
     @Option(help: "Batch size for student train/inference steps.") var batch: Int = 16
     @Flag(help: "Only sgemm and conv shapes (quick).") var quick = false

@@ -1,14 +1,18 @@
 import XCTest
 @testable import EmovoxCore
 
-/// Winograd F(2×2, 3×3) (CConvKernels `cwino_*`) at every SIMD level this CPU runs: forward, input gradient and
-/// weight gradient against a float64 oracle within the stated rounding bound (cconv_kernels.c), on sizes that are not multiples of
-/// the 2×2 tile or of any channel block; finite differences through Conv2D; bitwise thread independence.
+/// Winograd F(2×2, 3×3) and F(4×4, 3×3) (CConvKernels `cwino_*`, `cwino4_*`) at every SIMD level this CPU runs:
+/// forward, input gradient and weight gradient against a float64 oracle within the stated rounding bound
+/// (cconv_kernels.c), on sizes that are not multiples of the 2×2 or 4×4 tile (partial tiles) or of any channel block;
+/// finite differences through Conv2D; bitwise thread independence.
 final class WinogradConvTests: XCTestCase {
-    /// (n, cin, cout, h, w): odd h and w (half tiles), 1×1 maps, channel counts off every block.
+    /// (n, cin, cout, h, w): odd h and w (half tiles; F(4×4, 3×3): partial tiles of every remainder), 1×1 maps,
+    /// channel counts off every block; the students' conv3–5 maps (30×23, 15×23).
     let shapes: [(Int, Int, Int, Int, Int)] = [(2, 3, 5, 7, 9), (1, 17, 33, 5, 13), (3, 20, 40, 6, 6), (1, 37, 32, 11, 3),
                                                (2, 1, 8, 1, 1), (1, 64, 70, 12, 12), (1, 2, 3, 2, 17), (2, 40, 64, 9, 10),
-                                               (2, 3, 5, 8, 12), (1, 37, 40, 4, 4)]
+                                               (2, 3, 5, 8, 12), (1, 37, 40, 4, 4),
+                                               (1, 19, 37, 30, 23), (2, 21, 13, 15, 23), (1, 5, 7, 5, 7), (1, 35, 9, 4, 5),
+                                               (2, 6, 33, 9, 2), (1, 18, 3, 1, 1)]
     var levels: [ConvSIMDLevel] { ConvSIMDLevel.allCases.filter(\.isSupported) }
 
     /// γ(k) = k·u / (1 − k·u), u = 2⁻²⁴ (float's unit roundoff).
@@ -68,8 +72,8 @@ final class WinogradConvTests: XCTestCase {
 
     /// |ŷ − y| ≤ γ(cin + 8) · 4 · Σ_ci ‖g‖₁ ‖d_tile‖₁ for the forward (cin → cout) and the input gradient (the
     /// forward of dy with the flipped transposed weights: cout → cin), |ŷ − y| ≤ γ(cin + 15) · 113.8 · Σ_ci ‖g‖₁ ‖d_tile‖₁
-    /// for F(4×4, 3×3), and |dŵ − dw| ≤ γ(tiles + 6) · 4 · Σ_tiles ‖dy_tile‖₁ ‖x_tile‖₁ for the weight gradient:
-    /// every output, every level.
+    /// for F(4×4, 3×3) (partial tiles included: their pixels past the map are zeros in the oracle's tile too), and
+    /// |dŵ − dw| ≤ γ(tiles + 6) · 4 · Σ_tiles ‖dy_tile‖₁ ‖x_tile‖₁ for the weight gradient: every output, every level.
     func testEveryLevelWithinTheErrorBoundOfAFloat64Oracle() {
         var worstRatio: [ConvPath: Double] = [:]  // .direct: the weight gradient (F(2×2, 3×3) on both paths)
         for (n, cin, cout, h, w) in shapes {
@@ -78,17 +82,19 @@ final class WinogradConvTests: XCTestCase {
             let x = randomTensor([n, cin, h, w], &rng), dy = randomTensor([n, cout, h, w], &rng)
             let wt = c.weight.value.data
             let dwExact = weightGradientOracle(x: x, dy: dy, cout: cout)
-            // F(4×4, 3×3) (forward and input gradient) where h and w are multiples of 4: coefficient 113.8, γ(k + 15).
-            for (path, tile, coefficient, extra) in [(ConvPath.winograd, 2, 4.0, 8), (.winograd4, 4, 113.8, 15)]
-            where tile == 2 || (h % 4 == 0 && w % 4 == 0) {
+            // F(4×4, 3×3) (forward and input gradient): coefficient 113.8, γ(k + 15).
+            for (path, tile, coefficient, extra) in [(ConvPath.winograd, 2, 4.0, 8), (.winograd4, 4, 113.8, 15)] {
+                let exact = (0..<n).map { s in
+                    (f: oracle(Array(x.data[s * cin * h * w..<(s + 1) * cin * h * w]), channels: cin, outChannels: cout, h: h, w: w,
+                               tile: tile) { wt[($0 * cin + $1) * 9 + $2] },
+                     b: oracle(Array(dy.data[s * cout * h * w..<(s + 1) * cout * h * w]), channels: cout, outChannels: cin, h: h, w: w,
+                               tile: tile) { wt[($1 * cin + $0) * 9 + 8 - $2] })
+                }
                 for level in levels {
                     let got = convPasses(c, x: x, dy: dy, level: level, path: path)
                     let what = "\(n)×\(cin)×\(h)×\(w) → \(cout), \(path) at \(level)"
                     for s in 0..<n {
-                        let f = oracle(Array(x.data[s * cin * h * w..<(s + 1) * cin * h * w]), channels: cin, outChannels: cout, h: h, w: w,
-                                       tile: tile) { wt[($0 * cin + $1) * 9 + $2] }
-                        let b = oracle(Array(dy.data[s * cout * h * w..<(s + 1) * cout * h * w]), channels: cout, outChannels: cin, h: h, w: w,
-                                       tile: tile) { wt[($1 * cin + $0) * 9 + 8 - $2] }
+                        let (f, b) = exact[s]
                         for (name, ŷ, exact, k) in [("forward", Array(got.y[s * cout * h * w..<(s + 1) * cout * h * w]), f, cin),
                                                      ("input gradient", Array(got.dx[s * cin * h * w..<(s + 1) * cin * h * w]), b, cout)] {
                             var fails = 0
@@ -116,21 +122,34 @@ final class WinogradConvTests: XCTestCase {
         XCTAssertTrue(worstRatio.values.allSatisfy { $0 > 0 }, "the oracle sees rounding at all")
     }
 
-    /// `.winograd` only where the direct kernels apply, `.winograd4` only on maps of whole 4×4 tiles; `.measured`
-    /// follows the table.
+    /// `.winograd` and `.winograd4` only where the direct kernels apply (`.winograd4` on any map: partial tiles);
+    /// `.measured` follows the table, for inference the inference table first.
     func testPathChoice() {
         let g = WindowGeometry(inH: 48, inW: 48, kh: 3, kw: 3, sh: 1, sw: 1, padding: .same)
         XCTAssertEqual(ConvKernels.convPath(.winograd, g: g, groups: 1, cin: 32, cout: 32), .winograd)
         XCTAssertEqual(ConvKernels.convPath(.winograd, g: g, groups: 2, cin: 32, cout: 32), .im2col)
         XCTAssertEqual(ConvKernels.convPath(.winograd4, g: g, groups: 1, cin: 32, cout: 32), .winograd4)
         let six = WindowGeometry(inH: 6, inW: 6, kh: 3, kw: 3, sh: 1, sw: 1, padding: .same)
-        XCTAssertEqual(ConvKernels.convPath(.winograd4, g: six, groups: 1, cin: 256, cout: 256), .winograd, "6×6: F(2×2, 3×3) tiles")
+        XCTAssertEqual(ConvKernels.convPath(.winograd4, g: six, groups: 1, cin: 256, cout: 256), .winograd4, "6×6: partial 4×4 tiles")
         let strided = WindowGeometry(inH: 48, inW: 48, kh: 3, kw: 3, sh: 2, sw: 2, padding: .same)
         XCTAssertEqual(ConvKernels.convPath(.winograd, g: strided, groups: 1, cin: 32, cout: 32), .im2col)
         XCTAssertEqual(ConvKernels.convPath(.measured, g: g, groups: 1, cin: 1, cout: 32), .im2col, "a grey first layer stays on im2col")
         for (shape, path) in ConvKernels.measuredConvPaths {
             let at = WindowGeometry(inH: shape[2], inW: shape[3], kh: 3, kw: 3, sh: 1, sw: 1, padding: .same)
             XCTAssertEqual(ConvKernels.convPath(.measured, g: at, groups: 1, cin: shape[0], cout: shape[1]), path, "\(shape)")
+            let inference = ConvKernels.measuredInferencePaths[shape] ?? path
+            XCTAssertEqual(ConvKernels.convPath(.measured, g: at, groups: 1, cin: shape[0], cout: shape[1], pass: .inference), inference, "\(shape)")
+        }
+        XCTAssertFalse(ConvKernels.measuredInferencePaths.isEmpty)
+        for (shape, path) in ConvKernels.measuredInferencePaths {
+            XCTAssertEqual(ConvKernels.measuredConvPaths[shape], .winograd, "\(shape): training keeps F(2×2, 3×3)")
+            XCTAssertEqual(path, .winograd4, "\(shape)")
+        }
+        // Only `.measured` tells the passes apart.
+        let vggmConv4 = WindowGeometry(inH: 30, inW: 23, kh: 3, kw: 3, sh: 1, sw: 1, padding: .symmetric(1, 1))
+        for choice in DirectConvChoice.allCases where choice != .measured {
+            XCTAssertEqual(ConvKernels.convPath(choice, g: vggmConv4, groups: 1, cin: 384, cout: 256, pass: .inference),
+                           ConvKernels.convPath(choice, g: vggmConv4, groups: 1, cin: 384, cout: 256), "\(choice)")
         }
     }
 }

@@ -152,7 +152,8 @@ void cwino_wgrad(int level, const float *xps, size_t x_image, int cin, const flo
 // dw[co][ci] += Gᵀ acc[.][ci][co] G (in double, rounded once), for ci in [ci_lo, ci_hi).
 void cwino_wgrad_finish(const float *acc, int cout, int cin, int ci_lo, int ci_hi, float *dw);
 
-// Winograd F(4x4, 3x3) forward (h, w multiples of 4), otherwise as cwino_*: u[36][cin'][cpad32(cout')].
+// Winograd F(4x4, 3x3) forward (partial tiles where h or w is not a multiple of 4), otherwise as cwino_*:
+// u[36][cin'][cpad32(cout')].
 int cwino4_tiles(int h, int w);
 void cwino4_pack(const float *w, int cout, int cin, int backward, int a_lo, int a_hi, float *u);
 int cwino4_block_tiles(int cs, int cpad);
