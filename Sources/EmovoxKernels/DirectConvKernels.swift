@@ -127,6 +127,14 @@ extension ConvKernels {
         [1, 32, 257, 400]: .direct, [1, 96, 512, 400]: .direct,
     ]
 
+    /// 5×5 stride-2 shapes [cin, cout, h, w] whose inference runs `phaseSplitForward` (`.winograd4`: the four stride
+    /// phases stacked as channels under a 3×3 Winograd F(4×4, 3×3) conv) instead of the direct kernel: the students'
+    /// conv2 at their 400-frame crop (docs/performance-conv.md, "conv2 at inference: stride phases on Winograd").
+    /// Training keeps the direct kernel.
+    public static let measuredStride2InferencePaths: [[Int]: ConvPath] = [
+        [32, 64, 63, 98]: .winograd4, [96, 256, 126, 98]: .winograd4,
+    ]
+
     /// The path a layer runs under `choice` in `pass` (the direct and Winograd kernels only where they apply; only
     /// `.measured` tells the passes apart). A 5×5 stride-2 conv has no Winograd kernel: every choice but `.im2col`
     /// and `.measured` runs it on the direct one.
@@ -135,7 +143,10 @@ extension ConvKernels {
         if directStride2Applies(g: g, groups: groups) {
             switch choice {
             case .im2col: return .im2col
-            case .measured: return measuredStride2Paths[[cin, cout, g.inH, g.inW]] ?? .im2col
+            case .measured:
+                let shape = [cin, cout, g.inH, g.inW]
+                if pass == .inference, let path = measuredStride2InferencePaths[shape] { return path }
+                return measuredStride2Paths[shape] ?? .im2col
             case .direct, .winograd, .winograd4: return .direct
             }
         }
@@ -366,11 +377,15 @@ extension ConvKernels {
         }
     }
 
-    /// The forward of a layer whose `convPath` is not im2col: the 5×5 stride-2 kernel or the 3×3 ones (`path`).
+    /// The forward of a layer whose `convPath` is not im2col: the 5×5 stride-2 kernel (or, under `.winograd4`, its
+    /// phase split onto Winograd: `phaseSplitForward`) or the 3×3 ones (`path`).
     public static func directForward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                                      n: Int, cin: Int, cout: Int, g: WindowGeometry,
                                      scale: UnsafePointer<Float>? = nil, shift: UnsafePointer<Float>? = nil, relu: Bool = false,
                                      path: ConvPath) {
+        if path == .winograd4 && phaseSplitApplies(g: g, groups: 1) {
+            return phaseSplitForward(x: x, w: w, y: y, n: n, cin: cin, cout: cout, g: g, scale: scale, shift: shift, relu: relu)
+        }
         if directStride2Applies(g: g, groups: 1) {
             return directStride2Forward(x: x, w: w, y: y, n: n, cin: cin, cout: cout, g: g, scale: scale, shift: shift, relu: relu)
         }
@@ -380,6 +395,67 @@ extension ConvKernels {
     /// F(4×4, 3×3) tiles wherever the path says so: a map whose h or w is not a multiple of 4 ends in partial tiles
     /// (zeros read past the border, only the valid outputs written).
     static func usesTile4(_ path: ConvPath) -> Bool { path == .winograd4 }
+
+    /// Stride-2 windows of up to 6×6 taps (the students' 5×5 conv2), one group: what `phaseSplitForward` computes.
+    public static func phaseSplitApplies(g: WindowGeometry, groups: Int) -> Bool {
+        groups == 1 && g.sh == 2 && g.sw == 2 && (3...6).contains(g.kh) && (3...6).contains(g.kw)
+    }
+
+    /// A stride-2 conv of up to 6×6 taps as a 3×3 stride-1 conv, run on Winograd F(4×4, 3×3): with the window zero-padded
+    /// to 6×6, tap (2u + a, 2v + b) of output (i, j) reads input pixel (2(i + u) + a, 2(j + v) + b) (padding
+    /// subtracted), so stacking the input's four stride phases (a, b) as 4·cin channels, T[(2a + b)·cin + c][r][s] =
+    /// x[c][2r + a − padTop][2s + b − padLeft] (zero outside), makes y[i][j] = Σ_{u,v < 3} W'[u][v] · T[i + u][j + v]:
+    /// the 'same' 3×3 conv of T at (i + 1, j + 1). T has (outH + 2) × (outW + 2) pixels; the conv's border outputs are
+    /// dropped. The zero taps of a 5×5 window cost 36/25 more products, and F(4×4, 3×3) does 4× fewer than the direct
+    /// kernel: 2.8× fewer in all (`vggm`'s conv2: 96 → 256 channels, 384 → 256 in the 3×3 conv). Images go in chunks
+    /// so that T and the 3×3 conv's output stay a few MB each; rounding as the Winograd kernel's (bound in
+    /// cconv_kernels.c) over the 4·cin·9 products of each output.
+    public static func phaseSplitForward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                                         n: Int, cin: Int, cout: Int, g: WindowGeometry,
+                                         scale: UnsafePointer<Float>? = nil, shift: UnsafePointer<Float>? = nil, relu: Bool = false,
+                                         level: ConvSIMDLevel = .best) {
+        precondition(phaseSplitApplies(g: g, groups: 1))
+        let (kh, kw, th, tw) = (g.kh, g.kw, g.outH + 2, g.outW + 2)
+        let cinT = 4 * cin, planeT = th * tw, inPlane = g.inH * g.inW, outPlane = g.outH * g.outW
+        withScratch(cout * cinT * 9) { wt in
+            // W'[o][(2a + b)·cin + c][u][v] = w[o][c][2u + a][2v + b] (zero past the window).
+            wt.initialize(repeating: 0, count: cout * cinT * 9)
+            for o in 0..<cout { for c in 0..<cin { for ky in 0..<kh { for kx in 0..<kw {
+                let (u, a, v, b) = (ky / 2, ky % 2, kx / 2, kx % 2)
+                wt[((o * cinT + (2 * a + b) * cin + c) * 3 + u) * 3 + v] = w[((o * cin + c) * kh + ky) * kw + kx]
+            } } } }
+            let chunk = max(1, min(n, 2 * Threads.available))
+            withScratch(chunk * cinT * planeT) { t in withScratch(chunk * cout * planeT) { yt in
+                var n0 = 0
+                while n0 < n {
+                    let m = min(chunk, n - n0)
+                    forEachBlock(m * cinT) { planes in
+                        for q in planes {
+                            let (s, ct) = (q / cinT, q % cinT)
+                            let (a, b, c) = (ct / cin / 2, ct / cin % 2, ct % cin)
+                            let src = x + (n0 + s) * cin * inPlane + c * inPlane, dst = t + q * planeT
+                            for r in 0..<th {
+                                let row = 2 * r + a - g.padTop
+                                for col in 0..<tw {
+                                    let column = 2 * col + b - g.padLeft
+                                    dst[r * tw + col] = row >= 0 && row < g.inH && column >= 0 && column < g.inW ? src[row * g.inW + column] : 0
+                                }
+                            }
+                        }
+                    }
+                    direct3x3Forward(x: t, w: wt, y: yt, n: m, cin: cinT, cout: cout, h: th, w: tw, scale: scale, shift: shift,
+                                     relu: relu, path: .winograd4, level: level)
+                    forEachBlock(m * cout) { planes in
+                        for q in planes {
+                            let src = yt + q * planeT, dst = y + n0 * cout * outPlane + q * outPlane
+                            for i in 0..<g.outH { for j in 0..<g.outW { dst[i * g.outW + j] = src[(i + 1) * tw + j + 1] } }
+                        }
+                    }
+                    n0 += m
+                }
+            } }
+        }
+    }
 
     /// Winograd F(2×2, 3×3) weights (`cwino_pack`, 16 per channel pair) or F(4×4, 3×3) ones (`cwino4_pack`, 36),
     /// the rows split over threads.

@@ -124,6 +124,73 @@ final class WinogradConvTests: XCTestCase {
 
     /// `.winograd` and `.winograd4` only where the direct kernels apply (`.winograd4` on any map: partial tiles);
     /// `.measured` follows the table, for inference the inference table first.
+    /// Stride-2 convs of 3–6 taps as Winograd F(4×4, 3×3) over the stacked stride phases (`phaseSplitForward`) against
+    /// the float64 stride-2 oracle, at every level on 2 threads, plain and with the inference epilogue (scale, shift,
+    /// ReLU): within the F(4×4, 3×3) bound of the equivalent 3×3 conv (γ(36·cin + 15) · 113.8 · Σ‖W'‖₁‖T tile‖₁, T the
+    /// stacked phases: built here from the index rule in the kernel's comment; the exact values do not use it).
+    func testStridePhasesOnWinogradWithinTheBound() {
+        let cases: [(n: Int, cin: Int, cout: Int, h: Int, w: Int, k: Int, padding: Padding)] = [
+            (2, 5, 7, 13, 11, 5, .symmetric(1, 1)), (1, 3, 33, 16, 17, 5, .valid),
+            (1, 4, 6, 9, 10, 3, .symmetric(1, 1)), (2, 2, 5, 12, 7, 6, .valid),
+            (1, 9, 17, 20, 14, 4, .explicit(top: 2, bottom: 1, left: 0, right: 2)), (1, 1, 3, 5, 5, 5, .symmetric(2, 2)),
+        ]
+        var worst = 0.0
+        for (index, c) in cases.enumerated() {
+            var rng = SeededRNG(seed: 70 + UInt64(index))
+            let g = WindowGeometry(inH: c.h, inW: c.w, kh: c.k, kw: c.k, sh: 2, sw: 2, padding: c.padding)
+            XCTAssertTrue(ConvKernels.phaseSplitApplies(g: g, groups: 1))
+            let x = randomTensor([c.n, c.cin, c.h, c.w], &rng), wt = randomTensor([c.cout, c.cin, c.k, c.k], &rng, scale: 0.2)
+            let scale = (0..<c.cout).map { _ in rng.uniform() * 2 - 1 }, shift = (0..<c.cout).map { _ in rng.uniform() - 0.5 }
+            let exact = stride2ConvOracle(x, wt, g: g)
+            let (th, tw, cinT) = (g.outH + 2, g.outW + 2, 4 * c.cin)
+            func weightT(_ o: Int, _ i: Int, _ t: Int) -> Float {
+                let (phase, ci) = (i / c.cin, i % c.cin), (ky, kx) = (2 * (t / 3) + phase / 2, 2 * (t % 3) + phase % 2)
+                return ky < c.k && kx < c.k ? wt.data[((o * c.cin + ci) * c.k + ky) * c.k + kx] : 0
+            }
+            for level in levels {
+                let outputs = [false, true].map { fused in
+                    var y = [Float](repeating: .nan, count: c.n * c.cout * g.outH * g.outW)
+                    x.data.withUnsafeBufferPointer { xp in wt.data.withUnsafeBufferPointer { wp in y.withUnsafeMutableBufferPointer { yp in
+                        scale.withUnsafeBufferPointer { sp in shift.withUnsafeBufferPointer { hp in
+                            Threads.withCount(2) {
+                                ConvKernels.phaseSplitForward(x: xp.baseAddress!, w: wp.baseAddress!, y: yp.baseAddress!, n: c.n, cin: c.cin,
+                                                              cout: c.cout, g: g, scale: fused ? sp.baseAddress : nil,
+                                                              shift: fused ? hp.baseAddress : nil, relu: fused, level: level)
+                            }
+                        } }
+                    } } }
+                    return y
+                }
+                var fails = 0
+                for s in 0..<c.n {
+                    var stacked = [Float](repeating: 0, count: cinT * th * tw)
+                    for i in 0..<cinT { for r in 0..<th { for q in 0..<tw {
+                        let (phase, ci) = (i / c.cin, i % c.cin), (row, col) = (2 * r + phase / 2 - g.padTop, 2 * q + phase % 2 - g.padLeft)
+                        if row >= 0 && row < c.h && col >= 0 && col < c.w { stacked[(i * th + r) * tw + q] = x.data[((s * c.cin + ci) * c.h + row) * c.w + col] }
+                    } } }
+                    let magnitude = oracle(stacked, channels: cinT, outChannels: c.cout, h: th, w: tw, tile: 4, weight: weightT).magnitude
+                    for o in 0..<c.cout { for i in 0..<g.outH { for j in 0..<g.outW {
+                        let q = ((s * c.cout + o) * g.outH + i) * g.outW + j
+                        let bound = gamma(9 * cinT + 15) * 113.8 * magnitude[(o * th + i + 1) * tw + j + 1] + 1e-30
+                        let err = abs(Double(outputs[0][q]) - exact.y[q])
+                        worst = max(worst, err / bound)
+                        let fusedExact = max(0, Double(scale[o]) * exact.y[q] + Double(shift[o]))
+                        let fusedBound = abs(Double(scale[o])) * bound + gamma(2) * (abs(Double(scale[o]) * exact.y[q]) + abs(Double(shift[o])))
+                        if !(err <= bound) || !(abs(Double(outputs[1][q]) - fusedExact) <= fusedBound) { fails += 1 }
+                    } } }
+                }
+                XCTAssertEqual(fails, 0, "case \(index) (\(c.k)×\(c.k), \(c.h)×\(c.w), \(c.padding)) at \(level)")
+            }
+        }
+        XCTAssertGreaterThan(worst, 0, "the comparison is live")
+        // Where it runs: the students' conv2 at inference; their training keeps the direct kernel.
+        for shape in [[32, 64, 63, 98], [96, 256, 126, 98]] {
+            let g = WindowGeometry(inH: shape[2], inW: shape[3], kh: 5, kw: 5, sh: 2, sw: 2, padding: .symmetric(1, 1))
+            XCTAssertEqual(ConvKernels.convPath(.measured, g: g, groups: 1, cin: shape[0], cout: shape[1], pass: .inference), .winograd4)
+            XCTAssertEqual(ConvKernels.convPath(.measured, g: g, groups: 1, cin: shape[0], cout: shape[1], pass: .training), .direct)
+        }
+    }
+
     func testPathChoice() {
         let g = WindowGeometry(inH: 48, inW: 48, kh: 3, kw: 3, sh: 1, sw: 1, padding: .same)
         XCTAssertEqual(ConvKernels.convPath(.winograd, g: g, groups: 1, cin: 32, cout: 32), .winograd)
